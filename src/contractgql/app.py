@@ -1,0 +1,113 @@
+"""The ASGI application: GraphQL endpoint with GraphiQL, and health checks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+from tortoise import connections
+
+from contractgql import db
+from contractgql.config import Settings
+from contractgql.errors import AuthenticationError
+from contractgql.graphql.context import Context, Services
+from contractgql.graphql.schema import schema
+from contractgql.security.policy import Policy
+from contractgql.security.tokens import TokenSigner
+from contractgql.security.viewer import authenticate
+
+logger = logging.getLogger(__name__)
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    def __init__(self, services: Services) -> None:
+        super().__init__(schema, graphql_ide="graphiql")
+        self.services = services
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        try:
+            viewer = await authenticate(
+                request.headers.get("authorization"),
+                self.services.signer,
+                self.services.policy,
+            )
+        except AuthenticationError as error:
+            return Context(self.services, None, request, response, auth_error=error)
+        return Context(self.services, viewer, request, response)
+
+
+def build_services(settings: Settings) -> Services:
+    return Services(
+        settings=settings,
+        policy=Policy.load(settings.policy_dir),
+        signer=TokenSigner(settings.resolved_secret_key(), settings.token_ttl),
+    )
+
+
+def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette:
+    """Build the app. With `manage_database`, the lifespan opens and closes the ORM
+    and migrates an embedded SQLite database on first start."""
+    services = build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if not manage_database:
+            yield
+            return
+        if settings.is_sqlite:
+            await db.migrate(settings)
+        await db.connect(settings)
+        logger.info("contractgql is serving with database %s", _safe_url(settings))
+        try:
+            yield
+        finally:
+            await db.disconnect()
+
+    graphql_app = GraphQLApp(services)
+    routes = [
+        Route("/", lambda request: RedirectResponse("/graphql")),
+        Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        Route("/health/live", _live),
+        Route("/health/ready", _ready),
+    ]
+    middleware = []
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type"],
+            )
+        )
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+
+
+async def _live(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def _ready(request: Request) -> JSONResponse:
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+    except Exception as error:  # noqa: BLE001 - any failure means not ready
+        logger.warning("Readiness check failed: %s", error)
+        return JSONResponse({"status": "unavailable", "database": "down"}, 503)
+    return JSONResponse({"status": "ok", "database": "up"})
+
+
+def _safe_url(settings: Settings) -> str:
+    url = settings.resolved_database_url
+    scheme, _, rest = url.partition("://")
+    if "@" in rest:
+        rest = rest.split("@", 1)[1]
+    return f"{scheme}://{rest}"

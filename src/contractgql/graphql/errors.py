@@ -1,0 +1,54 @@
+"""Error reporting: codes for known errors, a generic message for everything else."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from contractgql.errors import ContractGQLError
+
+logger = logging.getLogger(__name__)
+
+INTERNAL_MESSAGE = (
+    "An internal error occurred. It has been logged; try again, and report it with "
+    "the request id if it persists."
+)
+
+
+class ErrorCodes(SchemaExtension):
+    """Give known errors an `extensions.code` and hide the text of unexpected ones.
+
+    Unexpected exceptions may contain stored values, including protected ones, so
+    their message is replaced and only the log keeps the details.
+    """
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not result.errors:
+            return
+        result.errors = [self._format(error) for error in result.errors]
+
+    def _format(self, error: GraphQLError) -> GraphQLError:
+        original = error.original_error
+        if original is None:
+            return _with_code(error, error.message, "GRAPHQL_VALIDATION_FAILED")
+        if isinstance(original, ContractGQLError):
+            return _with_code(error, original.message, original.code)
+        logger.error("Unexpected error in %s", error.path, exc_info=original)
+        return _with_code(error, INTERNAL_MESSAGE, "INTERNAL_SERVER_ERROR")
+
+
+def _with_code(error: GraphQLError, message: str, code: str) -> GraphQLError:
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions={**(error.extensions or {}), "code": code},
+    )

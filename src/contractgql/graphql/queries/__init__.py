@@ -1,0 +1,1 @@
+"""Root query fields, one module per area."""

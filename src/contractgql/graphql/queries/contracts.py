@@ -1,0 +1,190 @@
+"""The contracts connection: filters, sort orders and pagination."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date
+from typing import Any
+
+import strawberry
+from tortoise.expressions import Q, Subquery
+from tortoise.queryset import QuerySet
+
+from contractgql.models import Contract, ContractStage
+from contractgql.security.fields import require_readable
+from contractgql.security.records import visible_contracts
+from contractgql.security.viewer import Viewer
+from contractgql.graphql.context import Info
+from contractgql.graphql.inputs import decode_typed_id
+from contractgql.graphql.loaders import preload_contracts, selected_node_fields
+from contractgql.graphql.relay import Connection, SortKey, paginate
+from contractgql.graphql.types.contracts import (
+    CONTRACT_COLUMNS,
+    ContractNode,
+    ContractStatus,
+    contract_node,
+)
+
+
+@strawberry.enum(description="Sort direction.")
+class SortDirection(enum.Enum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+@strawberry.enum(description="Orders for contracts. Records without a value come last.")
+class ContractSortField(enum.Enum):
+    CREATED_AT = "created_at"
+    NAME = "name"
+    NUMBER = "number"
+    CLIENT_NAME = "client_name"
+    START_DATE = "start_date"
+    END_DATE = "end_date"
+    NOTICE_DEADLINE = "notice_deadline"
+    UPDATED_AT = "updated_at"
+    AMOUNT = "amount"
+
+
+_SORT_KEYS = {
+    ContractSortField.CREATED_AT: SortKey("created_at", "id"),
+    ContractSortField.NAME: SortKey("name", "name", case_insensitive=True),
+    ContractSortField.NUMBER: SortKey("number", "number", nullable=True,
+                                      case_insensitive=True),
+    ContractSortField.CLIENT_NAME: SortKey("client_name", "client__name",
+                                           case_insensitive=True),
+    ContractSortField.START_DATE: SortKey("start_date", "start_date"),
+    ContractSortField.END_DATE: SortKey("end_date", "end_date", nullable=True),
+    ContractSortField.NOTICE_DEADLINE: SortKey("notice_deadline", "notice_deadline",
+                                               nullable=True),
+    ContractSortField.UPDATED_AT: SortKey("updated_at", "updated_at"),
+    ContractSortField.AMOUNT: SortKey("amount", "amount_minor", nullable=True),
+}
+
+
+@strawberry.input(description="A sort order for contracts.")
+class ContractOrder:
+    field: ContractSortField
+    direction: SortDirection = SortDirection.ASC
+
+
+@strawberry.input(description="An inclusive range of dates; either end may be left out.")
+class DateRange:
+    from_: date | None = strawberry.field(name="from", default=None)
+    to: date | None = None
+
+
+@strawberry.input(description="Conditions a contract must meet; all given ones apply.")
+class ContractFilter:
+    client_ids: list[strawberry.ID] | None = None
+    contract_type_ids: list[strawberry.ID] | None = None
+    statuses: list[ContractStatus] | None = None
+    tag_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Contracts that carry any of these tags."
+    )
+    owner_ids: list[strawberry.ID] | None = None
+    start_date: DateRange | None = None
+    end_date: DateRange | None = None
+    notice_deadline: DateRange | None = None
+    auto_renewal: bool | None = None
+    search: str | None = strawberry.field(
+        default=None,
+        description="Text that the name, the number or the client's name contains "
+        "(case-insensitive).",
+    )
+    include_archived: bool = False
+
+
+async def contracts_connection(
+    info: Info,
+    first: int | None,
+    after: str | None,
+    filter: ContractFilter | None,
+    order_by: ContractOrder | None,
+    scope: Q | None = None,
+) -> Connection[ContractNode]:
+    viewer = info.context.viewer
+    order = order_by or ContractOrder(field=ContractSortField.CREATED_AT)
+    key = _SORT_KEYS[order.field]
+    if order.field is ContractSortField.AMOUNT:
+        require_readable(viewer, "Contract", "amount", "sort on")
+
+    visible = visible_contracts(viewer)
+    query = visible.filter(scope) if scope is not None else visible
+    query = apply_filter(query, filter or ContractFilter(), viewer)
+    wanted = selected_node_fields(info)
+
+    async def build(rows: list[dict[str, Any]]) -> list[ContractNode]:
+        nodes = [contract_node(row, viewer) for row in rows]
+        await preload_contracts(viewer, nodes, wanted)
+        return nodes
+
+    return await paginate(
+        query,
+        visible,
+        key=key,
+        descending=order.direction is SortDirection.DESC,
+        first=first,
+        after=after,
+        max_page_size=info.context.services.settings.max_page_size,
+        columns=CONTRACT_COLUMNS,
+        build=build,
+    )
+
+
+def apply_filter(
+    query: QuerySet[Contract], spec: ContractFilter, viewer: Viewer
+) -> QuerySet[Contract]:
+    if not spec.include_archived:
+        query = query.filter(archived_at=None)
+    for field, column, type_name in (
+        (spec.client_ids, "client_id", "Client"),
+        (spec.contract_type_ids, "contract_type_id", "ContractType"),
+        (spec.owner_ids, "owner_id", "User"),
+    ):
+        if field is not None:
+            ids = [decode_typed_id(v, type_name, column + "s") for v in field]
+            query = query.filter(**{f"{column}__in": ids})
+    if spec.tag_ids is not None:
+        tag_ids = [decode_typed_id(v, "Tag", "tagIds") for v in spec.tag_ids]
+        tagged = Contract.filter(tags__id__in=tag_ids).values("id")
+        query = query.filter(id__in=Subquery(tagged))
+    if spec.statuses is not None:
+        query = query.filter(_status_q(spec.statuses, viewer.today))
+    for date_range, column in (
+        (spec.start_date, "start_date"),
+        (spec.end_date, "end_date"),
+        (spec.notice_deadline, "notice_deadline"),
+    ):
+        if date_range is not None and date_range.from_ is not None:
+            query = query.filter(**{f"{column}__gte": date_range.from_})
+        if date_range is not None and date_range.to is not None:
+            query = query.filter(**{f"{column}__lte": date_range.to})
+    if spec.auto_renewal is not None:
+        query = query.filter(auto_renewal=spec.auto_renewal)
+    if spec.search and spec.search.strip():
+        text = spec.search.strip()
+        query = query.filter(
+            Q(name__icontains=text)
+            | Q(number__icontains=text)
+            | Q(client__name__icontains=text)
+        )
+    return query
+
+
+def _status_q(statuses: list[ContractStatus], today: date) -> Q:
+    signed = Q(stage=ContractStage.SIGNED)
+    conditions = {
+        ContractStatus.DRAFT: Q(stage=ContractStage.DRAFT),
+        ContractStatus.CANCELLED: Q(stage=ContractStage.CANCELLED),
+        ContractStatus.UPCOMING: signed & Q(start_date__gt=today),
+        ContractStatus.ACTIVE: signed
+        & Q(start_date__lte=today)
+        & (Q(end_date=None) | Q(end_date__gte=today)),
+        ContractStatus.EXPIRED: signed
+        & Q(start_date__lte=today)
+        & Q(end_date__lt=today),
+    }
+    combined = Q(id=-1)
+    for status in statuses:
+        combined |= conditions[status]
+    return combined

@@ -1,0 +1,302 @@
+"""The root Query type."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import strawberry
+
+from contractgql.errors import InvalidArgument
+from contractgql.ids import decode_id
+from contractgql.models import (
+    Client,
+    ContactPerson,
+    ContractType,
+    CustomFieldDefinition,
+    Note,
+    Project,
+    Service,
+    Tag,
+    User,
+)
+from contractgql.security.fields import PROTECTED_FIELDS
+from contractgql.graphql.context import Info
+from contractgql.graphql.inputs import decode_typed_id
+from contractgql.graphql.loaders import _fetch_by_id
+from contractgql.graphql.queries.contracts import (
+    ContractFilter,
+    ContractOrder,
+    contracts_connection,
+)
+from contractgql.graphql.queries.records import records_connection
+from contractgql.graphql.relay import Connection, Node, SortKey
+from contractgql.graphql.types.catalog import (
+    CONTRACT_TYPE_COLUMNS,
+    PROJECT_COLUMNS,
+    SERVICE_COLUMNS,
+    TAG_COLUMNS,
+    ContractTypeNode,
+    ProjectNode,
+    ServiceNode,
+    TagNode,
+    contract_type_node,
+    project_node,
+    service_node,
+    tag_node,
+)
+from contractgql.graphql.types.clients import (
+    CLIENT_COLUMNS,
+    CONTACT_COLUMNS,
+    ClientNode,
+    ContactPersonNode,
+    client_node,
+    contact_node,
+)
+from contractgql.graphql.types.common import CustomFieldEntityEnum
+from contractgql.graphql.types.contracts import ContractNode
+from contractgql.graphql.types.notes import (
+    CUSTOM_FIELD_COLUMNS,
+    NOTE_COLUMNS,
+    CustomFieldDefinitionNode,
+    NoteNode,
+    custom_field_node,
+    note_node,
+)
+from contractgql.graphql.types.users import USER_COLUMNS, UserNode, user_node
+
+_NODE_SOURCES = {
+    "Client": (Client, CLIENT_COLUMNS, client_node),
+    "ContactPerson": (ContactPerson, CONTACT_COLUMNS, contact_node),
+    "ContractType": (ContractType, CONTRACT_TYPE_COLUMNS, contract_type_node),
+    "Project": (Project, PROJECT_COLUMNS, project_node),
+    "Service": (Service, SERVICE_COLUMNS, service_node),
+    "Tag": (Tag, TAG_COLUMNS, tag_node),
+    "User": (User, USER_COLUMNS, user_node),
+    "Note": (Note, NOTE_COLUMNS, note_node),
+    "CustomFieldDefinition": (
+        CustomFieldDefinition, CUSTOM_FIELD_COLUMNS, custom_field_node
+    ),
+}
+
+
+@strawberry.type(name="Organization")
+class OrganizationType:
+    name: str
+    timezone: str = strawberry.field(description="IANA timezone, such as Europe/Amsterdam.")
+    default_currency: str
+    today: date = strawberry.field(description="Today's date in the organization's timezone.")
+
+
+@strawberry.type(description="A protected field and whether the viewer may read it.")
+class FieldAccess:
+    type_name: str
+    field_name: str
+    permission: str
+    readable: bool
+
+
+@strawberry.type(name="Viewer", description="The logged-in caller and what they may do.")
+class ViewerType:
+    user: UserNode
+    organization: OrganizationType
+    roles: list[str]
+    permissions: list[str] = strawberry.field(
+        description="Permissions granted by the viewer's roles, as 'name:action'."
+    )
+    protected_fields: list[FieldAccess]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The logged-in caller, their organization and rights.")
+    async def viewer(self, info: Info) -> ViewerType:
+        viewer = info.context.viewer
+        user = await info.context.loaders.user(viewer.user_id)
+        organization = await _organization(viewer.organization_id)
+        return ViewerType(
+            user=user,
+            organization=OrganizationType(
+                name=organization["name"],
+                timezone=organization["timezone"],
+                default_currency=organization["default_currency"],
+                today=viewer.today,
+            ),
+            roles=sorted(viewer.roles),
+            permissions=sorted(viewer.permissions),
+            protected_fields=[
+                FieldAccess(
+                    type_name=type_name,
+                    field_name=field_name,
+                    permission=permission,
+                    readable=viewer.may(permission),
+                )
+                for type_name, fields in PROTECTED_FIELDS.items()
+                for field_name, permission in fields.items()
+            ],
+        )
+
+    @strawberry.field(description="Fetch any record by its global id; null if not found.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        viewer = info.context.viewer
+        try:
+            type_name, pk = decode_id(id)
+        except InvalidArgument:
+            return None
+        if type_name == "Contract":
+            node: Node | None = await info.context.loaders.contract(pk)
+            return node
+        source = _NODE_SOURCES.get(type_name)
+        if source is None:
+            return None
+        model, columns, build = source
+        found = await _fetch_by_id(model, viewer.organization_id, [pk], columns, build)
+        return found.get(pk)
+
+    @strawberry.field(description="Contracts the caller may see, filtered and sorted.")
+    async def contracts(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: ContractFilter | None = None,
+        order_by: ContractOrder | None = None,
+    ) -> Connection[ContractNode]:
+        return await contracts_connection(info, first, after, filter, order_by)
+
+    @strawberry.field(description="Clients, by name.")
+    async def clients(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        search: str | None = None,
+        include_archived: bool = False,
+    ) -> Connection[ClientNode]:
+        return await records_connection(
+            info, Client, CLIENT_COLUMNS, client_node, first=first, after=after,
+            search=search, include_archived=include_archived,
+        )
+
+    @strawberry.field(description="Contact persons, by name.")
+    async def contacts(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        client_id: strawberry.ID | None = None,
+        search: str | None = None,
+        include_archived: bool = False,
+    ) -> Connection[ContactPersonNode]:
+        filters = _client_filter(client_id)
+        return await records_connection(
+            info, ContactPerson, CONTACT_COLUMNS, contact_node, first=first,
+            after=after, search=search, include_archived=include_archived,
+            filters=filters,
+        )
+
+    @strawberry.field(description="Projects, by name.")
+    async def projects(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        client_id: strawberry.ID | None = None,
+        search: str | None = None,
+        include_archived: bool = False,
+    ) -> Connection[ProjectNode]:
+        return await records_connection(
+            info, Project, PROJECT_COLUMNS, project_node, first=first, after=after,
+            search=search, include_archived=include_archived,
+            filters=_client_filter(client_id),
+        )
+
+    @strawberry.field(description="Services in the catalogue, by name.")
+    async def services(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        search: str | None = None,
+        include_archived: bool = False,
+    ) -> Connection[ServiceNode]:
+        return await records_connection(
+            info, Service, SERVICE_COLUMNS, service_node, first=first, after=after,
+            search=search, include_archived=include_archived,
+        )
+
+    @strawberry.field(description="Tags, by name.")
+    async def tags(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        search: str | None = None,
+        include_archived: bool = False,
+    ) -> Connection[TagNode]:
+        return await records_connection(
+            info, Tag, TAG_COLUMNS, tag_node, first=first, after=after, search=search,
+            include_archived=include_archived,
+        )
+
+    @strawberry.field(description="Contract types, by name.")
+    async def contract_types(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        include_archived: bool = False,
+    ) -> Connection[ContractTypeNode]:
+        return await records_connection(
+            info, ContractType, CONTRACT_TYPE_COLUMNS, contract_type_node, first=first,
+            after=after, include_archived=include_archived,
+        )
+
+    @strawberry.field(description="Custom field definitions, by label.")
+    async def custom_field_definitions(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        entity: CustomFieldEntityEnum | None = None,  # type: ignore[valid-type]
+        include_archived: bool = False,
+    ) -> Connection[CustomFieldDefinitionNode]:
+        return await records_connection(
+            info, CustomFieldDefinition, CUSTOM_FIELD_COLUMNS, custom_field_node,
+            first=first, after=after, include_archived=include_archived,
+            filters={"entity": entity} if entity else None,
+            order=SortKey("label", "label", case_insensitive=True),
+        )
+
+    @strawberry.field(description="Users of the organization, by name.")
+    async def users(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[UserNode]:
+        viewer = info.context.viewer
+        from contractgql.graphql.relay import paginate
+
+        scope = User.filter(organization_id=viewer.organization_id)
+
+        async def build(rows: list[dict[str, object]]) -> list[UserNode]:
+            return [user_node(row) for row in rows]
+
+        return await paginate(
+            scope, scope, key=SortKey("name", "name", case_insensitive=True),
+            descending=False, first=first, after=after,
+            max_page_size=info.context.services.settings.max_page_size,
+            columns=USER_COLUMNS, build=build,
+        )
+
+
+def _client_filter(client_id: strawberry.ID | None) -> dict[str, int] | None:
+    if client_id is None:
+        return None
+    return {"client_id": decode_typed_id(client_id, "Client", "clientId")}
+
+
+async def _organization(organization_id: int) -> dict[str, str]:
+    from contractgql.models import Organization
+
+    rows = await Organization.filter(id=organization_id).values(
+        "name", "timezone", "default_currency"
+    )
+    return rows[0]

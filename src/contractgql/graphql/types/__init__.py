@@ -1,0 +1,1 @@
+"""GraphQL object types, built from plain row dicts so list fields stay cheap."""

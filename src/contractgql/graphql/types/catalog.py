@@ -1,0 +1,150 @@
+"""Contract types, projects, services and tags."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+from contractgql.ids import encode_id
+from contractgql.graphql.context import Info
+from contractgql.graphql.relay import Node
+from contractgql.graphql.types.common import JSON, PeriodType, period_type
+
+if TYPE_CHECKING:
+    from contractgql.graphql.types.clients import ClientNode
+
+ClientRef = Annotated["ClientNode", strawberry.lazy("contractgql.graphql.types.clients")]
+
+RECORD_COLUMNS = ("id", "created_at", "updated_at", "version", "archived_at")
+
+
+@strawberry.type(
+    name="ContractType",
+    description="A managed contract type with its default reminder schedule.",
+)
+class ContractTypeNode(Node):
+    pk: strawberry.Private[int]
+    name: str
+    description: str | None
+    reminder_offsets: list[PeriodType] = strawberry.field(
+        description="Default reminders, as offsets before the notice deadline (or the "
+        "end date when there is no notice period)."
+    )
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    archived_at: datetime | None
+
+
+CONTRACT_TYPE_COLUMNS = (*RECORD_COLUMNS, "name", "description", "reminder_offsets")
+
+
+def contract_type_node(row: dict[str, Any]) -> ContractTypeNode:
+    offsets = [period_type(o["count"], o["unit"]) for o in row["reminder_offsets"]]
+    return ContractTypeNode(
+        id=strawberry.ID(encode_id("ContractType", row["id"])),
+        pk=row["id"],
+        name=row["name"],
+        description=row["description"],
+        reminder_offsets=[offset for offset in offsets if offset is not None],
+        **_record_fields(row),
+    )
+
+
+@strawberry.type(name="Project", description="A project for a client.")
+class ProjectNode(Node):
+    pk: strawberry.Private[int]
+    client_pk: strawberry.Private[int]
+    name: str
+    code: str | None
+    description: str | None
+    custom_fields: JSON
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    archived_at: datetime | None
+
+    @strawberry.field
+    def client(self, info: Info) -> ClientRef:
+        return info.context.loaders.client(self.client_pk)
+
+
+PROJECT_COLUMNS = (*RECORD_COLUMNS, "client_id", "name", "code", "description",
+                   "custom_fields")
+
+
+def project_node(row: dict[str, Any]) -> ProjectNode:
+    return ProjectNode(
+        id=strawberry.ID(encode_id("Project", row["id"])),
+        pk=row["id"],
+        client_pk=row["client_id"],
+        name=row["name"],
+        code=row["code"],
+        description=row["description"],
+        custom_fields=row["custom_fields"],
+        **_record_fields(row),
+    )
+
+
+@strawberry.type(
+    name="Service",
+    description="A catalogue item such as maintenance, a licence, hosting or support.",
+)
+class ServiceNode(Node):
+    pk: strawberry.Private[int]
+    name: str
+    code: str | None
+    description: str | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    archived_at: datetime | None
+
+
+SERVICE_COLUMNS = (*RECORD_COLUMNS, "name", "code", "description")
+
+
+def service_node(row: dict[str, Any]) -> ServiceNode:
+    return ServiceNode(
+        id=strawberry.ID(encode_id("Service", row["id"])),
+        pk=row["id"],
+        name=row["name"],
+        code=row["code"],
+        description=row["description"],
+        **_record_fields(row),
+    )
+
+
+@strawberry.type(name="Tag", description="An organization-wide label with a colour.")
+class TagNode(Node):
+    pk: strawberry.Private[int]
+    name: str
+    color: str = strawberry.field(description="Hex colour such as '#d97706'.")
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    archived_at: datetime | None
+
+
+TAG_COLUMNS = (*RECORD_COLUMNS, "name", "color")
+
+
+def tag_node(row: dict[str, Any]) -> TagNode:
+    return TagNode(
+        id=strawberry.ID(encode_id("Tag", row["id"])),
+        pk=row["id"],
+        name=row["name"],
+        color=row["color"],
+        **_record_fields(row),
+    )
+
+
+def _record_fields(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "version": row["version"],
+        "archived_at": row["archived_at"],
+    }

@@ -1,0 +1,120 @@
+"""Clients and their contact persons."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+from contractgql.ids import encode_id
+from contractgql.graphql.context import Info
+from contractgql.graphql.relay import Node
+from contractgql.graphql.types.catalog import RECORD_COLUMNS, _record_fields
+from contractgql.graphql.types.common import JSON
+
+if TYPE_CHECKING:
+    from contractgql.graphql.types.catalog import ProjectNode, TagNode
+
+TagRef = Annotated["TagNode", strawberry.lazy("contractgql.graphql.types.catalog")]
+ProjectRef = Annotated["ProjectNode", strawberry.lazy("contractgql.graphql.types.catalog")]
+
+
+@strawberry.type(name="Address")
+class AddressType:
+    kind: str | None
+    street: str | None
+    postal_code: str | None
+    city: str | None
+    country: str | None
+
+
+@strawberry.type(name="Client", description="A customer of the organization.")
+class ClientNode(Node):
+    pk: strawberry.Private[int]
+    name: str
+    coc_number: str | None = strawberry.field(
+        description="Chamber-of-commerce registration number."
+    )
+    vat_number: str | None
+    addresses: list[AddressType]
+    segment: str | None
+    custom_fields: JSON
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    archived_at: datetime | None
+
+    @strawberry.field
+    def tags(self, info: Info) -> list[TagRef]:
+        return info.context.loaders.client_links("tags", self.pk)
+
+    @strawberry.field
+    def contacts(self, info: Info) -> list[ContactPersonNode]:
+        return info.context.loaders.client_links("contacts", self.pk)
+
+    @strawberry.field
+    def projects(self, info: Info) -> list[ProjectRef]:
+        return info.context.loaders.client_links("projects", self.pk)
+
+
+CLIENT_COLUMNS = (*RECORD_COLUMNS, "name", "coc_number", "vat_number", "addresses",
+                  "segment", "custom_fields")
+
+
+def client_node(row: dict[str, Any]) -> ClientNode:
+    return ClientNode(
+        id=strawberry.ID(encode_id("Client", row["id"])),
+        pk=row["id"],
+        name=row["name"],
+        coc_number=row["coc_number"],
+        vat_number=row["vat_number"],
+        addresses=[_address(a) for a in row["addresses"] or []],
+        segment=row["segment"],
+        custom_fields=row["custom_fields"],
+        **_record_fields(row),
+    )
+
+
+def _address(raw: dict[str, Any]) -> AddressType:
+    return AddressType(
+        kind=raw.get("kind"),
+        street=raw.get("street"),
+        postal_code=raw.get("postalCode"),
+        city=raw.get("city"),
+        country=raw.get("country"),
+    )
+
+
+@strawberry.type(name="ContactPerson", description="A person at a client.")
+class ContactPersonNode(Node):
+    pk: strawberry.Private[int]
+    client_pk: strawberry.Private[int]
+    name: str
+    email: str | None
+    phone: str | None
+    job_title: str | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    archived_at: datetime | None
+
+    @strawberry.field
+    def client(self, info: Info) -> ClientNode:
+        return info.context.loaders.client(self.client_pk)
+
+
+CONTACT_COLUMNS = (*RECORD_COLUMNS, "client_id", "name", "email", "phone", "job_title")
+
+
+def contact_node(row: dict[str, Any]) -> ContactPersonNode:
+    return ContactPersonNode(
+        id=strawberry.ID(encode_id("ContactPerson", row["id"])),
+        pk=row["id"],
+        client_pk=row["client_id"],
+        name=row["name"],
+        email=row["email"],
+        phone=row["phone"],
+        job_title=row["job_title"],
+        **_record_fields(row),
+    )

@@ -1,0 +1,36 @@
+"""Tortoise ORM models. Every row except an organization belongs to one organization."""
+
+from contractgql.models.catalog import ContractType, Project, Service, Tag
+from contractgql.models.clients import Client, ContactPerson
+from contractgql.models.contracts import (
+    Contract,
+    ContractStage,
+    ContractWatcher,
+    Sensitivity,
+)
+from contractgql.models.custom_fields import (
+    CustomFieldDefinition,
+    CustomFieldEntity,
+    CustomFieldKind,
+)
+from contractgql.models.notes import Note
+from contractgql.models.tenancy import Organization, User
+
+__all__ = [
+    "Client",
+    "ContactPerson",
+    "Contract",
+    "ContractStage",
+    "ContractWatcher",
+    "ContractType",
+    "CustomFieldDefinition",
+    "CustomFieldEntity",
+    "CustomFieldKind",
+    "Note",
+    "Organization",
+    "Project",
+    "Sensitivity",
+    "Service",
+    "Tag",
+    "User",
+]

@@ -1,0 +1,121 @@
+"""Contracts and their links to projects, services, tags and watchers."""
+
+import enum
+
+from tortoise import fields
+from tortoise.models import Model
+
+from contractgql.domain.dates import PeriodUnit
+from contractgql.domain.money import PaymentFrequency
+from contractgql.models.base import Record
+
+
+class ContractStage(enum.StrEnum):
+    """The recorded stage; the status shown to users also depends on today's date."""
+
+    DRAFT = "draft"
+    SIGNED = "signed"
+    CANCELLED = "cancelled"
+
+
+class Sensitivity(enum.StrEnum):
+    NORMAL = "normal"
+    CONFIDENTIAL = "confidential"
+
+
+class Contract(Record):
+    organization = fields.ForeignKeyField(
+        "models.Organization", related_name=False, on_delete=fields.RESTRICT
+    )
+    client = fields.ForeignKeyField(
+        "models.Client", related_name="contracts", on_delete=fields.RESTRICT
+    )
+    contract_type = fields.ForeignKeyField(
+        "models.ContractType", related_name="contracts", null=True,
+        on_delete=fields.RESTRICT,
+    )
+    owner = fields.ForeignKeyField(
+        "models.User", related_name="owned_contracts", null=True,
+        on_delete=fields.SET_NULL,
+    )
+    contact = fields.ForeignKeyField(
+        "models.ContactPerson", related_name="contracts", null=True,
+        on_delete=fields.SET_NULL,
+    )
+    parent = fields.ForeignKeyField(
+        "models.Contract", related_name="children", null=True,
+        on_delete=fields.RESTRICT,
+    )
+
+    number = fields.CharField(max_length=100, null=True)
+    name = fields.CharField(max_length=300)
+    description = fields.TextField(null=True)
+    stage = fields.CharEnumField(ContractStage, default=ContractStage.SIGNED)
+    sensitivity = fields.CharEnumField(Sensitivity, default=Sensitivity.NORMAL)
+
+    start_date = fields.DateField()
+    # None means open-ended. The end date is inclusive.
+    end_date = fields.DateField(null=True)
+    signed_date = fields.DateField(null=True)
+    # Derived from end_date and the notice period on every save, kept for filtering.
+    notice_deadline = fields.DateField(null=True)
+
+    payment_frequency = fields.CharEnumField(
+        PaymentFrequency, default=PaymentFrequency.ONE_OFF
+    )
+    # Amount per billing period in the currency's minor unit, excluding VAT.
+    amount_minor = fields.BigIntField(null=True)
+    currency = fields.CharField(max_length=3)
+    # Percentages in basis points: 2100 is 21%.
+    vat_rate_bp = fields.IntField(null=True)
+    indexation_bp = fields.IntField(null=True)
+    renewal_price_agreement = fields.TextField(null=True)
+
+    auto_renewal = fields.BooleanField(default=False)
+    renewal_term_count = fields.IntField(null=True)
+    renewal_term_unit = fields.CharEnumField(PeriodUnit, null=True)
+    notice_count = fields.IntField(null=True)
+    notice_unit = fields.CharEnumField(PeriodUnit, null=True)
+    notice_to_month_end = fields.BooleanField(default=False)
+
+    custom_fields = fields.JSONField(default=dict)
+    projects = fields.ManyToManyField(
+        "models.Project", related_name="contracts", through="contract_projects"
+    )
+    services = fields.ManyToManyField(
+        "models.Service", related_name="contracts", through="contract_services"
+    )
+    tags = fields.ManyToManyField(
+        "models.Tag", related_name="contracts", through="contract_tags"
+    )
+    created_by = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    updated_by = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+
+    class Meta:
+        table = "contracts"
+        unique_together = (("organization", "number"),)
+        indexes = (
+            ("organization_id", "end_date"),
+            ("organization_id", "notice_deadline"),
+            ("organization_id", "client_id"),
+        )
+
+
+class ContractWatcher(Model):
+    """A user who follows a contract; watchers may see it even when it is confidential."""
+
+    id = fields.BigIntField(primary_key=True)
+    contract = fields.ForeignKeyField(
+        "models.Contract", related_name="watchers", on_delete=fields.CASCADE
+    )
+    user = fields.ForeignKeyField(
+        "models.User", related_name="watching", on_delete=fields.CASCADE
+    )
+
+    class Meta:
+        table = "contract_watchers"
+        unique_together = (("contract", "user"),)

@@ -1,0 +1,43 @@
+"""Organizations (tenants) and their users."""
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+def default_vat_rates() -> list[int]:
+    """Return the Dutch VAT rates in basis points: 21%, 9% and 0%."""
+    return [2100, 900, 0]
+
+
+class Organization(Model):
+    id = fields.BigIntField(primary_key=True)
+    name = fields.CharField(max_length=200)
+    default_currency = fields.CharField(max_length=3, default="EUR")
+    timezone = fields.CharField(max_length=64, default="Europe/Amsterdam")
+    # VAT rates in basis points (2100 is 21%), the choices offered for new contracts.
+    vat_rates = fields.JSONField(default=default_vat_rates)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "organizations"
+
+
+class User(Model):
+    """A person or a service account. Login e-mail addresses are unique across tenants."""
+
+    id = fields.BigIntField(primary_key=True)
+    organization = fields.ForeignKeyField(
+        "models.Organization", related_name="users", on_delete=fields.RESTRICT
+    )
+    email = fields.CharField(max_length=254, unique=True)
+    name = fields.CharField(max_length=200)
+    password_hash = fields.CharField(max_length=200, null=True)
+    roles = fields.JSONField(default=list)
+    is_active = fields.BooleanField(default=True)
+    is_service_account = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+    last_login_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "users"

@@ -1,0 +1,1 @@
+"""Authentication, roles and the checks that decide what a caller may read and change."""

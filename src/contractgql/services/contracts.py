@@ -1,0 +1,448 @@
+"""Creating, changing, linking and archiving contracts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from contractgql.domain.dates import Period, notice_deadline
+from contractgql.domain.money import (
+    MoneyError,
+    from_minor_units,
+    to_minor_units,
+    validate_currency,
+)
+from contractgql.errors import NotFound, PermissionDenied
+from contractgql.ids import encode_id
+from contractgql.models import (
+    Client,
+    ContactPerson,
+    Contract,
+    ContractStage,
+    ContractType,
+    CustomFieldEntity,
+    Project,
+    Service,
+    Tag,
+    User,
+)
+from contractgql.security.fields import FINANCIAL_INPUT_FIELDS, FINANCIAL_WRITE
+from contractgql.security.records import visible_contracts
+from contractgql.security.viewer import Viewer
+from contractgql.services.custom_fields import validate_custom_fields
+from contractgql.services.references import check_reference, check_references
+from contractgql.services.validation import Validator
+
+# Input keys that are links, handled apart from the contract's own columns.
+LINK_FIELDS = ("project_ids", "service_ids", "tag_ids")
+# How far up a parent chain the cycle check looks before it gives up.
+MAX_PARENT_DEPTH = 100
+BASIS_POINTS = Decimal(100)
+
+
+@dataclass(frozen=True)
+class ContractLinks:
+    project_ids: list[int] | None = None
+    service_ids: list[int] | None = None
+    tag_ids: list[int] | None = None
+
+
+async def create_contract(viewer: Viewer, values: dict[str, Any]) -> Contract:
+    """Validate `values` and insert a contract with its links in one transaction."""
+    _check_create_permission(viewer, values)
+    values.setdefault("currency", viewer.default_currency)
+    validator = Validator()
+    columns = await _validate(validator, viewer, values, current=None)
+    validator.raise_if_any()
+
+    async with in_transaction():
+        contract = Contract(
+            organization_id=viewer.organization_id,
+            created_by_id=viewer.user_id,
+            updated_by_id=viewer.user_id,
+            **columns,
+        )
+        contract.notice_deadline = _deadline(contract)
+        await _save_unique(contract, values)
+        await _replace_links(contract, _links(values))
+    return contract
+
+
+async def update_contract(
+    viewer: Viewer, contract_id: int, values: dict[str, Any]
+) -> Contract:
+    """Apply the given fields to a contract; fields left out keep their value."""
+    contract = await get_visible_contract(viewer, contract_id)
+    _check_update_permission(viewer, contract, values)
+    validator = Validator()
+    columns = await _validate(validator, viewer, values, current=contract)
+    validator.raise_if_any()
+
+    async with in_transaction():
+        for name, value in columns.items():
+            setattr(contract, name, value)
+        contract.notice_deadline = _deadline(contract)
+        contract.updated_by_id = viewer.user_id
+        contract.version += 1
+        await _save_unique(contract, values)
+        await _replace_links(contract, _links(values))
+    return contract
+
+
+async def archive_contract(viewer: Viewer, contract_id: int) -> Contract:
+    contract = await get_visible_contract(viewer, contract_id)
+    _check_update_permission(viewer, contract, {})
+    if contract.archived_at is None:
+        contract.archived_at = datetime.now(UTC)
+        contract.updated_by_id = viewer.user_id
+        contract.version += 1
+        await contract.save()
+    return contract
+
+
+async def change_links(
+    viewer: Viewer, contract_id: int, add: ContractLinks, remove: ContractLinks
+) -> Contract:
+    """Add and remove project, service and tag links of a contract."""
+    contract = await get_visible_contract(viewer, contract_id)
+    _check_update_permission(viewer, contract, {})
+    validator = Validator()
+    org = viewer.organization_id
+    await check_references(validator, Project, org, "add.project_ids",
+                           add.project_ids, "Project")
+    await check_references(validator, Service, org, "add.service_ids",
+                           add.service_ids, "Service")
+    await check_references(validator, Tag, org, "add.tag_ids", add.tag_ids, "Tag")
+    validator.raise_if_any()
+
+    async with in_transaction():
+        for relation, model, added, removed in (
+            (contract.projects, Project, add.project_ids, remove.project_ids),
+            (contract.services, Service, add.service_ids, remove.service_ids),
+            (contract.tags, Tag, add.tag_ids, remove.tag_ids),
+        ):
+            if removed:
+                rows = await model.filter(id__in=removed, organization_id=org)
+                await relation.remove(*rows)
+            if added:
+                rows = await model.filter(id__in=added, organization_id=org)
+                await relation.add(*rows)
+        contract.updated_by_id = viewer.user_id
+        contract.version += 1
+        await contract.save(update_fields=["updated_by_id", "version", "updated_at"])
+    return contract
+
+
+async def get_visible_contract(viewer: Viewer, contract_id: int) -> Contract:
+    """Return a contract the viewer may see, or raise NotFound."""
+    contract = await visible_contracts(viewer).filter(id=contract_id).first()
+    if contract is None:
+        raise NotFound(
+            f"Contract {encode_id('Contract', contract_id)!r} was not found: check "
+            "the id, or ask the contract's owner to share it with you."
+        )
+    return contract
+
+
+def _check_create_permission(viewer: Viewer, values: dict[str, Any]) -> None:
+    if viewer.may("contract:write"):
+        pass
+    elif viewer.may("contract.draft:write") and values.get("stage") == ContractStage.DRAFT:
+        pass
+    elif viewer.may("contract.own:write") and values.get("owner_id") == viewer.user_id:
+        pass
+    else:
+        raise PermissionDenied(_create_denied_message(viewer))
+    _check_financial_write(viewer, values)
+
+
+def _create_denied_message(viewer: Viewer) -> str:
+    if viewer.may("contract.draft:write"):
+        return "Your roles allow you to create draft contracts only: set stage to DRAFT."
+    if viewer.may("contract.own:write"):
+        return (
+            "Your roles allow you to create contracts that you own only: set the "
+            "owner to yourself."
+        )
+    return (
+        "Your roles do not allow you to create contracts: it needs the "
+        "'contract:write' permission. Ask an administrator for a role that has it."
+    )
+
+
+def _check_update_permission(
+    viewer: Viewer, contract: Contract, values: dict[str, Any]
+) -> None:
+    _check_financial_write(viewer, values)
+    other_fields = set(values) - FINANCIAL_INPUT_FIELDS
+    if not other_fields and values:
+        return
+    if viewer.may("contract:write"):
+        return
+    if viewer.may("contract.own:write") and contract.owner_id == viewer.user_id:
+        if values.get("owner_id", viewer.user_id) == viewer.user_id:
+            return
+    if (
+        viewer.may("contract.draft:write")
+        and contract.stage is ContractStage.DRAFT
+        and values.get("stage", ContractStage.DRAFT) == ContractStage.DRAFT
+    ):
+        return
+    raise PermissionDenied(
+        f"Your roles ({', '.join(sorted(viewer.roles)) or 'none'}) do not allow you "
+        f"to change contract {encode_id('Contract', contract.id)!r}: editing any "
+        "contract needs 'contract:write'; account managers may edit the contracts "
+        "they own and sales may edit drafts."
+    )
+
+
+def _check_financial_write(viewer: Viewer, values: dict[str, Any]) -> None:
+    financial = sorted(FINANCIAL_INPUT_FIELDS & set(values))
+    if financial and not viewer.may(FINANCIAL_WRITE):
+        raise PermissionDenied(
+            f"You may not set {', '.join(financial)}: changing financial fields "
+            f"needs the {FINANCIAL_WRITE!r} permission. Leave these fields out of "
+            "the input or ask a finance user."
+        )
+
+
+async def _validate(
+    validator: Validator,
+    viewer: Viewer,
+    values: dict[str, Any],
+    current: Contract | None,
+) -> dict[str, Any]:
+    """Check every given field and return the column values to write."""
+    creating = current is None
+    validator.text(values, "name", max_length=300, required=creating or "name" in values)
+    validator.text(values, "number", max_length=100)
+    if creating and values.get("start_date") is None:
+        validator.add("start_date", "required", "Start date is required.")
+    if not creating and "start_date" in values and values["start_date"] is None:
+        validator.add("start_date", "required", "Start date cannot be removed.")
+    if creating and values.get("client_id") is None:
+        validator.add("client_id", "required", "Client is required: pick a client.")
+
+    start = values.get("start_date", current.start_date if current else None)
+    end = values.get("end_date", current.end_date if current else None)
+    validator.date_order(start, end)
+
+    columns = _plain_columns(values)
+    _money_columns(validator, values, current, columns)
+    await _check_contract_references(validator, viewer, values, current)
+    if "custom_fields" in values:
+        merged = dict(current.custom_fields) if current else {}
+        changes = await validate_custom_fields(
+            validator,
+            viewer.organization_id,
+            CustomFieldEntity.CONTRACT,
+            values["custom_fields"] or {},
+            creating=creating,
+        )
+        merged.update(changes)
+        columns["custom_fields"] = {k: v for k, v in merged.items() if v is not None}
+    elif creating:
+        await validate_custom_fields(
+            validator, viewer.organization_id, CustomFieldEntity.CONTRACT, {},
+            creating=True,
+        )
+    return columns
+
+
+_PLAIN_COLUMNS = (
+    "name",
+    "number",
+    "description",
+    "client_id",
+    "contract_type_id",
+    "owner_id",
+    "contact_id",
+    "parent_id",
+    "stage",
+    "sensitivity",
+    "start_date",
+    "end_date",
+    "signed_date",
+    "payment_frequency",
+    "auto_renewal",
+    "notice_to_month_end",
+    "renewal_price_agreement",
+)
+
+
+def _plain_columns(values: dict[str, Any]) -> dict[str, Any]:
+    columns = {name: values[name] for name in _PLAIN_COLUMNS if name in values}
+    for flag in ("auto_renewal", "notice_to_month_end"):
+        if flag in columns and columns[flag] is None:
+            columns[flag] = False
+    for field, prefix in (("notice_period", "notice"), ("renewal_term", "renewal_term")):
+        if field in values:
+            period: Period | None = values[field]
+            columns[f"{prefix}_count"] = period.count if period else None
+            columns[f"{prefix}_unit"] = period.unit if period else None
+    return columns
+
+
+def _money_columns(
+    validator: Validator,
+    values: dict[str, Any],
+    current: Contract | None,
+    columns: dict[str, Any],
+) -> None:
+    currency = values.get("currency", current.currency if current else None)
+    if "currency" in values:
+        try:
+            columns["currency"] = validate_currency((currency or "").strip().upper())
+            currency = columns["currency"]
+        except MoneyError as error:
+            validator.add("currency", error.code, error.message)
+            return
+
+    amount = values.get("amount")
+    if "amount" in values:
+        columns["amount_minor"] = None
+    elif "currency" in values and current is not None and current.amount_minor:
+        # A new currency with the old amount must still fit the currency's decimals.
+        amount = from_minor_units(current.amount_minor, current.currency)
+    if amount is not None and currency:
+        try:
+            columns["amount_minor"] = to_minor_units(amount, currency)
+        except MoneyError as error:
+            validator.add("amount", error.code, error.message)
+
+    for field, column, low in (("vat_rate", "vat_rate_bp", Decimal(0)),
+                               ("indexation", "indexation_bp", Decimal(-100))):
+        if field in values:
+            validator.percentage(values, field, low=low, high=Decimal(100))
+            value = values[field]
+            columns[column] = None if value is None else int(value * BASIS_POINTS)
+
+
+async def _check_contract_references(
+    validator: Validator,
+    viewer: Viewer,
+    values: dict[str, Any],
+    current: Contract | None,
+) -> None:
+    org = viewer.organization_id
+    client_id = values.get("client_id", current.client_id if current else None)
+    await check_reference(validator, Client, org, "client_id",
+                          values.get("client_id"), "Client")
+    await check_reference(validator, ContractType, org, "contract_type_id",
+                          values.get("contract_type_id"), "Contract type",
+                          extra={"archived_at": None})
+    await check_reference(validator, User, org, "owner_id", values.get("owner_id"),
+                          "User", extra={"is_active": True})
+    if values.get("contact_id") is not None and client_id is not None:
+        await check_reference(validator, ContactPerson, org, "contact_id",
+                              values["contact_id"], "Contact person of this client",
+                              extra={"client_id": client_id})
+    if values.get("parent_id") is not None:
+        await _check_parent(validator, viewer, values["parent_id"], current)
+    for field, model, label in (("project_ids", Project, "Project"),
+                                ("service_ids", Service, "Service"),
+                                ("tag_ids", Tag, "Tag")):
+        await check_references(validator, model, org, field, values.get(field), label)
+
+
+async def _check_parent(
+    validator: Validator, viewer: Viewer, parent_id: int, current: Contract | None
+) -> None:
+    parent = await visible_contracts(viewer).filter(id=parent_id).first()
+    if parent is None:
+        validator.add(
+            "parent_id",
+            "not_found",
+            f"Parent contract {encode_id('Contract', parent_id)!r} was not found in "
+            "your organization: pick an existing contract.",
+        )
+        return
+    if current is None:
+        return
+
+    ancestor_id: int | None = parent_id
+    for _ in range(MAX_PARENT_DEPTH):
+        if ancestor_id is None:
+            return
+        if ancestor_id == current.id:
+            validator.add(
+                "parent_id",
+                "parent_cycle",
+                f"Contract {encode_id('Contract', parent_id)!r} cannot be the parent "
+                "of this contract because it is this contract or one of its "
+                "children: pick a contract outside this contract's tree.",
+            )
+            return
+        ancestor_id = await Contract.filter(id=ancestor_id).values_list(
+            "parent_id", flat=True
+        ).first()
+    validator.add(
+        "parent_id",
+        "parent_chain_too_deep",
+        f"The chain of parents above {encode_id('Contract', parent_id)!r} is deeper "
+        f"than {MAX_PARENT_DEPTH} contracts: pick a parent closer to the top.",
+    )
+
+
+def _deadline(contract: Contract) -> Any:
+    notice = (
+        Period(contract.notice_count, contract.notice_unit)
+        if contract.notice_count is not None and contract.notice_unit is not None
+        else None
+    )
+    return notice_deadline(contract.end_date, notice)
+
+
+async def _save_unique(contract: Contract, values: dict[str, Any]) -> None:
+    """Save, turning a duplicate contract number into a validation error."""
+    number = contract.number
+    if number is not None:
+        clash = Contract.filter(organization_id=contract.organization_id, number=number)
+        if contract.id is not None:
+            clash = clash.exclude(id=contract.id)
+        if await clash.exists():
+            _raise_duplicate_number(number)
+    try:
+        await contract.save()
+    except IntegrityError:
+        if number is None:
+            raise
+        _raise_duplicate_number(number)
+
+
+def _raise_duplicate_number(number: str) -> None:
+    validator = Validator()
+    validator.add(
+        "number",
+        "duplicate",
+        f"Contract number {number!r} is already used by another contract in your "
+        "organization: choose a different number.",
+    )
+    validator.raise_if_any()
+
+
+def _links(values: dict[str, Any]) -> ContractLinks:
+    return ContractLinks(
+        project_ids=values.get("project_ids"),
+        service_ids=values.get("service_ids"),
+        tag_ids=values.get("tag_ids"),
+    )
+
+
+async def _replace_links(contract: Contract, links: ContractLinks) -> None:
+    org = contract.organization_id
+    for relation, model, ids in (
+        (contract.projects, Project, links.project_ids),
+        (contract.services, Service, links.service_ids),
+        (contract.tags, Tag, links.tag_ids),
+    ):
+        if ids is None:
+            continue
+        await relation.clear()
+        if ids:
+            await relation.add(*await model.filter(id__in=ids, organization_id=org))

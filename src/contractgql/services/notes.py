@@ -1,0 +1,80 @@
+"""Notes on contracts, clients and projects."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from contractgql.errors import PermissionDenied
+from contractgql.models import Client, Note, Project
+from contractgql.security.viewer import Viewer
+from contractgql.services.contracts import get_visible_contract
+from contractgql.services.records import get_record
+from contractgql.services.validation import Validator
+
+MAX_NOTE_LENGTH = 20_000
+TARGETS = ("contract_id", "client_id", "project_id")
+
+
+async def create_note(viewer: Viewer, values: dict[str, Any]) -> Note:
+    """Attach a note to exactly one visible contract, client or project."""
+    viewer.require("note:write", "add notes")
+    validator = Validator()
+    validator.text(values, "body", max_length=MAX_NOTE_LENGTH, required=True)
+    targets = [name for name in TARGETS if values.get(name) is not None]
+    if len(targets) != 1:
+        validator.add(
+            "contract_id",
+            "invalid_target",
+            "A note belongs to exactly one record: give one of contractId, clientId "
+            f"or projectId, not {len(targets)}.",
+        )
+    validator.raise_if_any()
+
+    target = targets[0]
+    if target == "contract_id":
+        await get_visible_contract(viewer, values[target])
+    elif target == "client_id":
+        await get_record(viewer, Client, values[target], "Client")
+    else:
+        await get_record(viewer, Project, values[target], "Project")
+    return await Note.create(
+        organization_id=viewer.organization_id,
+        author_id=viewer.user_id,
+        body=values["body"],
+        **{target: values[target]},
+    )
+
+
+async def update_note(viewer: Viewer, note_id: int, body: str) -> Note:
+    note = await _own_note(viewer, note_id)
+    values = {"body": body}
+    validator = Validator()
+    validator.text(values, "body", max_length=MAX_NOTE_LENGTH, required=True)
+    validator.raise_if_any()
+    note.body = values["body"]
+    note.version += 1
+    await note.save()
+    return note
+
+
+async def archive_note(viewer: Viewer, note_id: int) -> Note:
+    note = await _own_note(viewer, note_id)
+    if note.archived_at is None:
+        note.archived_at = datetime.now(UTC)
+        note.version += 1
+        await note.save()
+    return note
+
+
+async def _own_note(viewer: Viewer, note_id: int) -> Note:
+    viewer.require("note:write", "change notes")
+    note: Note = await get_record(viewer, Note, note_id, "Note")
+    if note.author_id != viewer.user_id and not viewer.may("user:manage"):
+        raise PermissionDenied(
+            "Only the author of a note or an administrator may change it: add a new "
+            "note instead."
+        )
+    if note.contract_id is not None:
+        await get_visible_contract(viewer, note.contract_id)
+    return note

@@ -1,0 +1,190 @@
+"""Shared fixtures: a real database per backend, the ASGI app and logged-in callers.
+
+Every test creates its own organization, and every row belongs to one, so tests on the
+same database stay independent without a rebuild between them. PostgreSQL runs when
+CONTRACTGQL_TEST_POSTGRES_URL points at a server; each run makes its own database there
+and drops it at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import pytest_asyncio
+from tortoise import Tortoise
+
+from contractgql import db
+from contractgql.accounts import create_user, get_or_create_organization
+from contractgql.app import create_app
+from contractgql.config import Settings
+from contractgql.models import Organization
+from contractgql.security.policy import ROLES
+
+PASSWORD = "correct-horse-battery"
+POSTGRES_URL = os.environ.get("CONTRACTGQL_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
+
+
+@pytest.fixture(scope="session")
+def tmp_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("contractgql")
+
+
+@pytest_asyncio.fixture(scope="session", params=BACKENDS)
+async def settings(request: pytest.FixtureRequest, tmp_root: Path) -> AsyncIterator[Settings]:
+    """Migrate a fresh database of one backend and connect the ORM to it."""
+    backend = request.param
+    data_dir = tmp_root / backend
+    database_url = None
+    database_name = f"contractgql_test_{uuid.uuid4().hex[:12]}"
+    if backend == "postgres":
+        assert POSTGRES_URL is not None
+        admin = await asyncpg.connect(POSTGRES_URL.replace("postgres://", "postgresql://", 1))
+        await admin.execute(f'CREATE DATABASE "{database_name}"')
+        await admin.close()
+        database_url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + database_name
+
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        secret_key="test-secret-key-" + "x" * 32,
+    )
+    await db.migrate(settings)
+    await db.connect(settings)
+    yield settings
+    await Tortoise.close_connections()
+
+    if backend == "postgres":
+        admin = await asyncpg.connect(POSTGRES_URL.replace("postgres://", "postgresql://", 1))
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def app(settings: Settings) -> Any:
+    return create_app(settings, manage_database=False)
+
+
+@pytest_asyncio.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+@dataclass
+class Tenant:
+    """An organization with one user per role, and a bearer token for each."""
+
+    organization: Organization
+    user_ids: dict[str, int] = field(default_factory=dict)
+    emails: dict[str, str] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Api:
+    """Posts GraphQL documents to the app as one of a tenant's users."""
+
+    client: httpx.AsyncClient
+    tenant: Tenant
+
+    async def post(
+        self, query: str, variables: dict[str, Any] | None = None, *, role: str | None
+    ) -> dict[str, Any]:
+        headers = {}
+        if role is not None:
+            headers["Authorization"] = f"Bearer {self.tenant.tokens[role]}"
+        response = await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def data(
+        self, query: str, variables: dict[str, Any] | None = None, *, role: str = "admin"
+    ) -> dict[str, Any]:
+        """Post a document that must succeed and return its `data`."""
+        body = await self.post(query, variables, role=role)
+        assert "errors" not in body, body["errors"]
+        data: dict[str, Any] = body["data"]
+        return data
+
+    async def error(
+        self, query: str, variables: dict[str, Any] | None = None, *, role: str | None = "admin"
+    ) -> dict[str, Any]:
+        """Post a document that must fail and return its first error."""
+        body = await self.post(query, variables, role=role)
+        assert body.get("errors"), body
+        error: dict[str, Any] = body["errors"][0]
+        return error
+
+
+LOGIN = """
+mutation Login($email: String!, $password: String!) {
+  login(email: $email, password: $password) { token }
+}
+"""
+
+
+async def make_tenant(client: httpx.AsyncClient, name: str | None = None) -> Tenant:
+    suffix = uuid.uuid4().hex[:10]
+    organization = await get_or_create_organization(name or f"Org {suffix}")
+    tenant = Tenant(organization=organization)
+    for role in ROLES:
+        email = f"{role}-{suffix}@example.com"
+        user = await create_user(organization, email, role.replace("_", " ").title(),
+                                 [role], PASSWORD)
+        response = await client.post(
+            "/graphql",
+            json={"query": LOGIN, "variables": {"email": email, "password": PASSWORD}},
+        )
+        tenant.user_ids[role] = user.id
+        tenant.emails[role] = email
+        tenant.tokens[role] = response.json()["data"]["login"]["token"]
+    return tenant
+
+
+@pytest_asyncio.fixture
+async def tenant(client: httpx.AsyncClient) -> Tenant:
+    return await make_tenant(client)
+
+
+@pytest_asyncio.fixture
+async def api(client: httpx.AsyncClient, tenant: Tenant) -> Api:
+    return Api(client, tenant)
+
+
+class QueryCounter(logging.Handler):
+    """Counts the SQL statements that Tortoise sends while it is attached."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.statements: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE")):
+            self.statements.append(message)
+
+
+@pytest.fixture
+def count_queries() -> Iterator[QueryCounter]:
+    logger = logging.getLogger("tortoise.db_client")
+    counter = QueryCounter()
+    previous = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(counter)
+    yield counter
+    logger.removeHandler(counter)
+    logger.setLevel(previous)
