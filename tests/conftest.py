@@ -1,9 +1,12 @@
 """Shared fixtures: a real database per backend, the ASGI app and logged-in callers.
 
 Every test creates its own organization, and every row belongs to one, so tests on the
-same database stay independent without a rebuild between them. PostgreSQL runs when
-CONTRACTGQL_TEST_POSTGRES_URL points at a server; each run makes its own database there
-and drops it at the end.
+same database stay independent without a rebuild between them.
+
+CONTRACTGQL_TEST_BACKEND picks the database: `sqlite` (the default) or `postgres`, which
+needs CONTRACTGQL_TEST_POSTGRES_URL; each run makes its own database there and drops it
+at the end. One process tests one backend because Tortoise ORM keeps per-dialect state
+in its model classes, so `make test` runs the suite once per backend.
 """
 
 from __future__ import annotations
@@ -31,7 +34,17 @@ from contractgql.security.policy import ROLES
 
 PASSWORD = "correct-horse-battery"
 POSTGRES_URL = os.environ.get("CONTRACTGQL_TEST_POSTGRES_URL")
-BACKENDS = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
+BACKEND = os.environ.get("CONTRACTGQL_TEST_BACKEND", "sqlite")
+if BACKEND not in ("sqlite", "postgres"):
+    raise pytest.UsageError(
+        f"CONTRACTGQL_TEST_BACKEND={BACKEND!r} is not supported: use sqlite or postgres."
+    )
+if BACKEND == "postgres" and not POSTGRES_URL:
+    raise pytest.UsageError(
+        "CONTRACTGQL_TEST_BACKEND=postgres needs CONTRACTGQL_TEST_POSTGRES_URL, such as "
+        "postgres://postgres@127.0.0.1:5432/test."
+    )
+BACKENDS = [BACKEND]
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +53,9 @@ def tmp_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest_asyncio.fixture(scope="session", params=BACKENDS)
-async def settings(request: pytest.FixtureRequest, tmp_root: Path) -> AsyncIterator[Settings]:
+async def settings(
+    request: pytest.FixtureRequest, tmp_root: Path
+) -> AsyncIterator[Settings]:
     """Migrate a fresh database of one backend and connect the ORM to it."""
     backend = request.param
     data_dir = tmp_root / backend
@@ -48,7 +63,9 @@ async def settings(request: pytest.FixtureRequest, tmp_root: Path) -> AsyncItera
     database_name = f"contractgql_test_{uuid.uuid4().hex[:12]}"
     if backend == "postgres":
         assert POSTGRES_URL is not None
-        admin = await asyncpg.connect(POSTGRES_URL.replace("postgres://", "postgresql://", 1))
+        admin = await asyncpg.connect(
+            POSTGRES_URL.replace("postgres://", "postgresql://", 1)
+        )
         await admin.execute(f'CREATE DATABASE "{database_name}"')
         await admin.close()
         database_url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + database_name
@@ -64,7 +81,9 @@ async def settings(request: pytest.FixtureRequest, tmp_root: Path) -> AsyncItera
     await Tortoise.close_connections()
 
     if backend == "postgres":
-        admin = await asyncpg.connect(POSTGRES_URL.replace("postgres://", "postgresql://", 1))
+        admin = await asyncpg.connect(
+            POSTGRES_URL.replace("postgres://", "postgresql://", 1)
+        )
         await admin.execute(f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)')
         await admin.close()
 
@@ -105,14 +124,20 @@ class Api:
         if role is not None:
             headers["Authorization"] = f"Bearer {self.tenant.tokens[role]}"
         response = await self.client.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+            "/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers=headers,
         )
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
 
     async def data(
-        self, query: str, variables: dict[str, Any] | None = None, *, role: str = "admin"
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        role: str = "admin",
     ) -> dict[str, Any]:
         """Post a document that must succeed and return its `data`."""
         body = await self.post(query, variables, role=role)
@@ -121,7 +146,11 @@ class Api:
         return data
 
     async def error(
-        self, query: str, variables: dict[str, Any] | None = None, *, role: str | None = "admin"
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        role: str | None = "admin",
     ) -> dict[str, Any]:
         """Post a document that must fail and return its first error."""
         body = await self.post(query, variables, role=role)
@@ -143,8 +172,9 @@ async def make_tenant(client: httpx.AsyncClient, name: str | None = None) -> Ten
     tenant = Tenant(organization=organization)
     for role in ROLES:
         email = f"{role}-{suffix}@example.com"
-        user = await create_user(organization, email, role.replace("_", " ").title(),
-                                 [role], PASSWORD)
+        user = await create_user(
+            organization, email, role.replace("_", " ").title(), [role], PASSWORD
+        )
         response = await client.post(
             "/graphql",
             json={"query": LOGIN, "variables": {"email": email, "password": PASSWORD}},
@@ -174,7 +204,11 @@ class QueryCounter(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
-        if message.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE")):
+        if (
+            message.lstrip()
+            .upper()
+            .startswith(("SELECT", "INSERT", "UPDATE", "DELETE"))
+        ):
             self.statements.append(message)
 
 

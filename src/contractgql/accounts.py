@@ -40,7 +40,9 @@ async def create_user(
         raise AccountError(f"Give the user at least one role: {', '.join(ROLES)}.")
     email = email.strip().lower()
     if "@" not in email:
-        raise AccountError(f"E-mail address {email!r} is invalid: use name@example.com.")
+        raise AccountError(
+            f"E-mail address {email!r} is invalid: use name@example.com."
+        )
     try:
         password_hash = hash_password(password)
     except ValueError as error:

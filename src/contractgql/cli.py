@@ -61,12 +61,16 @@ def _parser() -> argparse.ArgumentParser:
     create_user.add_argument("--email", required=True)
     create_user.add_argument("--name", required=True)
     create_user.add_argument(
-        "--role", action="append", required=True, dest="roles",
+        "--role",
+        action="append",
+        required=True,
+        dest="roles",
         help="A role; repeat for several (admin, management, finance, "
         "account_manager, sales, project_staff, integrator).",
     )
     create_user.add_argument(
-        "--organization", required=True,
+        "--organization",
+        required=True,
         help="Organization name; it is created when it does not exist.",
     )
     create_user.set_defaults(handler=_create_user)
@@ -105,7 +109,11 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 def _create_user(args: argparse.Namespace, settings: Settings) -> int:
     from contractgql import db
-    from contractgql.accounts import AccountError, create_user, get_or_create_organization
+    from contractgql.accounts import (
+        AccountError,
+        create_user,
+        get_or_create_organization,
+    )
 
     password = os.environ.get("CONTRACTGQL_PASSWORD") or getpass.getpass("Password: ")
 
@@ -122,8 +130,10 @@ def _create_user(args: argparse.Namespace, settings: Settings) -> int:
             return 1
         finally:
             await db.disconnect()
-        print(f"Created user {user.email} in {organization.name!r} with roles "
-              f"{', '.join(user.roles)}.")
+        print(
+            f"Created user {user.email} in {organization.name!r} with roles "
+            f"{', '.join(user.roles)}."
+        )
         return 0
 
     return asyncio.run(run())

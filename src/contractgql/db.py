@@ -46,3 +46,14 @@ async def connect(settings: Settings) -> None:
 
 async def disconnect() -> None:
     await Tortoise.close_connections()
+
+
+def __getattr__(name: str) -> Any:
+    # `tortoise -c contractgql.db.TORTOISE_ORM makemigrations` reads the ORM config
+    # from this attribute; it is built on access so importing the module reads no
+    # environment.
+    if name == "TORTOISE_ORM":
+        from contractgql.config import load_settings
+
+        return tortoise_config(load_settings())
+    raise AttributeError(name)

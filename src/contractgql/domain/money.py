@@ -15,8 +15,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
 
 from babel.core import get_global
-from dateutil.relativedelta import relativedelta
 from babel.numbers import get_currency_precision
+from dateutil.relativedelta import relativedelta
 
 from contractgql.domain.dates import term_months
 

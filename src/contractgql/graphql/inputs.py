@@ -8,8 +8,8 @@ from typing import Any
 from strawberry import UNSET
 
 from contractgql.errors import FieldError, InvalidArgument, ValidationError
-from contractgql.ids import decode_id
 from contractgql.graphql.types.common import PeriodInput
+from contractgql.ids import decode_id
 
 # Input fields holding ids, and the type of record each must name.
 ID_FIELDS = {

@@ -15,18 +15,6 @@ from strawberry.dataloader import DataLoader
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 from tortoise.models import Model
 
-from contractgql.models import (
-    Client,
-    ContactPerson,
-    ContractType,
-    ContractWatcher,
-    Project,
-    Service,
-    Tag,
-    User,
-)
-from contractgql.security.records import visible_contracts
-from contractgql.security.viewer import Viewer
 from contractgql.graphql.types.catalog import (
     CONTRACT_TYPE_COLUMNS,
     PROJECT_COLUMNS,
@@ -43,8 +31,24 @@ from contractgql.graphql.types.clients import (
     client_node,
     contact_node,
 )
-from contractgql.graphql.types.contracts import CONTRACT_COLUMNS, ContractNode, contract_node
+from contractgql.graphql.types.contracts import (
+    CONTRACT_COLUMNS,
+    ContractNode,
+    contract_node,
+)
 from contractgql.graphql.types.users import USER_COLUMNS, user_node
+from contractgql.models import (
+    Client,
+    ContactPerson,
+    ContractType,
+    ContractWatcher,
+    Project,
+    Service,
+    Tag,
+    User,
+)
+from contractgql.security.records import visible_contracts
+from contractgql.security.viewer import Viewer
 
 # SQLite allows 32,766 bound variables per statement; stay well below it.
 MAX_BATCH = 10_000
@@ -88,11 +92,15 @@ async def _fetch_by_id(
     return found
 
 
-async def _fetch_visible_contracts(viewer: Viewer, ids: Sequence[int]) -> dict[int, Any]:
+async def _fetch_visible_contracts(
+    viewer: Viewer, ids: Sequence[int]
+) -> dict[int, Any]:
     found: dict[int, Any] = {}
     for chunk in _chunks(sorted(set(ids))):
-        rows = await visible_contracts(viewer).filter(id__in=chunk).values(
-            *CONTRACT_COLUMNS
+        rows = (
+            await visible_contracts(viewer)
+            .filter(id__in=chunk)
+            .values(*CONTRACT_COLUMNS)
         )
         found.update((row["id"], contract_node(row, viewer)) for row in rows)
     return found
@@ -128,7 +136,9 @@ async def fetch_contract_links(
 ) -> dict[int, list[Any]]:
     org = viewer.organization_id
     if name == "tags":
-        return await _fetch_m2m(Tag, "contracts", contract_ids, org, TAG_COLUMNS, tag_node)
+        return await _fetch_m2m(
+            Tag, "contracts", contract_ids, org, TAG_COLUMNS, tag_node
+        )
     if name == "projects":
         return await _fetch_m2m(
             Project, "contracts", contract_ids, org, PROJECT_COLUMNS, project_node
@@ -144,7 +154,9 @@ async def fetch_contract_links(
     raise ValueError(f"Unknown contract relation {name!r}")
 
 
-async def _fetch_children(viewer: Viewer, parent_ids: Sequence[int]) -> dict[int, list[Any]]:
+async def _fetch_children(
+    viewer: Viewer, parent_ids: Sequence[int]
+) -> dict[int, list[Any]]:
     children: dict[int, list[Any]] = defaultdict(list)
     for chunk in _chunks(sorted(set(parent_ids))):
         rows = (
@@ -158,14 +170,23 @@ async def _fetch_children(viewer: Viewer, parent_ids: Sequence[int]) -> dict[int
     return children
 
 
-async def _fetch_watchers(viewer: Viewer, contract_ids: Sequence[int]) -> dict[int, list[Any]]:
+async def _fetch_watchers(
+    viewer: Viewer, contract_ids: Sequence[int]
+) -> dict[int, list[Any]]:
     watchers: dict[int, list[Any]] = defaultdict(list)
     for chunk in _chunks(sorted(set(contract_ids))):
-        pairs = await ContractWatcher.filter(
-            contract_id__in=chunk, user__organization_id=viewer.organization_id
-        ).order_by("user__name").values("contract_id", "user_id")
+        pairs = (
+            await ContractWatcher.filter(
+                contract_id__in=chunk, user__organization_id=viewer.organization_id
+            )
+            .order_by("user__name")
+            .values("contract_id", "user_id")
+        )
         users = await _fetch_by_id(
-            User, viewer.organization_id, [p["user_id"] for p in pairs], USER_COLUMNS,
+            User,
+            viewer.organization_id,
+            [p["user_id"] for p in pairs],
+            USER_COLUMNS,
             user_node,
         )
         for pair in pairs:
@@ -186,7 +207,9 @@ async def fetch_client_links(
     linked: dict[int, list[Any]] = defaultdict(list)
     for chunk in _chunks(sorted(set(client_ids))):
         rows = (
-            await model.filter(client_id__in=chunk, organization_id=org, archived_at=None)
+            await model.filter(
+                client_id__in=chunk, organization_id=org, archived_at=None
+            )
             .order_by("name", "id")
             .values(*columns)
         )
@@ -221,7 +244,9 @@ class Loaders:
         org = self.viewer.organization_id
 
         async def load(ids: list[int]) -> list[Any]:
-            return await self._ordered(_fetch_by_id(model, org, ids, columns, build), ids)
+            return await self._ordered(
+                _fetch_by_id(model, org, ids, columns, build), ids
+            )
 
         return DataLoader(load)
 
@@ -246,7 +271,9 @@ class Loaders:
         return self._by_id["contract"].load(pk)
 
     def contract_links(self, name: str, contract_pk: int) -> Awaitable[list[Any]]:
-        return self._link_loader("contract", name, fetch_contract_links).load(contract_pk)
+        return self._link_loader("contract", name, fetch_contract_links).load(
+            contract_pk
+        )
 
     def client_links(self, name: str, client_pk: int) -> Awaitable[list[Any]]:
         return self._link_loader("client", name, fetch_client_links).load(client_pk)
@@ -289,7 +316,9 @@ async def preload_contracts(
                 node.preloaded[name] = linked.get(node.pk, [])
 
 
-_single_fetchers: dict[str, Callable[[Viewer, Sequence[int]], Awaitable[dict[int, Any]]]] = {
+_single_fetchers: dict[
+    str, Callable[[Viewer, Sequence[int]], Awaitable[dict[int, Any]]]
+] = {
     "client": lambda v, ids: _fetch_by_id(
         Client, v.organization_id, ids, CLIENT_COLUMNS, client_node
     ),

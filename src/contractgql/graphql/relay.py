@@ -50,7 +50,9 @@ class Connection(Generic[NodeT]):
     page_info: PageInfo
     count_query: strawberry.Private[QuerySet[Any]]
 
-    @strawberry.field(description="Number of nodes that match the filter, on all pages.")
+    @strawberry.field(
+        description="Number of nodes that match the filter, on all pages."
+    )
     async def total_count(self) -> int:
         return int(await self.count_query.count())
 
@@ -194,9 +196,7 @@ async def _after(
     if key.nullable and value is None:
         return Q(sort_null="1") & id_after
 
-    after_value = Q(**{f"{field}__{compare}": value}) | (
-        Q(**{field: value}) & id_after
-    )
+    after_value = Q(**{f"{field}__{compare}": value}) | (Q(**{field: value}) & id_after)
     if key.nullable:
         return (Q(sort_null="0") & after_value) | Q(sort_null="1")
     return after_value

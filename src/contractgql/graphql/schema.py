@@ -30,7 +30,9 @@ MAX_TOKENS = 4000
 
 @strawberry.type
 class Mutation(ContractMutations, RecordMutations):
-    @strawberry.mutation(description="Log in with e-mail and password; returns a token.")
+    @strawberry.mutation(
+        description="Log in with e-mail and password; returns a token."
+    )
     async def login(self, info: Info, email: str, password: str) -> LoginPayload:
         return await login(info, email, password)
 

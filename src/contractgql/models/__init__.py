@@ -1,4 +1,8 @@
-"""Tortoise ORM models. Every row except an organization belongs to one organization."""
+"""Tortoise ORM models. Every row except an organization belongs to one organization.
+
+Class docstrings become table comments in migrations. tortoise-orm 1.1.9 splits SQLite
+migration scripts on semicolons, so a docstring with a semicolon breaks the migration.
+"""
 
 from contractgql.models.catalog import ContractType, Project, Service, Tag
 from contractgql.models.clients import Client, ContactPerson

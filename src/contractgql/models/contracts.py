@@ -31,19 +31,27 @@ class Contract(Record):
         "models.Client", related_name="contracts", on_delete=fields.RESTRICT
     )
     contract_type = fields.ForeignKeyField(
-        "models.ContractType", related_name="contracts", null=True,
+        "models.ContractType",
+        related_name="contracts",
+        null=True,
         on_delete=fields.RESTRICT,
     )
     owner = fields.ForeignKeyField(
-        "models.User", related_name="owned_contracts", null=True,
+        "models.User",
+        related_name="owned_contracts",
+        null=True,
         on_delete=fields.SET_NULL,
     )
     contact = fields.ForeignKeyField(
-        "models.ContactPerson", related_name="contracts", null=True,
+        "models.ContactPerson",
+        related_name="contracts",
+        null=True,
         on_delete=fields.SET_NULL,
     )
     parent = fields.ForeignKeyField(
-        "models.Contract", related_name="children", null=True,
+        "models.Contract",
+        related_name="children",
+        null=True,
         on_delete=fields.RESTRICT,
     )
 
@@ -106,7 +114,7 @@ class Contract(Record):
 
 
 class ContractWatcher(Model):
-    """A user who follows a contract; watchers may see it even when it is confidential."""
+    """A user who follows a contract. Watchers may see it even when it is confidential."""
 
     id = fields.BigIntField(primary_key=True)
     contract = fields.ForeignKeyField(

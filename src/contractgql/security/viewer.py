@@ -7,14 +7,15 @@ from datetime import date
 
 from contractgql.domain.dates import local_today
 from contractgql.errors import AuthenticationError, PermissionDenied
-from contractgql.models import User
+from contractgql.models import Organization, User
 from contractgql.security.policy import Policy
 from contractgql.security.tokens import TokenSigner
 
 
 @dataclass(frozen=True)
 class Viewer:
-    user_id: int
+    # None for the operator's command-line tools, which act as no particular user.
+    user_id: int | None
     organization_id: int
     name: str
     email: str
@@ -73,6 +74,20 @@ async def authenticate(
             "log in again or ask an administrator."
         )
     return viewer_for(user, policy)
+
+
+def system_viewer(organization: Organization, permissions: frozenset[str]) -> Viewer:
+    """Return a viewer for operator commands such as import, holding `permissions`."""
+    return Viewer(
+        user_id=None,
+        organization_id=organization.id,
+        name="contractgql command line",
+        email="",
+        roles=frozenset({"admin"}),
+        permissions=permissions,
+        timezone=organization.timezone,
+        default_currency=organization.default_currency,
+    )
 
 
 def viewer_for(user: User, policy: Policy) -> Viewer:

@@ -113,10 +113,12 @@ async def change_links(
     _check_update_permission(viewer, contract, {})
     validator = Validator()
     org = viewer.organization_id
-    await check_references(validator, Project, org, "add.project_ids",
-                           add.project_ids, "Project")
-    await check_references(validator, Service, org, "add.service_ids",
-                           add.service_ids, "Service")
+    await check_references(
+        validator, Project, org, "add.project_ids", add.project_ids, "Project"
+    )
+    await check_references(
+        validator, Service, org, "add.service_ids", add.service_ids, "Service"
+    )
     await check_references(validator, Tag, org, "add.tag_ids", add.tag_ids, "Tag")
     validator.raise_if_any()
 
@@ -150,11 +152,10 @@ async def get_visible_contract(viewer: Viewer, contract_id: int) -> Contract:
 
 
 def _check_create_permission(viewer: Viewer, values: dict[str, Any]) -> None:
-    if viewer.may("contract:write"):
-        pass
-    elif viewer.may("contract.draft:write") and values.get("stage") == ContractStage.DRAFT:
-        pass
-    elif viewer.may("contract.own:write") and values.get("owner_id") == viewer.user_id:
+    if viewer.may("contract:write") or (
+        viewer.may("contract.draft:write")
+        and values.get("stage") == ContractStage.DRAFT
+    ) or viewer.may("contract.own:write") and values.get("owner_id") == viewer.user_id:
         pass
     else:
         raise PermissionDenied(_create_denied_message(viewer))
@@ -163,7 +164,9 @@ def _check_create_permission(viewer: Viewer, values: dict[str, Any]) -> None:
 
 def _create_denied_message(viewer: Viewer) -> str:
     if viewer.may("contract.draft:write"):
-        return "Your roles allow you to create draft contracts only: set stage to DRAFT."
+        return (
+            "Your roles allow you to create draft contracts only: set stage to DRAFT."
+        )
     if viewer.may("contract.own:write"):
         return (
             "Your roles allow you to create contracts that you own only: set the "
@@ -219,7 +222,9 @@ async def _validate(
 ) -> dict[str, Any]:
     """Check every given field and return the column values to write."""
     creating = current is None
-    validator.text(values, "name", max_length=300, required=creating or "name" in values)
+    validator.text(
+        values, "name", max_length=300, required=creating or "name" in values
+    )
     validator.text(values, "number", max_length=100)
     if creating and values.get("start_date") is None:
         validator.add("start_date", "required", "Start date is required.")
@@ -248,7 +253,10 @@ async def _validate(
         columns["custom_fields"] = {k: v for k, v in merged.items() if v is not None}
     elif creating:
         await validate_custom_fields(
-            validator, viewer.organization_id, CustomFieldEntity.CONTRACT, {},
+            validator,
+            viewer.organization_id,
+            CustomFieldEntity.CONTRACT,
+            {},
             creating=True,
         )
     return columns
@@ -280,7 +288,10 @@ def _plain_columns(values: dict[str, Any]) -> dict[str, Any]:
     for flag in ("auto_renewal", "notice_to_month_end"):
         if flag in columns and columns[flag] is None:
             columns[flag] = False
-    for field, prefix in (("notice_period", "notice"), ("renewal_term", "renewal_term")):
+    for field, prefix in (
+        ("notice_period", "notice"),
+        ("renewal_term", "renewal_term"),
+    ):
         if field in values:
             period: Period | None = values[field]
             columns[f"{prefix}_count"] = period.count if period else None
@@ -315,8 +326,10 @@ def _money_columns(
         except MoneyError as error:
             validator.add("amount", error.code, error.message)
 
-    for field, column, low in (("vat_rate", "vat_rate_bp", Decimal(0)),
-                               ("indexation", "indexation_bp", Decimal(-100))):
+    for field, column, low in (
+        ("vat_rate", "vat_rate_bp", Decimal(0)),
+        ("indexation", "indexation_bp", Decimal(-100)),
+    ):
         if field in values:
             validator.percentage(values, field, low=low, high=Decimal(100))
             value = values[field]
@@ -331,22 +344,44 @@ async def _check_contract_references(
 ) -> None:
     org = viewer.organization_id
     client_id = values.get("client_id", current.client_id if current else None)
-    await check_reference(validator, Client, org, "client_id",
-                          values.get("client_id"), "Client")
-    await check_reference(validator, ContractType, org, "contract_type_id",
-                          values.get("contract_type_id"), "Contract type",
-                          extra={"archived_at": None})
-    await check_reference(validator, User, org, "owner_id", values.get("owner_id"),
-                          "User", extra={"is_active": True})
+    await check_reference(
+        validator, Client, org, "client_id", values.get("client_id"), "Client"
+    )
+    await check_reference(
+        validator,
+        ContractType,
+        org,
+        "contract_type_id",
+        values.get("contract_type_id"),
+        "Contract type",
+        extra={"archived_at": None},
+    )
+    await check_reference(
+        validator,
+        User,
+        org,
+        "owner_id",
+        values.get("owner_id"),
+        "User",
+        extra={"is_active": True},
+    )
     if values.get("contact_id") is not None and client_id is not None:
-        await check_reference(validator, ContactPerson, org, "contact_id",
-                              values["contact_id"], "Contact person of this client",
-                              extra={"client_id": client_id})
+        await check_reference(
+            validator,
+            ContactPerson,
+            org,
+            "contact_id",
+            values["contact_id"],
+            "Contact person of this client",
+            extra={"client_id": client_id},
+        )
     if values.get("parent_id") is not None:
         await _check_parent(validator, viewer, values["parent_id"], current)
-    for field, model, label in (("project_ids", Project, "Project"),
-                                ("service_ids", Service, "Service"),
-                                ("tag_ids", Tag, "Tag")):
+    for field, model, label in (
+        ("project_ids", Project, "Project"),
+        ("service_ids", Service, "Service"),
+        ("tag_ids", Tag, "Tag"),
+    ):
         await check_references(validator, model, org, field, values.get(field), label)
 
 
@@ -378,9 +413,11 @@ async def _check_parent(
                 "children: pick a contract outside this contract's tree.",
             )
             return
-        ancestor_id = await Contract.filter(id=ancestor_id).values_list(
-            "parent_id", flat=True
-        ).first()
+        ancestor_id = (
+            await Contract.filter(id=ancestor_id)
+            .values_list("parent_id", flat=True)
+            .first()
+        )
     validator.add(
         "parent_id",
         "parent_chain_too_deep",

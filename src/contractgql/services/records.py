@@ -48,7 +48,9 @@ class RecordSpec:
     unique: tuple[tuple[str, ...], ...] = ()
 
 
-async def create_record(viewer: Viewer, spec: RecordSpec, values: dict[str, Any]) -> Any:
+async def create_record(
+    viewer: Viewer, spec: RecordSpec, values: dict[str, Any]
+) -> Any:
     viewer.require(spec.write_permission, f"create a {spec.label.lower()}")
     validator = Validator()
     columns = await spec.validate(validator, viewer, values, None)
@@ -85,7 +87,9 @@ async def archive_record(viewer: Viewer, spec: RecordSpec, record_id: int) -> An
     return record
 
 
-async def get_record(viewer: Viewer, model: type[Record], record_id: int, label: str) -> Any:
+async def get_record(
+    viewer: Viewer, model: type[Record], record_id: int, label: str
+) -> Any:
     record = await model.filter(
         id=record_id, organization_id=viewer.organization_id
     ).first()
@@ -116,7 +120,9 @@ async def _save(spec: RecordSpec, record: Any, values: dict[str, Any]) -> None:
             _raise_duplicate(spec, record, spec.unique[0] if spec.unique else ("id",))
         if tag_ids is not None and isinstance(record, Client):
             await record.tags.clear()
-            tags = await Tag.filter(id__in=tag_ids, organization_id=record.organization_id)
+            tags = await Tag.filter(
+                id__in=tag_ids, organization_id=record.organization_id
+            )
             await record.tags.add(*tags)
 
 
@@ -137,17 +143,25 @@ async def _validate_client(
     validator: Validator, viewer: Viewer, values: dict[str, Any], current: Any
 ) -> dict[str, Any]:
     creating = current is None
-    validator.text(values, "name", max_length=300, required=creating or "name" in values)
-    validator.text(values, "coc_number", max_length=40, label="Chamber-of-commerce number")
+    validator.text(
+        values, "name", max_length=300, required=creating or "name" in values
+    )
+    validator.text(
+        values, "coc_number", max_length=40, label="Chamber-of-commerce number"
+    )
     validator.text(values, "vat_number", max_length=40, label="VAT number")
     validator.text(values, "segment", max_length=100)
-    await check_references(validator, Tag, viewer.organization_id, "tag_ids",
-                           values.get("tag_ids"), "Tag")
-    columns = _pick(values, ("name", "coc_number", "vat_number", "segment", "addresses"))
+    await check_references(
+        validator, Tag, viewer.organization_id, "tag_ids", values.get("tag_ids"), "Tag"
+    )
+    columns = _pick(
+        values, ("name", "coc_number", "vat_number", "segment", "addresses")
+    )
     if "addresses" in columns:
         columns["addresses"] = columns["addresses"] or []
-    await _custom_fields(validator, viewer, values, current, CustomFieldEntity.CLIENT,
-                         columns)
+    await _custom_fields(
+        validator, viewer, values, current, CustomFieldEntity.CLIENT, columns
+    )
     return columns
 
 
@@ -155,15 +169,23 @@ async def _validate_contact(
     validator: Validator, viewer: Viewer, values: dict[str, Any], current: Any
 ) -> dict[str, Any]:
     creating = current is None
-    validator.text(values, "name", max_length=200, required=creating or "name" in values)
+    validator.text(
+        values, "name", max_length=200, required=creating or "name" in values
+    )
     validator.text(values, "email", max_length=254, label="E-mail address")
     validator.email(values, "email")
     validator.text(values, "phone", max_length=50)
     validator.text(values, "job_title", max_length=200)
     if creating and values.get("client_id") is None:
         validator.add("client_id", "required", "Client is required: pick a client.")
-    await check_reference(validator, Client, viewer.organization_id, "client_id",
-                          values.get("client_id"), "Client")
+    await check_reference(
+        validator,
+        Client,
+        viewer.organization_id,
+        "client_id",
+        values.get("client_id"),
+        "Client",
+    )
     return _pick(values, ("name", "email", "phone", "job_title", "client_id"))
 
 
@@ -171,15 +193,24 @@ async def _validate_project(
     validator: Validator, viewer: Viewer, values: dict[str, Any], current: Any
 ) -> dict[str, Any]:
     creating = current is None
-    validator.text(values, "name", max_length=300, required=creating or "name" in values)
+    validator.text(
+        values, "name", max_length=300, required=creating or "name" in values
+    )
     validator.text(values, "code", max_length=50)
     if creating and values.get("client_id") is None:
         validator.add("client_id", "required", "Client is required: pick a client.")
-    await check_reference(validator, Client, viewer.organization_id, "client_id",
-                          values.get("client_id"), "Client")
+    await check_reference(
+        validator,
+        Client,
+        viewer.organization_id,
+        "client_id",
+        values.get("client_id"),
+        "Client",
+    )
     columns = _pick(values, ("name", "code", "description", "client_id"))
-    await _custom_fields(validator, viewer, values, current, CustomFieldEntity.PROJECT,
-                         columns)
+    await _custom_fields(
+        validator, viewer, values, current, CustomFieldEntity.PROJECT, columns
+    )
     return columns
 
 
@@ -187,7 +218,9 @@ async def _validate_service(
     validator: Validator, viewer: Viewer, values: dict[str, Any], current: Any
 ) -> dict[str, Any]:
     creating = current is None
-    validator.text(values, "name", max_length=200, required=creating or "name" in values)
+    validator.text(
+        values, "name", max_length=200, required=creating or "name" in values
+    )
     validator.text(values, "code", max_length=50)
     return _pick(values, ("name", "code", "description"))
 
@@ -196,7 +229,9 @@ async def _validate_tag(
     validator: Validator, viewer: Viewer, values: dict[str, Any], current: Any
 ) -> dict[str, Any]:
     creating = current is None
-    validator.text(values, "name", max_length=100, required=creating or "name" in values)
+    validator.text(
+        values, "name", max_length=100, required=creating or "name" in values
+    )
     validator.color(values, "color")
     columns = _pick(values, ("name", "color"))
     if columns.get("color"):
@@ -210,7 +245,9 @@ async def _validate_contract_type(
     validator: Validator, viewer: Viewer, values: dict[str, Any], current: Any
 ) -> dict[str, Any]:
     creating = current is None
-    validator.text(values, "name", max_length=100, required=creating or "name" in values)
+    validator.text(
+        values, "name", max_length=100, required=creating or "name" in values
+    )
     columns = _pick(values, ("name", "description"))
     if "reminder_offsets" in values:
         offsets = values["reminder_offsets"] or []
@@ -234,7 +271,9 @@ async def _validate_custom_field_definition(
     validator: Validator, viewer: Viewer, values: dict[str, Any], current: Any
 ) -> dict[str, Any]:
     creating = current is None
-    validator.text(values, "label", max_length=200, required=creating or "label" in values)
+    validator.text(
+        values, "label", max_length=200, required=creating or "label" in values
+    )
     key = values.get("key")
     if creating and not key:
         validator.add("key", "required", "Key is required, such as 'cost_centre'.")
@@ -257,7 +296,9 @@ async def _validate_custom_field_definition(
             "A choice field needs at least one choice: list the allowed values.",
         )
     if len(set(choices or [])) != len(choices or []):
-        validator.add("choices", "duplicate", "Choices must be different from each other.")
+        validator.add(
+            "choices", "duplicate", "Choices must be different from each other."
+        )
     columns = _pick(values, ("label", "key", "kind", "required", "entity"))
     if "choices" in values:
         columns["choices"] = choices or []
@@ -290,15 +331,23 @@ def _pick(values: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
 
 
 CLIENTS = RecordSpec(Client, "Client", "client:write", _validate_client)
-CONTACTS = RecordSpec(ContactPerson, "Contact person", "contact:write", _validate_contact)
+CONTACTS = RecordSpec(
+    ContactPerson, "Contact person", "contact:write", _validate_contact
+)
 PROJECTS = RecordSpec(Project, "Project", "project:write", _validate_project)
 SERVICES = RecordSpec(Service, "Service", "service:write", _validate_service)
 TAGS = RecordSpec(Tag, "Tag", "tag:write", _validate_tag, unique=(("name",),))
 CONTRACT_TYPES = RecordSpec(
-    ContractType, "Contract type", "contract_type:write", _validate_contract_type,
+    ContractType,
+    "Contract type",
+    "contract_type:write",
+    _validate_contract_type,
     unique=(("name",),),
 )
 CUSTOM_FIELD_DEFINITIONS = RecordSpec(
-    CustomFieldDefinition, "Custom field", "custom_field:write",
-    _validate_custom_field_definition, unique=(("entity", "key"),),
+    CustomFieldDefinition,
+    "Custom field",
+    "custom_field:write",
+    _validate_custom_field_definition,
+    unique=(("entity", "key"),),
 )

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import strawberry
 
 from contractgql.errors import AuthenticationError
-from contractgql.models import User
-from contractgql.security.passwords import verify_password
 from contractgql.graphql.context import Info
 from contractgql.graphql.types.users import UserNode, user_node
+from contractgql.models import User
+from contractgql.security.passwords import verify_password
 
 
 @strawberry.type

@@ -10,8 +10,6 @@ import strawberry
 from strawberry import UNSET
 
 from contractgql.errors import ValidationError
-from contractgql.models import Contract
-from contractgql.services import contracts as service
 from contractgql.graphql.context import Info
 from contractgql.graphql.inputs import decode_typed_id, input_values
 from contractgql.graphql.types.common import (
@@ -23,7 +21,13 @@ from contractgql.graphql.types.common import (
     SensitivityEnum,
     field_errors,
 )
-from contractgql.graphql.types.contracts import CONTRACT_COLUMNS, ContractNode, contract_node
+from contractgql.graphql.types.contracts import (
+    CONTRACT_COLUMNS,
+    ContractNode,
+    contract_node,
+)
+from contractgql.models import Contract
+from contractgql.services import contracts as service
 
 
 @strawberry.type
@@ -32,8 +36,10 @@ class ContractPayload:
     errors: list[FieldErrorType]
 
 
-@strawberry.input(description="A new contract. Financial fields need the "
-                  "'contract.financial:write' permission.")
+@strawberry.input(
+    description="A new contract. Financial fields need the "
+    "'contract.financial:write' permission."
+)
 class CreateContractInput:
     name: str
     client_id: strawberry.ID
@@ -64,8 +70,10 @@ class CreateContractInput:
     tag_ids: list[strawberry.ID] | None = UNSET
 
 
-@strawberry.input(description="Changes to a contract: fields left out keep their "
-                  "value, null clears an optional field.")
+@strawberry.input(
+    description="Changes to a contract: fields left out keep their "
+    "value, null clears an optional field."
+)
 class UpdateContractInput:
     name: str | None = UNSET
     client_id: strawberry.ID | None = UNSET
@@ -105,7 +113,9 @@ class ContractLinksInput:
 
 async def _payload(info: Info, contract: Contract) -> ContractPayload:
     rows = await Contract.filter(id=contract.id).values(*CONTRACT_COLUMNS)
-    return ContractPayload(contract=contract_node(rows[0], info.context.viewer), errors=[])
+    return ContractPayload(
+        contract=contract_node(rows[0], info.context.viewer), errors=[]
+    )
 
 
 def _failed(error: ValidationError) -> ContractPayload:

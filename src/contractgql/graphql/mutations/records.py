@@ -9,9 +9,6 @@ import strawberry
 from strawberry import UNSET
 
 from contractgql.errors import ValidationError
-from contractgql.services import notes as note_service
-from contractgql.services import records as service
-from contractgql.services.records import RecordSpec
 from contractgql.graphql.context import Info
 from contractgql.graphql.inputs import decode_typed_id, input_values
 from contractgql.graphql.types.catalog import (
@@ -52,11 +49,16 @@ from contractgql.graphql.types.notes import (
     custom_field_node,
     note_node,
 )
+from contractgql.services import notes as note_service
+from contractgql.services import records as service
+from contractgql.services.records import RecordSpec
 
 NodeT = TypeVar("NodeT")
 
 
-@strawberry.type(description="The changed record, or the reasons its input was invalid.")
+@strawberry.type(
+    description="The changed record, or the reasons its input was invalid."
+)
 class Payload(Generic[NodeT]):
     record: NodeT | None
     errors: list[FieldErrorType]
@@ -154,13 +156,18 @@ def _values(data: Any) -> dict[str, Any]:
     return values
 
 
-async def _node(record: Any, columns: tuple[str, ...], build: Callable[..., Any]) -> Any:
+async def _node(
+    record: Any, columns: tuple[str, ...], build: Callable[..., Any]
+) -> Any:
     rows = await type(record).filter(id=record.id).values(*columns)
     return build(rows[0])
 
 
 async def _create(
-    info: Info, spec: RecordSpec, data: Any, columns: tuple[str, ...],
+    info: Info,
+    spec: RecordSpec,
+    data: Any,
+    columns: tuple[str, ...],
     build: Callable[..., Any],
 ) -> Payload[Any]:
     try:
@@ -171,19 +178,28 @@ async def _create(
 
 
 async def _update(
-    info: Info, spec: RecordSpec, id: str, data: Any, columns: tuple[str, ...],
+    info: Info,
+    spec: RecordSpec,
+    id: str,
+    data: Any,
+    columns: tuple[str, ...],
     build: Callable[..., Any],
 ) -> Payload[Any]:
     pk = decode_typed_id(id, spec.model.__name__)
     try:
-        record = await service.update_record(info.context.viewer, spec, pk, _values(data))
+        record = await service.update_record(
+            info.context.viewer, spec, pk, _values(data)
+        )
     except ValidationError as error:
         return Payload(record=None, errors=field_errors(error.errors))
     return Payload(record=await _node(record, columns, build), errors=[])
 
 
 async def _archive(
-    info: Info, spec: RecordSpec, id: str, columns: tuple[str, ...],
+    info: Info,
+    spec: RecordSpec,
+    id: str,
+    columns: tuple[str, ...],
     build: Callable[..., Any],
 ) -> Payload[Any]:
     pk = decode_typed_id(id, spec.model.__name__)
@@ -194,33 +210,40 @@ async def _archive(
 @strawberry.type
 class RecordMutations:
     @strawberry.mutation
-    async def create_client(self, info: Info, input: ClientInput) -> Payload[ClientNode]:
+    async def create_client(
+        self, info: Info, input: ClientInput
+    ) -> Payload[ClientNode]:
         return await _create(info, service.CLIENTS, input, CLIENT_COLUMNS, client_node)
 
     @strawberry.mutation
     async def update_client(
         self, info: Info, id: strawberry.ID, input: ClientInput
     ) -> Payload[ClientNode]:
-        return await _update(info, service.CLIENTS, id, input, CLIENT_COLUMNS,
-                             client_node)
+        return await _update(
+            info, service.CLIENTS, id, input, CLIENT_COLUMNS, client_node
+        )
 
     @strawberry.mutation
-    async def archive_client(self, info: Info, id: strawberry.ID) -> Payload[ClientNode]:
+    async def archive_client(
+        self, info: Info, id: strawberry.ID
+    ) -> Payload[ClientNode]:
         return await _archive(info, service.CLIENTS, id, CLIENT_COLUMNS, client_node)
 
     @strawberry.mutation
     async def create_contact_person(
         self, info: Info, input: ContactPersonInput
     ) -> Payload[ContactPersonNode]:
-        return await _create(info, service.CONTACTS, input, CONTACT_COLUMNS,
-                             contact_node)
+        return await _create(
+            info, service.CONTACTS, input, CONTACT_COLUMNS, contact_node
+        )
 
     @strawberry.mutation
     async def update_contact_person(
         self, info: Info, id: strawberry.ID, input: ContactPersonInput
     ) -> Payload[ContactPersonNode]:
-        return await _update(info, service.CONTACTS, id, input, CONTACT_COLUMNS,
-                             contact_node)
+        return await _update(
+            info, service.CONTACTS, id, input, CONTACT_COLUMNS, contact_node
+        )
 
     @strawberry.mutation
     async def archive_contact_person(
@@ -229,35 +252,47 @@ class RecordMutations:
         return await _archive(info, service.CONTACTS, id, CONTACT_COLUMNS, contact_node)
 
     @strawberry.mutation
-    async def create_project(self, info: Info, input: ProjectInput) -> Payload[ProjectNode]:
-        return await _create(info, service.PROJECTS, input, PROJECT_COLUMNS,
-                             project_node)
+    async def create_project(
+        self, info: Info, input: ProjectInput
+    ) -> Payload[ProjectNode]:
+        return await _create(
+            info, service.PROJECTS, input, PROJECT_COLUMNS, project_node
+        )
 
     @strawberry.mutation
     async def update_project(
         self, info: Info, id: strawberry.ID, input: ProjectInput
     ) -> Payload[ProjectNode]:
-        return await _update(info, service.PROJECTS, id, input, PROJECT_COLUMNS,
-                             project_node)
+        return await _update(
+            info, service.PROJECTS, id, input, PROJECT_COLUMNS, project_node
+        )
 
     @strawberry.mutation
-    async def archive_project(self, info: Info, id: strawberry.ID) -> Payload[ProjectNode]:
+    async def archive_project(
+        self, info: Info, id: strawberry.ID
+    ) -> Payload[ProjectNode]:
         return await _archive(info, service.PROJECTS, id, PROJECT_COLUMNS, project_node)
 
     @strawberry.mutation
-    async def create_service(self, info: Info, input: ServiceInput) -> Payload[ServiceNode]:
-        return await _create(info, service.SERVICES, input, SERVICE_COLUMNS,
-                             service_node)
+    async def create_service(
+        self, info: Info, input: ServiceInput
+    ) -> Payload[ServiceNode]:
+        return await _create(
+            info, service.SERVICES, input, SERVICE_COLUMNS, service_node
+        )
 
     @strawberry.mutation
     async def update_service(
         self, info: Info, id: strawberry.ID, input: ServiceInput
     ) -> Payload[ServiceNode]:
-        return await _update(info, service.SERVICES, id, input, SERVICE_COLUMNS,
-                             service_node)
+        return await _update(
+            info, service.SERVICES, id, input, SERVICE_COLUMNS, service_node
+        )
 
     @strawberry.mutation
-    async def archive_service(self, info: Info, id: strawberry.ID) -> Payload[ServiceNode]:
+    async def archive_service(
+        self, info: Info, id: strawberry.ID
+    ) -> Payload[ServiceNode]:
         return await _archive(info, service.SERVICES, id, SERVICE_COLUMNS, service_node)
 
     @strawberry.mutation
@@ -278,48 +313,78 @@ class RecordMutations:
     async def create_contract_type(
         self, info: Info, input: ContractTypeInput
     ) -> Payload[ContractTypeNode]:
-        return await _create(info, service.CONTRACT_TYPES, input, CONTRACT_TYPE_COLUMNS,
-                             contract_type_node)
+        return await _create(
+            info,
+            service.CONTRACT_TYPES,
+            input,
+            CONTRACT_TYPE_COLUMNS,
+            contract_type_node,
+        )
 
     @strawberry.mutation
     async def update_contract_type(
         self, info: Info, id: strawberry.ID, input: ContractTypeInput
     ) -> Payload[ContractTypeNode]:
-        return await _update(info, service.CONTRACT_TYPES, id, input,
-                             CONTRACT_TYPE_COLUMNS, contract_type_node)
+        return await _update(
+            info,
+            service.CONTRACT_TYPES,
+            id,
+            input,
+            CONTRACT_TYPE_COLUMNS,
+            contract_type_node,
+        )
 
     @strawberry.mutation
     async def archive_contract_type(
         self, info: Info, id: strawberry.ID
     ) -> Payload[ContractTypeNode]:
-        return await _archive(info, service.CONTRACT_TYPES, id, CONTRACT_TYPE_COLUMNS,
-                              contract_type_node)
+        return await _archive(
+            info, service.CONTRACT_TYPES, id, CONTRACT_TYPE_COLUMNS, contract_type_node
+        )
 
     @strawberry.mutation
     async def create_custom_field_definition(
         self, info: Info, input: CustomFieldDefinitionInput
     ) -> Payload[CustomFieldDefinitionNode]:
-        return await _create(info, service.CUSTOM_FIELD_DEFINITIONS, input,
-                             CUSTOM_FIELD_COLUMNS, custom_field_node)
+        return await _create(
+            info,
+            service.CUSTOM_FIELD_DEFINITIONS,
+            input,
+            CUSTOM_FIELD_COLUMNS,
+            custom_field_node,
+        )
 
     @strawberry.mutation
     async def update_custom_field_definition(
         self, info: Info, id: strawberry.ID, input: CustomFieldDefinitionInput
     ) -> Payload[CustomFieldDefinitionNode]:
-        return await _update(info, service.CUSTOM_FIELD_DEFINITIONS, id, input,
-                             CUSTOM_FIELD_COLUMNS, custom_field_node)
+        return await _update(
+            info,
+            service.CUSTOM_FIELD_DEFINITIONS,
+            id,
+            input,
+            CUSTOM_FIELD_COLUMNS,
+            custom_field_node,
+        )
 
     @strawberry.mutation
     async def archive_custom_field_definition(
         self, info: Info, id: strawberry.ID
     ) -> Payload[CustomFieldDefinitionNode]:
-        return await _archive(info, service.CUSTOM_FIELD_DEFINITIONS, id,
-                              CUSTOM_FIELD_COLUMNS, custom_field_node)
+        return await _archive(
+            info,
+            service.CUSTOM_FIELD_DEFINITIONS,
+            id,
+            CUSTOM_FIELD_COLUMNS,
+            custom_field_node,
+        )
 
     @strawberry.mutation(description="Add a note to one contract, client or project.")
     async def create_note(self, info: Info, input: NoteInput) -> Payload[NoteNode]:
         try:
-            note = await note_service.create_note(info.context.viewer, input_values(input))
+            note = await note_service.create_note(
+                info.context.viewer, input_values(input)
+            )
         except ValidationError as error:
             return Payload(record=None, errors=field_errors(error.errors))
         return Payload(record=await _node(note, NOTE_COLUMNS, note_node), errors=[])

@@ -10,10 +10,6 @@ import strawberry
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
-from contractgql.models import Contract, ContractStage
-from contractgql.security.fields import require_readable
-from contractgql.security.records import visible_contracts
-from contractgql.security.viewer import Viewer
 from contractgql.graphql.context import Info
 from contractgql.graphql.inputs import decode_typed_id
 from contractgql.graphql.loaders import preload_contracts, selected_node_fields
@@ -24,6 +20,10 @@ from contractgql.graphql.types.contracts import (
     ContractStatus,
     contract_node,
 )
+from contractgql.models import Contract, ContractStage
+from contractgql.security.fields import require_readable
+from contractgql.security.records import visible_contracts
+from contractgql.security.viewer import Viewer
 
 
 @strawberry.enum(description="Sort direction.")
@@ -48,14 +48,17 @@ class ContractSortField(enum.Enum):
 _SORT_KEYS = {
     ContractSortField.CREATED_AT: SortKey("created_at", "id"),
     ContractSortField.NAME: SortKey("name", "name", case_insensitive=True),
-    ContractSortField.NUMBER: SortKey("number", "number", nullable=True,
-                                      case_insensitive=True),
-    ContractSortField.CLIENT_NAME: SortKey("client_name", "client__name",
-                                           case_insensitive=True),
+    ContractSortField.NUMBER: SortKey(
+        "number", "number", nullable=True, case_insensitive=True
+    ),
+    ContractSortField.CLIENT_NAME: SortKey(
+        "client_name", "client__name", case_insensitive=True
+    ),
     ContractSortField.START_DATE: SortKey("start_date", "start_date"),
     ContractSortField.END_DATE: SortKey("end_date", "end_date", nullable=True),
-    ContractSortField.NOTICE_DEADLINE: SortKey("notice_deadline", "notice_deadline",
-                                               nullable=True),
+    ContractSortField.NOTICE_DEADLINE: SortKey(
+        "notice_deadline", "notice_deadline", nullable=True
+    ),
     ContractSortField.UPDATED_AT: SortKey("updated_at", "updated_at"),
     ContractSortField.AMOUNT: SortKey("amount", "amount_minor", nullable=True),
 }
@@ -67,7 +70,9 @@ class ContractOrder:
     direction: SortDirection = SortDirection.ASC
 
 
-@strawberry.input(description="An inclusive range of dates; either end may be left out.")
+@strawberry.input(
+    description="An inclusive range of dates; either end may be left out."
+)
 class DateRange:
     from_: date | None = strawberry.field(name="from", default=None)
     to: date | None = None

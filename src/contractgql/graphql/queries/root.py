@@ -7,19 +7,6 @@ from datetime import date
 import strawberry
 
 from contractgql.errors import InvalidArgument
-from contractgql.ids import decode_id
-from contractgql.models import (
-    Client,
-    ContactPerson,
-    ContractType,
-    CustomFieldDefinition,
-    Note,
-    Project,
-    Service,
-    Tag,
-    User,
-)
-from contractgql.security.fields import PROTECTED_FIELDS
 from contractgql.graphql.context import Info
 from contractgql.graphql.inputs import decode_typed_id
 from contractgql.graphql.loaders import _fetch_by_id
@@ -58,11 +45,23 @@ from contractgql.graphql.types.notes import (
     CUSTOM_FIELD_COLUMNS,
     NOTE_COLUMNS,
     CustomFieldDefinitionNode,
-    NoteNode,
     custom_field_node,
     note_node,
 )
 from contractgql.graphql.types.users import USER_COLUMNS, UserNode, user_node
+from contractgql.ids import decode_id
+from contractgql.models import (
+    Client,
+    ContactPerson,
+    ContractType,
+    CustomFieldDefinition,
+    Note,
+    Project,
+    Service,
+    Tag,
+    User,
+)
+from contractgql.security.fields import PROTECTED_FIELDS
 
 _NODE_SOURCES = {
     "Client": (Client, CLIENT_COLUMNS, client_node),
@@ -74,7 +73,9 @@ _NODE_SOURCES = {
     "User": (User, USER_COLUMNS, user_node),
     "Note": (Note, NOTE_COLUMNS, note_node),
     "CustomFieldDefinition": (
-        CustomFieldDefinition, CUSTOM_FIELD_COLUMNS, custom_field_node
+        CustomFieldDefinition,
+        CUSTOM_FIELD_COLUMNS,
+        custom_field_node,
     ),
 }
 
@@ -82,9 +83,13 @@ _NODE_SOURCES = {
 @strawberry.type(name="Organization")
 class OrganizationType:
     name: str
-    timezone: str = strawberry.field(description="IANA timezone, such as Europe/Amsterdam.")
+    timezone: str = strawberry.field(
+        description="IANA timezone, such as Europe/Amsterdam."
+    )
     default_currency: str
-    today: date = strawberry.field(description="Today's date in the organization's timezone.")
+    today: date = strawberry.field(
+        description="Today's date in the organization's timezone."
+    )
 
 
 @strawberry.type(description="A protected field and whether the viewer may read it.")
@@ -95,7 +100,9 @@ class FieldAccess:
     readable: bool
 
 
-@strawberry.type(name="Viewer", description="The logged-in caller and what they may do.")
+@strawberry.type(
+    name="Viewer", description="The logged-in caller and what they may do."
+)
 class ViewerType:
     user: UserNode
     organization: OrganizationType
@@ -108,7 +115,9 @@ class ViewerType:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="The logged-in caller, their organization and rights.")
+    @strawberry.field(
+        description="The logged-in caller, their organization and rights."
+    )
     async def viewer(self, info: Info) -> ViewerType:
         viewer = info.context.viewer
         user = await info.context.loaders.user(viewer.user_id)
@@ -135,7 +144,9 @@ class Query:
             ],
         )
 
-    @strawberry.field(description="Fetch any record by its global id; null if not found.")
+    @strawberry.field(
+        description="Fetch any record by its global id; null if not found."
+    )
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         viewer = info.context.viewer
         try:
@@ -173,8 +184,14 @@ class Query:
         include_archived: bool = False,
     ) -> Connection[ClientNode]:
         return await records_connection(
-            info, Client, CLIENT_COLUMNS, client_node, first=first, after=after,
-            search=search, include_archived=include_archived,
+            info,
+            Client,
+            CLIENT_COLUMNS,
+            client_node,
+            first=first,
+            after=after,
+            search=search,
+            include_archived=include_archived,
         )
 
     @strawberry.field(description="Contact persons, by name.")
@@ -189,8 +206,14 @@ class Query:
     ) -> Connection[ContactPersonNode]:
         filters = _client_filter(client_id)
         return await records_connection(
-            info, ContactPerson, CONTACT_COLUMNS, contact_node, first=first,
-            after=after, search=search, include_archived=include_archived,
+            info,
+            ContactPerson,
+            CONTACT_COLUMNS,
+            contact_node,
+            first=first,
+            after=after,
+            search=search,
+            include_archived=include_archived,
             filters=filters,
         )
 
@@ -205,8 +228,14 @@ class Query:
         include_archived: bool = False,
     ) -> Connection[ProjectNode]:
         return await records_connection(
-            info, Project, PROJECT_COLUMNS, project_node, first=first, after=after,
-            search=search, include_archived=include_archived,
+            info,
+            Project,
+            PROJECT_COLUMNS,
+            project_node,
+            first=first,
+            after=after,
+            search=search,
+            include_archived=include_archived,
             filters=_client_filter(client_id),
         )
 
@@ -220,8 +249,14 @@ class Query:
         include_archived: bool = False,
     ) -> Connection[ServiceNode]:
         return await records_connection(
-            info, Service, SERVICE_COLUMNS, service_node, first=first, after=after,
-            search=search, include_archived=include_archived,
+            info,
+            Service,
+            SERVICE_COLUMNS,
+            service_node,
+            first=first,
+            after=after,
+            search=search,
+            include_archived=include_archived,
         )
 
     @strawberry.field(description="Tags, by name.")
@@ -234,7 +269,13 @@ class Query:
         include_archived: bool = False,
     ) -> Connection[TagNode]:
         return await records_connection(
-            info, Tag, TAG_COLUMNS, tag_node, first=first, after=after, search=search,
+            info,
+            Tag,
+            TAG_COLUMNS,
+            tag_node,
+            first=first,
+            after=after,
+            search=search,
             include_archived=include_archived,
         )
 
@@ -247,8 +288,13 @@ class Query:
         include_archived: bool = False,
     ) -> Connection[ContractTypeNode]:
         return await records_connection(
-            info, ContractType, CONTRACT_TYPE_COLUMNS, contract_type_node, first=first,
-            after=after, include_archived=include_archived,
+            info,
+            ContractType,
+            CONTRACT_TYPE_COLUMNS,
+            contract_type_node,
+            first=first,
+            after=after,
+            include_archived=include_archived,
         )
 
     @strawberry.field(description="Custom field definitions, by label.")
@@ -261,8 +307,13 @@ class Query:
         include_archived: bool = False,
     ) -> Connection[CustomFieldDefinitionNode]:
         return await records_connection(
-            info, CustomFieldDefinition, CUSTOM_FIELD_COLUMNS, custom_field_node,
-            first=first, after=after, include_archived=include_archived,
+            info,
+            CustomFieldDefinition,
+            CUSTOM_FIELD_COLUMNS,
+            custom_field_node,
+            first=first,
+            after=after,
+            include_archived=include_archived,
             filters={"entity": entity} if entity else None,
             order=SortKey("label", "label", case_insensitive=True),
         )
@@ -280,10 +331,15 @@ class Query:
             return [user_node(row) for row in rows]
 
         return await paginate(
-            scope, scope, key=SortKey("name", "name", case_insensitive=True),
-            descending=False, first=first, after=after,
+            scope,
+            scope,
+            key=SortKey("name", "name", case_insensitive=True),
+            descending=False,
+            first=first,
+            after=after,
             max_page_size=info.context.services.settings.max_page_size,
-            columns=USER_COLUMNS, build=build,
+            columns=USER_COLUMNS,
+            build=build,
         )
 
 

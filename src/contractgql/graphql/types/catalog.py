@@ -7,15 +7,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from contractgql.ids import encode_id
 from contractgql.graphql.context import Info
 from contractgql.graphql.relay import Node
 from contractgql.graphql.types.common import JSON, PeriodType, period_type
+from contractgql.ids import encode_id
 
 if TYPE_CHECKING:
     from contractgql.graphql.types.clients import ClientNode
 
-ClientRef = Annotated["ClientNode", strawberry.lazy("contractgql.graphql.types.clients")]
+ClientRef = Annotated[
+    "ClientNode", strawberry.lazy("contractgql.graphql.types.clients")
+]
 
 RECORD_COLUMNS = ("id", "created_at", "updated_at", "version", "archived_at")
 
@@ -71,8 +73,14 @@ class ProjectNode(Node):
         return info.context.loaders.client(self.client_pk)
 
 
-PROJECT_COLUMNS = (*RECORD_COLUMNS, "client_id", "name", "code", "description",
-                   "custom_fields")
+PROJECT_COLUMNS = (
+    *RECORD_COLUMNS,
+    "client_id",
+    "name",
+    "code",
+    "description",
+    "custom_fields",
+)
 
 
 def project_node(row: dict[str, Any]) -> ProjectNode:

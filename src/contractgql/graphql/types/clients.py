@@ -7,17 +7,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from contractgql.ids import encode_id
 from contractgql.graphql.context import Info
 from contractgql.graphql.relay import Node
 from contractgql.graphql.types.catalog import RECORD_COLUMNS, _record_fields
 from contractgql.graphql.types.common import JSON
+from contractgql.ids import encode_id
 
 if TYPE_CHECKING:
     from contractgql.graphql.types.catalog import ProjectNode, TagNode
 
 TagRef = Annotated["TagNode", strawberry.lazy("contractgql.graphql.types.catalog")]
-ProjectRef = Annotated["ProjectNode", strawberry.lazy("contractgql.graphql.types.catalog")]
+ProjectRef = Annotated[
+    "ProjectNode", strawberry.lazy("contractgql.graphql.types.catalog")
+]
 
 
 @strawberry.type(name="Address")
@@ -58,8 +60,15 @@ class ClientNode(Node):
         return info.context.loaders.client_links("projects", self.pk)
 
 
-CLIENT_COLUMNS = (*RECORD_COLUMNS, "name", "coc_number", "vat_number", "addresses",
-                  "segment", "custom_fields")
+CLIENT_COLUMNS = (
+    *RECORD_COLUMNS,
+    "name",
+    "coc_number",
+    "vat_number",
+    "addresses",
+    "segment",
+    "custom_fields",
+)
 
 
 def client_node(row: dict[str, Any]) -> ClientNode:

@@ -45,7 +45,9 @@ class PeriodType:
     unit: PeriodUnitEnum  # type: ignore[valid-type]
 
 
-@strawberry.input(name="PeriodInput", description="A length of time such as '3 months'.")
+@strawberry.input(
+    name="PeriodInput", description="A length of time such as '3 months'."
+)
 class PeriodInput:
     count: int
     unit: PeriodUnitEnum  # type: ignore[valid-type]
@@ -73,7 +75,9 @@ class FieldErrorType:
 
 def field_errors(errors: list[FieldError]) -> list[FieldErrorType]:
     return [
-        FieldErrorType(field=_camel_path(e.field), code=e.code.upper(), message=e.message)
+        FieldErrorType(
+            field=_camel_path(e.field), code=e.code.upper(), message=e.message
+        )
         for e in errors
     ]
 

@@ -17,10 +17,6 @@ from contractgql.domain.money import (
     present,
     total_contract_value,
 )
-from contractgql.ids import encode_id
-from contractgql.models import ContractStage
-from contractgql.security.fields import may_read_field, protected_description
-from contractgql.security.viewer import Viewer
 from contractgql.graphql.context import Info
 from contractgql.graphql.relay import Node
 from contractgql.graphql.types.common import (
@@ -31,6 +27,10 @@ from contractgql.graphql.types.common import (
     SensitivityEnum,
     period_type,
 )
+from contractgql.ids import encode_id
+from contractgql.models import ContractStage
+from contractgql.security.fields import may_read_field, protected_description
+from contractgql.security.viewer import Viewer
 
 if TYPE_CHECKING:
     from contractgql.graphql.types.catalog import (
@@ -42,7 +42,9 @@ if TYPE_CHECKING:
     from contractgql.graphql.types.clients import ClientNode, ContactPersonNode
     from contractgql.graphql.types.users import UserNode
 
-ClientRef = Annotated["ClientNode", strawberry.lazy("contractgql.graphql.types.clients")]
+ClientRef = Annotated[
+    "ClientNode", strawberry.lazy("contractgql.graphql.types.clients")
+]
 ContactRef = Annotated[
     "ContactPersonNode", strawberry.lazy("contractgql.graphql.types.clients")
 ]
@@ -51,11 +53,17 @@ TypeRef = Annotated[
     "ContractTypeNode", strawberry.lazy("contractgql.graphql.types.catalog")
 ]
 TagRef = Annotated["TagNode", strawberry.lazy("contractgql.graphql.types.catalog")]
-ProjectRef = Annotated["ProjectNode", strawberry.lazy("contractgql.graphql.types.catalog")]
-ServiceRef = Annotated["ServiceNode", strawberry.lazy("contractgql.graphql.types.catalog")]
+ProjectRef = Annotated[
+    "ProjectNode", strawberry.lazy("contractgql.graphql.types.catalog")
+]
+ServiceRef = Annotated[
+    "ServiceNode", strawberry.lazy("contractgql.graphql.types.catalog")
+]
 
 
-@strawberry.enum(description="Where a contract stands today, in its organization's timezone.")
+@strawberry.enum(
+    description="Where a contract stands today, in its organization's timezone."
+)
 class ContractStatus(enum.Enum):
     DRAFT = "draft"
     CANCELLED = "cancelled"
@@ -64,7 +72,9 @@ class ContractStatus(enum.Enum):
     EXPIRED = "expired"
 
 
-def contract_status(stage: str, start: date, end: date | None, today: date) -> ContractStatus:
+def contract_status(
+    stage: str, start: date, end: date | None, today: date
+) -> ContractStatus:
     """Derive the status from the recorded stage and the dates, end date inclusive."""
     if stage == ContractStage.DRAFT:
         return ContractStatus.DRAFT
@@ -78,7 +88,9 @@ def contract_status(stage: str, start: date, end: date | None, today: date) -> C
 
 
 def _financial(name: str, description: str) -> Any:
-    return strawberry.field(description=protected_description(description, "Contract", name))
+    return strawberry.field(
+        description=protected_description(description, "Contract", name)
+    )
 
 
 # Columns that a page of contracts reads; every ContractNode is built from these.
@@ -180,13 +192,15 @@ class ContractNode(Node):
         "renewalPriceAgreement", "Agreed terms for the price at renewal."
     )
     mrr: Decimal | None = _financial(
-        "mrr", "Monthly recurring revenue: the amount per period over its months; 0 for "
-        "one-off contracts."
+        "mrr",
+        "Monthly recurring revenue: the amount per period over its months; 0 for "
+        "one-off contracts.",
     )
     arr: Decimal | None = _financial("arr", "Annual recurring revenue: 12 × MRR.")
     total_contract_value: Decimal | None = _financial(
-        "totalContractValue", "Amount × billing periods in the term (a started period "
-        "counts in full); null for open-ended recurring contracts."
+        "totalContractValue",
+        "Amount × billing periods in the term (a started period "
+        "counts in full); null for open-ended recurring contracts.",
     )
     custom_fields: JSON = strawberry.field(
         description="Custom field values keyed by the definition's key."
@@ -198,7 +212,9 @@ class ContractNode(Node):
 
     @strawberry.field
     def client(self, info: Info) -> ClientRef:
-        return self.preloaded.get("client") or info.context.loaders.client(self.client_pk)
+        return self.preloaded.get("client") or info.context.loaders.client(
+            self.client_pk
+        )
 
     @strawberry.field
     def owner(self, info: Info) -> UserRef | None:
@@ -289,7 +305,9 @@ def contract_node(row: dict[str, Any], viewer: Viewer) -> ContractNode:
         notice_deadline=deadline,
         days_until_end=(end - today).days if end else None,
         days_until_notice_deadline=(deadline - today).days if deadline else None,
-        earliest_end_with_notice_today=_earliest_end(row, today) if end is None else None,
+        earliest_end_with_notice_today=_earliest_end(row, today)
+        if end is None
+        else None,
         notice_period=notice,
         notice_to_month_end=row["notice_to_month_end"],
         auto_renewal=row["auto_renewal"],
@@ -332,7 +350,9 @@ def _figures(row: dict[str, Any]) -> dict[str, Decimal | str | None]:
 
     frequency = PaymentFrequency(row["payment_frequency"])
     mrr = monthly_recurring(amount_minor, frequency)
-    total = total_contract_value(amount_minor, frequency, row["start_date"], row["end_date"])
+    total = total_contract_value(
+        amount_minor, frequency, row["start_date"], row["end_date"]
+    )
     figures["amount"] = from_minor_units(amount_minor, currency)
     figures["mrr"] = present(mrr, currency)
     figures["arr"] = present(mrr * 12, currency)

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from contractgql.ids import encode_id
 from contractgql.graphql.context import Info
 from contractgql.graphql.relay import Node
 from contractgql.graphql.types.catalog import RECORD_COLUMNS, _record_fields
 from contractgql.graphql.types.common import CustomFieldEntityEnum, CustomFieldKindEnum
+from contractgql.ids import encode_id
 
 if TYPE_CHECKING:
     from contractgql.graphql.types.users import UserNode
@@ -67,8 +67,15 @@ class CustomFieldDefinitionNode(Node):
     archived_at: datetime | None
 
 
-CUSTOM_FIELD_COLUMNS = (*RECORD_COLUMNS, "entity", "key", "label", "kind", "choices",
-                        "required")
+CUSTOM_FIELD_COLUMNS = (
+    *RECORD_COLUMNS,
+    "entity",
+    "key",
+    "label",
+    "kind",
+    "choices",
+    "required",
+)
 
 
 def custom_field_node(row: dict[str, Any]) -> CustomFieldDefinitionNode:

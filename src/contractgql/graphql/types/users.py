@@ -6,13 +6,15 @@ from typing import Any
 
 import strawberry
 
-from contractgql.ids import encode_id
 from contractgql.graphql.relay import Node
+from contractgql.ids import encode_id
 
 USER_COLUMNS = ("id", "name", "email", "roles", "is_active", "is_service_account")
 
 
-@strawberry.type(name="User", description="A person or service account of the organization.")
+@strawberry.type(
+    name="User", description="A person or service account of the organization."
+)
 class UserNode(Node):
     pk: strawberry.Private[int]
     name: str

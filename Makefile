@@ -1,0 +1,37 @@
+# Quick start: `make demo` serves demo data, `make test` runs the test suite.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
+
+.PHONY: demo test test-sqlite test-postgres install schema lint bench
+
+$(BIN)/contractgql: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(BIN)/contractgql
+
+install: $(BIN)/contractgql
+
+demo: install
+	$(BIN)/contractgql serve --demo
+
+test: test-sqlite test-postgres
+
+test-sqlite: install
+	CONTRACTGQL_TEST_BACKEND=sqlite $(BIN)/pytest
+
+test-postgres: install
+	CONTRACTGQL_TEST_BACKEND=postgres CONTRACTGQL_TEST_POSTGRES_URL=$(POSTGRES_URL) \
+		$(BIN)/pytest
+
+schema: install
+	$(BIN)/strawberry export-schema contractgql.graphql.schema:schema --output schema.graphql
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+bench: install
+	$(BIN)/python -m bench

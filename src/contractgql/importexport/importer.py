@@ -1,0 +1,450 @@
+"""Writing parsed register rows into an organization's contracts.
+
+An import runs in one database transaction: a file is imported whole or not at all,
+and a dry run is the same import rolled back at the end, so its report is exact.
+Rows the services reject are reported and skipped; the other rows are written.
+Re-importing a file updates the contracts with the same number instead of adding
+new ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from contractgql.domain.dates import Period, PeriodUnit
+from contractgql.domain.money import PaymentFrequency, from_minor_units
+from contractgql.errors import ValidationError
+from contractgql.importexport.columns import ColumnMapping, resolve_columns
+from contractgql.importexport.rows import ParsedRow, RowError, parse_rows
+from contractgql.importexport.tables import read_table
+from contractgql.models import (
+    Client,
+    Contract,
+    ContractStage,
+    ContractType,
+    Organization,
+    Tag,
+    User,
+)
+from contractgql.security.policy import PERMISSIONS
+from contractgql.security.viewer import Viewer, system_viewer
+from contractgql.services.contracts import create_contract, update_contract
+
+logger = logging.getLogger(__name__)
+
+# Register status values and the stage each one records.
+STAGE_WORDS = {
+    ContractStage.SIGNED: {
+        "current",
+        "active",
+        "signed",
+        "live",
+        "open",
+        "lopend",
+        "actief",
+        "getekend",
+        "ondertekend",
+        "awarded",
+    },
+    ContractStage.DRAFT: {"draft", "concept", "pending", "planned", "in behandeling"},
+    ContractStage.CANCELLED: {
+        "cancelled",
+        "canceled",
+        "terminated",
+        "withdrawn",
+        "geannuleerd",
+        "beeindigd",
+        "beëindigd",
+        "opgezegd",
+    },
+}
+
+# Contract fields an import writes, to compare with the stored contract.
+COMPARED_COLUMNS = (
+    "name",
+    "description",
+    "client_id",
+    "contract_type_id",
+    "owner_id",
+    "stage",
+    "start_date",
+    "end_date",
+    "signed_date",
+    "payment_frequency",
+    "currency",
+    "auto_renewal",
+)
+
+
+class _DryRun(Exception):
+    """Raised at the end of a dry run so the transaction rolls back."""
+
+
+@dataclass
+class RowOutcome:
+    row: int
+    outcome: str  # created, updated, unchanged, duplicate or rejected
+    number: str | None
+    detail: str = ""
+
+
+@dataclass
+class ImportReport:
+    path: Path
+    dry_run: bool
+    total_rows: int = 0
+    outcomes: list[RowOutcome] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    mapped_columns: dict[str, str] = field(default_factory=dict)
+    created_clients: int = 0
+    unmapped_contract_types: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for o in self.outcomes if o.outcome == outcome)
+
+    @property
+    def accounted_for(self) -> int:
+        return len(self.outcomes)
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    mapping: dict[str, str] | None = None
+    sheet: str | None = None
+    currency: str | None = None
+    dry_run: bool = False
+    create_types: bool = False
+    strict: bool = False
+    # Notice period for rows whose file gives none, as (count, unit).
+    default_notice_period: tuple[int, str] | None = None
+
+
+async def import_file(
+    path: Path, organization: Organization, options: ImportOptions
+) -> ImportReport:
+    """Import a CSV or XLSX register into `organization` and report every row."""
+    started = time.perf_counter()
+    explicit = options.mapping or {}
+    table = read_table(path, options.sheet, mapped_headers=explicit.keys())
+    mapping = resolve_columns(table.headers, explicit)
+    parsed = parse_rows(table, mapping)
+
+    report = ImportReport(
+        path=path,
+        dry_run=options.dry_run,
+        total_rows=len(table.rows),
+        ignored_columns=parsed.ignored_columns,
+        mapped_columns=mapping.mapped_fields,
+    )
+    for error in parsed.errors:
+        _reject(report, error.row, None, error)
+    for duplicate in parsed.duplicates:
+        report.outcomes.append(
+            RowOutcome(
+                duplicate.row,
+                "duplicate",
+                duplicate.number,
+                f"same contract as row {duplicate.duplicate_of}",
+            )
+        )
+
+    viewer = system_viewer(organization, PERMISSIONS)
+    try:
+        async with in_transaction():
+            writer = _Writer(viewer, organization, options, mapping, report)
+            await writer.prepare(parsed.rows)
+            for row in parsed.rows:
+                await writer.write(row)
+            if options.dry_run or (options.strict and report.errors):
+                raise _DryRun
+    except _DryRun:
+        pass
+
+    report.outcomes.sort(key=lambda o: o.row)
+    report.errors.sort(key=lambda e: (e.row, e.column or ""))
+    report.seconds = time.perf_counter() - started
+    logger.info(
+        "Imported %s in %.1f s: %d created, %d updated, %d unchanged, %d duplicates, "
+        "%d rejected%s",
+        path,
+        report.seconds,
+        report.count("created"),
+        report.count("updated"),
+        report.count("unchanged"),
+        report.count("duplicate"),
+        report.count("rejected"),
+        " (dry run, rolled back)" if options.dry_run else "",
+    )
+    return report
+
+
+def _reject(
+    report: ImportReport, row: int, number: str | None, error: RowError
+) -> None:
+    report.errors.append(error)
+    if not any(o.row == row and o.outcome == "rejected" for o in report.outcomes):
+        report.outcomes.append(RowOutcome(row, "rejected", number, error.reason))
+
+
+class _Writer:
+    """Resolves clients, types, tags and owners once, then writes rows one by one."""
+
+    def __init__(
+        self,
+        viewer: Viewer,
+        organization: Organization,
+        options: ImportOptions,
+        mapping: ColumnMapping,
+        report: ImportReport,
+    ) -> None:
+        self.viewer = viewer
+        self.organization = organization
+        self.options = options
+        self.mapping = mapping
+        self.report = report
+        self.clients: dict[str, int] = {}
+        self.clients_by_registration: dict[str, int] = {}
+        self.types: dict[str, int] = {}
+        self.tags: dict[str, int] = {}
+        self.owners: dict[str, int] = {}
+        self.existing: dict[str, Contract] = {}
+        self.created_in_row: list[tuple[dict[str, int], str]] = []
+
+    async def prepare(self, rows: list[ParsedRow]) -> None:
+        org = self.organization.id
+        for client in await Client.filter(organization_id=org, archived_at=None):
+            self.clients.setdefault(_key(client.name), client.id)
+            for number in (client.coc_number, client.vat_number):
+                if number:
+                    self.clients_by_registration.setdefault(_key(number), client.id)
+        for contract_type in await ContractType.filter(
+            organization_id=org, archived_at=None
+        ):
+            self.types[_key(contract_type.name)] = contract_type.id
+        for tag in await Tag.filter(organization_id=org, archived_at=None):
+            self.tags[_key(tag.name)] = tag.id
+        for user in await User.filter(organization_id=org, is_active=True):
+            self.owners[user.email.lower()] = user.id
+        numbers = [row.number for row in rows if row.number]
+        for start in range(0, len(numbers), 5000):
+            chunk = numbers[start : start + 5000]
+            for contract in await Contract.filter(
+                organization_id=org, number__in=chunk
+            ):
+                self.existing[contract.number or ""] = contract
+
+    async def write(self, row: ParsedRow) -> None:
+        """Write one row in its own savepoint, so a rejected row leaves no trace."""
+        self.created_in_row = []
+        current = self.existing.get(row.number or "") if row.number else None
+        try:
+            async with in_transaction():
+                values = await self._values(row)
+                if current is None:
+                    contract = await create_contract(self.viewer, values)
+                    outcome = "created"
+                elif _unchanged(current, values):
+                    contract = current
+                    outcome = "unchanged"
+                else:
+                    contract = await update_contract(self.viewer, current.id, values)
+                    outcome = "updated"
+        except _RowRejected as rejected:
+            self._forget_created()
+            _reject(self.report, row.row, row.number, rejected.error)
+            return
+        except ValidationError as error:
+            self._forget_created()
+            for field_error in error.errors:
+                column = self.mapping.header_of(_canonical(field_error.field))
+                cell = _cell(row, field_error.field)
+                _reject(
+                    self.report,
+                    row.row,
+                    row.number,
+                    RowError(row.row, column, cell, field_error.message, row.line),
+                )
+            return
+
+        if contract.number:
+            self.existing[contract.number] = contract
+        self.report.outcomes.append(RowOutcome(row.row, outcome, row.number))
+
+    def _forget_created(self) -> None:
+        """Drop cache entries for records that the rolled-back savepoint removed."""
+        for cache, key in self.created_in_row:
+            cache.pop(key, None)
+            if cache is self.clients:
+                self.report.created_clients -= 1
+
+    async def _values(self, row: ParsedRow) -> dict[str, Any]:
+        currency = (
+            row.currency or self.options.currency or self.organization.default_currency
+        )
+        values: dict[str, Any] = {
+            "name": row.name,
+            "number": row.number,
+            "client_id": await self._client(row),
+            "start_date": row.start_date,
+            "end_date": row.end_date,
+            "signed_date": row.signed_date,
+            "currency": currency,
+            "amount": row.amount,
+            "stage": self._stage(row),
+            "payment_frequency": PaymentFrequency(row.payment_frequency or "one_off"),
+            "auto_renewal": bool(row.auto_renewal),
+        }
+        optional = {
+            "description": row.description,
+            "vat_rate": row.vat_rate,
+            "indexation": row.indexation,
+            "notice_period": _period(
+                row.notice_period or self.options.default_notice_period
+            ),
+            "renewal_term": _period(row.renewal_term),
+        }
+        values.update({k: v for k, v in optional.items() if v is not None})
+        if row.contract_type:
+            type_id = await self._contract_type(row.contract_type)
+            if type_id is not None:
+                values["contract_type_id"] = type_id
+        if row.owner_email:
+            values["owner_id"] = self._owner(row)
+        if row.tags:
+            values["tag_ids"] = [await self._tag(name) for name in row.tags]
+        return values
+
+    async def _client(self, row: ParsedRow) -> int:
+        """Match the client on registration numbers first, then on name; else create it."""
+        for number in (row.client_coc_number, row.client_vat_number):
+            if number and _key(number) in self.clients_by_registration:
+                return self.clients_by_registration[_key(number)]
+        if _key(row.client) in self.clients:
+            return self.clients[_key(row.client)]
+
+        client = await Client.create(
+            organization_id=self.organization.id,
+            name=row.client,
+            coc_number=row.client_coc_number,
+            vat_number=row.client_vat_number,
+        )
+        self.report.created_clients += 1
+        self._remember(self.clients, _key(row.client), client.id)
+        for number in (row.client_coc_number, row.client_vat_number):
+            if number:
+                self._remember(self.clients_by_registration, _key(number), client.id)
+        return client.id
+
+    def _remember(self, cache: dict[str, int], key: str, record_id: int) -> None:
+        cache[key] = record_id
+        self.created_in_row.append((cache, key))
+
+    async def _contract_type(self, name: str) -> int | None:
+        key = _key(name)
+        if key in self.types:
+            return self.types[key]
+        if not self.options.create_types:
+            self.report.unmapped_contract_types[name] += 1
+            return None
+        contract_type = await ContractType.create(
+            organization_id=self.organization.id, name=name[:100]
+        )
+        self._remember(self.types, key, contract_type.id)
+        return contract_type.id
+
+    async def _tag(self, name: str) -> int:
+        key = _key(name)
+        if key not in self.tags:
+            tag = await Tag.create(
+                organization_id=self.organization.id, name=name[:100]
+            )
+            self._remember(self.tags, key, tag.id)
+        return self.tags[key]
+
+    def _owner(self, row: ParsedRow) -> int:
+        email = (row.owner_email or "").lower()
+        if email not in self.owners:
+            raise _RowRejected(
+                RowError(
+                    row.row,
+                    self.mapping.header_of("owner_email"),
+                    email,
+                    f"No active user has e-mail address {email!r}: create the user first "
+                    "or correct the address.",
+                    row.line,
+                )
+            )
+        return self.owners[email]
+
+    def _stage(self, row: ParsedRow) -> ContractStage:
+        if not row.status:
+            return ContractStage.SIGNED
+        word = row.status.strip().lower()
+        for stage, words in STAGE_WORDS.items():
+            if word in words:
+                return stage
+        known = ", ".join(sorted(set().union(*STAGE_WORDS.values())))
+        raise _RowRejected(
+            RowError(
+                row.row,
+                self.mapping.header_of("status"),
+                row.status,
+                f"Status {row.status!r} is not recognised: use one of {known}.",
+                row.line,
+            )
+        )
+
+
+class _RowRejected(Exception):
+    def __init__(self, error: RowError) -> None:
+        super().__init__(error.reason)
+        self.error = error
+
+
+def _key(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _period(value: tuple[int, str] | None) -> Period | None:
+    return None if value is None else Period(value[0], PeriodUnit(value[1]))
+
+
+def _canonical(service_field: str) -> str:
+    return {
+        "client_id": "client",
+        "owner_id": "owner_email",
+        "contract_type_id": "contract_type",
+        "stage": "status",
+    }.get(service_field, service_field)
+
+
+def _cell(row: ParsedRow, service_field: str) -> str:
+    value = getattr(row, _canonical(service_field), None)
+    return "" if value is None else str(value)
+
+
+def _unchanged(current: Contract, values: dict[str, Any]) -> bool:
+    for name in COMPARED_COLUMNS:
+        if name in values and getattr(current, name) != values[name]:
+            return False
+    amount = values.get("amount")
+    stored = (
+        None
+        if current.amount_minor is None
+        else from_minor_units(current.amount_minor, current.currency)
+    )
+    if (amount is None) != (stored is None) or (
+        amount is not None and stored is not None and Decimal(amount) != stored
+    ):
+        return False
+    return values.get("number") == current.number

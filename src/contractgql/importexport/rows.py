@@ -1,0 +1,334 @@
+"""Turn the rows of a Table into typed contract values, rejecting invalid rows.
+
+A row with any invalid cell is rejected with one RowError per problem, so the user
+can fix the file in one pass. Within the file, the first row with a contract number
+wins: a later row with the same number and the same values is a duplicate, and a
+later row with the same number but other values is rejected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import TypeVar
+
+from contractgql.importexport.columns import CANONICAL_FIELDS, ColumnMapping
+from contractgql.importexport.errors import ValueParseError
+from contractgql.importexport.tables import Table, TableRow
+from contractgql.importexport.values import (
+    clean_text,
+    parse_amount_with_currency,
+    parse_bool,
+    parse_currency,
+    parse_date,
+    parse_payment_frequency,
+    parse_percentage,
+    parse_period,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_TAG_SEPARATORS = re.compile(r"[,;|\n]")
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """A problem that rejects one row, with the source column and value involved."""
+
+    row: int
+    # Source header of the column, or None when the problem concerns the whole row.
+    column: str | None
+    value: str
+    reason: str
+    # Physical line on which the row starts in a CSV file.
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRow:
+    """The contract values of one valid row, one attribute per canonical field."""
+
+    row: int
+    line: int
+    number: str | None
+    # The contract number when the file has no name for the row.
+    name: str
+    client: str
+    client_coc_number: str | None
+    client_vat_number: str | None
+    contract_type: str | None
+    status: str | None
+    start_date: date | None
+    end_date: date | None
+    signed_date: date | None
+    amount: Decimal | None
+    # From the currency column, else from a code or symbol in the amount cell.
+    currency: str | None
+    # Percentage, so 21 is 21%.
+    vat_rate: Decimal | None
+    # One of "monthly", "quarterly", "half_yearly", "yearly" and "one_off".
+    payment_frequency: str | None
+    auto_renewal: bool | None
+    # (count, unit) with unit "days", "weeks" or "months".
+    notice_period: tuple[int, str] | None
+    renewal_term: tuple[int, str] | None
+    # Percentage per year, so 2.5 is 2.5%.
+    indexation: Decimal | None
+    description: str | None
+    owner_email: str | None
+    tags: list[str]
+    # Row number of the earlier row with the same number and values, if any.
+    duplicate_of: int | None = None
+
+    def contract_values(self) -> tuple[object, ...]:
+        """Return the canonical field values, which decide whether two rows agree."""
+        return tuple(getattr(self, name) for name in CANONICAL_FIELDS)
+
+
+@dataclass(slots=True)
+class ParseResult:
+    """Rows to import, duplicate rows to skip, rejected rows and ignored columns."""
+
+    rows: list[ParsedRow] = field(default_factory=list)
+    duplicates: list[ParsedRow] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+
+
+def parse_rows(table: Table, mapping: ColumnMapping) -> ParseResult:
+    """Parse every data row of `table` with the columns of `mapping`.
+
+    Raises ValueError when `mapping` was resolved for other headers than the table's.
+    """
+    if list(mapping.headers) != table.headers:
+        raise ValueError("The column mapping was resolved for different headers.")
+
+    result = ParseResult(ignored_columns=mapping.ignored_columns)
+    first_by_number: dict[str, ParsedRow] = {}
+    for table_row in table.rows:
+        parsed, row_errors = _parse_row(table_row, mapping)
+        if parsed is None:
+            result.errors.extend(row_errors)
+            continue
+        _add_unless_repeated(result, first_by_number, parsed, mapping)
+
+    logger.info(
+        "Parsed %s: %d rows, %d duplicates, %d errors",
+        table.path,
+        len(result.rows),
+        len(result.duplicates),
+        len(result.errors),
+    )
+    return result
+
+
+def _add_unless_repeated(
+    result: ParseResult,
+    first_by_number: dict[str, ParsedRow],
+    parsed: ParsedRow,
+    mapping: ColumnMapping,
+) -> None:
+    """Add `parsed` as a row, a duplicate, or an error when its number conflicts."""
+    # NOTE: only accepted rows claim a number, so when the first row with a number
+    # is rejected, a later row with that number is imported.
+    first = first_by_number.get(parsed.number) if parsed.number else None
+    if first is None:
+        if parsed.number:
+            first_by_number[parsed.number] = parsed
+        result.rows.append(parsed)
+    elif parsed.contract_values() == first.contract_values():
+        result.duplicates.append(dataclasses.replace(parsed, duplicate_of=first.row))
+    else:
+        result.errors.append(
+            RowError(
+                row=parsed.row,
+                column=mapping.header_of("number"),
+                value=parsed.number or "",
+                reason=(
+                    f"Contract number {parsed.number!r} already appears on row "
+                    f"{first.row} with different values; give each contract its own "
+                    "number or remove one of the rows."
+                ),
+                line=parsed.line,
+            )
+        )
+
+
+class _CellReader:
+    """Reads the mapped cells of one row and collects a RowError per invalid cell."""
+
+    def __init__(self, table_row: TableRow, mapping: ColumnMapping) -> None:
+        self.table_row = table_row
+        self.mapping = mapping
+        self.errors: list[RowError] = []
+
+    def raw(self, field_name: str) -> str:
+        """Return the cell text for `field_name`, or "" when unmapped or missing."""
+        index = self.mapping.index_of(field_name)
+        cells = self.table_row.cells
+        return cells[index] if index is not None and index < len(cells) else ""
+
+    def text(self, field_name: str, *, keep_newlines: bool = False) -> str | None:
+        cleaned = clean_text(self.raw(field_name), keep_newlines=keep_newlines)
+        return cleaned or None
+
+    def parse(self, field_name: str, parser: Callable[[str], T]) -> T | None:
+        """Parse a non-blank cell with `parser`; record an error and return None."""
+        value = self.raw(field_name)
+        if not value.strip():
+            return None
+        try:
+            return parser(value)
+        except ValueParseError as exc:
+            self.add_error(field_name, value, exc.reason)
+            return None
+
+    def sorted_errors(self) -> list[RowError]:
+        """Return the errors in column order, row-wide problems last."""
+        positions = {header: i for i, header in enumerate(self.mapping.headers)}
+        last = len(positions)
+        return sorted(
+            self.errors,
+            key=lambda error: last if error.column is None else positions[error.column],
+        )
+
+    def add_error(self, field_name: str | None, value: str, reason: str) -> None:
+        column = None if field_name is None else self.mapping.header_of(field_name)
+        self.errors.append(
+            RowError(
+                row=self.table_row.number,
+                column=column,
+                value=value,
+                reason=reason,
+                line=self.table_row.line,
+            )
+        )
+
+
+def _parse_row(
+    table_row: TableRow, mapping: ColumnMapping
+) -> tuple[ParsedRow | None, list[RowError]]:
+    """Return the parsed row, or None and every problem found in the row."""
+    cells = _CellReader(table_row, mapping)
+    _check_extra_cells(cells, len(mapping.headers))
+
+    number = cells.text("number")
+    name = cells.text("name") or number
+    client = cells.text("client")
+    amount, currency = _read_amount(cells)
+    # Empty name and client only stand in until the row is rejected below.
+    parsed = ParsedRow(
+        row=table_row.number,
+        line=table_row.line,
+        number=number,
+        name=name or "",
+        client=client or "",
+        client_coc_number=cells.text("client_coc_number"),
+        client_vat_number=cells.text("client_vat_number"),
+        contract_type=cells.text("contract_type"),
+        status=cells.text("status"),
+        start_date=cells.parse("start_date", parse_date),
+        end_date=cells.parse("end_date", parse_date),
+        signed_date=cells.parse("signed_date", parse_date),
+        amount=amount,
+        currency=currency,
+        vat_rate=cells.parse("vat_rate", parse_percentage),
+        payment_frequency=cells.parse("payment_frequency", parse_payment_frequency),
+        auto_renewal=cells.parse("auto_renewal", parse_bool),
+        notice_period=cells.parse("notice_period", parse_period),
+        renewal_term=cells.parse("renewal_term", parse_period),
+        indexation=cells.parse("indexation", parse_percentage),
+        description=cells.text("description", keep_newlines=True),
+        owner_email=cells.text("owner_email"),
+        tags=_split_tags(cells.raw("tags")),
+    )
+
+    _check_required(cells, name, client)
+    _check_date_order(cells, parsed.start_date, parsed.end_date)
+    if cells.errors:
+        return None, cells.sorted_errors()
+    return parsed, []
+
+
+def _check_extra_cells(cells: _CellReader, header_count: int) -> None:
+    extra = [cell for cell in cells.table_row.cells[header_count:] if cell.strip()]
+    if extra:
+        cells.add_error(
+            None,
+            " | ".join(extra),
+            f"The row has values beyond the last of the {header_count} header "
+            "columns; a value probably contains an unquoted delimiter, so quote it "
+            "or export the file again.",
+        )
+
+
+def _read_amount(cells: _CellReader) -> tuple[Decimal | None, str | None]:
+    """Return the amount and the currency from the currency column or amount cell."""
+    amount_and_currency = cells.parse("amount", parse_amount_with_currency)
+    amount, amount_currency = amount_and_currency or (None, None)
+    currency = cells.parse("currency", parse_currency)
+
+    if amount is not None and amount < 0:
+        cells.add_error(
+            "amount",
+            cells.raw("amount"),
+            f"Amount {cells.raw('amount').strip()!r} is negative; a contract amount "
+            "must be 0 or more.",
+        )
+    if amount_currency and currency and amount_currency != currency:
+        cells.add_error(
+            "amount",
+            cells.raw("amount"),
+            f"The amount is in {amount_currency} but the currency column says "
+            f"{currency}; make them agree.",
+        )
+    return amount, currency or amount_currency
+
+
+def _check_required(cells: _CellReader, name: str | None, client: str | None) -> None:
+    if name is None:
+        cells.add_error(
+            "name",
+            "",
+            "The name and the contract number are both empty; fill in at least one.",
+        )
+    if client is None:
+        cells.add_error(
+            "client",
+            cells.raw("client"),
+            "The client is empty; every contract needs a client. Fill it in, or map "
+            "the column that names the client with --map.",
+        )
+
+
+def _check_date_order(
+    cells: _CellReader, start_date: date | None, end_date: date | None
+) -> None:
+    if start_date is None or end_date is None or end_date >= start_date:
+        return
+    cells.add_error(
+        "end_date",
+        cells.raw("end_date"),
+        f"The end date {cells.raw('end_date').strip()!r} is before the start date "
+        f"{cells.raw('start_date').strip()!r}; check the dates, or whether the two "
+        "columns are swapped.",
+    )
+
+
+def _split_tags(text: str) -> list[str]:
+    """Split a tags cell on commas, semicolons, pipes and newlines, dropping repeats."""
+    tags: list[str] = []
+    seen: set[str] = set()
+    for part in _TAG_SEPARATORS.split(text):
+        tag = clean_text(part)
+        if tag and tag.casefold() not in seen:
+            seen.add(tag.casefold())
+            tags.append(tag)
+    return tags

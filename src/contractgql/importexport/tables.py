@@ -1,0 +1,425 @@
+"""Read a CSV or XLSX file into a table of strings with spreadsheet row numbers.
+
+Row numbers count as a spreadsheet user would: the first row of the file is row 1,
+blank rows count, and a CSV record whose quoted field spans several lines is still
+one row. The header is the first row within the first 10 that names at least 2
+known columns, and rows above it are skipped.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import itertools
+import logging
+import math
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import openpyxl  # type: ignore[import-untyped]
+from openpyxl.utils.exceptions import InvalidFileException  # type: ignore[import-untyped]
+
+from contractgql.importexport.columns import match_header, normalize_header
+from contractgql.importexport.errors import ImportFileError, ValueParseError
+
+logger = logging.getLogger(__name__)
+
+# The header must be within this many rows from the top of the file.
+HEADER_SEARCH_ROWS = 10
+# A header row names at least this many known columns, so a title row never passes.
+MIN_HEADER_FIELDS = 2
+
+CSV_DELIMITERS = (",", ";", "\t", "|")
+SNIFF_SAMPLE_CHARS = 64 * 1024
+
+_ZIP_MAGIC = b"PK\x03\x04"
+# Legacy .xls files are OLE2 compound documents.
+_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+# Excel's 1900 date system counts 1900-01-01 as day 1 but also counts the
+# non-existent 1900-02-29 (serial 60), copied from Lotus 1-2-3. From serial 61
+# (1900-03-01) on, serial N is N days after 1899-12-30.
+_EXCEL_EPOCH = date(1899, 12, 30)
+_EXCEL_LEAP_BUG_SERIAL = 60
+_EXCEL_MAX_SERIAL = (date(9999, 12, 31) - _EXCEL_EPOCH).days
+
+
+@dataclass(frozen=True, slots=True)
+class TableRow:
+    """One data row: its cells as text and where it is in the file."""
+
+    # Spreadsheet row number; for CSV the 1-based record index.
+    number: int
+    # Physical line on which the row starts; equals `number` for XLSX.
+    line: int
+    cells: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """The header and the non-blank data rows of one CSV file or worksheet."""
+
+    path: Path
+    headers: list[str]
+    header_row: int
+    rows: list[TableRow]
+    file_format: str
+    # Text encoding of a CSV file ("utf-8", "utf-16" or "cp1252"), None for XLSX.
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _RawRow:
+    number: int
+    line: int
+    cells: list[str]
+
+
+def read_table(
+    path: Path,
+    sheet: str | None = None,
+    *,
+    mapped_headers: Iterable[str] = (),
+) -> Table:
+    """Read a CSV or XLSX file into a Table, detecting the header row.
+
+    `sheet` selects a worksheet by name in an XLSX file; the default is the first.
+    `mapped_headers` are the source headers of an explicit column mapping, and they
+    count as known columns when the header row is searched. Raises ImportFileError
+    for an unreadable or empty file or one without a recognisable header row.
+    """
+    data = _read_bytes(path)
+    known = frozenset(normalize_header(header) for header in mapped_headers)
+
+    if data.startswith(_ZIP_MAGIC):
+        return _read_xlsx(path, sheet, known)
+    if data.startswith(_OLE2_MAGIC):
+        raise ImportFileError(
+            f"{path.name} is a legacy Excel .xls file, which cannot be read. "
+            "Save it as .xlsx or CSV and import that file."
+        )
+    if sheet is not None:
+        raise ImportFileError(
+            f"{path.name} is a CSV file, so it has no sheet {sheet!r}. "
+            "Leave out the sheet name or import an XLSX file."
+        )
+    return _read_csv(path, data, known)
+
+
+def excel_serial_to_date(serial: float | Decimal) -> date:
+    """Convert an Excel serial day number (1900 date system) to a date.
+
+    A fractional part is a time of day and is dropped. Raises ValueParseError for
+    serial 60, which Excel shows as the non-existent 1900-02-29, and for serials
+    outside 1 to 2958465 (9999-12-31).
+    """
+    day = math.floor(serial)
+    if day == _EXCEL_LEAP_BUG_SERIAL:
+        raise ValueParseError(
+            f"Excel date number {serial} is 29 February 1900, a date that does not "
+            "exist; enter the date as YYYY-MM-DD."
+        )
+    if not 1 <= day <= _EXCEL_MAX_SERIAL:
+        raise ValueParseError(
+            f"Excel date number {serial} is out of range; Excel dates run from 1 "
+            f"(1900-01-01) to {_EXCEL_MAX_SERIAL} (9999-12-31)."
+        )
+    if day < _EXCEL_LEAP_BUG_SERIAL:
+        # Before the phantom 1900-02-29, serial N is N days after 1899-12-31.
+        return _EXCEL_EPOCH + timedelta(days=day + 1)
+    return _EXCEL_EPOCH + timedelta(days=day)
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImportFileError(
+            f"Cannot read {path}: {exc.strerror}. Check the path and permissions."
+        ) from exc
+
+    if not data.strip():
+        raise ImportFileError(
+            f"{path.name} is empty. Export the register with its header row and "
+            "at least one contract."
+        )
+    return data
+
+
+# --- CSV -------------------------------------------------------------------------
+
+
+def _read_csv(path: Path, data: bytes, known: frozenset[str]) -> Table:
+    text, encoding = _decode(path, data)
+    delimiter = _choose_delimiter(path, text, known)
+    logger.info(
+        "Reading %s as CSV: encoding %s, delimiter %r", path, encoding, delimiter
+    )
+
+    raw_rows = list(_csv_rows(path, text, delimiter))
+    header_row, headers, data_rows = _split_header(path, raw_rows, known)
+    return Table(
+        path=path,
+        headers=headers,
+        header_row=header_row,
+        rows=data_rows,
+        file_format="csv",
+        encoding=encoding,
+        delimiter=delimiter,
+    )
+
+
+def _choose_delimiter(path: Path, text: str, known: frozenset[str]) -> str:
+    """Return the first candidate delimiter with which the header row is found."""
+    first_error: ImportFileError | None = None
+    for delimiter in _candidate_delimiters(text):
+        try:
+            records = list(
+                itertools.islice(_csv_rows(path, text, delimiter), HEADER_SEARCH_ROWS)
+            )
+        except ImportFileError as exc:
+            # A wrong delimiter can make valid quoting look invalid, so try the next.
+            first_error = first_error or exc
+            continue
+        if _find_header_index(records, known) is not None:
+            return delimiter
+
+    # When no delimiter finds the header, invalid quoting is the likelier cause.
+    raise first_error or _no_header_error(path)
+
+
+def _decode(path: Path, data: bytes) -> tuple[str, str]:
+    """Decode CSV bytes as UTF-16 (with a BOM), UTF-8, or else Windows-1252."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise _encoding_error(path, exc) from exc
+
+    try:
+        # utf-8-sig drops the byte-order mark that Excel writes before the header.
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        raise _encoding_error(path, exc) from exc
+    logger.info("%s is not valid UTF-8; decoded it as Windows-1252 (cp1252)", path)
+    return text, "cp1252"
+
+
+def _encoding_error(path: Path, exc: UnicodeDecodeError) -> ImportFileError:
+    return ImportFileError(
+        f"{path.name} is neither UTF-8 nor Windows-1252 text (invalid byte at "
+        f"offset {exc.start}). Save it as 'CSV UTF-8' and import it again."
+    )
+
+
+def _candidate_delimiters(text: str) -> list[str]:
+    """Order the delimiters to try: the sniffed one, then by count in the first line.
+
+    csv.Sniffer only guesses, and it fails on some samples, such as a semicolon file
+    with a comma in a title row above the header. So every candidate is checked
+    with the header search, and the first one that finds the header is used.
+    """
+    candidates: list[str] = []
+    try:
+        dialect = csv.Sniffer().sniff(
+            text[:SNIFF_SAMPLE_CHARS], delimiters="".join(CSV_DELIMITERS)
+        )
+        candidates.append(dialect.delimiter)
+    except csv.Error:
+        logger.debug("csv.Sniffer found no delimiter; counting them in the first line")
+
+    first_line = next((line for line in text.splitlines() if line.strip()), "")
+    by_count = sorted(CSV_DELIMITERS, key=first_line.count, reverse=True)
+    candidates.extend(d for d in by_count if d not in candidates)
+    return candidates
+
+
+def _csv_rows(path: Path, text: str, delimiter: str) -> Iterator[_RawRow]:
+    """Yield CSV records with their record index and the line on which they start."""
+    # strict mode raises on an unterminated quote instead of reading the rest of the
+    # file into one cell.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    next_line = 1
+    number = 0
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ImportFileError(
+                f"{path.name} line {reader.line_num}: invalid CSV ({exc}). Check the "
+                "quotes around that line, or export the file again as CSV."
+            ) from exc
+
+        number += 1
+        yield _RawRow(number=number, line=next_line, cells=cells)
+        next_line = reader.line_num + 1
+
+
+# --- XLSX ------------------------------------------------------------------------
+
+
+def _read_xlsx(path: Path, sheet: str | None, known: frozenset[str]) -> Table:
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise ImportFileError(
+            f"{path.name} is not a readable XLSX workbook ({exc}). Open it in a "
+            "spreadsheet program and save it again as .xlsx or CSV."
+        ) from exc
+
+    try:
+        worksheet = _select_sheet(path, workbook, sheet)
+        # Some generators write a wrong sheet size, so drop it and read every row.
+        worksheet.reset_dimensions()
+        raw_rows = [
+            _RawRow(
+                number=number, line=number, cells=[_cell_text(cell) for cell in row]
+            )
+            for number, row in enumerate(worksheet.iter_rows(), start=1)
+        ]
+    finally:
+        workbook.close()
+
+    logger.info("Reading %s as XLSX: sheet %r", path, worksheet.title)
+    header_row, headers, data_rows = _split_header(path, raw_rows, known)
+    return Table(
+        path=path,
+        headers=headers,
+        header_row=header_row,
+        rows=data_rows,
+        file_format="xlsx",
+        sheet=str(worksheet.title),
+    )
+
+
+def _select_sheet(path: Path, workbook: Any, sheet: str | None) -> Any:
+    if sheet is None:
+        return workbook.worksheets[0]
+    if sheet in workbook.sheetnames:
+        return workbook[sheet]
+
+    names = ", ".join(repr(name) for name in workbook.sheetnames)
+    raise ImportFileError(
+        f"{path.name} has no sheet {sheet!r}. Sheets in the workbook: {names}."
+    )
+
+
+def _cell_text(cell: object) -> str:
+    """Return a cell's value as the text Excel displays, but dates as YYYY-MM-DD."""
+    value = getattr(cell, "value", None)
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        # Excel has no date-only type; contract dates carry a midnight time.
+        return value.date().isoformat()
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, int | float):
+        return _number_text(
+            value, percent="%" in str(getattr(cell, "number_format", ""))
+        )
+    return str(value)
+
+
+def _number_text(value: int | float, *, percent: bool) -> str:
+    """Format a number without float noise or exponent: 58665.0 becomes "58665".
+
+    repr() is the shortest text that reads back as the same float, so Decimal(repr())
+    keeps exactly the digits that Excel stored. A cell formatted as a percentage stores
+    a fraction (0.21), which becomes "21%" as shown in Excel.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+
+    number = Decimal(repr(value))
+    if percent:
+        number *= 100
+    text = "0" if number == 0 else format(number.normalize(), "f")
+    return f"{text}%" if percent else text
+
+
+# --- Header detection ------------------------------------------------------------
+
+
+def _split_header(
+    path: Path, raw_rows: list[_RawRow], known: frozenset[str]
+) -> tuple[int, list[str], list[TableRow]]:
+    """Return the header's row number, the headers and the non-blank rows below."""
+    header_index = _find_header_index(raw_rows[:HEADER_SEARCH_ROWS], known)
+    if header_index is None:
+        raise _no_header_error(path)
+
+    header_row = raw_rows[header_index]
+    headers = _clean_headers(header_row.cells)
+    data_rows = [
+        TableRow(
+            number=raw.number, line=raw.line, cells=_trim_trailing_blanks(raw.cells)
+        )
+        for raw in raw_rows[header_index + 1 :]
+        if any(cell.strip() for cell in raw.cells)
+    ]
+    logger.info(
+        "%s: header on row %d, %d data rows", path, header_row.number, len(data_rows)
+    )
+    return header_row.number, headers, data_rows
+
+
+def _find_header_index(rows: list[_RawRow], known: frozenset[str]) -> int | None:
+    for index, row in enumerate(rows):
+        if _count_known_columns(row.cells, known) >= MIN_HEADER_FIELDS:
+            return index
+    return None
+
+
+def _count_known_columns(cells: list[str], known: frozenset[str]) -> int:
+    """Count the distinct fields named by `cells`, plus explicitly mapped headers."""
+    names = set()
+    for cell in cells:
+        match = match_header(cell)
+        normalized = normalize_header(cell)
+        if match is not None:
+            names.add(match[0])
+        elif normalized and normalized in known:
+            names.add(f"mapped:{normalized}")
+    return len(names)
+
+
+def _clean_headers(cells: list[str]) -> list[str]:
+    """Collapse whitespace in header cells and name the blank ones by position."""
+    headers = [" ".join(cell.split()) for cell in _trim_trailing_blanks(cells)]
+    return [header or f"Column {i}" for i, header in enumerate(headers, start=1)]
+
+
+def _trim_trailing_blanks(cells: list[str]) -> tuple[str, ...]:
+    end = len(cells)
+    while end > 0 and not cells[end - 1].strip():
+        end -= 1
+    return tuple(cells[:end])
+
+
+def _no_header_error(path: Path) -> ImportFileError:
+    return ImportFileError(
+        f"No header row found in {path.name}: none of the first {HEADER_SEARCH_ROWS} "
+        f"rows names at least {MIN_HEADER_FIELDS} known columns such as 'number', "
+        "'name', 'client' or 'start_date'. Rename the header cells, or pass --map to "
+        "map the file's headers to fields."
+    )

@@ -1,0 +1,396 @@
+"""Strict parsers for the cell values of an import file.
+
+Each parser accepts the formats that English and Dutch registers and spreadsheet
+exports use, and raises ValueParseError with a sentence that names the value and
+the expected format. The parsers reject empty text, so callers skip empty cells.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import date
+from decimal import Decimal
+
+from contractgql.importexport.errors import ValueParseError
+from contractgql.importexport.tables import excel_serial_to_date
+
+# Bare numbers in a date column are read as Excel serial dates only in this range
+# (1954-10-03 to 2119-01-10), so an amount or an id in the wrong column is rejected.
+EXCEL_SERIAL_MIN = 20000
+EXCEL_SERIAL_MAX = 80000
+
+_DATE_FORMATS_HINT = (
+    "expected a date such as 2027-12-31, 31-12-2027 or 31/12/2027 (day first), "
+    "or an Excel date number"
+)
+
+# An optional time of day and UTC offset after a date. Both are dropped, because
+# the value is a calendar date.
+_TIME = (
+    r"(?:[T ](?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:[.,]\d+)?)?)?"
+)
+_OFFSET = r"(?:\s*(?:Z|[+-]\d{2}(?::?\d{2})?))?"
+
+_ISO_DATE = re.compile(
+    r"(?P<year>\d{4})(?P<sep>[-/.])(?P<month>\d{1,2})(?P=sep)(?P<day>\d{1,2})"
+    + _TIME
+    + _OFFSET
+)
+_ISO_BASIC_DATE = re.compile(r"(?P<year>\d{4})(?P<month>\d{2})(?P<day>\d{2})")
+_NUMERIC_DATE = re.compile(
+    r"(?P<first_number>\d{1,2})(?P<sep>[-/.])(?P<second_number>\d{1,2})(?P=sep)"
+    r"(?P<year>\d{4})" + _TIME
+)
+_MONTH_NAME_DATE = re.compile(
+    r"(?P<day>\d{1,2})[\s.-]*(?P<month>[^\W\d_]+)\.?[\s.,-]*(?P<year>\d{4})"
+)
+_EXCEL_SERIAL = re.compile(r"\d{5}(?:\.\d+)?")
+
+_MONTH_NAMES = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("january", "jan", "januari"),
+            ("february", "feb", "februari"),
+            ("march", "mar", "maart", "mrt"),
+            ("april", "apr"),
+            ("may", "mei"),
+            ("june", "jun", "juni"),
+            ("july", "jul", "juli"),
+            ("august", "aug", "augustus"),
+            ("september", "sep", "sept"),
+            ("october", "oct", "oktober", "okt"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+
+_CURRENCY_SYMBOLS = {"€": "EUR", "£": "GBP", "$": "USD"}
+_CURRENCY_NAMES = {"euro": "EUR", "euros": "EUR", "pound": "GBP", "pounds": "GBP"}
+
+_AMOUNT = re.compile(
+    r"(?P<sign1>[-+])?\s*"
+    r"(?:(?P<currency1>[€£$]|[A-Za-z]{3})\s*)?"
+    r"(?P<sign2>[-+])?\s*"
+    r"(?P<number>\d(?:[\d.,' ]*\d)?)"
+    # Dutch notation for whole amounts: "€ 1.234,-".
+    r"(?P<no_cents>,-{1,2})?"
+    r"\s*(?P<currency2>[€£$]|[A-Za-z]{3})?"
+)
+_SCIENTIFIC = re.compile(r"\d[eE][-+]?\d")
+_GROUP_SEPARATORS = frozenset(".,' ")
+_AMOUNT_HINT = "expected a number such as 45000, 45,000, 1234.56 or € 1.234,56"
+
+_TRUE_WORDS = frozenset({"yes", "y", "true", "1", "ja", "j", "waar"})
+_FALSE_WORDS = frozenset({"no", "n", "false", "0", "nee", "onwaar"})
+
+_PERIOD = re.compile(r"(?P<count>\d+)\s*(?P<unit>[^\W\d_]+)\.?")
+# Period unit words (English and Dutch) to (canonical unit, multiplier).
+_PERIOD_UNITS: dict[str, tuple[str, int]] = {
+    **dict.fromkeys(("d", "day", "days", "dag", "dagen", "dg"), ("days", 1)),
+    **dict.fromkeys(("w", "wk", "wks", "week", "weeks", "weken", "wkn"), ("weeks", 1)),
+    **dict.fromkeys(
+        ("m", "mo", "mon", "mth", "mths", "month", "months", "mnd", "maand", "maanden"),
+        ("months", 1),
+    ),
+    **dict.fromkeys(
+        ("y", "yr", "yrs", "year", "years", "j", "jr", "jaar", "jaren"), ("months", 12)
+    ),
+}
+
+# Keys are lowercase letters and digits only. The values are those of the domain's
+# PaymentFrequency.
+_PAYMENT_FREQUENCIES: dict[str, str] = {
+    **dict.fromkeys(
+        ("monthly", "month", "permonth", "maandelijks", "maand", "permaand"), "monthly"
+    ),
+    **dict.fromkeys(
+        (
+            "quarterly",
+            "quarter",
+            "perquarter",
+            "kwartaal",
+            "perkwartaal",
+            "driemaandelijks",
+        ),
+        "quarterly",
+    ),
+    **dict.fromkeys(
+        (
+            "halfyearly",
+            "semiannually",
+            "semiannual",
+            "sixmonthly",
+            "6monthly",
+            "halfjaarlijks",
+            "halfjaar",
+            "perhalfjaar",
+        ),
+        "half_yearly",
+    ),
+    **dict.fromkeys(
+        ("yearly", "annually", "annual", "peryear", "jaarlijks", "jaar", "perjaar"),
+        "yearly",
+    ),
+    **dict.fromkeys(
+        ("oneoff", "once", "onetime", "single", "eenmalig", "eenmaal"), "one_off"
+    ),
+}
+
+_HORIZONTAL_SPACE = re.compile(r"[^\S\n]+")
+
+
+def parse_date(text: str) -> date:
+    """Parse a calendar date in ISO, day-first or Excel serial form.
+
+    Accepted forms:
+    - 2027-12-31 and 20271231, with an optional time and UTC offset, both dropped;
+    - 31-12-2027, 31/12/2027 and 31.12.2027, day first;
+    - 12/31/2027, month first, only when the second number cannot be a month;
+    - 31 december 2027, with English or Dutch month names;
+    - Excel serial numbers from 20000 to 80000.
+    """
+    value = text.strip()
+    if match := _ISO_DATE.fullmatch(value) or _ISO_BASIC_DATE.fullmatch(value):
+        _check_time(text, match)
+        return _make_date(text, match["year"], match["month"], match["day"])
+    if match := _NUMERIC_DATE.fullmatch(value):
+        _check_time(text, match)
+        day, month = _order_day_month(
+            int(match["first_number"]), int(match["second_number"])
+        )
+        return _make_date(text, match["year"], month, day)
+    if match := _MONTH_NAME_DATE.fullmatch(value):
+        month_number = _MONTH_NAMES.get(match["month"].casefold())
+        if month_number is not None:
+            return _make_date(text, match["year"], month_number, match["day"])
+    if _EXCEL_SERIAL.fullmatch(value):
+        return _excel_serial_date(text, Decimal(value))
+    raise ValueParseError(f"Invalid date {text!r}: {_DATE_FORMATS_HINT}.")
+
+
+def _order_day_month(first: int, second: int) -> tuple[int, int]:
+    """Return (day, month), reading day first unless only month first is possible."""
+    if first <= 12 < second:
+        return second, first
+    return first, second
+
+
+def _check_time(text: str, match: re.Match[str]) -> None:
+    if match.groupdict().get("hour") is None:
+        return
+    hour, minute = int(match["hour"]), int(match["minute"])
+    second = int(match["second"] or 0)
+    if hour > 23 or minute > 59 or second > 59:
+        raise ValueParseError(
+            f"Invalid date {text!r}: the time of day is out of range; "
+            f"{_DATE_FORMATS_HINT}."
+        )
+
+
+def _make_date(text: str, year: str | int, month: str | int, day: str | int) -> date:
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError as exc:
+        raise ValueParseError(
+            f"Invalid date {text!r}: that day does not exist ({exc}); "
+            f"{_DATE_FORMATS_HINT}."
+        ) from exc
+
+
+def _excel_serial_date(text: str, serial: Decimal) -> date:
+    if not EXCEL_SERIAL_MIN <= serial <= EXCEL_SERIAL_MAX:
+        raise ValueParseError(
+            f"Invalid date {text!r}: as an Excel date number it must be between "
+            f"{EXCEL_SERIAL_MIN} and {EXCEL_SERIAL_MAX}; {_DATE_FORMATS_HINT}."
+        )
+    return excel_serial_to_date(serial)
+
+
+def parse_amount(text: str) -> Decimal:
+    """Parse a money amount into an exact Decimal, ignoring a currency sign or code.
+
+    See parse_amount_with_currency for the accepted formats.
+    """
+    return parse_amount_with_currency(text)[0]
+
+
+def parse_amount_with_currency(text: str) -> tuple[Decimal, str | None]:
+    """Parse a money amount and the currency written next to it, if any.
+
+    Accepts a sign, a currency symbol or 3-letter code before or after the number,
+    accounting brackets for negative amounts, and both dot and comma decimals:
+    `€ 1.234,56`, `1,234.56`, `1 234,56`, `EUR 1234`, `(12.50)`, `€ 1.234,-`.
+    A negative amount is returned as such; the caller decides whether it is valid.
+    """
+    value = text.strip().replace("\u00a0", " ").replace("\u202f", " ")
+    value = value.replace("\u2212", "-")
+    bracketed = value.startswith("(") and value.endswith(")")
+    if bracketed:
+        value = value[1:-1].strip()
+
+    match = _AMOUNT.fullmatch(value)
+    if match is None:
+        raise ValueParseError(_amount_error(text))
+    signs = [sign for sign in (match["sign1"], match["sign2"]) if sign]
+    currencies = [code for code in (match["currency1"], match["currency2"]) if code]
+    number = _parse_grouped_number(match["number"])
+    # Brackets already mark a negative amount, so they allow no sign.
+    max_signs = 0 if bracketed else 1
+    if number is None or len(currencies) > 1 or len(signs) > max_signs:
+        raise ValueParseError(_amount_error(text))
+
+    if bracketed or signs == ["-"]:
+        number = -number
+    currency = parse_currency(currencies[0]) if currencies else None
+    return number, currency
+
+
+def _amount_error(text: str) -> str:
+    if _SCIENTIFIC.search(text):
+        return (
+            f"Invalid amount {text!r}: scientific notation loses digits, which Excel "
+            "uses when a column is too narrow; format the column as a number and "
+            "export the file again."
+        )
+    return f"Invalid amount {text!r}: {_AMOUNT_HINT}."
+
+
+def _parse_grouped_number(number: str) -> Decimal | None:
+    """Parse digits with thousands separators and a decimal separator, or return None.
+
+    The decimal separator is the last dot or comma when it occurs once, unless it
+    is followed by exactly 3 digits after a group of 1 to 3 digits with no other
+    separator: then it groups thousands, so 45,000 and 1.234 are whole numbers.
+    Currency amounts rarely have 3 decimals, so this reads 1.234 as 1234.
+    """
+    separators = [char for char in number if char in _GROUP_SEPARATORS]
+    if not separators:
+        return Decimal(number)
+
+    last = separators[-1]
+    if last in ".," and separators.count(last) == 1:
+        integer_part, fraction = number.rsplit(last, 1)
+        if not (len(separators) == 1 and _is_thousands_group(integer_part, fraction)):
+            return _join_number(integer_part, fraction)
+    return _join_number(number, "")
+
+
+def _is_thousands_group(integer_part: str, fraction: str) -> bool:
+    return len(fraction) == 3 and len(integer_part) <= 3 and integer_part[0] != "0"
+
+
+def _join_number(integer_part: str, fraction: str) -> Decimal | None:
+    """Check the digit grouping of `integer_part` and build the Decimal."""
+    group_chars = {char for char in integer_part if char in _GROUP_SEPARATORS}
+    if len(group_chars) > 1:
+        return None
+    if group_chars:
+        groups = integer_part.split(group_chars.pop())
+        if not 1 <= len(groups[0]) <= 3 or any(len(g) != 3 for g in groups[1:]):
+            return None
+        integer_part = "".join(groups)
+    if not integer_part.isdigit() or (fraction and not fraction.isdigit()):
+        return None
+
+    # Trailing zeros add nothing to an amount: 58665.0 from a float column is 58665.
+    fraction = fraction.rstrip("0")
+    return Decimal(f"{integer_part}.{fraction}" if fraction else integer_part)
+
+
+def parse_bool(text: str) -> bool:
+    """Parse yes/no in English or Dutch: yes, no, true, false, 1, 0, y, n, ja, nee..."""
+    word = text.strip().casefold()
+    if word in _TRUE_WORDS:
+        return True
+    if word in _FALSE_WORDS:
+        return False
+    raise ValueParseError(
+        f"Invalid yes/no value {text!r}: expected yes, no, true, false, 1, 0, ja, nee, "
+        "waar or onwaar."
+    )
+
+
+def parse_period(text: str) -> tuple[int, str]:
+    """Parse a period such as "30 days" or "2 maanden" into (count, unit).
+
+    The unit is "days", "weeks" or "months"; years become 12 months each.
+    """
+    match = _PERIOD.fullmatch(text.strip().casefold())
+    unit = None if match is None else _PERIOD_UNITS.get(match["unit"])
+    if match is None or unit is None:
+        raise ValueParseError(
+            f"Invalid period {text!r}: expected a whole number and a unit, such as "
+            "'30 days', '6 weeks', '3 months', '2 maanden' or '1 year'."
+        )
+    name, multiplier = unit
+    return int(match["count"]) * multiplier, name
+
+
+def parse_currency(text: str) -> str:
+    """Parse a currency symbol (€ £ $), name or 3-letter code into an uppercase code.
+
+    Only the form is checked here; whether the code exists is checked on import.
+    """
+    value = text.strip()
+    # NOTE: "$" is read as USD, although Australian and other dollar registers also
+    # use it; such files need a currency column with the code.
+    code = _CURRENCY_SYMBOLS.get(value) or _CURRENCY_NAMES.get(value.casefold())
+    if code is not None:
+        return code
+    if len(value) == 3 and value.isascii() and value.isalpha():
+        return value.upper()
+    raise ValueParseError(
+        f"Invalid currency {text!r}: expected a 3-letter ISO 4217 code such as EUR, "
+        "GBP or USD, or one of the symbols €, £ and $."
+    )
+
+
+def parse_percentage(text: str) -> Decimal:
+    """Parse a percentage from 0 to 100 such as "21%", "21", "2,5 %" or "0.5".
+
+    A number without a percent sign is already a percentage, so "0.5" is 0.5%.
+    """
+    value = text.strip().removesuffix("%").strip()
+    number = _parse_grouped_number(value) if re.fullmatch(r"\d[\d.,]*", value) else None
+    if number is None or number > 100:
+        raise ValueParseError(
+            f"Invalid percentage {text!r}: expected a number from 0 to 100, such as "
+            "21, 21% or 2,5%."
+        )
+    return number
+
+
+def parse_payment_frequency(text: str) -> str:
+    """Parse a payment frequency in English or Dutch into its canonical value.
+
+    Returns one of "monthly", "quarterly", "half_yearly", "yearly" and "one_off".
+    """
+    key = "".join(char for char in text.casefold() if char.isalnum())
+    frequency = _PAYMENT_FREQUENCIES.get(key)
+    if frequency is None:
+        raise ValueParseError(
+            f"Invalid payment frequency {text!r}: expected monthly, quarterly, "
+            "half-yearly, yearly or one-off (Dutch: maandelijks, per kwartaal, "
+            "halfjaarlijks, jaarlijks, eenmalig)."
+        )
+    return frequency
+
+
+def clean_text(text: str, *, keep_newlines: bool = False) -> str:
+    """Unescape HTML entities, normalise line breaks and collapse runs of spaces.
+
+    With `keep_newlines` (for descriptions) line breaks stay, as \\n only, and each
+    line is stripped; otherwise every run of whitespace becomes one space.
+    """
+    unescaped = html.unescape(text)
+    if not keep_newlines:
+        return " ".join(unescaped.split())
+
+    lines = unescaped.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    collapsed = (_HORIZONTAL_SPACE.sub(" ", line).strip() for line in lines)
+    return "\n".join(collapsed).strip()

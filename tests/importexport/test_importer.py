@@ -1,0 +1,170 @@
+"""Importing registers into the database, on every backend."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from contractgql.accounts import get_or_create_organization
+from contractgql.importexport import importer
+from contractgql.importexport.importer import ImportOptions, import_file
+from contractgql.models import Client, Contract, Organization
+
+ROOT = Path(__file__).resolve().parents[2]
+ACT_REGISTER = ROOT / "src/contractgql/demo/au_act_contracts_2025.csv"
+UK_REGISTER = ROOT / "tests/data/uk_contracts_finder_council_contracts.csv"
+
+
+async def new_organization() -> Organization:
+    return await get_or_create_organization(f"Import {uuid.uuid4().hex[:10]}")
+
+
+async def test_act_register_every_row_accounted(settings) -> None:
+    organization = await new_organization()
+
+    report = await import_file(
+        ACT_REGISTER, organization, ImportOptions(currency="AUD")
+    )
+
+    assert report.total_rows == 1296
+    assert report.accounted_for == 1296
+    assert report.count("created") == 1294
+    assert report.count("rejected") == 2
+    assert [(e.row, e.column, e.value) for e in report.errors] == [
+        (77, "contract_number", "H2625763"),
+        (381, "contract_number", "PIEP0010135"),
+    ]
+    assert await Contract.filter(organization_id=organization.id).count() == 1294
+    assert await Client.filter(organization_id=organization.id).count() == 24
+
+
+async def test_act_register_row_values(settings) -> None:
+    organization = await new_organization()
+
+    await import_file(ACT_REGISTER, organization, ImportOptions(currency="AUD"))
+
+    contract = await Contract.get(organization_id=organization.id, number="PO_26725")
+    client = await Client.get(id=contract.client_id)
+    assert contract.name == "Action Learning Initiatives"
+    assert client.name == "Education Directorate"
+    assert contract.start_date == date(2025, 10, 22)
+    assert contract.end_date == date(2028, 3, 27)
+    assert contract.amount_minor == 35195900
+    assert contract.currency == "AUD"
+
+
+async def test_reimport_updates_not_duplicates(settings) -> None:
+    organization = await new_organization()
+    await import_file(ACT_REGISTER, organization, ImportOptions(currency="AUD"))
+    contract = await Contract.get(organization_id=organization.id, number="19009")
+    contract.name = "Renamed by hand"
+    await contract.save()
+
+    report = await import_file(
+        ACT_REGISTER, organization, ImportOptions(currency="AUD")
+    )
+
+    assert report.count("created") == 0
+    assert report.count("updated") == 1
+    assert report.count("unchanged") == 1293
+    assert report.count("rejected") == 2
+    assert await Contract.filter(organization_id=organization.id).count() == 1294
+    restored = await Contract.get(organization_id=organization.id, number="19009")
+    assert restored.name == "Belconnen High School Year 9 Camp 2026 Jindabyne"
+
+
+async def test_uk_register_buyer_is_client(settings) -> None:
+    organization = await new_organization()
+
+    report = await import_file(UK_REGISTER, organization, ImportOptions())
+
+    assert report.total_rows == 683
+    assert report.accounted_for == 683
+    assert report.count("created") == 557
+    assert report.count("duplicate") == 126
+    assert report.count("rejected") == 0
+    contract = await Contract.get(organization_id=organization.id, number="454733")
+    client = await Client.get(id=contract.client_id)
+    assert client.name == "Herefordshire Council"
+    assert contract.amount_minor == 4500000
+    assert contract.currency == "GBP"
+    assert contract.start_date == date(2021, 4, 14)
+    assert contract.end_date == date(2022, 4, 13)
+
+
+async def test_dry_run_writes_nothing(settings) -> None:
+    organization = await new_organization()
+
+    report = await import_file(UK_REGISTER, organization, ImportOptions(dry_run=True))
+
+    assert report.count("created") == 557
+    assert await Contract.filter(organization_id=organization.id).count() == 0
+    assert await Client.filter(organization_id=organization.id).count() == 0
+
+
+async def test_failure_midway_leaves_nothing(settings, monkeypatch) -> None:
+    organization = await new_organization()
+    calls = 0
+    real_create = importer.create_contract
+
+    async def failing_create(viewer, values):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == 100:
+            raise RuntimeError("disk full")
+        return await real_create(viewer, values)
+
+    monkeypatch.setattr(importer, "create_contract", failing_create)
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        await import_file(UK_REGISTER, organization, ImportOptions())
+
+    assert await Contract.filter(organization_id=organization.id).count() == 0
+    assert await Client.filter(organization_id=organization.id).count() == 0
+
+
+async def test_bad_rows_reported_good_rows_kept(settings, tmp_path: Path) -> None:
+    organization = await new_organization()
+    path = tmp_path / "register.csv"
+    path.write_text(
+        "Contractnummer;Naam;Klant;Begindatum;Einddatum;Bedrag;Valuta;Opzegtermijn\n"
+        "C-1;Onderhoud;Acme BV;01-01-2026;31-12-2026;€ 1.234,56;EUR;2 maanden\n"
+        "C-2;Licentie;Acme BV;01-01-2026;31-12-2025;100;EUR;1 maand\n"
+        "C-3;Hosting;Beta BV;01-02-2026;31-01-2027;50;XXX;30 dagen\n",
+        encoding="utf-8",
+    )
+
+    report = await import_file(path, organization, ImportOptions())
+
+    assert report.count("created") == 1
+    assert report.count("rejected") == 2
+    reasons = {(e.row, e.column): e.reason for e in report.errors}
+    assert set(reasons) == {(3, "Einddatum"), (4, "Valuta")}
+    assert "'31-12-2025'" in reasons[(3, "Einddatum")]
+    assert "'XXX'" in reasons[(4, "Valuta")]
+    contract = await Contract.get(organization_id=organization.id, number="C-1")
+    assert contract.amount_minor == 123456
+    assert contract.notice_deadline == date(2026, 10, 31)
+    assert (
+        await Client.filter(organization_id=organization.id, name="Beta BV").count()
+        == 0
+    )
+
+
+async def test_strict_import_writes_nothing_on_error(settings, tmp_path: Path) -> None:
+    organization = await new_organization()
+    path = tmp_path / "register.csv"
+    path.write_text(
+        "number,name,client,start date,end date\n"
+        "A1,Good,Acme,2026-01-01,2026-12-31\n"
+        "A2,Bad,Acme,2026-01-01,2025-12-31\n",
+        encoding="utf-8",
+    )
+
+    report = await import_file(path, organization, ImportOptions(strict=True))
+
+    assert report.count("rejected") == 1
+    assert await Contract.filter(organization_id=organization.id).count() == 0

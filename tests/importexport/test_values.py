@@ -1,0 +1,361 @@
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from contractgql.importexport.errors import ValueParseError
+from contractgql.importexport.tables import excel_serial_to_date
+from contractgql.importexport.values import (
+    clean_text,
+    parse_amount,
+    parse_amount_with_currency,
+    parse_bool,
+    parse_currency,
+    parse_date,
+    parse_payment_frequency,
+    parse_percentage,
+    parse_period,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2027-12-31", date(2027, 12, 31)),
+        ("2021-04-14 00:00:00", date(2021, 4, 14)),
+        ("2022-04-13T00:00:00Z", date(2022, 4, 13)),
+        ("2022-04-13T23:30:00.123+02:00", date(2022, 4, 13)),
+        ("2018-11-27+01:00", date(2018, 11, 27)),
+        ("2027/12/31", date(2027, 12, 31)),
+        ("20271231", date(2027, 12, 31)),
+        ("31-12-2027", date(2027, 12, 31)),
+        ("31/12/2027", date(2027, 12, 31)),
+        ("31.12.2027", date(2027, 12, 31)),
+        ("1-2-2027", date(2027, 2, 1)),
+        ("01/02/2027", date(2027, 2, 1)),
+        ("31-12-2027 00:00", date(2027, 12, 31)),
+        ("12/31/2027", date(2027, 12, 31)),
+        ("31 december 2027", date(2027, 12, 31)),
+        ("1 mrt 2027", date(2027, 3, 1)),
+        ("14 Apr 2021", date(2021, 4, 14)),
+        ("31-dec-2027", date(2027, 12, 31)),
+        ("46022", date(2025, 12, 31)),
+        ("46022.0", date(2025, 12, 31)),
+        ("46022.75", date(2025, 12, 31)),
+        ("  2027-12-31 ", date(2027, 12, 31)),
+    ],
+)
+def test_parse_date_accepts(text: str, expected: date) -> None:
+    assert parse_date(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "abc",
+        "2027-02-30",
+        "31-02-2027",
+        "13/13/2027",
+        "2027-12-31 25:00:00",
+        "31-12-27",
+        "31-12/2027",
+        "12345",
+        "99999",
+        "45000.5.5",
+        "31 smarch 2027",
+        "2027-12",
+    ],
+)
+def test_parse_date_rejects(text: str) -> None:
+    with pytest.raises(ValueParseError):
+        parse_date(text)
+
+
+def test_parse_date_error_names_value_and_format() -> None:
+    with pytest.raises(ValueParseError) as caught:
+        parse_date("tomorrow")
+
+    assert "'tomorrow'" in caught.value.reason
+    assert "2027-12-31" in caught.value.reason
+
+
+def test_parse_date_impossible_day_message() -> None:
+    with pytest.raises(ValueParseError) as caught:
+        parse_date("2027-02-30")
+
+    assert "'2027-02-30'" in caught.value.reason
+    assert "does not exist" in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    ("serial", "expected"),
+    [
+        (1, date(1900, 1, 1)),
+        (59, date(1900, 2, 28)),
+        (61, date(1900, 3, 1)),
+        (45658, date(2025, 1, 1)),
+        (46022, date(2025, 12, 31)),
+        (46022.99, date(2025, 12, 31)),
+        (Decimal("2958465"), date(9999, 12, 31)),
+    ],
+)
+def test_excel_serial_to_date(serial: float | Decimal, expected: date) -> None:
+    assert excel_serial_to_date(serial) == expected
+
+
+@pytest.mark.parametrize("serial", [0, -1, 60, 60.5, 2958466])
+def test_excel_serial_to_date_rejects(serial: float) -> None:
+    with pytest.raises(ValueParseError):
+        excel_serial_to_date(serial)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("45000", Decimal("45000")),
+        ("45,000", Decimal("45000")),
+        ("1,000,000", Decimal("1000000")),
+        ("58665.0", Decimal("58665")),
+        ("1234.56", Decimal("1234.56")),
+        ("€ 1.234,56", Decimal("1234.56")),
+        ("€1.234,56", Decimal("1234.56")),
+        ("1.234.567,89", Decimal("1234567.89")),
+        ("1 234,56", Decimal("1234.56")),
+        ("1\u00a0234,56", Decimal("1234.56")),
+        ("EUR 1234", Decimal("1234")),
+        ("1234 EUR", Decimal("1234")),
+        ("$12.50", Decimal("12.50")),
+        ("£400,000", Decimal("400000")),
+        ("-12.50", Decimal("-12.50")),
+        ("€ -12,50", Decimal("-12.50")),
+        ("(1,234.56)", Decimal("-1234.56")),
+        ("12,5", Decimal("12.5")),
+        ("0,125", Decimal("0.125")),
+        ("1234.567", Decimal("1234.567")),
+        ("1.234", Decimal("1234")),
+        ("1,234.5", Decimal("1234.5")),
+        ("1'234.50", Decimal("1234.50")),
+        ("€ 1.234,-", Decimal("1234")),
+        ("0", Decimal("0")),
+        ("0.01", Decimal("0.01")),
+        ("30485.4", Decimal("30485.4")),
+    ],
+)
+def test_parse_amount_accepts(text: str, expected: Decimal) -> None:
+    amount = parse_amount(text)
+
+    assert isinstance(amount, Decimal)
+    assert amount == expected
+
+
+def test_parse_amount_drops_trailing_zeros() -> None:
+    assert str(parse_amount("58665.0")) == "58665"
+    assert str(parse_amount("12.50")) == "12.5"
+    assert str(parse_amount("45000")) == "45000"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "abc",
+        "1,2,3.4.5",
+        "12,34,567",
+        "1.23.4",
+        "1,234,56",
+        "1 2 3",
+        ",5",
+        "12.",
+        "--12",
+        "+-12",
+        "(-12)",
+        "€ 12 EUR",
+        "12 34 56,7",
+        "1.2,3.4",
+    ],
+)
+def test_parse_amount_rejects(text: str) -> None:
+    with pytest.raises(ValueParseError):
+        parse_amount(text)
+
+
+def test_parse_amount_scientific_notation_message() -> None:
+    with pytest.raises(ValueParseError) as caught:
+        parse_amount("1.23457E+11")
+
+    assert "scientific notation" in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("€ 1.234,56", (Decimal("1234.56"), "EUR")),
+        ("£400,000", (Decimal("400000"), "GBP")),
+        ("1234 usd", (Decimal("1234"), "USD")),
+        ("45000", (Decimal("45000"), None)),
+    ],
+)
+def test_parse_amount_with_currency(
+    text: str, expected: tuple[Decimal, str | None]
+) -> None:
+    assert parse_amount_with_currency(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("yes", True),
+        ("YES", True),
+        ("y", True),
+        ("true", True),
+        ("1", True),
+        ("ja", True),
+        ("J", True),
+        ("waar", True),
+        ("no", False),
+        ("n", False),
+        ("False", False),
+        ("0", False),
+        ("nee", False),
+        ("onwaar", False),
+        (" Nee ", False),
+    ],
+)
+def test_parse_bool_accepts(text: str, expected: bool) -> None:
+    assert parse_bool(text) is expected
+
+
+@pytest.mark.parametrize("text", ["", "maybe", "2", "jawel"])
+def test_parse_bool_rejects(text: str) -> None:
+    with pytest.raises(ValueParseError):
+        parse_bool(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30 days", (30, "days")),
+        ("1 day", (1, "days")),
+        ("30 dagen", (30, "days")),
+        ("6 weken", (6, "weeks")),
+        ("2 weeks", (2, "weeks")),
+        ("1 month", (1, "months")),
+        ("2 months", (2, "months")),
+        ("3 mnd", (3, "months")),
+        ("3 mnd.", (3, "months")),
+        ("2 maanden", (2, "months")),
+        ("3m", (3, "months")),
+        ("3M", (3, "months")),
+        ("1 jaar", (12, "months")),
+        ("1 year", (12, "months")),
+        ("2 years", (24, "months")),
+        ("0 days", (0, "days")),
+    ],
+)
+def test_parse_period_accepts(text: str, expected: tuple[int, str]) -> None:
+    assert parse_period(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["", "30", "days", "1.5 months", "-3 months", "3 fortnights"]
+)
+def test_parse_period_rejects(text: str) -> None:
+    with pytest.raises(ValueParseError):
+        parse_period(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("EUR", "EUR"),
+        ("eur", "EUR"),
+        (" gbp ", "GBP"),
+        ("€", "EUR"),
+        ("£", "GBP"),
+        ("$", "USD"),
+        ("Euro", "EUR"),
+    ],
+)
+def test_parse_currency_accepts(text: str, expected: str) -> None:
+    assert parse_currency(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "EU", "EURO1", "12€", "€€", "ÉUR"])
+def test_parse_currency_rejects(text: str) -> None:
+    with pytest.raises(ValueParseError):
+        parse_currency(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("21%", Decimal("21")),
+        ("21 %", Decimal("21")),
+        ("21", Decimal("21")),
+        ("2,5%", Decimal("2.5")),
+        ("0.5", Decimal("0.5")),
+        ("0", Decimal("0")),
+        ("100", Decimal("100")),
+    ],
+)
+def test_parse_percentage_accepts(text: str, expected: Decimal) -> None:
+    assert parse_percentage(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "%", "abc", "-2%", "101", "21%%"])
+def test_parse_percentage_rejects(text: str) -> None:
+    with pytest.raises(ValueParseError):
+        parse_percentage(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("monthly", "monthly"),
+        ("Maandelijks", "monthly"),
+        ("per maand", "monthly"),
+        ("quarterly", "quarterly"),
+        ("per kwartaal", "quarterly"),
+        ("half-yearly", "half_yearly"),
+        ("half_yearly", "half_yearly"),
+        ("halfjaarlijks", "half_yearly"),
+        ("6-monthly", "half_yearly"),
+        ("annually", "yearly"),
+        ("jaarlijks", "yearly"),
+        ("one-off", "one_off"),
+        ("eenmalig", "one_off"),
+    ],
+)
+def test_parse_payment_frequency_accepts(text: str, expected: str) -> None:
+    assert parse_payment_frequency(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "weekly", "12x per jaar", "sometimes"])
+def test_parse_payment_frequency_rejects(text: str) -> None:
+    with pytest.raises(ValueParseError):
+        parse_payment_frequency(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("  Tree Surgery Plant &amp; Equipment  ", "Tree Surgery Plant & Equipment"),
+        ("Council&#039;s waste", "Council's waste"),
+        ("caf&#xE9; &pound;5", "café £5"),
+        ("Household  Waste \t Centre", "Household Waste Centre"),
+        ("Panel Contract\n(CLR-N2300-PANEL)", "Panel Contract (CLR-N2300-PANEL)"),
+        ("a&nbsp;b", "a b"),
+        ("", ""),
+    ],
+)
+def test_clean_text_single_line(text: str, expected: str) -> None:
+    assert clean_text(text) == expected
+
+
+def test_clean_text_keeps_newlines() -> None:
+    text = "  First  line \r\n\r\nSecond\tline &amp; more\rThird  "
+
+    cleaned = clean_text(text, keep_newlines=True)
+
+    assert cleaned == "First line\n\nSecond line & more\nThird"
