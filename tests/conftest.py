@@ -11,6 +11,8 @@ in its model classes, so `make test` runs the suite once per backend.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import uuid
@@ -45,6 +47,28 @@ if BACKEND == "postgres" and not POSTGRES_URL:
         "postgres://postgres@127.0.0.1:5432/test."
     )
 BACKENDS = [BACKEND]
+
+
+@contextlib.contextmanager
+def scratch_database() -> Iterator[str | None]:
+    """Yield the URL of a new, empty PostgreSQL database, or None on SQLite."""
+    if BACKEND != "postgres":
+        yield None
+        return
+    assert POSTGRES_URL is not None
+    name = f"contractgql_scratch_{uuid.uuid4().hex[:12]}"
+    admin_url = POSTGRES_URL.replace("postgres://", "postgresql://", 1)
+
+    async def admin(statement: str) -> None:
+        connection = await asyncpg.connect(admin_url)
+        await connection.execute(statement)
+        await connection.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")

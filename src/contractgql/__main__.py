@@ -1,0 +1,3 @@
+from contractgql.cli import main
+
+raise SystemExit(main())

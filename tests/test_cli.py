@@ -1,0 +1,140 @@
+"""The contractgql command line, run as a subprocess on a fresh SQLite database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import scratch_database
+
+ROOT = Path(__file__).resolve().parents[1]
+UK_REGISTER = ROOT / "tests/data/uk_contracts_finder_council_contracts.csv"
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "contractgql", *args],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Environment for commands on a new database of the backend under test."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CONTRACTGQL_")}
+    env = {
+        **base,
+        "CONTRACTGQL_DATA_DIR": str(tmp_path / "data"),
+        "CONTRACTGQL_PASSWORD": "a-long-enough-password",
+        "CONTRACTGQL_LOG_LEVEL": "WARNING",
+    }
+    with scratch_database() as database_url:
+        if database_url is not None:
+            env["CONTRACTGQL_DATABASE_URL"] = database_url
+            assert run(env, "migrate").returncode == 0
+        yield env
+
+
+def test_create_user_then_duplicate(env: dict[str, str]) -> None:
+    args = ("create-user", "--email", "Ann@Example.com", "--name", "Ann", "--role",
+            "finance", "--role", "sales", "--organization", "Acme")
+
+    first = run(env, *args)
+    second = run(env, *args)
+
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == (
+        "Created user ann@example.com in 'Acme' with roles finance, sales."
+    )
+    assert second.returncode == 1
+    assert "'ann@example.com' already exists" in second.stderr
+
+
+def test_create_user_unknown_role(env: dict[str, str]) -> None:
+    result = run(env, "create-user", "--email", "a@example.com", "--name", "A",
+                 "--role", "superuser", "--organization", "Acme")
+
+    assert result.returncode == 1
+    assert "Unknown role superuser: use one or more of admin, management" in (
+        result.stderr
+    )
+
+
+def test_create_user_short_password(env: dict[str, str]) -> None:
+    env["CONTRACTGQL_PASSWORD"] = "short"
+
+    result = run(env, "create-user", "--email", "a@example.com", "--name", "A",
+                 "--role", "admin", "--organization", "Acme")
+
+    assert result.returncode == 1
+    assert "The password is 5 characters long: use at least 10." in result.stderr
+
+
+def test_import_unknown_organization(env: dict[str, str]) -> None:
+    run(env, "create-user", "--email", "a@example.com", "--name", "A", "--role",
+        "admin", "--organization", "Acme")
+
+    result = run(env, "import", str(UK_REGISTER), "--organization", "Acne")
+
+    assert result.returncode == 2
+    assert "organization 'Acne' does not exist: use one of 'Acme'." in result.stderr
+
+
+def test_import_dry_run_prints_rows(env: dict[str, str]) -> None:
+    run(env, "create-user", "--email", "a@example.com", "--name", "A", "--role",
+        "admin", "--organization", "Acme")
+
+    result = run(env, "import", str(UK_REGISTER), "--organization", "Acme",
+                 "--dry-run")
+    again = run(env, "import", str(UK_REGISTER), "--organization", "Acme",
+                "--dry-run")
+
+    assert result.returncode == 0, result.stderr
+    assert "  row 2: created 454733" in result.stdout
+    assert "(same contract as row" in result.stdout
+    assert result.stdout.rstrip().endswith(
+        "557 would be created, 0 would be updated, 0 unchanged, 126 duplicates, "
+        "0 rejected; 189 new clients; 683 of 683 rows accounted for."
+    )
+    assert again.stdout.rstrip().splitlines()[-1] == (
+        result.stdout.rstrip().splitlines()[-1]
+    )
+
+
+def test_import_rejected_rows_exit_one(env: dict[str, str], tmp_path: Path) -> None:
+    run(env, "create-user", "--email", "a@example.com", "--name", "A", "--role",
+        "admin", "--organization", "Acme")
+    register = tmp_path / "bad.csv"
+    register.write_text("number,name,client,start date,amount\n"
+                        "X1,Good,Acme,2026-01-01,10\n"
+                        "X2,Bad,Acme,2026-01-01,ten euros\n")
+
+    result = run(env, "import", str(register), "--organization", "Acme")
+
+    assert result.returncode == 1
+    assert "row 3, column amount, value 'ten euros':" in result.stdout
+    assert "1 created, 0 updated, 0 unchanged, 0 duplicates, 1 rejected" in result.stdout
+
+
+def test_import_bad_mapping_option(env: dict[str, str]) -> None:
+    result = run(env, "import", str(UK_REGISTER), "--organization", "Acme",
+                 "--map", "buyer_name")
+
+    assert result.returncode == 2
+    assert "--map 'buyer_name' is not HEADER=FIELD" in result.stderr
+
+
+def test_invalid_database_url(env: dict[str, str]) -> None:
+    env["CONTRACTGQL_DATABASE_URL"] = "mysql://localhost/db"
+
+    result = run(env, "migrate")
+
+    assert result.returncode == 2
+    assert "CONTRACTGQL_DATABASE_URL='mysql://localhost/db' is not supported" in (
+        result.stderr
+    )
