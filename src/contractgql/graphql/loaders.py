@@ -36,12 +36,14 @@ from contractgql.graphql.types.contracts import (
     ContractNode,
     contract_node,
 )
+from contractgql.graphql.types.notes import NOTE_COLUMNS, note_node
 from contractgql.graphql.types.users import USER_COLUMNS, user_node
 from contractgql.models import (
     Client,
     ContactPerson,
     ContractType,
     ContractWatcher,
+    Note,
     Project,
     Service,
     Tag,
@@ -218,6 +220,27 @@ async def fetch_client_links(
     return linked
 
 
+async def fetch_notes(
+    viewer: Viewer, target: str, owner_ids: Sequence[int]
+) -> dict[int, list[Any]]:
+    """Return the unarchived notes of each contract, client or project, newest first."""
+    column = f"{target}_id"
+    notes: dict[int, list[Any]] = defaultdict(list)
+    for chunk in _chunks(sorted(set(owner_ids))):
+        rows = (
+            await Note.filter(
+                **{f"{column}__in": chunk},
+                organization_id=viewer.organization_id,
+                archived_at=None,
+            )
+            .order_by("-created_at", "-id")
+            .values(*NOTE_COLUMNS, column)
+        )
+        for row in rows:
+            notes[row[column]].append(note_node(row))
+    return notes
+
+
 class Loaders:
     """DataLoaders of one request, all scoped to the viewer's organization."""
 
@@ -274,6 +297,9 @@ class Loaders:
         return self._link_loader("contract", name, fetch_contract_links).load(
             contract_pk
         )
+
+    def notes(self, target: str, owner_pk: int) -> Awaitable[list[Any]]:
+        return self._link_loader("notes", target, fetch_notes).load(owner_pk)
 
     def client_links(self, name: str, client_pk: int) -> Awaitable[list[Any]]:
         return self._link_loader("client", name, fetch_client_links).load(client_pk)

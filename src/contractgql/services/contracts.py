@@ -152,10 +152,15 @@ async def get_visible_contract(viewer: Viewer, contract_id: int) -> Contract:
 
 
 def _check_create_permission(viewer: Viewer, values: dict[str, Any]) -> None:
-    if viewer.may("contract:write") or (
-        viewer.may("contract.draft:write")
-        and values.get("stage") == ContractStage.DRAFT
-    ) or viewer.may("contract.own:write") and values.get("owner_id") == viewer.user_id:
+    if (
+        viewer.may("contract:write")
+        or (
+            viewer.may("contract.draft:write")
+            and values.get("stage") == ContractStage.DRAFT
+        )
+        or viewer.may("contract.own:write")
+        and values.get("owner_id") == viewer.user_id
+    ):
         pass
     else:
         raise PermissionDenied(_create_denied_message(viewer))
@@ -413,11 +418,10 @@ async def _check_parent(
                 "children: pick a contract outside this contract's tree.",
             )
             return
-        ancestor_id = (
-            await Contract.filter(id=ancestor_id)
-            .values_list("parent_id", flat=True)
-            .first()
+        parents = await Contract.filter(id=ancestor_id).values_list(
+            "parent_id", flat=True
         )
+        ancestor_id = parents[0] if parents else None
     validator.add(
         "parent_id",
         "parent_chain_too_deep",

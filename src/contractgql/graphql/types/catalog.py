@@ -6,18 +6,24 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from tortoise.expressions import Q
 
 from contractgql.graphql.context import Info
-from contractgql.graphql.relay import Node
+from contractgql.graphql.relay import Connection, Node
+from contractgql.graphql.types.contracts import ContractNode
+from contractgql.graphql.types.filters import ContractFilter, ContractOrder
+from contractgql.graphql.types.related import linked_to, related_contracts
 from contractgql.graphql.types.common import JSON, PeriodType, period_type
 from contractgql.ids import encode_id
 
 if TYPE_CHECKING:
     from contractgql.graphql.types.clients import ClientNode
+    from contractgql.graphql.types.notes import NoteNode
 
 ClientRef = Annotated[
     "ClientNode", strawberry.lazy("contractgql.graphql.types.clients")
 ]
+NoteRef = Annotated["NoteNode", strawberry.lazy("contractgql.graphql.types.notes")]
 
 RECORD_COLUMNS = ("id", "created_at", "updated_at", "version", "archived_at")
 
@@ -38,6 +44,19 @@ class ContractTypeNode(Node):
     updated_at: datetime
     version: int
     archived_at: datetime | None
+
+    @strawberry.field(description="Contracts of this type that the caller may see.")
+    async def contracts(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: ContractFilter | None = None,
+        order_by: ContractOrder | None = None,
+    ) -> Connection[ContractNode]:
+        return await related_contracts(
+            info, Q(contract_type_id=self.pk), first, after, filter, order_by
+        )
 
 
 CONTRACT_TYPE_COLUMNS = (*RECORD_COLUMNS, "name", "description", "reminder_offsets")
@@ -71,6 +90,25 @@ class ProjectNode(Node):
     @strawberry.field
     def client(self, info: Info) -> ClientRef:
         return info.context.loaders.client(self.client_pk)
+
+    @strawberry.field(description="Notes on this project, newest first.")
+    def notes(self, info: Info) -> list[NoteRef]:
+        return info.context.loaders.notes("project", self.pk)
+
+    @strawberry.field(
+        description="Contracts linked to this project that the caller may see."
+    )
+    async def contracts(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: ContractFilter | None = None,
+        order_by: ContractOrder | None = None,
+    ) -> Connection[ContractNode]:
+        return await related_contracts(
+            info, linked_to("projects", self.pk), first, after, filter, order_by
+        )
 
 
 PROJECT_COLUMNS = (
@@ -110,6 +148,19 @@ class ServiceNode(Node):
     version: int
     archived_at: datetime | None
 
+    @strawberry.field(description="Contracts for this service that the caller may see.")
+    async def contracts(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: ContractFilter | None = None,
+        order_by: ContractOrder | None = None,
+    ) -> Connection[ContractNode]:
+        return await related_contracts(
+            info, linked_to("services", self.pk), first, after, filter, order_by
+        )
+
 
 SERVICE_COLUMNS = (*RECORD_COLUMNS, "name", "code", "description")
 
@@ -134,6 +185,19 @@ class TagNode(Node):
     updated_at: datetime
     version: int
     archived_at: datetime | None
+
+    @strawberry.field(description="Contracts with this tag that the caller may see.")
+    async def contracts(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: ContractFilter | None = None,
+        order_by: ContractOrder | None = None,
+    ) -> Connection[ContractNode]:
+        return await related_contracts(
+            info, linked_to("tags", self.pk), first, after, filter, order_by
+        )
 
 
 TAG_COLUMNS = (*RECORD_COLUMNS, "name", "color")

@@ -6,16 +6,22 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from tortoise.expressions import Q
 
 from contractgql.graphql.context import Info
-from contractgql.graphql.relay import Node
+from contractgql.graphql.relay import Connection, Node
+from contractgql.graphql.types.contracts import ContractNode
+from contractgql.graphql.types.filters import ContractFilter, ContractOrder
+from contractgql.graphql.types.related import related_contracts
 from contractgql.graphql.types.catalog import RECORD_COLUMNS, _record_fields
 from contractgql.graphql.types.common import JSON
 from contractgql.ids import encode_id
 
 if TYPE_CHECKING:
     from contractgql.graphql.types.catalog import ProjectNode, TagNode
+    from contractgql.graphql.types.notes import NoteNode
 
+NoteRef = Annotated["NoteNode", strawberry.lazy("contractgql.graphql.types.notes")]
 TagRef = Annotated["TagNode", strawberry.lazy("contractgql.graphql.types.catalog")]
 ProjectRef = Annotated[
     "ProjectNode", strawberry.lazy("contractgql.graphql.types.catalog")
@@ -58,6 +64,23 @@ class ClientNode(Node):
     @strawberry.field
     def projects(self, info: Info) -> list[ProjectRef]:
         return info.context.loaders.client_links("projects", self.pk)
+
+    @strawberry.field(description="Notes on this client, newest first.")
+    def notes(self, info: Info) -> list[NoteRef]:
+        return info.context.loaders.notes("client", self.pk)
+
+    @strawberry.field(description="Contracts with this client that the caller may see.")
+    async def contracts(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: ContractFilter | None = None,
+        order_by: ContractOrder | None = None,
+    ) -> Connection[ContractNode]:
+        return await related_contracts(
+            info, Q(client_id=self.pk), first, after, filter, order_by
+        )
 
 
 CLIENT_COLUMNS = (

@@ -8,6 +8,7 @@ import strawberry
 
 from contractgql.domain.dates import Period, PeriodUnit
 from contractgql.domain.money import PaymentFrequency
+from contractgql.domain.status import ContractStatus
 from contractgql.errors import FieldError
 from contractgql.models import (
     ContractStage,
@@ -32,6 +33,13 @@ SensitivityEnum = strawberry.enum(
     name="Sensitivity",
     description="Confidential contracts are visible only to their owner, watchers and "
     "roles allowed to see confidential contracts.",
+)
+ContractStatusEnum = strawberry.enum(
+    ContractStatus,
+    name="ContractStatus",
+    description="Where a contract stands today, in its organization's timezone: "
+    "DRAFT and CANCELLED follow the stage; otherwise UPCOMING before the start date, "
+    "EXPIRED after the end date and ACTIVE in between.",
 )
 CustomFieldKindEnum = strawberry.enum(CustomFieldKind, name="CustomFieldKind")
 CustomFieldEntityEnum = strawberry.enum(CustomFieldEntity, name="CustomFieldEntity")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
@@ -10,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from contractgql.domain.dates import Period, PeriodUnit, earliest_end_with_notice_on
+from contractgql.domain.status import contract_status
 from contractgql.domain.money import (
     PaymentFrequency,
     from_minor_units,
@@ -22,6 +22,7 @@ from contractgql.graphql.relay import Node
 from contractgql.graphql.types.common import (
     JSON,
     ContractStageEnum,
+    ContractStatusEnum,
     PaymentFrequencyEnum,
     PeriodType,
     SensitivityEnum,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
         TagNode,
     )
     from contractgql.graphql.types.clients import ClientNode, ContactPersonNode
+    from contractgql.graphql.types.notes import NoteNode
     from contractgql.graphql.types.users import UserNode
 
 ClientRef = Annotated[
@@ -49,6 +51,7 @@ ContactRef = Annotated[
     "ContactPersonNode", strawberry.lazy("contractgql.graphql.types.clients")
 ]
 UserRef = Annotated["UserNode", strawberry.lazy("contractgql.graphql.types.users")]
+NoteRef = Annotated["NoteNode", strawberry.lazy("contractgql.graphql.types.notes")]
 TypeRef = Annotated[
     "ContractTypeNode", strawberry.lazy("contractgql.graphql.types.catalog")
 ]
@@ -59,32 +62,6 @@ ProjectRef = Annotated[
 ServiceRef = Annotated[
     "ServiceNode", strawberry.lazy("contractgql.graphql.types.catalog")
 ]
-
-
-@strawberry.enum(
-    description="Where a contract stands today, in its organization's timezone."
-)
-class ContractStatus(enum.Enum):
-    DRAFT = "draft"
-    CANCELLED = "cancelled"
-    UPCOMING = "upcoming"
-    ACTIVE = "active"
-    EXPIRED = "expired"
-
-
-def contract_status(
-    stage: str, start: date, end: date | None, today: date
-) -> ContractStatus:
-    """Derive the status from the recorded stage and the dates, end date inclusive."""
-    if stage == ContractStage.DRAFT:
-        return ContractStatus.DRAFT
-    if stage == ContractStage.CANCELLED:
-        return ContractStatus.CANCELLED
-    if start > today:
-        return ContractStatus.UPCOMING
-    if end is not None and end < today:
-        return ContractStatus.EXPIRED
-    return ContractStatus.ACTIVE
 
 
 def _financial(name: str, description: str) -> Any:
@@ -150,7 +127,7 @@ class ContractNode(Node):
     name: str
     description: str | None
     stage: ContractStageEnum  # type: ignore[valid-type]
-    status: ContractStatus
+    status: ContractStatusEnum  # type: ignore[valid-type]
     sensitivity: SensitivityEnum  # type: ignore[valid-type]
     start_date: date
     end_date: date | None = strawberry.field(
@@ -255,6 +232,10 @@ class ContractNode(Node):
     @strawberry.field(description="Contracts whose parent is this contract.")
     def children(self, info: Info) -> list[ContractNode]:
         return _many(self, info, "children")
+
+    @strawberry.field(description="Notes on this contract, newest first.")
+    def notes(self, info: Info) -> list[NoteRef]:
+        return info.context.loaders.notes("contract", self.pk)
 
     @strawberry.field(description="Users who follow this contract.")
     def watchers(self, info: Info) -> list[UserRef]:
