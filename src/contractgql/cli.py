@@ -56,7 +56,8 @@ def _parser() -> argparse.ArgumentParser:
 
     create_user = commands.add_parser(
         "create-user",
-        help="Create a user; the password is read from CONTRACTGQL_PASSWORD or a prompt.",
+        help="Create a user. The password is read from CONTRACTGQL_PASSWORD, or "
+        "else from a prompt.",
     )
     create_user.add_argument("--email", required=True)
     create_user.add_argument("--name", required=True)

@@ -43,7 +43,7 @@ class Settings:
         return self.resolved_database_url.startswith("sqlite")
 
     def resolved_secret_key(self) -> str:
-        """Return the signing key, creating and storing one in data_dir if none is set."""
+        """Return the signing key; without one, create it and store it in data_dir."""
         if self.secret_key:
             return self.secret_key
 

@@ -49,10 +49,10 @@ class Period:
 def notice_deadline(end_date: date | None, notice: Period | None) -> date | None:
     """Return the last day on which notice still ends the contract on its end date.
 
-    The contract runs through `end_date`, so it ends at the start of the next day; notice
-    must arrive a full notice period before that moment, and the deadline is the day
-    before it: `(end_date + 1 day - notice) - 1 day`. Open-ended contracts and contracts
-    without a notice period have no deadline.
+    The contract runs through `end_date`, so it ends at the start of the next day.
+    Notice must arrive a full notice period before that moment, and the deadline is
+    the day before: `(end_date + 1 day - notice) - 1 day`. Open-ended contracts and
+    contracts without a notice period have no deadline.
     """
     if end_date is None or notice is None:
         return None

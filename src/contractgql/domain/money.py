@@ -134,7 +134,7 @@ def from_minor_units(minor: int, currency: str) -> Decimal:
 
 
 def present(minor: Fraction | int, currency: str) -> Decimal:
-    """Round an exact figure in minor units half up and return it as a decimal amount."""
+    """Round an exact figure in minor units half up and return it as an amount."""
     exponent = minor_unit_exponent(currency)
     exact = Decimal(minor.numerator) / Decimal(minor.denominator)
     rounded = exact.quantize(Decimal(1), rounding=ROUND_HALF_UP)

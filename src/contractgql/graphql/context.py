@@ -37,7 +37,7 @@ class Context:
 
     @property
     def viewer(self) -> Viewer:
-        """Return the authenticated caller; raise AuthenticationError if there is none."""
+        """Return the authenticated caller, or raise AuthenticationError."""
         if self.auth_error is not None:
             raise self.auth_error
         if self.viewer_or_none is None:

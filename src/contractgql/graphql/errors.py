@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from contractgql.errors import ContractGQLError
+from graphql import GraphQLError
 
 logger = logging.getLogger(__name__)
 

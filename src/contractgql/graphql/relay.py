@@ -192,11 +192,17 @@ async def _after(
     value = anchors[0][_value_field(key)]
     field = _value_field(key)
     compare = "lt" if descending else "gt"
-    id_after = Q(**{f"id__{compare}": anchor_pk})
+    id_after = Q(**_lookup(f"id__{compare}", anchor_pk))
     if key.nullable and value is None:
         return Q(sort_null="1") & id_after
 
-    after_value = Q(**{f"{field}__{compare}": value}) | (Q(**{field: value}) & id_after)
+    after_value = Q(**_lookup(f"{field}__{compare}", value)) | (
+        Q(**_lookup(field, value)) & id_after
+    )
     if key.nullable:
         return (Q(sort_null="0") & after_value) | Q(sort_null="1")
     return after_value
+
+
+def _lookup(name: str, value: Any) -> dict[str, Any]:
+    return {name: value}

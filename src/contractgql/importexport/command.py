@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from contractgql.config import Settings
 from contractgql.importexport.errors import ImportFileError, ValueParseError
@@ -137,9 +138,14 @@ def _parse_mapping(items: list[str]) -> dict[str, str]:
     return mapping
 
 
-def print_report(report: ImportReport, *, verbose: bool, out: object = None) -> None:
+def print_report(
+    report: ImportReport, *, verbose: bool, out: TextIO | None = None
+) -> None:
     stream = out if out is not None else sys.stdout
-    write = lambda line: print(line, file=stream)  # noqa: E731
+
+    def write(line: str) -> None:
+        print(line, file=stream)
+
     title = "Dry run of" if report.dry_run else "Imported"
     write(f"{title} {report.path} ({report.total_rows} rows, {report.seconds:.1f} s)")
     write(
@@ -171,5 +177,6 @@ def print_report(report: ImportReport, *, verbose: bool, out: object = None) -> 
         f"{report.count('created')} {would}created, {report.count('updated')} {would}"
         f"updated, {report.count('unchanged')} unchanged, {report.count('duplicate')} "
         f"duplicates, {report.count('rejected')} rejected; {report.created_clients} "
-        f"new clients; {report.accounted_for} of {report.total_rows} rows accounted for."
+        f"new clients; {report.accounted_for} of {report.total_rows} rows accounted "
+        "for."
     )

@@ -325,7 +325,7 @@ class _Writer:
         return values
 
     async def _client(self, row: ParsedRow) -> int:
-        """Match the client on registration numbers first, then on name; else create it."""
+        """Match the client on registration numbers, then on name, else create it."""
         for number in (row.client_coc_number, row.client_vat_number):
             if number and _key(number) in self.clients_by_registration:
                 return self.clients_by_registration[_key(number)]
@@ -343,7 +343,7 @@ class _Writer:
         for number in (row.client_coc_number, row.client_vat_number):
             if number:
                 self._remember(self.clients_by_registration, _key(number), client.id)
-        return client.id
+        return int(client.id)
 
     def _remember(self, cache: dict[str, int], key: str, record_id: int) -> None:
         cache[key] = record_id
@@ -360,7 +360,7 @@ class _Writer:
             organization_id=self.organization.id, name=name[:100]
         )
         self._remember(self.types, key, contract_type.id)
-        return contract_type.id
+        return int(contract_type.id)
 
     async def _tag(self, name: str) -> int:
         key = _key(name)
@@ -379,7 +379,8 @@ class _Writer:
                     row.row,
                     self.mapping.header_of("owner_email"),
                     email,
-                    f"No active user has e-mail address {email!r}: create the user first "
+                    f"No active user has e-mail address {email!r}: create the user "
+                    "first "
                     "or correct the address.",
                     row.line,
                 )

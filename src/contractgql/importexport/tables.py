@@ -22,8 +22,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import openpyxl  # type: ignore[import-untyped]
-from openpyxl.utils.exceptions import InvalidFileException  # type: ignore[import-untyped]
+import openpyxl
+from openpyxl.utils.exceptions import InvalidFileException
 
 from contractgql.importexport.columns import match_header, normalize_header
 from contractgql.importexport.errors import ImportFileError, ValueParseError

@@ -5,7 +5,7 @@ from tortoise.models import Model
 
 
 class Record(Model):
-    """An editable row with timestamps, a version for optimistic locking and soft archive."""
+    """An editable row: timestamps, a version for optimistic locking, soft archive."""
 
     id = fields.BigIntField(primary_key=True)
     created_at = fields.DatetimeField(auto_now_add=True)

@@ -1,6 +1,7 @@
 """Contracts and their links to projects, services, tags and watchers."""
 
 import enum
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -8,6 +9,18 @@ from tortoise.models import Model
 from contractgql.domain.dates import PeriodUnit
 from contractgql.domain.money import PaymentFrequency
 from contractgql.models.base import Record
+
+if TYPE_CHECKING:
+    from contractgql.models import (
+        Client,
+        ContactPerson,
+        ContractType,
+        Organization,
+        Project,
+        Service,
+        Tag,
+        User,
+    )
 
 
 class ContractStage(enum.StrEnum):
@@ -24,36 +37,46 @@ class Sensitivity(enum.StrEnum):
 
 
 class Contract(Record):
-    organization = fields.ForeignKeyField(
+    organization: fields.ForeignKeyRelation["Organization"] = fields.ForeignKeyField(
         "models.Organization", related_name=False, on_delete=fields.RESTRICT
     )
-    client = fields.ForeignKeyField(
+    organization_id: int
+    client: fields.ForeignKeyRelation["Client"] = fields.ForeignKeyField(
         "models.Client", related_name="contracts", on_delete=fields.RESTRICT
     )
-    contract_type = fields.ForeignKeyField(
-        "models.ContractType",
-        related_name="contracts",
-        null=True,
-        on_delete=fields.RESTRICT,
+    client_id: int
+    contract_type: fields.ForeignKeyNullableRelation["ContractType"] = (
+        fields.ForeignKeyField(
+            "models.ContractType",
+            related_name="contracts",
+            null=True,
+            on_delete=fields.RESTRICT,
+        )
     )
-    owner = fields.ForeignKeyField(
+    contract_type_id: int | None
+    owner: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
         "models.User",
         related_name="owned_contracts",
         null=True,
         on_delete=fields.SET_NULL,
     )
-    contact = fields.ForeignKeyField(
-        "models.ContactPerson",
-        related_name="contracts",
-        null=True,
-        on_delete=fields.SET_NULL,
+    owner_id: int | None
+    contact: fields.ForeignKeyNullableRelation["ContactPerson"] = (
+        fields.ForeignKeyField(
+            "models.ContactPerson",
+            related_name="contracts",
+            null=True,
+            on_delete=fields.SET_NULL,
+        )
     )
-    parent = fields.ForeignKeyField(
+    contact_id: int | None
+    parent: fields.ForeignKeyNullableRelation["Contract"] = fields.ForeignKeyField(
         "models.Contract",
         related_name="children",
         null=True,
         on_delete=fields.RESTRICT,
     )
+    parent_id: int | None
 
     number = fields.CharField(max_length=100, null=True)
     name = fields.CharField(max_length=300)
@@ -86,22 +109,24 @@ class Contract(Record):
     notice_unit = fields.CharEnumField(PeriodUnit, null=True)
     notice_to_month_end = fields.BooleanField(default=False)
 
-    custom_fields = fields.JSONField(default=dict)
-    projects = fields.ManyToManyField(
+    custom_fields: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
+    projects: fields.ManyToManyRelation["Project"] = fields.ManyToManyField(
         "models.Project", related_name="contracts", through="contract_projects"
     )
-    services = fields.ManyToManyField(
+    services: fields.ManyToManyRelation["Service"] = fields.ManyToManyField(
         "models.Service", related_name="contracts", through="contract_services"
     )
-    tags = fields.ManyToManyField(
+    tags: fields.ManyToManyRelation["Tag"] = fields.ManyToManyField(
         "models.Tag", related_name="contracts", through="contract_tags"
     )
-    created_by = fields.ForeignKeyField(
+    created_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
         "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )
-    updated_by = fields.ForeignKeyField(
+    created_by_id: int | None
+    updated_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
         "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )
+    updated_by_id: int | None
 
     class Meta:
         table = "contracts"
@@ -114,15 +139,17 @@ class Contract(Record):
 
 
 class ContractWatcher(Model):
-    """A user who follows a contract. Watchers may see it even when it is confidential."""
+    """A user who follows a contract. Watchers may see it even when it is confidential."""  # noqa: E501
 
     id = fields.BigIntField(primary_key=True)
-    contract = fields.ForeignKeyField(
+    contract: fields.ForeignKeyRelation["Contract"] = fields.ForeignKeyField(
         "models.Contract", related_name="watchers", on_delete=fields.CASCADE
     )
-    user = fields.ForeignKeyField(
+    contract_id: int
+    user: fields.ForeignKeyRelation["User"] = fields.ForeignKeyField(
         "models.User", related_name="watching", on_delete=fields.CASCADE
     )
+    user_id: int
 
     class Meta:
         table = "contract_watchers"

@@ -1,10 +1,14 @@
 """Custom field definitions; the values live in each record's custom_fields column."""
 
 import enum
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 
 from contractgql.models.base import Record
+
+if TYPE_CHECKING:
+    from contractgql.models import Organization
 
 
 class CustomFieldKind(enum.StrEnum):
@@ -22,15 +26,16 @@ class CustomFieldEntity(enum.StrEnum):
 
 
 class CustomFieldDefinition(Record):
-    organization = fields.ForeignKeyField(
+    organization: fields.ForeignKeyRelation["Organization"] = fields.ForeignKeyField(
         "models.Organization", related_name=False, on_delete=fields.RESTRICT
     )
+    organization_id: int
     entity = fields.CharEnumField(CustomFieldEntity)
     # Key under which values are stored, e.g. "cost_centre".
     key = fields.CharField(max_length=64)
     label = fields.CharField(max_length=200)
     kind = fields.CharEnumField(CustomFieldKind)
-    choices = fields.JSONField(default=list)
+    choices: fields.JSONField[list[str]] = fields.JSONField(default=list)
     required = fields.BooleanField(default=False)
 
     class Meta:

@@ -15,7 +15,7 @@ class Organization(Model):
     default_currency = fields.CharField(max_length=3, default="EUR")
     timezone = fields.CharField(max_length=64, default="Europe/Amsterdam")
     # VAT rates in basis points (2100 is 21%), the choices offered for new contracts.
-    vat_rates = fields.JSONField(default=default_vat_rates)
+    vat_rates: fields.JSONField[list[int]] = fields.JSONField(default=default_vat_rates)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -23,16 +23,17 @@ class Organization(Model):
 
 
 class User(Model):
-    """A person or a service account. Login e-mail addresses are unique across tenants."""
+    """A person or a service account. Login e-mail addresses are unique across tenants."""  # noqa: E501
 
     id = fields.BigIntField(primary_key=True)
-    organization = fields.ForeignKeyField(
+    organization: fields.ForeignKeyRelation["Organization"] = fields.ForeignKeyField(
         "models.Organization", related_name="users", on_delete=fields.RESTRICT
     )
+    organization_id: int
     email = fields.CharField(max_length=254, unique=True)
     name = fields.CharField(max_length=200)
     password_hash = fields.CharField(max_length=200, null=True)
-    roles = fields.JSONField(default=list)
+    roles: fields.JSONField[list[str]] = fields.JSONField(default=list)
     is_active = fields.BooleanField(default=True)
     is_service_account = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)

@@ -1,1 +1,1 @@
-"""Authentication, roles and the checks that decide what a caller may read and change."""
+"""Authentication, roles and the checks on what a caller may read and change."""

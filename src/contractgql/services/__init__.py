@@ -1,4 +1,4 @@
-"""Business actions on records: validate input, check permissions, write in a transaction.
+"""Business actions: validate input, check permissions, write in a transaction.
 
 The GraphQL mutations and the importer both call these, so a rule holds on every path.
 """

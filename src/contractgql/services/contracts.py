@@ -192,9 +192,10 @@ def _check_update_permission(
         return
     if viewer.may("contract:write"):
         return
-    if viewer.may("contract.own:write") and contract.owner_id == viewer.user_id:
-        if values.get("owner_id", viewer.user_id) == viewer.user_id:
-            return
+    owns_contract = contract.owner_id == viewer.user_id
+    keeps_owner = values.get("owner_id", viewer.user_id) == viewer.user_id
+    if viewer.may("contract.own:write") and owns_contract and keeps_owner:
+        return
     if (
         viewer.may("contract.draft:write")
         and contract.stage is ContractStage.DRAFT
@@ -418,10 +419,8 @@ async def _check_parent(
                 "children: pick a contract outside this contract's tree.",
             )
             return
-        parents = await Contract.filter(id=ancestor_id).values_list(
-            "parent_id", flat=True
-        )
-        ancestor_id = parents[0] if parents else None
+        parents = await Contract.filter(id=ancestor_id).values("parent_id")
+        ancestor_id = parents[0]["parent_id"] if parents else None
     validator.add(
         "parent_id",
         "parent_chain_too_deep",

@@ -256,7 +256,8 @@ async def _validate_contract_type(
                 validator.add(
                     f"reminder_offsets.{index}",
                     "out_of_range",
-                    f"Reminder offset {offset} is not positive: use a count of 1 or more.",
+                    f"Reminder offset {offset.count} {offset.unit.value} is not "
+                    "positive: use a count of 1 or more.",
                 )
         columns["reminder_offsets"] = [
             {"count": offset.count, "unit": offset.unit.value} for offset in offsets

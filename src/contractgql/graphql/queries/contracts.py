@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-import strawberry
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
+from contractgql.domain.status import ContractStatus
 from contractgql.graphql.context import Info
 from contractgql.graphql.inputs import decode_typed_id
 from contractgql.graphql.loaders import preload_contracts, selected_node_fields
@@ -24,12 +24,10 @@ from contractgql.graphql.types.filters import (
     ContractSortField,
     SortDirection,
 )
-from contractgql.domain.status import ContractStatus
 from contractgql.models import Contract, ContractStage
 from contractgql.security.fields import require_readable
 from contractgql.security.records import visible_contracts
 from contractgql.security.viewer import Viewer
-
 
 _SORT_KEYS = {
     ContractSortField.CREATED_AT: SortKey("created_at", "id"),

@@ -10,11 +10,7 @@ from contractgql.errors import InvalidArgument
 from contractgql.graphql.context import Info
 from contractgql.graphql.inputs import decode_typed_id
 from contractgql.graphql.loaders import _fetch_by_id
-from contractgql.graphql.queries.contracts import (
-    ContractFilter,
-    ContractOrder,
-    contracts_connection,
-)
+from contractgql.graphql.queries.contracts import contracts_connection
 from contractgql.graphql.queries.records import records_connection
 from contractgql.graphql.relay import Connection, Node, SortKey
 from contractgql.graphql.types.catalog import (
@@ -41,6 +37,7 @@ from contractgql.graphql.types.clients import (
 )
 from contractgql.graphql.types.common import CustomFieldEntityEnum
 from contractgql.graphql.types.contracts import ContractNode
+from contractgql.graphql.types.filters import ContractFilter, ContractOrder
 from contractgql.graphql.types.notes import (
     CUSTOM_FIELD_COLUMNS,
     NOTE_COLUMNS,
@@ -120,6 +117,7 @@ class Query:
     )
     async def viewer(self, info: Info) -> ViewerType:
         viewer = info.context.viewer
+        assert viewer.user_id is not None, "GraphQL callers are always users"
         user = await info.context.loaders.user(viewer.user_id)
         organization = await _organization(viewer.organization_id)
         return ViewerType(

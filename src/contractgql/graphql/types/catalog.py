@@ -10,10 +10,10 @@ from tortoise.expressions import Q
 
 from contractgql.graphql.context import Info
 from contractgql.graphql.relay import Connection, Node
+from contractgql.graphql.types.common import JSON, PeriodType, period_type
 from contractgql.graphql.types.contracts import ContractNode
 from contractgql.graphql.types.filters import ContractFilter, ContractOrder
 from contractgql.graphql.types.related import linked_to, related_contracts
-from contractgql.graphql.types.common import JSON, PeriodType, period_type
 from contractgql.ids import encode_id
 
 if TYPE_CHECKING:

@@ -10,11 +10,11 @@ from tortoise.expressions import Q
 
 from contractgql.graphql.context import Info
 from contractgql.graphql.relay import Connection, Node
+from contractgql.graphql.types.catalog import RECORD_COLUMNS, _record_fields
+from contractgql.graphql.types.common import JSON
 from contractgql.graphql.types.contracts import ContractNode
 from contractgql.graphql.types.filters import ContractFilter, ContractOrder
 from contractgql.graphql.types.related import related_contracts
-from contractgql.graphql.types.catalog import RECORD_COLUMNS, _record_fields
-from contractgql.graphql.types.common import JSON
 from contractgql.ids import encode_id
 
 if TYPE_CHECKING:

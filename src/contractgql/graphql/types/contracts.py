@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from contractgql.domain.dates import Period, PeriodUnit, earliest_end_with_notice_on
-from contractgql.domain.status import contract_status
 from contractgql.domain.money import (
     PaymentFrequency,
     from_minor_units,
@@ -17,6 +16,7 @@ from contractgql.domain.money import (
     present,
     total_contract_value,
 )
+from contractgql.domain.status import contract_status
 from contractgql.graphql.context import Info
 from contractgql.graphql.relay import Node
 from contractgql.graphql.types.common import (
@@ -257,7 +257,7 @@ def _many(node: ContractNode, info: Info, name: str) -> Any:
 
 
 def contract_node(row: dict[str, Any], viewer: Viewer) -> ContractNode:
-    """Build a node from a row of CONTRACT_COLUMNS, hiding fields the viewer may not read."""
+    """Build a node from a CONTRACT_COLUMNS row, hiding what the viewer may not read."""
     today = viewer.today
     end: date | None = row["end_date"]
     deadline: date | None = row["notice_deadline"]
@@ -317,11 +317,11 @@ def _earliest_end(row: dict[str, Any], today: date) -> date:
     return earliest_end_with_notice_on(today, notice, row["notice_to_month_end"])
 
 
-def _figures(row: dict[str, Any]) -> dict[str, Decimal | str | None]:
+def _figures(row: dict[str, Any]) -> dict[str, Any]:
     """Return the financial fields of a row; call only for viewers who may read them."""
     currency = row["currency"]
     amount_minor = row["amount_minor"]
-    figures: dict[str, Decimal | str | None] = {
+    figures: dict[str, Any] = {
         "vat_rate": _percent(row["vat_rate_bp"]),
         "indexation": _percent(row["indexation_bp"]),
         "renewal_price_agreement": row["renewal_price_agreement"],

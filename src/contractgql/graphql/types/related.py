@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 
 from tortoise.expressions import Q, Subquery
 
-from contractgql.models import Contract
 from contractgql.graphql.context import Info
 from contractgql.graphql.types.filters import ContractFilter, ContractOrder
+from contractgql.models import Contract
 
 if TYPE_CHECKING:
     from contractgql.graphql.relay import Connection
