@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import uuid
@@ -28,23 +29,25 @@ import pytest_asyncio
 from tortoise import Tortoise
 
 from contractgql import db
-from contractgql.accounts import create_user, get_or_create_organization
 from contractgql.app import create_app
 from contractgql.config import Settings
-from contractgql.models import Organization
+from contractgql.models import Organization, User
+from contractgql.security.passwords import hash_password
 from contractgql.security.policy import ROLES
+from contractgql.security.tokens import TokenSigner
 
 PASSWORD = "correct-horse-battery"
 POSTGRES_URL = os.environ.get("CONTRACTGQL_TEST_POSTGRES_URL")
 BACKEND = os.environ.get("CONTRACTGQL_TEST_BACKEND", "sqlite")
 if BACKEND not in ("sqlite", "postgres"):
     raise pytest.UsageError(
-        f"CONTRACTGQL_TEST_BACKEND={BACKEND!r} is not supported: use sqlite or postgres."
+        f"CONTRACTGQL_TEST_BACKEND={BACKEND!r} is not supported: use sqlite or "
+        "postgres."
     )
 if BACKEND == "postgres" and not POSTGRES_URL:
     raise pytest.UsageError(
-        "CONTRACTGQL_TEST_BACKEND=postgres needs CONTRACTGQL_TEST_POSTGRES_URL, such as "
-        "postgres://postgres@127.0.0.1:5432/test."
+        "CONTRACTGQL_TEST_BACKEND=postgres needs CONTRACTGQL_TEST_POSTGRES_URL, such "
+        "as postgres://postgres@127.0.0.1:5432/test."
     )
 BACKENDS = [BACKEND]
 
@@ -59,16 +62,31 @@ def scratch_database() -> Iterator[str | None]:
     name = f"contractgql_scratch_{uuid.uuid4().hex[:12]}"
     admin_url = POSTGRES_URL.replace("postgres://", "postgresql://", 1)
 
-    async def admin(statement: str) -> None:
-        connection = await asyncpg.connect(admin_url)
-        await connection.execute(statement)
-        await connection.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(run_admin_statement(admin_url, f'CREATE DATABASE "{name}"'))
     try:
         yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+        asyncio.run(run_admin_statement(admin_url, drop))
+
+
+async def run_admin_statement(admin_url: str, statement: str) -> None:
+    """Run CREATE or DROP DATABASE, retrying while another session holds template1.
+
+    PostgreSQL rejects CREATE DATABASE while any other session is connected to the
+    template database, which happens when another process creates one at the same time.
+    """
+    for attempt in range(20):
+        connection = await asyncpg.connect(admin_url)
+        try:
+            await connection.execute(statement)
+            return
+        except asyncpg.ObjectInUseError:
+            if attempt == 19:
+                raise
+        finally:
+            await connection.close()
+        await asyncio.sleep(0.25)
 
 
 @pytest.fixture(scope="session")
@@ -87,11 +105,8 @@ async def settings(
     database_name = f"contractgql_test_{uuid.uuid4().hex[:12]}"
     if backend == "postgres":
         assert POSTGRES_URL is not None
-        admin = await asyncpg.connect(
-            POSTGRES_URL.replace("postgres://", "postgresql://", 1)
-        )
-        await admin.execute(f'CREATE DATABASE "{database_name}"')
-        await admin.close()
+        admin_url = POSTGRES_URL.replace("postgres://", "postgresql://", 1)
+        await run_admin_statement(admin_url, f'CREATE DATABASE "{database_name}"')
         database_url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + database_name
 
     settings = Settings(
@@ -105,11 +120,8 @@ async def settings(
     await Tortoise.close_connections()
 
     if backend == "postgres":
-        admin = await asyncpg.connect(
-            POSTGRES_URL.replace("postgres://", "postgresql://", 1)
-        )
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)')
-        await admin.close()
+        drop = f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)'
+        await run_admin_statement(admin_url, drop)
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -183,35 +195,41 @@ class Api:
         return error
 
 
-LOGIN = """
-mutation Login($email: String!, $password: String!) {
-  login(email: $email, password: $password) { token }
-}
-"""
+@functools.cache
+def password_hash() -> str:
+    """Return one Argon2 hash of the test password, computed once per process."""
+    return hash_password(PASSWORD)
 
 
-async def make_tenant(client: httpx.AsyncClient, name: str | None = None) -> Tenant:
+async def make_tenant(settings: Settings) -> Tenant:
+    """Create an organization with one user per role and a bearer token for each.
+
+    Hashing and verifying a password with Argon2 costs about 0.2 s per user, so all
+    users share one hash of PASSWORD and get tokens signed the way the login mutation
+    signs them. The login tests exercise the real password path.
+    """
     suffix = uuid.uuid4().hex[:10]
-    organization = await get_or_create_organization(name or f"Org {suffix}")
+    organization = await Organization.create(name=f"Org {suffix}")
     tenant = Tenant(organization=organization)
+    signer = TokenSigner(settings.resolved_secret_key(), settings.token_ttl)
     for role in ROLES:
         email = f"{role}-{suffix}@example.com"
-        user = await create_user(
-            organization, email, role.replace("_", " ").title(), [role], PASSWORD
-        )
-        response = await client.post(
-            "/graphql",
-            json={"query": LOGIN, "variables": {"email": email, "password": PASSWORD}},
+        user = await User.create(
+            organization=organization,
+            email=email,
+            name=role.replace("_", " ").title(),
+            roles=[role],
+            password_hash=password_hash(),
         )
         tenant.user_ids[role] = user.id
         tenant.emails[role] = email
-        tenant.tokens[role] = response.json()["data"]["login"]["token"]
+        tenant.tokens[role] = signer.issue(user.id, organization.id)
     return tenant
 
 
 @pytest_asyncio.fixture
-async def tenant(client: httpx.AsyncClient) -> Tenant:
-    return await make_tenant(client)
+async def tenant(settings: Settings) -> Tenant:
+    return await make_tenant(settings)
 
 
 @pytest_asyncio.fixture

@@ -19,7 +19,10 @@ UK_REGISTER = ROOT / "tests/data/uk_contracts_finder_council_contracts.csv"
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "contractgql", *args],
-        env=env, capture_output=True, text=True, timeout=300,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -41,8 +44,19 @@ def env(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 
 def test_create_user_then_duplicate(env: dict[str, str]) -> None:
-    args = ("create-user", "--email", "Ann@Example.com", "--name", "Ann", "--role",
-            "finance", "--role", "sales", "--organization", "Acme")
+    args = (
+        "create-user",
+        "--email",
+        "Ann@Example.com",
+        "--name",
+        "Ann",
+        "--role",
+        "finance",
+        "--role",
+        "sales",
+        "--organization",
+        "Acme",
+    )
 
     first = run(env, *args)
     second = run(env, *args)
@@ -56,8 +70,18 @@ def test_create_user_then_duplicate(env: dict[str, str]) -> None:
 
 
 def test_create_user_unknown_role(env: dict[str, str]) -> None:
-    result = run(env, "create-user", "--email", "a@example.com", "--name", "A",
-                 "--role", "superuser", "--organization", "Acme")
+    result = run(
+        env,
+        "create-user",
+        "--email",
+        "a@example.com",
+        "--name",
+        "A",
+        "--role",
+        "superuser",
+        "--organization",
+        "Acme",
+    )
 
     assert result.returncode == 1
     assert "Unknown role superuser: use one or more of admin, management" in (
@@ -68,16 +92,36 @@ def test_create_user_unknown_role(env: dict[str, str]) -> None:
 def test_create_user_short_password(env: dict[str, str]) -> None:
     env["CONTRACTGQL_PASSWORD"] = "short"
 
-    result = run(env, "create-user", "--email", "a@example.com", "--name", "A",
-                 "--role", "admin", "--organization", "Acme")
+    result = run(
+        env,
+        "create-user",
+        "--email",
+        "a@example.com",
+        "--name",
+        "A",
+        "--role",
+        "admin",
+        "--organization",
+        "Acme",
+    )
 
     assert result.returncode == 1
     assert "The password is 5 characters long: use at least 10." in result.stderr
 
 
 def test_import_unknown_organization(env: dict[str, str]) -> None:
-    run(env, "create-user", "--email", "a@example.com", "--name", "A", "--role",
-        "admin", "--organization", "Acme")
+    run(
+        env,
+        "create-user",
+        "--email",
+        "a@example.com",
+        "--name",
+        "A",
+        "--role",
+        "admin",
+        "--organization",
+        "Acme",
+    )
 
     result = run(env, "import", str(UK_REGISTER), "--organization", "Acne")
 
@@ -86,13 +130,21 @@ def test_import_unknown_organization(env: dict[str, str]) -> None:
 
 
 def test_import_dry_run_prints_rows(env: dict[str, str]) -> None:
-    run(env, "create-user", "--email", "a@example.com", "--name", "A", "--role",
-        "admin", "--organization", "Acme")
+    run(
+        env,
+        "create-user",
+        "--email",
+        "a@example.com",
+        "--name",
+        "A",
+        "--role",
+        "admin",
+        "--organization",
+        "Acme",
+    )
 
-    result = run(env, "import", str(UK_REGISTER), "--organization", "Acme",
-                 "--dry-run")
-    again = run(env, "import", str(UK_REGISTER), "--organization", "Acme",
-                "--dry-run")
+    result = run(env, "import", str(UK_REGISTER), "--organization", "Acme", "--dry-run")
+    again = run(env, "import", str(UK_REGISTER), "--organization", "Acme", "--dry-run")
 
     assert result.returncode == 0, result.stderr
     assert "  row 2: created 454733" in result.stdout
@@ -101,29 +153,45 @@ def test_import_dry_run_prints_rows(env: dict[str, str]) -> None:
         "557 would be created, 0 would be updated, 0 unchanged, 126 duplicates, "
         "0 rejected; 189 new clients; 683 of 683 rows accounted for."
     )
-    assert again.stdout.rstrip().splitlines()[-1] == (
-        result.stdout.rstrip().splitlines()[-1]
+    assert (
+        again.stdout.rstrip().splitlines()[-1]
+        == (result.stdout.rstrip().splitlines()[-1])
     )
 
 
 def test_import_rejected_rows_exit_one(env: dict[str, str], tmp_path: Path) -> None:
-    run(env, "create-user", "--email", "a@example.com", "--name", "A", "--role",
-        "admin", "--organization", "Acme")
+    run(
+        env,
+        "create-user",
+        "--email",
+        "a@example.com",
+        "--name",
+        "A",
+        "--role",
+        "admin",
+        "--organization",
+        "Acme",
+    )
     register = tmp_path / "bad.csv"
-    register.write_text("number,name,client,start date,amount\n"
-                        "X1,Good,Acme,2026-01-01,10\n"
-                        "X2,Bad,Acme,2026-01-01,ten euros\n")
+    register.write_text(
+        "number,name,client,start date,amount\n"
+        "X1,Good,Acme,2026-01-01,10\n"
+        "X2,Bad,Acme,2026-01-01,ten euros\n"
+    )
 
     result = run(env, "import", str(register), "--organization", "Acme")
 
     assert result.returncode == 1
     assert "row 3, column amount, value 'ten euros':" in result.stdout
-    assert "1 created, 0 updated, 0 unchanged, 0 duplicates, 1 rejected" in result.stdout
+    assert (
+        "1 created, 0 updated, 0 unchanged, 0 duplicates, 1 rejected" in result.stdout
+    )
 
 
 def test_import_bad_mapping_option(env: dict[str, str]) -> None:
-    result = run(env, "import", str(UK_REGISTER), "--organization", "Acme",
-                 "--map", "buyer_name")
+    result = run(
+        env, "import", str(UK_REGISTER), "--organization", "Acme", "--map", "buyer_name"
+    )
 
     assert result.returncode == 2
     assert "--map 'buyer_name' is not HEADER=FIELD" in result.stderr

@@ -88,8 +88,16 @@ def server_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
 @pytest.fixture(scope="module")
 def server_url(server_env: dict[str, str]) -> Iterator[str]:
     created = _run(
-        server_env, "create-user", "--email", "finance@e2e.example", "--name",
-        "Finance", "--role", "finance", "--organization", "E2E Council Supplier",
+        server_env,
+        "create-user",
+        "--email",
+        "finance@e2e.example",
+        "--name",
+        "Finance",
+        "--role",
+        "finance",
+        "--organization",
+        "E2E Council Supplier",
     )
     assert created.returncode == 0, created.stderr
     imported = _run(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from tortoise import Tortoise
+from tortoise import Tortoise, connections
 from tortoise.migrations.api import migrate as run_migrations
 
 from contractgql.config import Settings
@@ -42,6 +42,23 @@ async def migrate(settings: Settings) -> None:
 
 async def connect(settings: Settings) -> None:
     await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
+    if settings.is_sqlite:
+        await _unicode_upper_on_sqlite()
+
+
+async def _unicode_upper_on_sqlite() -> None:
+    """Replace SQLite's ASCII-only UPPER() with Python's Unicode-aware one.
+
+    Case-insensitive filters compare UPPER() of both sides, so without this a search
+    for "müller" would miss "MÜLLER GMBH" on SQLite while PostgreSQL finds it.
+    """
+    client = connections.get("default")
+    await client.create_connection(with_db=True)
+    await client._connection.create_function("upper", 1, _upper, deterministic=True)
+
+
+def _upper(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
 
 
 async def disconnect() -> None:

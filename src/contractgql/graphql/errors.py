@@ -36,6 +36,10 @@ class ErrorCodes(SchemaExtension):
         original = error.original_error
         if original is None:
             return _with_code(error, error.message, "GRAPHQL_VALIDATION_FAILED")
+        if error.path is None and not isinstance(original, ContractGQLError):
+            # Raised while coercing variables, before any resolver ran: the caller
+            # sent a value its type cannot represent, such as the date 2026-02-30.
+            return _with_code(error, error.message, "BAD_USER_INPUT")
         if isinstance(original, ContractGQLError):
             return _with_code(error, original.message, original.code)
         logger.error("Unexpected error in %s", error.path, exc_info=original)

@@ -30,7 +30,7 @@ PROTECTED_FIELDS: dict[str, dict[str, str]] = {
 
 # Contract input fields whose change needs the financial write permission.
 FINANCIAL_INPUT_FIELDS = frozenset(
-    {"amount", "vatRate", "indexation", "renewalPriceAgreement"}
+    {"amount", "vat_rate", "indexation", "renewal_price_agreement"}
 )
 
 

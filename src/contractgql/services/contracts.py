@@ -40,6 +40,14 @@ from contractgql.services.validation import Validator
 
 # Input keys that are links, handled apart from the contract's own columns.
 LINK_FIELDS = ("project_ids", "service_ids", "tag_ids")
+# Fields that may be left out of an update but not set to null.
+REQUIRED_WHEN_GIVEN = (
+    "client_id",
+    "stage",
+    "sensitivity",
+    "payment_frequency",
+    "currency",
+)
 # How far up a parent chain the cycle check looks before it gives up.
 MAX_PARENT_DEPTH = 100
 BASIS_POINTS = Decimal(100)
@@ -238,6 +246,14 @@ async def _validate(
         validator.add("start_date", "required", "Start date cannot be removed.")
     if creating and values.get("client_id") is None:
         validator.add("client_id", "required", "Client is required: pick a client.")
+    for field in REQUIRED_WHEN_GIVEN:
+        if field in values and values[field] is None:
+            label = field.removesuffix("_id").replace("_", " ").capitalize()
+            validator.add(
+                field,
+                "required",
+                f"{label} cannot be empty: give a value or leave the field out.",
+            )
 
     start = values.get("start_date", current.start_date if current else None)
     end = values.get("end_date", current.end_date if current else None)
@@ -312,6 +328,8 @@ def _money_columns(
     columns: dict[str, Any],
 ) -> None:
     currency = values.get("currency", current.currency if current else None)
+    if "currency" in values and values["currency"] is None:
+        return
     if "currency" in values:
         try:
             columns["currency"] = validate_currency((currency or "").strip().upper())
@@ -337,8 +355,7 @@ def _money_columns(
         ("indexation", "indexation_bp", Decimal(-100)),
     ):
         if field in values:
-            validator.percentage(values, field, low=low, high=Decimal(100))
-            value = values[field]
+            value = validator.percentage(values, field, low=low, high=Decimal(100))
             columns[column] = None if value is None else int(value * BASIS_POINTS)
 
 
@@ -450,7 +467,13 @@ async def _save_unique(contract: Contract, values: dict[str, Any]) -> None:
     try:
         await contract.save()
     except IntegrityError:
+        # Another request may have taken the number between the check and the save.
         if number is None:
+            raise
+        clash = Contract.filter(organization_id=contract.organization_id, number=number)
+        if contract.id is not None:
+            clash = clash.exclude(id=contract.id)
+        if not await clash.exists():
             raise
         _raise_duplicate_number(number)
 

@@ -117,7 +117,10 @@ async def _save(spec: RecordSpec, record: Any, values: dict[str, Any]) -> None:
         try:
             await record.save()
         except IntegrityError:
-            _raise_duplicate(spec, record, spec.unique[0] if spec.unique else ("id",))
+            # A concurrent request may have taken a unique value after the check.
+            if not spec.unique:
+                raise
+            _raise_duplicate(spec, record, spec.unique[0])
         if tag_ids is not None and isinstance(record, Client):
             await record.tags.clear()
             tags = await Tag.filter(
@@ -176,7 +179,7 @@ async def _validate_contact(
     validator.email(values, "email")
     validator.text(values, "phone", max_length=50)
     validator.text(values, "job_title", max_length=200)
-    if creating and values.get("client_id") is None:
+    if values.get("client_id") is None and (creating or "client_id" in values):
         validator.add("client_id", "required", "Client is required: pick a client.")
     await check_reference(
         validator,
@@ -197,7 +200,7 @@ async def _validate_project(
         values, "name", max_length=300, required=creating or "name" in values
     )
     validator.text(values, "code", max_length=50)
-    if creating and values.get("client_id") is None:
+    if values.get("client_id") is None and (creating or "client_id" in values):
         validator.add("client_id", "required", "Client is required: pick a client.")
     await check_reference(
         validator,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from contractgql.errors import FieldError, ValidationError
@@ -91,11 +91,24 @@ class Validator:
 
     def percentage(
         self, values: dict[str, Any], field: str, *, low: Decimal, high: Decimal
-    ) -> None:
-        value = values.get(field)
-        if value is None:
-            return
-        if not value.is_finite() or not low <= value <= high:
+    ) -> Decimal | None:
+        """Return the percentage in `values[field]` as a Decimal if it is valid."""
+        raw = values.get(field)
+        if raw is None:
+            return None
+        try:
+            value = raw if isinstance(raw, Decimal) else Decimal(str(raw).strip())
+        except InvalidOperation:
+            value = Decimal("NaN")
+        if not value.is_finite():
+            self.add(
+                field,
+                "invalid_percentage",
+                f"{_label(field, None)} {raw!r} is not a number: write a percentage "
+                "such as '21' or '2.5'.",
+            )
+            return None
+        if not low <= value <= high:
             self.add(
                 field,
                 "out_of_range",
@@ -109,6 +122,9 @@ class Validator:
                 f"{_label(field, None)} {value} has more than 2 decimal places: "
                 "round it to 2.",
             )
+        else:
+            return value
+        return None
 
 
 def _label(field: str, label: str | None) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date
-from decimal import Decimal
 
 import strawberry
 from strawberry import UNSET
@@ -55,10 +54,18 @@ class CreateContractInput:
     end_date: date | None = UNSET
     signed_date: date | None = UNSET
     payment_frequency: PaymentFrequencyEnum | None = UNSET  # type: ignore[valid-type]
-    amount: Decimal | None = UNSET
+    amount: str | None = strawberry.field(
+        default=UNSET,
+        description="Amount per billing period excluding VAT, as a decimal string "
+        "such as '1234.50', with at most the currency's number of decimals.",
+    )
     currency: str | None = UNSET
-    vat_rate: Decimal | None = UNSET
-    indexation: Decimal | None = UNSET
+    vat_rate: str | None = strawberry.field(
+        default=UNSET, description="VAT rate in percent, such as '21'."
+    )
+    indexation: str | None = strawberry.field(
+        default=UNSET, description="Yearly indexation in percent, such as '2.5'."
+    )
     renewal_price_agreement: str | None = UNSET
     auto_renewal: bool | None = UNSET
     renewal_term: PeriodInput | None = UNSET
@@ -89,10 +96,18 @@ class UpdateContractInput:
     end_date: date | None = UNSET
     signed_date: date | None = UNSET
     payment_frequency: PaymentFrequencyEnum | None = UNSET  # type: ignore[valid-type]
-    amount: Decimal | None = UNSET
+    amount: str | None = strawberry.field(
+        default=UNSET,
+        description="Amount per billing period excluding VAT, as a decimal string "
+        "such as '1234.50', with at most the currency's number of decimals.",
+    )
     currency: str | None = UNSET
-    vat_rate: Decimal | None = UNSET
-    indexation: Decimal | None = UNSET
+    vat_rate: str | None = strawberry.field(
+        default=UNSET, description="VAT rate in percent, such as '21'."
+    )
+    indexation: str | None = strawberry.field(
+        default=UNSET, description="Yearly indexation in percent, such as '2.5'."
+    )
     renewal_price_agreement: str | None = UNSET
     auto_renewal: bool | None = UNSET
     renewal_term: PeriodInput | None = UNSET

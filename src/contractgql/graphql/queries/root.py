@@ -59,6 +59,8 @@ from contractgql.models import (
     User,
 )
 from contractgql.security.fields import PROTECTED_FIELDS
+from contractgql.security.records import visible_contracts
+from contractgql.security.viewer import Viewer
 
 _NODE_SOURCES = {
     "Client": (Client, CLIENT_COLUMNS, client_node),
@@ -154,6 +156,8 @@ class Query:
         if type_name == "Contract":
             node: Node | None = await info.context.loaders.contract(pk)
             return node
+        if type_name == "Note" and not await _note_visible(viewer, pk):
+            return None
         source = _NODE_SOURCES.get(type_name)
         if source is None:
             return None
@@ -339,6 +343,20 @@ class Query:
             columns=USER_COLUMNS,
             build=build,
         )
+
+
+async def _note_visible(viewer: Viewer, note_id: int) -> bool:
+    """Return whether the note exists and its contract, if any, is visible."""
+    rows = await Note.filter(id=note_id, organization_id=viewer.organization_id).values(
+        "contract_id"
+    )
+    if not rows:
+        return False
+    contract_id = rows[0]["contract_id"]
+    return (
+        contract_id is None
+        or await visible_contracts(viewer).filter(id=contract_id).exists()
+    )
 
 
 def _client_filter(client_id: strawberry.ID | None) -> dict[str, int] | None:
