@@ -34,4 +34,5 @@ lint: install
 	$(BIN)/ruff format --check src tests bench
 
 bench: install
+	$(BIN)/pip install --quiet -e ".[bench]"
 	$(BIN)/python -m bench

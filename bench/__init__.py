@@ -1,0 +1,1 @@
+"""Benchmark of the contracts page: the GraphQL server against hand-written SQL."""
