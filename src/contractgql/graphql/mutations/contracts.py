@@ -36,48 +36,6 @@ class ContractPayload:
 
 
 @strawberry.input(
-    description="A new contract. Financial fields need the "
-    "'contract.financial:write' permission."
-)
-class CreateContractInput:
-    name: str
-    client_id: strawberry.ID
-    start_date: date
-    number: str | None = UNSET
-    description: str | None = UNSET
-    contract_type_id: strawberry.ID | None = UNSET
-    owner_id: strawberry.ID | None = UNSET
-    contact_id: strawberry.ID | None = UNSET
-    parent_id: strawberry.ID | None = UNSET
-    stage: ContractStageEnum | None = UNSET  # type: ignore[valid-type]
-    sensitivity: SensitivityEnum | None = UNSET  # type: ignore[valid-type]
-    end_date: date | None = UNSET
-    signed_date: date | None = UNSET
-    payment_frequency: PaymentFrequencyEnum | None = UNSET  # type: ignore[valid-type]
-    amount: str | None = strawberry.field(
-        default=UNSET,
-        description="Amount per billing period excluding VAT, as a decimal string "
-        "such as '1234.50', with at most the currency's number of decimals.",
-    )
-    currency: str | None = UNSET
-    vat_rate: str | None = strawberry.field(
-        default=UNSET, description="VAT rate in percent, such as '21'."
-    )
-    indexation: str | None = strawberry.field(
-        default=UNSET, description="Yearly indexation in percent, such as '2.5'."
-    )
-    renewal_price_agreement: str | None = UNSET
-    auto_renewal: bool | None = UNSET
-    renewal_term: PeriodInput | None = UNSET
-    notice_period: PeriodInput | None = UNSET
-    notice_to_month_end: bool | None = UNSET
-    custom_fields: JSON | None = UNSET
-    project_ids: list[strawberry.ID] | None = UNSET
-    service_ids: list[strawberry.ID] | None = UNSET
-    tag_ids: list[strawberry.ID] | None = UNSET
-
-
-@strawberry.input(
     description="Changes to a contract: fields left out keep their "
     "value, null clears an optional field."
 )
@@ -117,6 +75,16 @@ class UpdateContractInput:
     project_ids: list[strawberry.ID] | None = UNSET
     service_ids: list[strawberry.ID] | None = UNSET
     tag_ids: list[strawberry.ID] | None = UNSET
+
+
+@strawberry.input(
+    description="A new contract. Financial fields need the "
+    "'contract.financial:write' permission."
+)
+class CreateContractInput(UpdateContractInput):
+    name: str
+    client_id: strawberry.ID
+    start_date: date
 
 
 @strawberry.input(description="Projects, services and tags to link or unlink.")
