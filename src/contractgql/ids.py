@@ -23,7 +23,9 @@ def decode_id(global_id: str) -> tuple[str, int]:
             f"{global_id!r} is not a valid id: use the `id` value that the API "
             "returned for the record."
         ) from None
-    if not type_name or pk <= 0:
+    # A key must fit a signed 64-bit column and be written without padding, so
+    # that each record has exactly one id.
+    if not type_name or not 0 < pk < 2**63 or raw_pk != str(pk):
         raise InvalidArgument(
             f"{global_id!r} is not a valid id: use the `id` value that the API "
             "returned for the record."

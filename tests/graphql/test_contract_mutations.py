@@ -374,8 +374,34 @@ async def test_currency_change_checks_stored_amount(api: Api) -> None:
     before = await _contract(api, {"amount": "12.34"})
 
     await _assert_update_rejected(
-        api, before, {"currency": "JPY"}, "amount", "TOO_MANY_DECIMALS"
+        api, before, {"currency": "JPY"}, "currency", "AMOUNT_DOES_NOT_FIT_CURRENCY"
     )
+
+
+async def test_currency_error_hides_stored_amount(api: Api) -> None:
+    before = await _contract(api, {"amount": "98765.43"})
+
+    data = await api.data(
+        UPDATE_CONTRACT, {"id": before["id"], "input": {"currency": "JPY"}}
+    )
+
+    message = data["updateContract"]["errors"][0]["message"]
+    assert "98765" not in message
+    assert "JPY" in message
+
+
+@pytest.mark.parametrize("role", ["account_manager", "sales"])
+async def test_currency_change_forbidden_without_finance(api: Api, role: str) -> None:
+    before = await _contract(
+        api, {"ownerId": encode_id("User", api.tenant.user_ids[role])}
+    )
+
+    error = await api.error(
+        UPDATE_CONTRACT, {"id": before["id"], "input": {"currency": "JPY"}}, role=role
+    )
+
+    assert error["extensions"]["code"] == "FORBIDDEN"
+    assert "currency" in error["message"]
 
 
 async def test_update_unknown_currency_unchanged(api: Api) -> None:

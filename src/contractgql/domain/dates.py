@@ -32,7 +32,9 @@ class Period:
 
     def __post_init__(self) -> None:
         if self.count < 0:
-            raise ValueError(f"A period cannot be negative, got {self.count}.")
+            raise ValueError(
+                f"A period cannot be negative, got {self.count}: use 0 or more."
+            )
 
     def as_relativedelta(self) -> relativedelta:
         if self.unit is PeriodUnit.DAYS:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import enum
 import functools
+import re
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 from babel.core import get_global
@@ -113,10 +114,16 @@ def to_minor_units(amount: Decimal | str, currency: str) -> int:
     return minor
 
 
+# Digits with an optional sign and fraction: no exponents, separators or other scripts.
+_PLAIN_AMOUNT = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
+
+
 def _parse_decimal(amount: Decimal | str) -> Decimal:
-    try:
-        value = amount if isinstance(amount, Decimal) else Decimal(amount.strip())
-    except InvalidOperation:
+    if isinstance(amount, Decimal):
+        value = amount
+    elif _PLAIN_AMOUNT.match(amount.strip()):
+        value = Decimal(amount.strip())
+    else:
         value = Decimal("NaN")
     if not value.is_finite():
         raise MoneyError(

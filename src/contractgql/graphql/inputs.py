@@ -52,6 +52,9 @@ def input_values(data: Any) -> dict[str, Any]:
             values[item.name] = _convert(item.name, value)
         except InvalidArgument as error:
             errors.append(FieldError(item.name, "invalid_id", error.message))
+        except ValueError as error:
+            # Period rejects a negative count when it is built.
+            errors.append(FieldError(item.name, "out_of_range", str(error)))
     if errors:
         raise ValidationError(errors)
     return values

@@ -29,8 +29,9 @@ PROTECTED_FIELDS: dict[str, dict[str, str]] = {
 }
 
 # Contract input fields whose change needs the financial write permission.
+# Currency counts too: changing it changes what the stored amount is worth.
 FINANCIAL_INPUT_FIELDS = frozenset(
-    {"amount", "vat_rate", "indexation", "renewal_price_agreement"}
+    {"amount", "currency", "vat_rate", "indexation", "renewal_price_agreement"}
 )
 
 

@@ -40,6 +40,7 @@ from contractgql.services.validation import Validator
 
 # Input keys that are links, handled apart from the contract's own columns.
 LINK_FIELDS = ("project_ids", "service_ids", "tag_ids")
+MAX_DESCRIPTION_LENGTH = 20_000
 # Fields that may be left out of an update but not set to null.
 REQUIRED_WHEN_GIVEN = (
     "client_id",
@@ -138,7 +139,8 @@ async def change_links(
         ):
             if removed:
                 rows = await model.filter(id__in=removed, organization_id=org)
-                await relation.remove(*rows)
+                if rows:
+                    await relation.remove(*rows)
             if added:
                 rows = await model.filter(id__in=added, organization_id=org)
                 await relation.add(*rows)
@@ -240,6 +242,22 @@ async def _validate(
         values, "name", max_length=300, required=creating or "name" in values
     )
     validator.text(values, "number", max_length=100)
+    validator.text(values, "description", max_length=MAX_DESCRIPTION_LENGTH)
+    validator.text(values, "renewal_price_agreement", max_length=MAX_DESCRIPTION_LENGTH)
+    for field in ("start_date", "end_date", "signed_date"):
+        validator.calendar_date(values, field)
+    validator.period(values, "notice_period", minimum=0)
+    validator.period(values, "renewal_term", minimum=1)
+    if "custom_fields" in values and not isinstance(
+        values["custom_fields"] or {}, dict
+    ):
+        validator.add(
+            "custom_fields",
+            "invalid_custom_fields",
+            "Custom fields must be an object of key and value pairs, such as "
+            '{"cost_centre": "R&D"}.',
+        )
+        values.pop("custom_fields")
     if creating and values.get("start_date") is None:
         validator.add("start_date", "required", "Start date is required.")
     if not creating and "start_date" in values and values["start_date"] is None:
@@ -343,7 +361,17 @@ def _money_columns(
         columns["amount_minor"] = None
     elif "currency" in values and current is not None and current.amount_minor:
         # A new currency with the old amount must still fit the currency's decimals.
-        amount = from_minor_units(current.amount_minor, current.currency)
+        stored = from_minor_units(current.amount_minor, current.currency)
+        try:
+            columns["amount_minor"] = to_minor_units(stored, currency or "")
+        except MoneyError:
+            validator.add(
+                "currency",
+                "amount_does_not_fit_currency",
+                f"The stored amount has more decimal places than {currency} allows: "
+                "give the amount in the new currency together with the currency.",
+            )
+        return
     if amount is not None and currency:
         try:
             columns["amount_minor"] = to_minor_units(amount, currency)

@@ -7,7 +7,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from contractgql.models import CustomFieldDefinition, CustomFieldEntity, CustomFieldKind
-from contractgql.services.validation import Validator
+from contractgql.services.validation import PLAIN_DECIMAL, Validator, is_storable_text
+
+MAX_TEXT_LENGTH = 2_000
 
 
 async def validate_custom_fields(
@@ -74,12 +76,18 @@ def _coerce(
 ) -> Any:
     kind = definition.kind
     try:
-        if kind is CustomFieldKind.TEXT and isinstance(raw, str):
+        if (
+            kind is CustomFieldKind.TEXT
+            and isinstance(raw, str)
+            and len(raw) <= MAX_TEXT_LENGTH
+            and is_storable_text(raw)
+        ):
             return raw
         if kind is CustomFieldKind.NUMBER and not isinstance(raw, bool):
-            number = Decimal(str(raw))
-            if number.is_finite():
-                return str(number)
+            text = str(raw).strip()
+            if PLAIN_DECIMAL.match(text):
+                # Stored as a string so that no digit is lost to a float.
+                return format(Decimal(text), "f")
         if kind is CustomFieldKind.DATE and isinstance(raw, str):
             return date.fromisoformat(raw).isoformat()
         if kind is CustomFieldKind.BOOLEAN and isinstance(raw, bool):
@@ -103,8 +111,8 @@ def _expected(definition: CustomFieldDefinition) -> str:
     if kind is CustomFieldKind.CHOICE:
         return "use one of " + ", ".join(repr(c) for c in definition.choices)
     return {
-        CustomFieldKind.TEXT: "use a text string",
-        CustomFieldKind.NUMBER: "use a number such as 12.5",
+        CustomFieldKind.TEXT: f"use a text of at most {MAX_TEXT_LENGTH} characters",
+        CustomFieldKind.NUMBER: "use a number such as 12.5, with digits and a dot",
         CustomFieldKind.DATE: "use a date as YYYY-MM-DD",
         CustomFieldKind.BOOLEAN: "use true or false",
     }[kind]

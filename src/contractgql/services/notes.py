@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from contractgql.errors import PermissionDenied
+from contractgql.errors import NotFound, PermissionDenied
+from contractgql.ids import encode_id
 from contractgql.models import Client, Note, Project
 from contractgql.security.viewer import Viewer
 from contractgql.services.contracts import get_visible_contract
@@ -70,11 +71,18 @@ async def archive_note(viewer: Viewer, note_id: int) -> Note:
 async def _own_note(viewer: Viewer, note_id: int) -> Note:
     viewer.require("note:write", "change notes")
     note: Note = await get_record(viewer, Note, note_id, "Note")
+    if note.contract_id is not None:
+        try:
+            await get_visible_contract(viewer, note.contract_id)
+        except NotFound:
+            # A note on a hidden contract is as hidden as the contract itself.
+            raise NotFound(
+                f"Note {encode_id('Note', note_id)!r} was not found in your "
+                "organization: check the id."
+            ) from None
     if note.author_id != viewer.user_id and not viewer.may("user:manage"):
         raise PermissionDenied(
             "Only the author of a note or an administrator may change it: add a new "
             "note instead."
         )
-    if note.contract_id is not None:
-        await get_visible_contract(viewer, note.contract_id)
     return note

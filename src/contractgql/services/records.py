@@ -162,6 +162,7 @@ async def _validate_client(
     )
     if "addresses" in columns:
         columns["addresses"] = columns["addresses"] or []
+    _check_custom_fields_shape(validator, values)
     await _custom_fields(
         validator, viewer, values, current, CustomFieldEntity.CLIENT, columns
     )
@@ -210,6 +211,8 @@ async def _validate_project(
         values.get("client_id"),
         "Client",
     )
+    validator.text(values, "description", max_length=20_000)
+    _check_custom_fields_shape(validator, values)
     columns = _pick(values, ("name", "code", "description", "client_id"))
     await _custom_fields(
         validator, viewer, values, current, CustomFieldEntity.PROJECT, columns
@@ -328,6 +331,19 @@ async def _custom_fields(
         merged = dict(current.custom_fields) if current else {}
         merged.update(changes)
         columns["custom_fields"] = {k: v for k, v in merged.items() if v is not None}
+
+
+def _check_custom_fields_shape(validator: Validator, values: dict[str, Any]) -> None:
+    if "custom_fields" in values and not isinstance(
+        values["custom_fields"] or {}, dict
+    ):
+        validator.add(
+            "custom_fields",
+            "invalid_custom_fields",
+            "Custom fields must be an object of key and value pairs, such as "
+            '{"cost_centre": "R&D"}.',
+        )
+        values.pop("custom_fields")
 
 
 def _pick(values: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:

@@ -4,13 +4,32 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from contractgql.errors import FieldError, ValidationError
 
 _HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+# Control characters other than tab, line feed and carriage return, and unpaired
+# UTF-16 surrogates, which PostgreSQL cannot store in a text column.
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+# A plain decimal number: ASCII digits with an optional sign and fraction.
+PLAIN_DECIMAL = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
+
+
+# Dates outside this range are typing errors, and date arithmetic near year 9999
+# would overflow.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2199, 12, 31)
+# Longest notice period or renewal term per unit: ten years.
+MAX_PERIOD = {"days": 3660, "weeks": 520, "months": 120}
+
+
+def is_storable_text(text: str) -> bool:
+    return _UNSTORABLE.search(text) is None
 
 
 class Validator:
@@ -46,7 +65,14 @@ class Validator:
         if value is not None:
             value = value.strip()
             values[field] = value or None
-        if required and not value:
+        if value and not is_storable_text(value):
+            self.add(
+                field,
+                "invalid_characters",
+                f"{_label(field, label)} contains a NUL character, another control "
+                "character or an unpaired surrogate: remove it.",
+            )
+        elif required and not value:
             self.add(
                 field, "required", f"{_label(field, label)} is required: enter a value."
             )
@@ -56,6 +82,30 @@ class Validator:
                 "too_long",
                 f"{_label(field, label)} is {len(value)} characters long: "
                 f"shorten it to at most {max_length}.",
+            )
+
+    def calendar_date(self, values: dict[str, Any], field: str) -> None:
+        value = values.get(field)
+        if value is not None and not EARLIEST_DATE <= value <= LATEST_DATE:
+            self.add(
+                field,
+                "out_of_range",
+                f"{_label(field, None)} {value.isoformat()} is out of range: use a "
+                f"date from {EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()}.",
+            )
+
+    def period(self, values: dict[str, Any], field: str, *, minimum: int) -> None:
+        """Check that a period's count is from `minimum` to a plausible maximum."""
+        value = values.get(field)
+        if value is None:
+            return
+        maximum = MAX_PERIOD[value.unit.value]
+        if not minimum <= value.count <= maximum:
+            self.add(
+                field,
+                "out_of_range",
+                f"{_label(field, None)} of {value.count} {value.unit.value} is out of "
+                f"range: use from {minimum} to {maximum} {value.unit.value}.",
             )
 
     def color(self, values: dict[str, Any], field: str) -> None:
@@ -96,9 +146,12 @@ class Validator:
         raw = values.get(field)
         if raw is None:
             return None
-        try:
-            value = raw if isinstance(raw, Decimal) else Decimal(str(raw).strip())
-        except InvalidOperation:
+        text = str(raw).strip()
+        if isinstance(raw, Decimal):
+            value = raw
+        elif PLAIN_DECIMAL.match(text):
+            value = Decimal(text)
+        else:
             value = Decimal("NaN")
         if not value.is_finite():
             self.add(
