@@ -16,6 +16,9 @@ class AccountError(Exception):
 async def get_or_create_organization(
     name: str, timezone: str = "Europe/Amsterdam", currency: str = "EUR"
 ) -> Organization:
+    name = " ".join(name.split())
+    if not name:
+        raise AccountError("The organization name is empty: give a name.")
     organization = await Organization.filter(name=name).first()
     if organization is None:
         organization = await Organization.create(

@@ -216,3 +216,56 @@ async def test_parent_cycle_rejected(api: Api) -> None:
         "PARENT_CYCLE"
     ]
     assert after["parent"] is None
+
+
+CHANGE_WATCHERS = """
+mutation ($id: ID!, $add: ContractLinksInput, $remove: ContractLinksInput) {
+  changeContractLinks(id: $id, add: $add, remove: $remove) {
+    contract { watchers { email } }
+    errors { field code message }
+  }
+}
+"""
+NODE_NAME = "query ($id: ID!) { node(id: $id) { ... on Contract { name } } }"
+
+
+async def test_watcher_sees_confidential_contract(api: Api) -> None:
+    from contractgql.ids import encode_id
+
+    ids = await api.data(
+        SETUP,
+        {
+            "client": {"name": "Acme BV"},
+            "other": {"name": "B"},
+            "tag": {"name": "t"},
+            "service": {"name": "s"},
+            "type": {"name": "x"},
+        },
+    )
+    contract_id = await create_contract(
+        api,
+        name="Secret deal",
+        clientId=ids["client"]["record"]["id"],
+        startDate="2026-01-01",
+        sensitivity="CONFIDENTIAL",
+    )
+    sales = encode_id("User", api.tenant.user_ids["sales"])
+
+    hidden = await api.data(NODE_NAME, {"id": contract_id}, role="sales")
+    added = await api.data(
+        CHANGE_WATCHERS, {"id": contract_id, "add": {"watcherIds": [sales]}}
+    )
+    shown = await api.data(NODE_NAME, {"id": contract_id}, role="sales")
+    removed = await api.data(
+        CHANGE_WATCHERS, {"id": contract_id, "remove": {"watcherIds": [sales]}}
+    )
+    hidden_again = await api.data(NODE_NAME, {"id": contract_id}, role="sales")
+
+    assert hidden == {"node": None}
+    assert added["changeContractLinks"] == {
+        "contract": {"watchers": [{"email": api.tenant.emails["sales"]}]},
+        "errors": [],
+    }
+    assert shown == {"node": {"name": "Secret deal"}}
+    assert removed["changeContractLinks"]["contract"] == {"watchers": []}
+    assert hidden_again == {"node": None}

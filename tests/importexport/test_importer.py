@@ -168,3 +168,25 @@ async def test_strict_import_writes_nothing_on_error(settings, tmp_path: Path) -
 
     assert report.count("rejected") == 1
     assert await Contract.filter(organization_id=organization.id).count() == 0
+
+
+async def test_reimport_without_numbers_adds_nothing(settings, tmp_path: Path) -> None:
+    organization = await new_organization()
+    path = tmp_path / "zonder_nummer.csv"
+    path.write_text(
+        "Naam;Klant;Begindatum;Einddatum;Bedrag;Betalingsfrequentie\n"
+        "Onderhoud;Acme BV;01-01-2026;31-12-2026;100,00;maandelijks\n"
+        "Hosting;Acme BV;01-02-2026;31-01-2027;50,00;per kwartaal\n",
+        encoding="utf-8",
+    )
+
+    first = await import_file(path, organization, ImportOptions())
+    second = await import_file(path, organization, ImportOptions())
+
+    assert first.count("created") == 2
+    assert second.count("created") == 0
+    assert second.count("unchanged") == 2
+    assert await Contract.filter(organization_id=organization.id).count() == 2
+    hosting = await Contract.get(organization_id=organization.id, name="Hosting")
+    assert hosting.payment_frequency == "quarterly"
+    assert hosting.amount_minor == 5000

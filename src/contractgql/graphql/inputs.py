@@ -21,6 +21,7 @@ ID_FIELDS = {
     "contract_type_ids": "ContractType",
     "owner_id": "User",
     "owner_ids": "User",
+    "watcher_ids": "User",
     "contact_id": "ContactPerson",
     "project_id": "Project",
     "project_ids": "Project",

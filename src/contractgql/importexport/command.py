@@ -102,6 +102,7 @@ async def _run(
         await db.migrate(settings)
     await db.connect(settings)
     try:
+        organization_name = " ".join(organization_name.split())
         organization = await Organization.filter(name=organization_name).first()
         if organization is None:
             names = (
@@ -156,9 +157,8 @@ def print_report(
     if verbose:
         for outcome in report.outcomes:
             detail = f" ({outcome.detail})" if outcome.detail else ""
-            write(
-                f"  row {outcome.row}: {outcome.outcome} {outcome.number or ''}{detail}"
-            )
+            number = outcome.number or "(no number)"
+            write(f"  row {outcome.row}: {outcome.outcome} {number}{detail}")
     for error in report.errors:
         column = error.column or "-"
         write(

@@ -13,6 +13,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -219,6 +220,7 @@ class _Writer:
         self.owners: dict[str, int] = {}
         self.existing: dict[str, Contract] = {}
         self.created_in_row: list[tuple[dict[str, int], str]] = []
+        self.unnumbered: dict[tuple[int, str, date | None], Contract] = {}
 
     async def prepare(self, rows: list[ParsedRow]) -> None:
         org = self.organization.id
@@ -242,14 +244,17 @@ class _Writer:
                 organization_id=org, number__in=chunk
             ):
                 self.existing[contract.number or ""] = contract
+        if any(not row.number for row in rows):
+            for contract in await Contract.filter(organization_id=org, number=None):
+                self.unnumbered[_unnumbered_key(contract)] = contract
 
     async def write(self, row: ParsedRow) -> None:
         """Write one row in its own savepoint, so a rejected row leaves no trace."""
         self.created_in_row = []
-        current = self.existing.get(row.number or "") if row.number else None
         try:
             async with in_transaction():
                 values = await self._values(row)
+                current = self._current(row, values)
                 if current is None:
                     contract = await create_contract(self.viewer, values)
                     outcome = "created"
@@ -278,7 +283,21 @@ class _Writer:
 
         if contract.number:
             self.existing[contract.number] = contract
+        else:
+            self.unnumbered[_unnumbered_key(contract)] = contract
         self.report.outcomes.append(RowOutcome(row.row, outcome, row.number))
+
+    def _current(self, row: ParsedRow, values: dict[str, Any]) -> Contract | None:
+        """Return the stored contract this row describes, if any.
+
+        Rows without a contract number match a contract without one that has the
+        same client, name and start date, so that importing a file twice adds
+        nothing.
+        """
+        if row.number:
+            return self.existing.get(row.number)
+        key = (values["client_id"], _key(values["name"]), values["start_date"])
+        return self.unnumbered.get(key)
 
     def _forget_created(self) -> None:
         """Drop cache entries for records that the rolled-back savepoint removed."""
@@ -410,6 +429,10 @@ class _RowRejected(Exception):
     def __init__(self, error: RowError) -> None:
         super().__init__(error.reason)
         self.error = error
+
+
+def _unnumbered_key(contract: Contract) -> tuple[int, str, date | None]:
+    return (contract.client_id, _key(contract.name), contract.start_date)
 
 
 def _key(text: str) -> str:

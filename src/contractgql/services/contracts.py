@@ -25,6 +25,7 @@ from contractgql.models import (
     Contract,
     ContractStage,
     ContractType,
+    ContractWatcher,
     CustomFieldEntity,
     Project,
     Service,
@@ -59,6 +60,7 @@ class ContractLinks:
     project_ids: list[int] | None = None
     service_ids: list[int] | None = None
     tag_ids: list[int] | None = None
+    watcher_ids: list[int] | None = None
 
 
 async def create_contract(viewer: Viewer, values: dict[str, Any]) -> Contract:
@@ -117,7 +119,7 @@ async def archive_contract(viewer: Viewer, contract_id: int) -> Contract:
 async def change_links(
     viewer: Viewer, contract_id: int, add: ContractLinks, remove: ContractLinks
 ) -> Contract:
-    """Add and remove project, service and tag links of a contract."""
+    """Add and remove the projects, services, tags and watchers of a contract."""
     contract = await get_visible_contract(viewer, contract_id)
     _check_update_permission(viewer, contract, {})
     validator = Validator()
@@ -129,6 +131,16 @@ async def change_links(
         validator, Service, org, "add.service_ids", add.service_ids, "Service"
     )
     await check_references(validator, Tag, org, "add.tag_ids", add.tag_ids, "Tag")
+    for user_id in sorted(set(add.watcher_ids or [])):
+        await check_reference(
+            validator,
+            User,
+            org,
+            "add.watcher_ids",
+            user_id,
+            "User",
+            extra={"is_active": True},
+        )
     validator.raise_if_any()
 
     async with in_transaction():
@@ -144,10 +156,22 @@ async def change_links(
             if added:
                 rows = await model.filter(id__in=added, organization_id=org)
                 await relation.add(*rows)
+        await _change_watchers(contract, add.watcher_ids, remove.watcher_ids)
         contract.updated_by_id = viewer.user_id
         contract.version += 1
         await contract.save(update_fields=["updated_by_id", "version", "updated_at"])
     return contract
+
+
+async def _change_watchers(
+    contract: Contract, added: list[int] | None, removed: list[int] | None
+) -> None:
+    if removed:
+        await ContractWatcher.filter(
+            contract_id=contract.id, user_id__in=removed
+        ).delete()
+    for user_id in sorted(set(added or [])):
+        await ContractWatcher.get_or_create(contract_id=contract.id, user_id=user_id)
 
 
 async def get_visible_contract(viewer: Viewer, contract_id: int) -> Contract:

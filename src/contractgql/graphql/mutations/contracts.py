@@ -87,11 +87,18 @@ class CreateContractInput(UpdateContractInput):
     start_date: date
 
 
-@strawberry.input(description="Projects, services and tags to link or unlink.")
+@strawberry.input(
+    description="Projects, services, tags and watchers to link or unlink."
+)
 class ContractLinksInput:
     project_ids: list[strawberry.ID] | None = UNSET
     service_ids: list[strawberry.ID] | None = UNSET
     tag_ids: list[strawberry.ID] | None = UNSET
+    watcher_ids: list[strawberry.ID] | None = strawberry.field(
+        default=UNSET,
+        description="Users who follow the contract; watchers may see it even when "
+        "it is confidential.",
+    )
 
 
 async def _payload(info: Info, contract: Contract) -> ContractPayload:
@@ -111,6 +118,7 @@ def _links(data: ContractLinksInput | None) -> service.ContractLinks:
         project_ids=values.get("project_ids"),
         service_ids=values.get("service_ids"),
         tag_ids=values.get("tag_ids"),
+        watcher_ids=values.get("watcher_ids"),
     )
 
 
