@@ -1,4 +1,4 @@
-"""Inputs a careless or hostile caller sends: each gets a clear error, nothing breaks."""
+"""Careless or hostile inputs: each gets a clear error and nothing breaks."""
 
 from __future__ import annotations
 
