@@ -190,3 +190,46 @@ async def test_reimport_without_numbers_adds_nothing(settings, tmp_path: Path) -
     hosting = await Contract.get(organization_id=organization.id, name="Hosting")
     assert hosting.payment_frequency == "quarterly"
     assert hosting.amount_minor == 5000
+
+
+async def test_comma_decimal_column_reads_1_234_as_decimal(
+    settings, tmp_path: Path
+) -> None:
+    organization = await new_organization()
+    path = tmp_path / "bedragen.csv"
+    path.write_text(
+        "Contractnummer;Naam;Klant;Begindatum;Bedrag\n"
+        "B-1;Onderhoud;Acme BV;01-01-2026;€ 1.234,56\n"
+        "B-2;Licentie;Acme BV;01-01-2026;€ 1,234\n"
+        "B-3;Hosting;Acme BV;01-01-2026;€ 1,5\n",
+        encoding="utf-8",
+    )
+
+    report = await import_file(path, organization, ImportOptions())
+
+    assert report.count("created") == 2
+    assert [(e.row, e.column) for e in report.errors] == [(3, "Bedrag")]
+    assert "more than 2 decimal places" in report.errors[0].reason
+    hosting = await Contract.get(organization_id=organization.id, number="B-3")
+    assert hosting.amount_minor == 150
+
+
+async def test_formula_without_result_rejected(settings, tmp_path: Path) -> None:
+    import openpyxl
+
+    organization = await new_organization()
+    path = tmp_path / "formulas.xlsx"
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["number", "name", "client", "start date", "amount"])
+    sheet.append(["F-1", "Computed", "Acme", "2026-01-01", "=100*2"])
+    sheet.append(["F-2", "Typed", "Acme", "2026-01-01", 300])
+    workbook.save(path)
+
+    report = await import_file(path, organization, ImportOptions())
+
+    assert report.count("created") == 1
+    assert [(e.row, e.column, e.value) for e in report.errors] == [
+        (2, "amount", "=100*2")
+    ]
+    assert "without a computed value" in report.errors[0].reason

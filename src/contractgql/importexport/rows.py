@@ -9,6 +9,7 @@ later row with the same number but other values is rejected.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import re
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from contractgql.importexport.errors import ValueParseError
 from contractgql.importexport.tables import Table, TableRow
 from contractgql.importexport.values import (
     clean_text,
+    detect_decimal_separator,
     parse_amount_with_currency,
     parse_bool,
     parse_currency,
@@ -112,8 +114,14 @@ def parse_rows(table: Table, mapping: ColumnMapping) -> ParseResult:
 
     result = ParseResult(ignored_columns=mapping.ignored_columns)
     first_by_number: dict[str, ParsedRow] = {}
+    amount_index = mapping.index_of("amount")
+    decimal_separator = detect_decimal_separator(
+        row.cells[amount_index]
+        for row in table.rows
+        if amount_index is not None and amount_index < len(row.cells)
+    )
     for table_row in table.rows:
-        parsed, row_errors = _parse_row(table_row, mapping)
+        parsed, row_errors = _parse_row(table_row, mapping, decimal_separator)
         if parsed is None:
             result.errors.extend(row_errors)
             continue
@@ -184,6 +192,14 @@ class _CellReader:
         value = self.raw(field_name)
         if not value.strip():
             return None
+        if value.startswith("="):
+            self.add_error(
+                field_name,
+                value,
+                f"The cell holds the formula {value} without a computed value: open "
+                "the file in a spreadsheet program, save it and import it again.",
+            )
+            return None
         try:
             return parser(value)
         except ValueParseError as exc:
@@ -213,7 +229,7 @@ class _CellReader:
 
 
 def _parse_row(
-    table_row: TableRow, mapping: ColumnMapping
+    table_row: TableRow, mapping: ColumnMapping, decimal_separator: str | None = None
 ) -> tuple[ParsedRow | None, list[RowError]]:
     """Return the parsed row, or None and every problem found in the row."""
     cells = _CellReader(table_row, mapping)
@@ -222,7 +238,7 @@ def _parse_row(
     number = cells.text("number")
     name = cells.text("name") or number
     client = cells.text("client")
-    amount, currency = _read_amount(cells)
+    amount, currency = _read_amount(cells, decimal_separator)
     # Empty name and client only stand in until the row is rejected below.
     parsed = ParsedRow(
         row=table_row.number,
@@ -269,9 +285,16 @@ def _check_extra_cells(cells: _CellReader, header_count: int) -> None:
         )
 
 
-def _read_amount(cells: _CellReader) -> tuple[Decimal | None, str | None]:
+def _read_amount(
+    cells: _CellReader, decimal_separator: str | None
+) -> tuple[Decimal | None, str | None]:
     """Return the amount and the currency from the currency column or amount cell."""
-    amount_and_currency = cells.parse("amount", parse_amount_with_currency)
+    amount_and_currency = cells.parse(
+        "amount",
+        functools.partial(
+            parse_amount_with_currency, decimal_separator=decimal_separator
+        ),
+    )
     amount, amount_currency = amount_and_currency or (None, None)
     currency = cells.parse("currency", parse_currency)
 

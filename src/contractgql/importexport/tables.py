@@ -295,6 +295,7 @@ def _read_xlsx(path: Path, sheet: str | None, known: frozenset[str]) -> Table:
     finally:
         workbook.close()
 
+    _show_uncomputed_formulas(path, str(worksheet.title), raw_rows)
     logger.info("Reading %s as XLSX: sheet %r", path, worksheet.title)
     header_row, headers, data_rows = _split_header(path, raw_rows, known)
     return Table(
@@ -305,6 +306,32 @@ def _read_xlsx(path: Path, sheet: str | None, known: frozenset[str]) -> Table:
         file_format="xlsx",
         sheet=str(worksheet.title),
     )
+
+
+def _show_uncomputed_formulas(path: Path, sheet: str, raw_rows: list[_RawRow]) -> None:
+    """Put the formula text into empty cells whose formula has no stored result.
+
+    A workbook written by a program other than a spreadsheet may hold formulas
+    without their results. Such a cell reads as empty, which would import a
+    missing amount without a word; its formula text makes the value parsers
+    reject the row instead.
+    """
+    workbook = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    try:
+        worksheet = workbook[sheet]
+        worksheet.reset_dimensions()
+        for raw_row, row in zip(raw_rows, worksheet.iter_rows(), strict=False):
+            for index, cell in enumerate(row):
+                formula = cell.value
+                if (
+                    isinstance(formula, str)
+                    and formula.startswith("=")
+                    and index < len(raw_row.cells)
+                    and not raw_row.cells[index]
+                ):
+                    raw_row.cells[index] = formula
+    finally:
+        workbook.close()
 
 
 def _select_sheet(path: Path, workbook: Any, sheet: str | None) -> Any:

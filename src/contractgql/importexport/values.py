@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 
@@ -219,13 +220,17 @@ def parse_amount(text: str) -> Decimal:
     return parse_amount_with_currency(text)[0]
 
 
-def parse_amount_with_currency(text: str) -> tuple[Decimal, str | None]:
+def parse_amount_with_currency(
+    text: str, decimal_separator: str | None = None
+) -> tuple[Decimal, str | None]:
     """Parse a money amount and the currency written next to it, if any.
 
     Accepts a sign, a currency symbol or 3-letter code before or after the number,
     accounting brackets for negative amounts, and both dot and comma decimals:
     `€ 1.234,56`, `1,234.56`, `1 234,56`, `EUR 1234`, `(12.50)`, `€ 1.234,-`.
     A negative amount is returned as such; the caller decides whether it is valid.
+    `decimal_separator`, when the rest of the column shows it, settles amounts such
+    as `1,234` that could be read either way.
     """
     value = text.strip().replace("\u00a0", " ").replace("\u202f", " ")
     value = value.replace("\u2212", "-")
@@ -238,7 +243,7 @@ def parse_amount_with_currency(text: str) -> tuple[Decimal, str | None]:
         raise ValueParseError(_amount_error(text))
     signs = [sign for sign in (match["sign1"], match["sign2"]) if sign]
     currencies = [code for code in (match["currency1"], match["currency2"]) if code]
-    number = _parse_grouped_number(match["number"])
+    number = _parse_grouped_number(match["number"], decimal_separator)
     # Brackets already mark a negative amount, so they allow no sign.
     max_signs = 0 if bracketed else 1
     if number is None or len(currencies) > 1 or len(signs) > max_signs:
@@ -248,6 +253,26 @@ def parse_amount_with_currency(text: str) -> tuple[Decimal, str | None]:
         number = -number
     currency = parse_currency(currencies[0]) if currencies else None
     return number, currency
+
+
+# A separator followed by one, two or more than three digits at the end can only be
+# a decimal separator, and so can a comma after a dot group (1.234,56) or the reverse.
+_COMMA_DECIMAL = re.compile(r"\d,(\d{1,2}|\d{4,})\D*$|\.\d{3},\d")
+_DOT_DECIMAL = re.compile(r"\d\.(\d{1,2}|\d{4,})\D*$|,\d{3}\.\d")
+
+
+def detect_decimal_separator(cells: Iterable[str]) -> str | None:
+    """Return "," or "." when the amounts of a column use only that decimal separator.
+
+    Returns None when no amount shows its separator, or when the column mixes both.
+    """
+    comma = dot = False
+    for cell in cells:
+        comma = comma or _COMMA_DECIMAL.search(cell) is not None
+        dot = dot or _DOT_DECIMAL.search(cell) is not None
+    if comma == dot:
+        return None
+    return "," if comma else "."
 
 
 def _amount_error(text: str) -> str:
@@ -260,7 +285,9 @@ def _amount_error(text: str) -> str:
     return f"Invalid amount {text!r}: {_AMOUNT_HINT}."
 
 
-def _parse_grouped_number(number: str) -> Decimal | None:
+def _parse_grouped_number(
+    number: str, decimal_separator: str | None = None
+) -> Decimal | None:
     """Parse digits with thousands separators and a decimal separator, or return None.
 
     The decimal separator is the last dot or comma when it occurs once, unless it
@@ -275,6 +302,10 @@ def _parse_grouped_number(number: str) -> Decimal | None:
     last = separators[-1]
     if last in ".," and separators.count(last) == 1:
         integer_part, fraction = number.rsplit(last, 1)
+        if decimal_separator is not None and len(separators) == 1:
+            if last == decimal_separator:
+                return _join_number(integer_part, fraction)
+            return _join_number(number, "")
         if not (len(separators) == 1 and _is_thousands_group(integer_part, fraction)):
             return _join_number(integer_part, fraction)
     return _join_number(number, "")
