@@ -23,7 +23,7 @@ PHASES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("GraphQL parse and validation", ("_prepare_operation",)),
     ("JSON encoding of the response", ("json/encoder.py",)),
     ("Authentication (token check, user query)", ("security/viewer.py",)),
-    ("Reading the selection set (info.selected_fields)", ("selected_node_fields (",)),
+    ("Reading the selection set (info.selected_fields)", ("node_selection (",)),
 )
 # Otherwise it goes to the innermost frame that matches a layer.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -33,6 +33,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "contract_node(): node fields and financial figures",
         ("graphql/types/contracts.py", "contractgql/domain/"),
     ),
+    # The app's own executor, a subclass of graphql-core's.
+    ("GraphQL execution (graphql-core, strawberry)", ("graphql/execution.py",)),
     ("Other contractgql code (loaders, relay, types)", ("contractgql/",)),
     ("GraphQL execution (graphql-core, strawberry)", ("graphql/", "strawberry/")),
     ("HTTP and ASGI (uvicorn, starlette)", ("uvicorn/", "starlette/", "httptools")),

@@ -1,4 +1,8 @@
-"""A page of contracts with its relations costs the same SQL statements at any size."""
+"""A page of contracts with its relations costs the same SQL statements at any size.
+
+The one exception is an order on a nullable field, such as the end date: the rows
+without a value come from a second statement, sent only when a page reaches them.
+"""
 
 from __future__ import annotations
 
@@ -41,6 +45,19 @@ query PageWithRelations($first: Int!) {
 # client, owner, tags, projects and services of all contracts on the page.
 STATEMENTS_PER_PAGE = 8
 CONTRACT_COUNT = 50
+END_DATE_PAGE = """
+query EndDatePage($first: Int!, $after: String) {
+  contracts(first: $first, after: $after, orderBy: {field: END_DATE}) {
+    pageInfo { endCursor }
+    edges { node { name endDate client { name } tags { name } } }
+  }
+}
+"""
+# Authenticating the token, the contracts with an end date, and their clients and
+# tags.
+END_DATE_STATEMENTS = 4
+DATED_COUNT = 30
+OPEN_ENDED_COUNT = 20
 
 
 async def _create_contracts(api: Api) -> None:
@@ -93,3 +110,46 @@ async def test_page_statements_independent_of_size(
     assert small == STATEMENTS_PER_PAGE
     assert large == STATEMENTS_PER_PAGE
     assert small == large
+
+
+async def _create_dated_contracts(api: Api) -> None:
+    client = await create_client(api, "Client 0")
+    tag = await create_tag(api, "tag 0")
+    for index in range(DATED_COUNT + OPEN_ENDED_COUNT):
+        end_date = f"2027-01-{index + 1:02d}" if index < DATED_COUNT else None
+        await create_contract(
+            api,
+            client,
+            {"name": f"Contract {index:02d}", "endDate": end_date, "tagIds": [tag]},
+        )
+
+
+async def _end_date_page(
+    api: Api, count_queries: QueryCounter, size: int, after: str | None = None
+) -> tuple[int, list[str], str]:
+    count_queries.statements.clear()
+    data = await api.data(END_DATE_PAGE, {"first": size, "after": after})
+
+    connection = data["contracts"]
+    names = [edge["node"]["name"] for edge in connection["edges"]]
+    assert len(names) == size
+    return len(count_queries.statements), names, connection["pageInfo"]["endCursor"]
+
+
+async def test_nullable_order_adds_one_statement_at_most(
+    api: Api, count_queries: QueryCounter
+) -> None:
+    await _create_dated_contracts(api)
+    expected = [f"Contract {index:02d}" for index in range(DATED_COUNT + 10)]
+
+    dated, dated_names, _ = await _end_date_page(api, count_queries, 5)
+    across, across_names, cursor = await _end_date_page(api, count_queries, 40)
+    # After a cursor the row it points at is looked up first.
+    open_ended, open_names, _ = await _end_date_page(api, count_queries, 5, cursor)
+
+    assert dated == END_DATE_STATEMENTS
+    assert across == END_DATE_STATEMENTS + 1
+    assert open_ended == END_DATE_STATEMENTS + 1
+    assert dated_names == expected[:5]
+    assert across_names == expected
+    assert open_names == [f"Contract {index:02d}" for index in range(40, 45)]

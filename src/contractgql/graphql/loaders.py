@@ -7,12 +7,17 @@ requested in one execution step into a single `IN (...)` query.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from strawberry.dataloader import DataLoader
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.fields.relational import ManyToManyFieldInstance
 from tortoise.models import Model
 
 from contractgql.graphql.types.catalog import (
@@ -20,6 +25,10 @@ from contractgql.graphql.types.catalog import (
     PROJECT_COLUMNS,
     SERVICE_COLUMNS,
     TAG_COLUMNS,
+    ContractTypeNode,
+    ProjectNode,
+    ServiceNode,
+    TagNode,
     contract_type_node,
     project_node,
     service_node,
@@ -28,16 +37,19 @@ from contractgql.graphql.types.catalog import (
 from contractgql.graphql.types.clients import (
     CLIENT_COLUMNS,
     CONTACT_COLUMNS,
+    ClientNode,
+    ContactPersonNode,
     client_node,
     contact_node,
 )
+from contractgql.graphql.types.common import PartialRow, node_columns
 from contractgql.graphql.types.contracts import (
     CONTRACT_COLUMNS,
     ContractNode,
     contract_node,
 )
 from contractgql.graphql.types.notes import NOTE_COLUMNS, note_node
-from contractgql.graphql.types.users import USER_COLUMNS, user_node
+from contractgql.graphql.types.users import USER_COLUMNS, UserNode, user_node
 from contractgql.models import (
     Client,
     ContactPerson,
@@ -66,16 +78,61 @@ SINGLE_RELATIONS = (
     ("updated_by", "updated_by_pk", "user"),
 )
 LIST_RELATIONS = ("tags", "projects", "services", "children", "watchers")
-_GRAPHQL_NAMES = {
-    "contractType": "contract_type",
-    "createdBy": "created_by",
-    "updatedBy": "updated_by",
-}
 
 
 def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
     for start in range(0, len(ids), MAX_BATCH):
         yield ids[start : start + MAX_BATCH]
+
+
+class _Statement:
+    """Parameters of one SQL statement, in the placeholder style of its database.
+
+    The batch loaders below write their SQL by hand. With Tortoise, building a
+    statement with a 100-id `IN` list took longer than running it, and the list
+    made a new statement text for each length, so asyncpg prepared the statement
+    again each time.
+    """
+
+    def __init__(self, db: BaseDBAsyncClient) -> None:
+        dialect = db.capabilities.dialect
+        if dialect not in ("postgres", "sqlite"):
+            raise NotImplementedError(
+                f"Batch loading supports PostgreSQL and SQLite, not {dialect!r}: "
+                "configure a postgres:// or sqlite:// database URL."
+            )
+        self.postgres = dialect == "postgres"
+        self.parameters: list[Any] = []
+
+    def parameter(self, value: Any) -> str:
+        self.parameters.append(value)
+        return f"${len(self.parameters)}" if self.postgres else "?"
+
+    def any_of(self, column: str, ids: Sequence[int]) -> str:
+        """Return a condition that `column` is one of `ids`, with one parameter on
+        PostgreSQL, so that the statement text does not depend on their number."""
+        if self.postgres:
+            return f"{column} = ANY({self.parameter(list(ids))})"
+        return f"{column} IN ({', '.join(self.parameter(pk) for pk in ids)})"
+
+
+def _select_list(model: type[Model], columns: Sequence[str], table: str) -> str:
+    projection = model._meta.fields_db_projection
+    return ", ".join(
+        f'{table}."{projection[column]}" AS "{column}"' for column in columns
+    )
+
+
+def _converters(
+    model: type[Model], columns: Sequence[str]
+) -> list[tuple[str, Callable[[Any], Any]]]:
+    """Return the conversions that Tortoise's `values()` applies to these columns."""
+    native = {name for _, name, _ in model._meta.db_native_fields}
+    return [
+        (column, model._meta.fields_map[column].to_python_value)
+        for column in columns
+        if column not in native
+    ]
 
 
 async def _fetch_by_id(
@@ -85,12 +142,22 @@ async def _fetch_by_id(
     columns: Sequence[str],
     build: Callable[[dict[str, Any]], Any],
 ) -> dict[int, Any]:
+    db = model._meta.db
+    converters = _converters(model, columns)
+    select_list = _select_list(model, columns, "r")
     found: dict[int, Any] = {}
     for chunk in _chunks(sorted(set(ids))):
-        rows = await model.filter(id__in=chunk, organization_id=organization_id).values(
-            *columns
+        statement = _Statement(db)
+        matches = statement.any_of('r."id"', chunk)
+        organization = statement.parameter(organization_id)
+        sql = (
+            f'SELECT {select_list} FROM "{model._meta.db_table}" r '
+            f'WHERE {matches} AND r."organization_id" = {organization}'
         )
-        found.update((row["id"], build(row)) for row in rows)
+        for row in await db.execute_query_dict(sql, statement.parameters):
+            for column, convert in converters:
+                row[column] = convert(row[column])
+            found[row["id"]] = build(PartialRow(row))
     return found
 
 
@@ -116,44 +183,74 @@ async def _fetch_m2m(
     columns: Sequence[str],
     build: Callable[[dict[str, Any]], Any],
 ) -> dict[int, list[Any]]:
-    """Return the unarchived linked records of each owner, in name order."""
+    """Return the unarchived linked records of each owner, in name order.
+
+    The statement joins the records to the link table only. A Tortoise filter on
+    `<reverse>__id__in` would also join the owners' table, just to read the id that
+    the link table already holds.
+    """
+    relation = model._meta.fields_map[reverse]
+    assert isinstance(relation, ManyToManyFieldInstance)
+    db = model._meta.db
+    converters = _converters(model, columns)
+    select_list = _select_list(model, columns, "r")
+    owner_key = f'l."{relation.forward_key}"'
     linked: dict[int, list[Any]] = defaultdict(list)
     for chunk in _chunks(sorted(set(owner_ids))):
-        rows = (
-            await model.filter(
-                **{f"{reverse}__id__in": chunk},
-                organization_id=organization_id,
-                archived_at=None,
-            )
-            .order_by("name", "id")
-            .values(*columns, owner_pk=f"{reverse}__id")
+        statement = _Statement(db)
+        matches = statement.any_of(owner_key, chunk)
+        organization = statement.parameter(organization_id)
+        sql = (
+            f'SELECT {select_list}, {owner_key} AS "owner_pk" '
+            f'FROM "{model._meta.db_table}" r JOIN "{relation.through}" l '
+            f'ON r."id" = l."{relation.backward_key}" '
+            f'WHERE {matches} AND r."organization_id" = {organization} '
+            'AND r."archived_at" IS NULL ORDER BY r."name", r."id"'
         )
-        for row in rows:
-            linked[row["owner_pk"]].append(build(row))
+        for row in await db.execute_query_dict(sql, statement.parameters):
+            owner_pk = row.pop("owner_pk")
+            for column, convert in converters:
+                row[column] = convert(row[column])
+            linked[owner_pk].append(build(PartialRow(row)))
     return linked
 
 
 async def fetch_contract_links(
-    viewer: Viewer, name: str, contract_ids: Sequence[int]
+    viewer: Viewer,
+    name: str,
+    contract_ids: Sequence[int],
+    fields: AbstractSet[str] | None = None,
 ) -> dict[int, list[Any]]:
+    """Return the linked records of each contract.
+
+    With `fields`, the tags, projects and services read only the columns that those
+    fields need, and serve only those fields.
+    """
     org = viewer.organization_id
     if name == "tags":
-        return await _fetch_m2m(
-            Tag, "contracts", contract_ids, org, TAG_COLUMNS, tag_node
-        )
+        columns = _columns(TagNode, TAG_COLUMNS, fields)
+        return await _fetch_m2m(Tag, "contracts", contract_ids, org, columns, tag_node)
     if name == "projects":
+        columns = _columns(ProjectNode, PROJECT_COLUMNS, fields)
         return await _fetch_m2m(
-            Project, "contracts", contract_ids, org, PROJECT_COLUMNS, project_node
+            Project, "contracts", contract_ids, org, columns, project_node
         )
     if name == "services":
+        columns = _columns(ServiceNode, SERVICE_COLUMNS, fields)
         return await _fetch_m2m(
-            Service, "contracts", contract_ids, org, SERVICE_COLUMNS, service_node
+            Service, "contracts", contract_ids, org, columns, service_node
         )
     if name == "children":
         return await _fetch_children(viewer, contract_ids)
     if name == "watchers":
         return await _fetch_watchers(viewer, contract_ids)
     raise ValueError(f"Unknown contract relation {name!r}")
+
+
+def _columns(
+    node_type: type, columns: tuple[str, ...], fields: AbstractSet[str] | None
+) -> tuple[str, ...]:
+    return columns if fields is None else node_columns(node_type, columns, fields)
 
 
 async def _fetch_children(
@@ -322,57 +419,91 @@ class Loaders:
 
 
 async def preload_contracts(
-    viewer: Viewer, nodes: list[ContractNode], wanted: set[str]
+    viewer: Viewer, nodes: list[ContractNode], selection: dict[str, set[str]]
 ) -> None:
-    """Load the selected relations of a page of contracts in one query per relation."""
+    """Load the selected relations of a page of contracts in one query per relation.
+
+    `selection` maps each field selected on the nodes to the fields selected below
+    it (see `node_selection`), and only the columns that those need are read.
+    """
     if not nodes:
         return
     for name, attribute, loader in SINGLE_RELATIONS:
-        if name not in wanted:
+        if name not in selection:
             continue
         ids = [getattr(node, attribute) for node in nodes if getattr(node, attribute)]
-        found = await _single_fetchers[loader](viewer, ids) if ids else {}
+        fetch = _single_fetchers[loader]
+        found = await fetch(viewer, ids, selection[name]) if ids else {}
         for node in nodes:
             pk = getattr(node, attribute)
             node.preloaded[name] = found.get(pk) if pk else None
     for name in LIST_RELATIONS:
-        if name in wanted:
-            linked = await fetch_contract_links(viewer, name, [n.pk for n in nodes])
+        if name in selection:
+            linked = await fetch_contract_links(
+                viewer, name, [n.pk for n in nodes], selection[name]
+            )
             for node in nodes:
                 node.preloaded[name] = linked.get(node.pk, [])
 
 
 _single_fetchers: dict[
-    str, Callable[[Viewer, Sequence[int]], Awaitable[dict[int, Any]]]
+    str, Callable[[Viewer, Sequence[int], AbstractSet[str]], Awaitable[dict[int, Any]]]
 ] = {
-    "client": lambda v, ids: _fetch_by_id(
-        Client, v.organization_id, ids, CLIENT_COLUMNS, client_node
+    "client": lambda v, ids, fields: _fetch_by_id(
+        Client,
+        v.organization_id,
+        ids,
+        node_columns(ClientNode, CLIENT_COLUMNS, fields),
+        client_node,
     ),
-    "user": lambda v, ids: _fetch_by_id(
-        User, v.organization_id, ids, USER_COLUMNS, user_node
+    "user": lambda v, ids, fields: _fetch_by_id(
+        User,
+        v.organization_id,
+        ids,
+        node_columns(UserNode, USER_COLUMNS, fields),
+        user_node,
     ),
-    "contact": lambda v, ids: _fetch_by_id(
-        ContactPerson, v.organization_id, ids, CONTACT_COLUMNS, contact_node
+    "contact": lambda v, ids, fields: _fetch_by_id(
+        ContactPerson,
+        v.organization_id,
+        ids,
+        node_columns(ContactPersonNode, CONTACT_COLUMNS, fields),
+        contact_node,
     ),
-    "contract_type": lambda v, ids: _fetch_by_id(
-        ContractType, v.organization_id, ids, CONTRACT_TYPE_COLUMNS, contract_type_node
+    "contract_type": lambda v, ids, fields: _fetch_by_id(
+        ContractType,
+        v.organization_id,
+        ids,
+        node_columns(ContractTypeNode, CONTRACT_TYPE_COLUMNS, fields),
+        contract_type_node,
     ),
-    "contract": _fetch_visible_contracts,
+    "contract": lambda v, ids, fields: _fetch_visible_contracts(v, ids),
 }
 
 
-def selected_node_fields(info: Any) -> set[str]:
-    """Return the snake_case names selected on the nodes of a connection field."""
-    wanted: set[str] = set()
+def node_selection(info: Any) -> dict[str, set[str]]:
+    """Return the fields selected on the nodes of a connection field.
+
+    Each snake_case field name maps to the names selected directly below it, from
+    `nodes` and `edges { node }` and through fragments, so one node can serve every
+    place where the query selects it. Directives such as @skip are not evaluated,
+    so a skipped field counts as selected.
+    """
+    selection: dict[str, set[str]] = defaultdict(set)
     for field in info.selected_fields:
         for child in _flatten(field.selections):
             if child.name == "nodes":
-                wanted |= _names(child.selections)
+                _add_selection(selection, child.selections)
             elif child.name == "edges":
                 for edge_field in _flatten(child.selections):
                     if edge_field.name == "node":
-                        wanted |= _names(edge_field.selections)
-    return wanted
+                        _add_selection(selection, edge_field.selections)
+    return dict(selection)
+
+
+def _add_selection(selection: dict[str, set[str]], selections: list[Any]) -> None:
+    for field in _flatten(selections):
+        selection[_snake_case(field.name)] |= _names(field.selections)
 
 
 def selected_fields(info: Any) -> set[str]:
@@ -384,7 +515,17 @@ def selected_fields(info: Any) -> set[str]:
 
 
 def _names(selections: list[Any]) -> set[str]:
-    return {_GRAPHQL_NAMES.get(f.name, f.name) for f in _flatten(selections)}
+    return {_snake_case(f.name) for f in _flatten(selections)}
+
+
+@functools.cache
+def _snake_case(name: str) -> str:
+    """Return the Python name of a camelCase GraphQL field name, such as end_date.
+
+    The names come from validated documents, so the cache contains at most the
+    schema's field names.
+    """
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
 
 
 def _flatten(selections: list[Any]) -> Iterable[SelectedField]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import strawberry
-from tortoise.expressions import Case, Q, When
+from tortoise.expressions import Q
 from tortoise.functions import Lower
 from tortoise.queryset import QuerySet
 
@@ -68,15 +68,10 @@ class SortKey:
 
 
 def _annotations(key: SortKey) -> dict[str, Any]:
-    value: Any = Lower(key.column) if key.case_insensitive else key.column
-    annotations: dict[str, Any] = {}
     if key.case_insensitive or "__" in key.column:
-        annotations["sort_value"] = value
-    if key.nullable:
-        annotations["sort_null"] = Case(
-            When(**{f"{key.column}__isnull": True}, then="1"), default="0"
-        )
-    return annotations
+        value: Any = Lower(key.column) if key.case_insensitive else key.column
+        return {"sort_value": value}
+    return {}
 
 
 def _value_field(key: SortKey) -> str:
@@ -136,18 +131,32 @@ async def paginate(
 
     `anchor_scope` is the query without filters: the row a cursor points at must be
     visible to the caller but need not match the filter any more.
+
+    Rows without a sort value come last in both directions, and ties are broken by
+    id in the same direction. A page takes one statement, plus one to look up the
+    row that the cursor points at, plus one for a nullable key when the page runs
+    from the rows with a value into those without.
     """
     limit = check_page_size(first, max_page_size)
     annotations = _annotations(key)
     count_query = query
     page = query.annotate(**annotations) if annotations else query
 
+    anchor = None
     if after is not None:
         anchor_pk = decode_cursor(after, key, descending)
-        page = page.filter(await _after(anchor_scope, key, descending, anchor_pk))
+        anchor = await _anchor(anchor_scope, key, anchor_pk)
 
-    order = _order(key, descending)
-    rows = await page.order_by(*order).limit(limit + 1).values(*columns)
+    if key.nullable:
+        rows = await _nullable_key_rows(
+            page, key, descending, anchor, limit + 1, columns
+        )
+    else:
+        if anchor is not None:
+            page = page.filter(_after_value(key, descending, anchor))
+        rows = await (
+            page.order_by(*_order(key, descending)).limit(limit + 1).values(*columns)
+        )
     has_next = len(rows) > limit
     rows = rows[:limit]
     nodes = await build(rows)
@@ -169,39 +178,83 @@ async def paginate(
     )
 
 
+@dataclass(frozen=True)
+class _Anchor:
+    """The row a cursor points at: its primary key and its sort value."""
+
+    pk: int
+    value: Any
+
+
 def _order(key: SortKey, descending: bool) -> list[str]:
     sign = "-" if descending else ""
-    order = ["sort_null"] if key.nullable else []
-    order.append(sign + _value_field(key))
-    order.append(sign + "id")
-    return order
+    return [sign + _value_field(key), sign + "id"]
 
 
-async def _after(
-    scope: QuerySet[Any], key: SortKey, descending: bool, anchor_pk: int
-) -> Q:
+async def _anchor(scope: QuerySet[Any], key: SortKey, anchor_pk: int) -> _Anchor:
     annotations = _annotations(key)
     anchor_query = scope.annotate(**annotations) if annotations else scope
-    anchors = await anchor_query.filter(id=anchor_pk).values(_value_field(key))
+    field = _value_field(key)
+    anchors = await anchor_query.filter(id=anchor_pk).values(field)
     if not anchors:
         raise InvalidArgument(
             "The cursor points at a record that no longer exists or that you can no "
             "longer see: start again without `after`."
         )
+    return _Anchor(anchor_pk, anchors[0][field])
 
-    value = anchors[0][_value_field(key)]
+
+def _after_value(key: SortKey, descending: bool, anchor: _Anchor) -> Q:
+    """Return the condition for rows after a non-null anchor in the sort order.
+
+    Besides the exact keyset condition it bounds the value on its own, so that an
+    index on the sort column can seek to the anchor instead of reading from the
+    first row.
+    """
     field = _value_field(key)
     compare = "lt" if descending else "gt"
-    id_after = Q(**_lookup(f"id__{compare}", anchor_pk))
-    if key.nullable and value is None:
-        return Q(sort_null="1") & id_after
-
-    after_value = Q(**_lookup(f"{field}__{compare}", value)) | (
-        Q(**_lookup(field, value)) & id_after
+    bound = "lte" if descending else "gte"
+    after_value = Q(**_lookup(f"{field}__{compare}", anchor.value)) | (
+        Q(**_lookup(field, anchor.value)) & Q(**_lookup(f"id__{compare}", anchor.pk))
     )
-    if key.nullable:
-        return (Q(sort_null="0") & after_value) | Q(sort_null="1")
-    return after_value
+    return Q(**_lookup(f"{field}__{bound}", anchor.value)) & after_value
+
+
+async def _nullable_key_rows(
+    page: QuerySet[Any],
+    key: SortKey,
+    descending: bool,
+    anchor: _Anchor | None,
+    count: int,
+    columns: Sequence[str],
+) -> list[dict[str, Any]]:
+    """Return up to `count` rows after the anchor, those without a value last.
+
+    Ordering on `column IS NULL` first would put the nulls last in one statement, but
+    no index serves that expression, so the database would sort every row. Instead
+    the rows with a value come from one statement in index order, and the rows
+    without a value, ordered by id, from a second one when the first falls short.
+    """
+    sign = "-" if descending else ""
+    rows: list[dict[str, Any]] = []
+    if anchor is None or anchor.value is not None:
+        valued = page.filter(**_lookup(f"{key.column}__isnull", False))
+        if anchor is not None:
+            valued = valued.filter(_after_value(key, descending, anchor))
+        rows = await (
+            valued.order_by(*_order(key, descending)).limit(count).values(*columns)
+        )
+    if len(rows) < count:
+        nulls = page.filter(**_lookup(f"{key.column}__isnull", True))
+        # After a row with a value all rows without one follow. After a row without
+        # one, those with a larger id follow (a smaller one when descending).
+        if anchor is not None and anchor.value is None:
+            compare = "lt" if descending else "gt"
+            nulls = nulls.filter(**_lookup(f"id__{compare}", anchor.pk))
+        rows += await (
+            nulls.order_by(sign + "id").limit(count - len(rows)).values(*columns)
+        )
+    return rows
 
 
 def _lookup(name: str, value: Any) -> dict[str, Any]:

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
 import strawberry
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from graphql.language import Token
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxTokensLimiter,
+    SchemaExtension,
+    max_aliases,
+    query_depth_limiter,
+)
 
 from contractgql.graphql.context import Info
 from contractgql.graphql.errors import ErrorCodes
+from contractgql.graphql.execution import FastExecutor
 from contractgql.graphql.mutations.auth import LoginPayload, login
 from contractgql.graphql.mutations.contracts import ContractMutations
 from contractgql.graphql.mutations.records import RecordMutations
@@ -21,11 +33,125 @@ from contractgql.graphql.types.clients import ClientNode, ContactPersonNode
 from contractgql.graphql.types.contracts import ContractNode
 from contractgql.graphql.types.notes import CustomFieldDefinitionNode, NoteNode
 from contractgql.graphql.types.users import UserNode
+from graphql import ASTValidationRule, DocumentNode, GraphQLError
 
 # Limits on one request's document, against queries built to exhaust the server.
 MAX_DEPTH = 12
 MAX_ALIASES = 30
 MAX_TOKENS = 4000
+
+# Memory that the cache of parsed and validated documents may take, as an estimate:
+# the query's length plus DOCUMENT_BYTES_PER_TOKEN for each token of its syntax
+# tree. graphql-core 3.3.2 keeps every token of a document parsed with locations,
+# and tracemalloc measured 400 to 500 bytes per token for documents of 3,000 to
+# 3,600 tokens.
+DOCUMENT_CACHE_BYTES = 32 * 1024 * 1024
+DOCUMENT_BYTES_PER_TOKEN = 500
+
+# Built once, so that every request validates with the same rule classes and a
+# validated document can be reused. strawberry's QueryDepthLimiter and
+# MaxAliasesLimiter build a new class in each instance.
+_LIMIT_RULES: list[type[ASTValidationRule]] = [
+    query_depth_limiter.create_validator(MAX_DEPTH, None),
+    max_aliases.create_validator(MAX_ALIASES),
+]
+
+
+class DocumentLimits(AddValidationRules):
+    """Reject documents deeper than MAX_DEPTH or with more than MAX_ALIASES aliases."""
+
+    def __init__(self) -> None:
+        super().__init__(_LIMIT_RULES)
+
+
+@dataclass(frozen=True)
+class _CachedDocument:
+    document: DocumentNode
+    errors: tuple[GraphQLError, ...]
+    size: int
+
+
+class _DocumentCache:
+    """Least recently used documents and their validation errors, bounded in bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._entries: OrderedDict[object, _CachedDocument] = OrderedDict()
+
+    def get(self, key: object) -> _CachedDocument | None:
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+        return entry
+
+    def put(self, key: object, entry: _CachedDocument) -> None:
+        if entry.size > self.max_bytes or key in self._entries:
+            return
+        self._entries[key] = entry
+        self.size += entry.size
+        while self.size > self.max_bytes:
+            _, evicted = self._entries.popitem(last=False)
+            self.size -= evicted.size
+
+
+_documents = _DocumentCache(DOCUMENT_CACHE_BYTES)
+
+
+def _token_count(document: DocumentNode) -> int:
+    count = 0
+    token: Token | None = document.loc.start_token if document.loc else None
+    while token is not None:
+        count += 1
+        token = token.next
+    return count
+
+
+class DocumentCache(SchemaExtension):
+    """Parse and validate each distinct query text once and reuse the result.
+
+    Clients send the same few documents again and again, and parsing and validating
+    the contracts page took 6.9 ms of CPU on every request (docs/benchmark.md).
+    The key is the schema and the query text with the token limit and the
+    validation rules, so a cached result is the one that parsing and validation
+    would produce again, rejections included. Documents that fail to parse are not
+    cached.
+    """
+
+    def __init__(self) -> None:
+        self._key: object = None
+        self._query_length = 0
+        self._hit: _CachedDocument | None = None
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query is not None:
+            self._query_length = len(context.query)
+            self._key = (
+                context.schema,
+                context.query,
+                context.parse_options.get("max_tokens"),
+                context.validation_rules,
+            )
+            self._hit = _documents.get(self._key)
+            if self._hit is not None:
+                context.graphql_document = self._hit.document
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        if self._hit is not None:
+            # strawberry skips its own validation once this is set.
+            context.pre_execution_errors = list(self._hit.errors)
+            yield
+            return
+        yield
+        document = context.graphql_document
+        errors = context.pre_execution_errors
+        if self._key is None or document is None or errors is None:
+            return
+        size = self._query_length + DOCUMENT_BYTES_PER_TOKEN * _token_count(document)
+        _documents.put(self._key, _CachedDocument(document, tuple(errors), size))
 
 
 @strawberry.type
@@ -54,8 +180,9 @@ schema = strawberry.Schema(
     ],
     extensions=[
         ErrorCodes,
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        DocumentLimits,
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        DocumentCache,
     ],
+    execution_context_class=FastExecutor,
 )

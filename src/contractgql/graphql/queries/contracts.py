@@ -8,14 +8,16 @@ from typing import Any
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
+from contractgql.db import shared_connection
 from contractgql.domain.status import ContractStatus
 from contractgql.graphql.context import Info
 from contractgql.graphql.inputs import decode_typed_id
-from contractgql.graphql.loaders import preload_contracts, selected_node_fields
+from contractgql.graphql.loaders import node_selection, preload_contracts
 from contractgql.graphql.relay import Connection, SortKey, paginate
 from contractgql.graphql.types.contracts import (
-    CONTRACT_COLUMNS,
+    ALL_CONTRACT_FIELDS,
     ContractNode,
+    contract_columns,
     contract_node,
 )
 from contractgql.graphql.types.filters import (
@@ -65,24 +67,30 @@ async def contracts_connection(
     visible = visible_contracts(viewer)
     query = visible.filter(scope) if scope is not None else visible
     query = apply_filter(query, filter or ContractFilter(), viewer)
-    wanted = selected_node_fields(info)
+    selection = node_selection(info)
+    fields = (
+        selection.keys()
+        if selection.keys() <= ALL_CONTRACT_FIELDS
+        else ALL_CONTRACT_FIELDS
+    )
 
     async def build(rows: list[dict[str, Any]]) -> list[ContractNode]:
-        nodes = [contract_node(row, viewer) for row in rows]
-        await preload_contracts(viewer, nodes, wanted)
+        nodes = [contract_node(row, viewer, fields) for row in rows]
+        await preload_contracts(viewer, nodes, selection)
         return nodes
 
-    return await paginate(
-        query,
-        visible,
-        key=key,
-        descending=order.direction is SortDirection.DESC,
-        first=first,
-        after=after,
-        max_page_size=info.context.services.settings.max_page_size,
-        columns=CONTRACT_COLUMNS,
-        build=build,
-    )
+    async with shared_connection():
+        return await paginate(
+            query,
+            visible,
+            key=key,
+            descending=order.direction is SortDirection.DESC,
+            first=first,
+            after=after,
+            max_page_size=info.context.services.settings.max_page_size,
+            columns=contract_columns(fields),
+            build=build,
+        )
 
 
 def apply_filter(

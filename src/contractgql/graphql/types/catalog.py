@@ -63,7 +63,9 @@ CONTRACT_TYPE_COLUMNS = (*RECORD_COLUMNS, "name", "description", "reminder_offse
 
 
 def contract_type_node(row: dict[str, Any]) -> ContractTypeNode:
-    offsets = [period_type(o["count"], o["unit"]) for o in row["reminder_offsets"]]
+    offsets = [
+        period_type(o["count"], o["unit"]) for o in row["reminder_offsets"] or ()
+    ]
     return ContractTypeNode(
         id=strawberry.ID(encode_id("ContractType", row["id"])),
         pk=row["id"],

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import strawberry
+from strawberry.types.base import get_object_definition
 
 from contractgql.domain.dates import Period, PeriodUnit
 from contractgql.domain.money import PaymentFrequency
@@ -98,3 +101,44 @@ def _camel_path(path: str) -> str:
     if first == "custom_fields":
         return camel + dot + rest
     return camel + dot + (_camel_path(rest) if rest else "")
+
+
+class PartialRow(dict[str, Any]):
+    """A row of some of a table's columns, which reads None for the others.
+
+    Node builders take rows of every column. With one of `node_columns`, wrapped
+    in this, they fill the fields that the query selects and leave the rest None.
+    """
+
+    def __missing__(self, key: str) -> None:
+        return None
+
+
+def node_columns(
+    node_type: type, columns: tuple[str, ...], fields: AbstractSet[str]
+) -> tuple[str, ...]:
+    """Return the columns of `columns` that a node needs to serve `fields`.
+
+    `fields` are snake_case field names of `node_type`, whose plain fields read the
+    column of the same name. Fields with a resolver, such as relations, need only
+    the keys: `id` and the `*_id` columns. A name that is neither, such as a field
+    computed from several columns, selects every column.
+    """
+    known = set(columns) | _resolver_fields(node_type) | {"__typename"}
+    if not fields <= known:
+        return columns
+    return tuple(
+        column
+        for column in columns
+        if column in fields or column == "id" or column.endswith("_id")
+    )
+
+
+@functools.cache
+def _resolver_fields(node_type: type) -> frozenset[str]:
+    definition = get_object_definition(node_type, strict=True)
+    return frozenset(
+        field.python_name
+        for field in definition.fields
+        if field.base_resolver is not None
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
@@ -256,57 +258,179 @@ def _many(node: ContractNode, info: Info, name: str) -> Any:
     return info.context.loaders.contract_links(name, node.pk)
 
 
-def contract_node(row: dict[str, Any], viewer: Viewer) -> ContractNode:
-    """Build a node from a CONTRACT_COLUMNS row, hiding what the viewer may not read."""
+# Node fields (snake_case) and the columns besides `id` that they are built from.
+# A relation needs its foreign key, or only `id` when it is a list.
+_FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
+    "id": (),
+    "number": ("number",),
+    "name": ("name",),
+    "description": ("description",),
+    "stage": ("stage",),
+    "status": ("stage", "start_date", "end_date"),
+    "sensitivity": ("sensitivity",),
+    "start_date": ("start_date",),
+    "end_date": ("end_date",),
+    "signed_date": ("signed_date",),
+    "notice_deadline": ("notice_deadline",),
+    "days_until_end": ("end_date",),
+    "days_until_notice_deadline": ("notice_deadline",),
+    "earliest_end_with_notice_today": (
+        "end_date",
+        "notice_count",
+        "notice_unit",
+        "notice_to_month_end",
+    ),
+    "notice_period": ("notice_count", "notice_unit"),
+    "notice_to_month_end": ("notice_to_month_end",),
+    "auto_renewal": ("auto_renewal",),
+    "renewal_term": ("renewal_term_count", "renewal_term_unit"),
+    "payment_frequency": ("payment_frequency",),
+    "currency": ("currency",),
+    "amount": ("amount_minor", "currency"),
+    "vat_rate": ("vat_rate_bp",),
+    "indexation": ("indexation_bp",),
+    "renewal_price_agreement": ("renewal_price_agreement",),
+    "mrr": ("amount_minor", "currency", "payment_frequency"),
+    "arr": ("amount_minor", "currency", "payment_frequency"),
+    "total_contract_value": (
+        "amount_minor",
+        "currency",
+        "payment_frequency",
+        "start_date",
+        "end_date",
+    ),
+    "custom_fields": ("custom_fields",),
+    "created_at": ("created_at",),
+    "updated_at": ("updated_at",),
+    "version": ("version",),
+    "archived_at": ("archived_at",),
+    "__typename": (),
+    "client": ("client_id",),
+    "owner": ("owner_id",),
+    "contact": ("contact_id",),
+    "contract_type": ("contract_type_id",),
+    "parent": ("parent_id",),
+    "created_by": ("created_by_id",),
+    "updated_by": ("updated_by_id",),
+    "tags": (),
+    "projects": (),
+    "services": (),
+    "children": (),
+    "notes": (),
+    "watchers": (),
+}
+ALL_CONTRACT_FIELDS = frozenset(_FIELD_COLUMNS)
+_FINANCIAL_FIELDS = (
+    "amount",
+    "vat_rate",
+    "indexation",
+    "renewal_price_agreement",
+    "mrr",
+    "arr",
+    "total_contract_value",
+)
+# Fields that contract_node computes from the columns, None until it does.
+_COMPUTED_FIELDS: dict[str, Any] = dict.fromkeys(
+    (
+        "stage",
+        "status",
+        "days_until_end",
+        "days_until_notice_deadline",
+        "earliest_end_with_notice_today",
+        "notice_period",
+        "renewal_term",
+        "payment_frequency",
+        *_FINANCIAL_FIELDS,
+    )
+)
+# Fields whose value is the column of the same name, as it is.
+_COPIED_FIELDS = (
+    "number",
+    "name",
+    "description",
+    "sensitivity",
+    "start_date",
+    "end_date",
+    "signed_date",
+    "notice_deadline",
+    "notice_to_month_end",
+    "auto_renewal",
+    "currency",
+    "custom_fields",
+    "created_at",
+    "updated_at",
+    "version",
+    "archived_at",
+)
+
+
+def contract_columns(fields: AbstractSet[str]) -> tuple[str, ...]:
+    """Return the columns that `contract_node` needs to build `fields`.
+
+    A name that this module does not know, such as a field added to ContractNode
+    later, selects every column.
+    """
+    if not fields <= ALL_CONTRACT_FIELDS:
+        return CONTRACT_COLUMNS
+    needed = {"id"}
+    for name in fields:
+        needed.update(_FIELD_COLUMNS[name])
+    return tuple(column for column in CONTRACT_COLUMNS if column in needed)
+
+
+def contract_node(
+    row: dict[str, Any],
+    viewer: Viewer,
+    fields: AbstractSet[str] = ALL_CONTRACT_FIELDS,
+) -> ContractNode:
+    """Build a node from a row, hiding what the viewer may not read.
+
+    The row must have the columns of `contract_columns(fields)`. Only `fields` are
+    computed, and the node's other fields are None, so the node may serve only a
+    selection within `fields`.
+    """
     today = viewer.today
-    end: date | None = row["end_date"]
-    deadline: date | None = row["notice_deadline"]
-    notice = period_type(row["notice_count"], row["notice_unit"])
-    figures = _figures(row) if may_read_field(viewer, "Contract", "amount") else {}
+    end: date | None = row.get("end_date")
+    deadline: date | None = row.get("notice_deadline")
+    # Columns that `fields` do not need are missing from the row.
+    get: Callable[[str], Any] = row.get
+    values = dict(_COMPUTED_FIELDS)
+    for name in _COPIED_FIELDS:
+        values[name] = get(name)
+    if "stage" in fields:
+        values["stage"] = ContractStage(row["stage"])
+    if "status" in fields:
+        values["status"] = contract_status(row["stage"], row["start_date"], end, today)
+    if "days_until_end" in fields and end is not None:
+        values["days_until_end"] = (end - today).days
+    if "days_until_notice_deadline" in fields and deadline is not None:
+        values["days_until_notice_deadline"] = (deadline - today).days
+    if "earliest_end_with_notice_today" in fields and end is None:
+        values["earliest_end_with_notice_today"] = _earliest_end(row, today)
+    if "notice_period" in fields:
+        values["notice_period"] = period_type(row["notice_count"], row["notice_unit"])
+    if "renewal_term" in fields:
+        values["renewal_term"] = period_type(
+            row["renewal_term_count"], row["renewal_term_unit"]
+        )
+    if "payment_frequency" in fields:
+        values["payment_frequency"] = PaymentFrequency(row["payment_frequency"])
+    if not fields.isdisjoint(_FINANCIAL_FIELDS) and may_read_field(
+        viewer, "Contract", "amount"
+    ):
+        values.update(_figures(row, fields))
     return ContractNode(
         id=strawberry.ID(encode_id("Contract", row["id"])),
         pk=row["id"],
-        client_pk=row["client_id"],
-        contract_type_pk=row["contract_type_id"],
-        owner_pk=row["owner_id"],
-        contact_pk=row["contact_id"],
-        parent_pk=row["parent_id"],
-        created_by_pk=row["created_by_id"],
-        updated_by_pk=row["updated_by_id"],
+        client_pk=get("client_id"),
+        contract_type_pk=get("contract_type_id"),
+        owner_pk=get("owner_id"),
+        contact_pk=get("contact_id"),
+        parent_pk=get("parent_id"),
+        created_by_pk=get("created_by_id"),
+        updated_by_pk=get("updated_by_id"),
         preloaded={},
-        number=row["number"],
-        name=row["name"],
-        description=row["description"],
-        stage=ContractStage(row["stage"]),
-        status=contract_status(row["stage"], row["start_date"], end, today),
-        sensitivity=row["sensitivity"],
-        start_date=row["start_date"],
-        end_date=end,
-        signed_date=row["signed_date"],
-        notice_deadline=deadline,
-        days_until_end=(end - today).days if end else None,
-        days_until_notice_deadline=(deadline - today).days if deadline else None,
-        earliest_end_with_notice_today=_earliest_end(row, today)
-        if end is None
-        else None,
-        notice_period=notice,
-        notice_to_month_end=row["notice_to_month_end"],
-        auto_renewal=row["auto_renewal"],
-        renewal_term=period_type(row["renewal_term_count"], row["renewal_term_unit"]),
-        payment_frequency=PaymentFrequency(row["payment_frequency"]),
-        currency=row["currency"],
-        amount=figures.get("amount"),
-        vat_rate=figures.get("vat_rate"),
-        indexation=figures.get("indexation"),
-        renewal_price_agreement=figures.get("renewal_price_agreement"),
-        mrr=figures.get("mrr"),
-        arr=figures.get("arr"),
-        total_contract_value=figures.get("total_contract_value"),
-        custom_fields=row["custom_fields"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        version=row["version"],
-        archived_at=row["archived_at"],
+        **values,
     )
 
 
@@ -317,29 +441,41 @@ def _earliest_end(row: dict[str, Any], today: date) -> date:
     return earliest_end_with_notice_on(today, notice, row["notice_to_month_end"])
 
 
-def _figures(row: dict[str, Any]) -> dict[str, Any]:
-    """Return the financial fields of a row; call only for viewers who may read them."""
-    currency = row["currency"]
-    amount_minor = row["amount_minor"]
-    figures: dict[str, Any] = {
-        "vat_rate": _percent(row["vat_rate_bp"]),
-        "indexation": _percent(row["indexation_bp"]),
-        "renewal_price_agreement": row["renewal_price_agreement"],
-    }
+def _figures(row: dict[str, Any], fields: AbstractSet[str]) -> dict[str, Any]:
+    """Return the financial fields among `fields`.
+
+    Call it only for viewers who may read them.
+    """
+    figures: dict[str, Any] = {}
+    if "vat_rate" in fields:
+        figures["vat_rate"] = _percent(row["vat_rate_bp"])
+    if "indexation" in fields:
+        figures["indexation"] = _percent(row["indexation_bp"])
+    if "renewal_price_agreement" in fields:
+        figures["renewal_price_agreement"] = row["renewal_price_agreement"]
+    amount_minor = row.get("amount_minor")
     if amount_minor is None:
         return figures
 
-    frequency = PaymentFrequency(row["payment_frequency"])
-    mrr = monthly_recurring(amount_minor, frequency)
-    total = total_contract_value(
-        amount_minor, frequency, row["start_date"], row["end_date"]
-    )
-    figures["amount"] = from_minor_units(amount_minor, currency)
-    figures["mrr"] = present(mrr, currency)
-    figures["arr"] = present(mrr * 12, currency)
-    figures["total_contract_value"] = (
-        None if total is None else from_minor_units(total, currency)
-    )
+    currency = row["currency"]
+    if "amount" in fields:
+        figures["amount"] = from_minor_units(amount_minor, currency)
+    if "mrr" in fields or "arr" in fields:
+        mrr = monthly_recurring(
+            amount_minor, PaymentFrequency(row["payment_frequency"])
+        )
+        figures["mrr"] = present(mrr, currency)
+        figures["arr"] = present(mrr * 12, currency)
+    if "total_contract_value" in fields:
+        total = total_contract_value(
+            amount_minor,
+            PaymentFrequency(row["payment_frequency"]),
+            row["start_date"],
+            row["end_date"],
+        )
+        figures["total_contract_value"] = (
+            None if total is None else from_minor_units(total, currency)
+        )
     return figures
 
 

@@ -30,7 +30,7 @@ def user_node(row: dict[str, Any]) -> UserNode:
         pk=row["id"],
         name=row["name"],
         email=row["email"],
-        roles=list(row["roles"]),
+        roles=list(row["roles"] or ()),
         is_active=row["is_active"],
         is_service_account=row["is_service_account"],
     )
