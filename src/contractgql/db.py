@@ -39,9 +39,18 @@ async def migrate(settings: Settings) -> None:
     """Apply every pending migration to the configured database."""
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    await run_migrations(config=tortoise_config(settings))
+    applied: list[str] = []
+
+    def record(event: str, app_label: str, name: str) -> None:
+        if event == "apply_done":
+            applied.append(f"{app_label}.{name}")
+
+    await run_migrations(config=tortoise_config(settings), progress=record)
     await Tortoise.close_connections()
-    logger.info("Database schema is up to date")
+    if applied:
+        logger.info("Applied migrations: %s", ", ".join(applied))
+    else:
+        logger.info("Database schema is up to date; no migration was pending")
 
 
 async def connect(settings: Settings) -> None:

@@ -107,3 +107,35 @@ async def test_remove_missing_link_is_harmless(api: Api) -> None:
     )
 
     assert data["changeContractLinks"] == {"contract": {"tags": []}, "errors": []}
+
+
+SEARCH = """
+query ($search: String!) {
+  contracts(filter: {search: $search}) { totalCount }
+  clients(search: $search) { totalCount }
+}
+"""
+
+
+async def test_overlong_search_rejected(api: Api) -> None:
+    error = await api.error(SEARCH, {"search": "x" * 1_000_000})
+
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "at most 200 characters" in error["message"]
+
+
+async def test_caller_errors_not_logged_as_errors(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    missing = encode_id("Contract", 2**62)
+    update = """
+    mutation ($id: ID!) {
+      updateContract(id: $id, input: {name: "x"}) { errors { code } }
+    }
+    """
+
+    with caplog.at_level("DEBUG"):
+        error = await api.error(update, {"id": missing})
+
+    assert error["extensions"]["code"] == "NOT_FOUND"
+    assert [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,8 @@ class Context:
     request: Any = None
     response: Any = None
     auth_error: AuthenticationError | None = None
+    # Quoted in the response and the log line of an unexpected error.
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     _loaders: Loaders | None = field(default=None, repr=False)
 
     @property

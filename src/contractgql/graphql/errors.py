@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
+import strawberry
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from contractgql.errors import ContractGQLError
 from graphql import GraphQLError
@@ -30,9 +32,11 @@ class ErrorCodes(SchemaExtension):
         result = self.execution_context.result
         if result is None or not result.errors:
             return
-        result.errors = [self._format(error) for error in result.errors]
+        context = self.execution_context.context
+        request_id = getattr(context, "request_id", None)
+        result.errors = [self._format(error, request_id) for error in result.errors]
 
-    def _format(self, error: GraphQLError) -> GraphQLError:
+    def _format(self, error: GraphQLError, request_id: str | None) -> GraphQLError:
         original = error.original_error
         if original is None:
             return _with_code(error, error.message, "GRAPHQL_VALIDATION_FAILED")
@@ -42,8 +46,33 @@ class ErrorCodes(SchemaExtension):
             return _with_code(error, error.message, "BAD_USER_INPUT")
         if isinstance(original, ContractGQLError):
             return _with_code(error, original.message, original.code)
-        logger.error("Unexpected error in %s", error.path, exc_info=original)
-        return _with_code(error, INTERNAL_MESSAGE, "INTERNAL_SERVER_ERROR")
+        logger.error(
+            "Unexpected error in %s, request %s",
+            error.path,
+            request_id,
+            exc_info=original,
+        )
+        formatted = _with_code(error, INTERNAL_MESSAGE, "INTERNAL_SERVER_ERROR")
+        if request_id is not None and formatted.extensions is not None:
+            formatted.extensions["requestId"] = request_id
+        return formatted
+
+
+class ContractSchema(strawberry.Schema):
+    """Strawberry's schema without its log line and traceback for every error.
+
+    Errors the caller caused (invalid input, missing permission, unknown id) are
+    answered, not logged at ERROR. ErrorCodes logs each unexpected error once,
+    with its traceback and request id.
+    """
+
+    def process_errors(
+        self,
+        errors: list[GraphQLError],
+        execution_context: ExecutionContext | None = None,
+    ) -> None:
+        for error in errors:
+            logger.debug("GraphQL error at %s: %s", error.path, error.message)
 
 
 def _with_code(error: GraphQLError, message: str, code: str) -> GraphQLError:

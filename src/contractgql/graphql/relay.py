@@ -104,6 +104,24 @@ def decode_cursor(cursor: str, key: SortKey, descending: bool) -> int:
     return parsed_pk
 
 
+# Longest search text: longer patterns cost the database without finding more.
+MAX_SEARCH_LENGTH = 200
+
+
+def search_text(search: str | None) -> str | None:
+    """Return the trimmed search text, or None; reject text no record could match."""
+    if search is None or not search.strip():
+        return None
+    text = search.strip()
+    if len(text) > MAX_SEARCH_LENGTH or "\x00" in text:
+        raise InvalidArgument(
+            f"The search text is {len(text)} characters long or contains a NUL "
+            f"character: search for at most {MAX_SEARCH_LENGTH} characters of "
+            "plain text."
+        )
+    return text
+
+
 def check_page_size(first: int | None, max_page_size: int) -> int:
     if first is None:
         return min(DEFAULT_PAGE_SIZE, max_page_size)

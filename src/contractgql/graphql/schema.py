@@ -17,7 +17,7 @@ from strawberry.extensions import (
 )
 
 from contractgql.graphql.context import Info
-from contractgql.graphql.errors import ErrorCodes
+from contractgql.graphql.errors import ContractSchema, ErrorCodes
 from contractgql.graphql.execution import FastExecutor
 from contractgql.graphql.mutations.auth import LoginPayload, login
 from contractgql.graphql.mutations.contracts import ContractMutations
@@ -163,7 +163,7 @@ class Mutation(ContractMutations, RecordMutations):
         return await login(info, email, password)
 
 
-schema = strawberry.Schema(
+schema = ContractSchema(
     query=Query,
     mutation=Mutation,
     types=[

@@ -13,7 +13,7 @@ from contractgql.domain.status import ContractStatus
 from contractgql.graphql.context import Info
 from contractgql.graphql.inputs import decode_typed_id
 from contractgql.graphql.loaders import node_selection, preload_contracts
-from contractgql.graphql.relay import Connection, SortKey, paginate
+from contractgql.graphql.relay import Connection, SortKey, paginate, search_text
 from contractgql.graphql.types.contracts import (
     ALL_CONTRACT_FIELDS,
     ContractNode,
@@ -123,8 +123,8 @@ def apply_filter(
             query = query.filter(**{f"{column}__lte": date_range.to})
     if spec.auto_renewal is not None:
         query = query.filter(auto_renewal=spec.auto_renewal)
-    if spec.search and spec.search.strip():
-        text = spec.search.strip()
+    text = search_text(spec.search)
+    if text is not None:
         query = query.filter(
             Q(name__icontains=text)
             | Q(number__icontains=text)

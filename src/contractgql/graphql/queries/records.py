@@ -9,7 +9,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from contractgql.graphql.context import Info
-from contractgql.graphql.relay import Connection, SortKey, paginate
+from contractgql.graphql.relay import Connection, SortKey, paginate, search_text
 
 NAME_ORDER = SortKey("name", "name", case_insensitive=True)
 
@@ -32,8 +32,9 @@ async def records_connection(
     query = scope.filter(**(filters or {}))
     if not include_archived:
         query = query.filter(archived_at=None)
-    if search and search.strip():
-        query = query.filter(**{f"{order.column}__icontains": search.strip()})
+    text = search_text(search)
+    if text is not None:
+        query = query.filter(**{f"{order.column}__icontains": text})
 
     async def build_all(rows: list[dict[str, Any]]) -> list[Any]:
         return [build(row) for row in rows]
