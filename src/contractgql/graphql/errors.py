@@ -61,9 +61,9 @@ class ErrorCodes(SchemaExtension):
 class ContractSchema(strawberry.Schema):
     """Strawberry's schema without its log line and traceback for every error.
 
-    Errors the caller caused (invalid input, missing permission, unknown id) are
-    answered, not logged at ERROR. ErrorCodes logs each unexpected error once,
-    with its traceback and request id.
+    Errors the caller caused (invalid input, missing permission, unknown id) go
+    back in the response and are not logged at ERROR. ErrorCodes logs each
+    unexpected error once, with its traceback and request id.
     """
 
     def process_errors(
