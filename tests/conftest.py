@@ -71,7 +71,7 @@ def scratch_database() -> Iterator[str | None]:
 
 
 async def run_admin_statement(admin_url: str, statement: str) -> None:
-    """Run CREATE or DROP DATABASE, retrying while another session holds template1.
+    """Run CREATE or DROP DATABASE, retrying while another session uses template1.
 
     PostgreSQL rejects CREATE DATABASE while any other session is connected to the
     template database, which happens when another process creates one at the same time.

@@ -10,7 +10,7 @@ from contractgql.security.policy import ROLES
 
 
 class AccountError(Exception):
-    """An account that cannot be created; the message says why and what to do."""
+    """An account that cannot be created; the message explains why and what to do."""
 
 
 async def get_or_create_organization(

@@ -88,7 +88,7 @@ def earliest_end_with_notice_on(
     """Return the first end date that notice given on `day` can reach.
 
     This applies to open-ended contracts: the contract can end once the notice period
-    has run, or, when the contract says notice runs to a month end, at the first end of
+    has run, or, when the contract lets notice run to a month end, at the first end of
     a calendar month on or after that day.
     """
     earliest = day + notice.as_relativedelta() if notice else day
@@ -98,6 +98,6 @@ def earliest_end_with_notice_on(
 
 
 def local_today(timezone: str, now: datetime | None = None) -> date:
-    """Return today's date in `timezone`, the date a user of that organization sees."""
+    """Return today's date in `timezone`, the date in that organization's calendar."""
     moment = now if now is not None else datetime.now(ZoneInfo("UTC"))
     return moment.astimezone(ZoneInfo(timezone)).date()

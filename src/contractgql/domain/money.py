@@ -48,7 +48,7 @@ _MONTHS_PER_PERIOD: dict[PaymentFrequency, int | None] = {
 
 
 class MoneyError(ValueError):
-    """An amount or currency that cannot be stored, with a message that says why."""
+    """An amount or currency that cannot be stored, with a message that explains why."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)

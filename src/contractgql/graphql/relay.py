@@ -104,7 +104,7 @@ def decode_cursor(cursor: str, key: SortKey, descending: bool) -> int:
     return parsed_pk
 
 
-# Longest search text: longer patterns cost the database without finding more.
+# Maximum search length: longer patterns cost the database without finding more.
 MAX_SEARCH_LENGTH = 200
 
 

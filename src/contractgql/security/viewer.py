@@ -29,7 +29,7 @@ class Viewer:
         return permission in self.permissions
 
     def require(self, permission: str, action: str) -> None:
-        """Raise PermissionDenied unless the caller holds `permission`."""
+        """Raise PermissionDenied unless the caller has `permission`."""
         if permission not in self.permissions:
             raise PermissionDenied(
                 f"Your roles ({', '.join(sorted(self.roles)) or 'none'}) do not allow "

@@ -510,7 +510,7 @@ def _deadline(contract: Contract) -> Any:
 async def _save_unique(contract: Contract, values: dict[str, Any]) -> None:
     """Save, turning a duplicate contract number into a validation error.
 
-    NOTE: numbers are unique per organization, so a DUPLICATE tells the caller that
+    NOTE: numbers are unique per organization, so a DUPLICATE reveals to the caller that
     the number exists even when its contract is confidential and hidden from them.
     """
     number = contract.number

@@ -24,7 +24,7 @@ PLAIN_DECIMAL = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
 # would overflow.
 EARLIEST_DATE = date(1900, 1, 1)
 LATEST_DATE = date(2199, 12, 31)
-# Longest notice period or renewal term per unit: ten years.
+# Maximum notice period or renewal term per unit: ten years.
 MAX_PERIOD = {"days": 3660, "weeks": 520, "months": 120}
 
 
