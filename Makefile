@@ -27,7 +27,7 @@ test-postgres: install
 		$(BIN)/pytest
 
 schema: install
-	$(BIN)/strawberry export-schema contractgql.graphql.schema:schema --output schema.graphql
+	$(BIN)/python -m contractgql.graphql.sdl > schema.graphql
 
 lint: install
 	$(BIN)/ruff check src tests bench

@@ -18,6 +18,10 @@ extensions. Every other field takes graphql-core's and strawberry's own path, an
 so does every field while a field middleware is installed or the schema has
 exception handlers. tests/graphql/test_execution.py compares the results with
 strawberry's own executor.
+
+It is also where field security is enforced for output: every field that the
+policy protects and the caller may not read resolves to null on both paths, before
+any resolver runs, whatever type it is on.
 """
 
 from __future__ import annotations
@@ -89,6 +93,7 @@ class _Step(NamedTuple):
     response_name: str
     field_details_list: FieldDetailsList
     leaf: _LeafField | None
+    hidden: bool
 
 
 def _definition(field_def: GraphQLField) -> StrawberryField | None:
@@ -217,6 +222,11 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         self._steps: dict[
             tuple[GraphQLObjectType, int], tuple[GroupedFieldSet, list[_Step]]
         ] = {}
+        # Protected fields that the caller may not read: (type name, field name).
+        # They resolve to null without running their resolver, on every path.
+        self._hidden: frozenset[tuple[str, str]] = getattr(
+            self.context_value, "hidden_fields", frozenset()
+        )
 
     def _steps_for(
         self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet
@@ -231,7 +241,8 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
             leaf = None
             if not node.arguments:
                 leaf = _plan(_leaf_fields, _leaf_field, parent_type, node.name.value)
-            steps.append(_Step(response_name, field_details_list, leaf))
+            hidden = (parent_type.name, node.name.value) in self._hidden
+            steps.append(_Step(response_name, field_details_list, leaf, hidden))
         self._steps[key] = (grouped_field_set, steps)
         return steps
 
@@ -254,9 +265,12 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         complete_leaf_value = self.complete_leaf_value
         awaitable_fields: list[str] = []
         try:
-            for response_name, field_details_list, leaf in self._steps_for(
+            for response_name, field_details_list, leaf, hidden in self._steps_for(
                 parent_type, grouped_field_set
             ):
+                if hidden:
+                    results[response_name] = None
+                    continue
                 if leaf is not None:
                     try:
                         value = leaf.read(source_value)
@@ -330,9 +344,14 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         path: Path,
         position_context: Any,
     ) -> Any:
-        """Execute a field as graphql-core does, calling a plain resolver directly."""
+        """Execute a field as graphql-core does, calling a plain resolver directly.
+
+        A field that the caller may not read is null, and its resolver never runs.
+        """
         first_node = field_details_list[0].node
         field_name = first_node.name.value
+        if self._hidden and (parent_type.name, field_name) in self._hidden:
+            return None
         field_def = parent_type.fields.get(field_name)
         resolver = None
         if self._short_path and field_def is not None and not first_node.arguments:

@@ -1,66 +1,107 @@
-"""The single place that decides whether a caller may read or write a protected field.
+"""The single place that decides whether a caller may read or set a protected field.
 
-Output fields, filters, sort orders and mutation inputs all ask `may_read_field` or
-`may_write_field` here, so no path leaks a value that the field itself would hide.
+The policy names the protected fields. Output fields (through the executor),
+filters, sort orders, aggregates, exports and mutation inputs all ask the viewer's
+field access here, so no path shows a value that the field itself would hide.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from contractgql.errors import PermissionDenied
+from contractgql.security.policy import FieldName, Policy, PolicyError
 from contractgql.security.viewer import Viewer
 
-FINANCIAL_READ = "contract.financial:read"
-FINANCIAL_WRITE = "contract.financial:write"
-
-# GraphQL type name -> field name -> permission needed to read it.
-PROTECTED_FIELDS: dict[str, dict[str, str]] = {
-    "Contract": {
-        name: FINANCIAL_READ
-        for name in (
-            "amount",
-            "vatRate",
-            "indexation",
-            "renewalPriceAgreement",
-            "mrr",
-            "arr",
-            "totalContractValue",
-        )
-    },
+# Computed fields and the stored fields they are computed from. Hiding a stored
+# field while showing a figure computed from it would give the value away, so the
+# policy must protect a computed field whenever it protects one of its sources.
+DERIVED_FIELDS: dict[FieldName, tuple[FieldName, ...]] = {
+    ("Contract", "mrr"): (("Contract", "amount"),),
+    ("Contract", "arr"): (("Contract", "amount"),),
+    ("Contract", "totalContractValue"): (("Contract", "amount"),),
 }
 
-# Contract input fields whose change needs the financial write permission.
-# Currency counts too: changing it changes what the stored amount is worth.
-FINANCIAL_INPUT_FIELDS = frozenset(
-    {"amount", "currency", "vat_rate", "indexation", "renewal_price_agreement"}
-)
+# Input fields whose change needs the write permission of another field. Changing
+# the currency changes what the stored amount is worth.
+WRITE_DEPENDENCIES: dict[FieldName, FieldName] = {
+    ("Contract", "currency"): ("Contract", "amount"),
+}
 
 
-def read_permission(type_name: str, field_name: str) -> str | None:
-    return PROTECTED_FIELDS.get(type_name, {}).get(field_name)
+def check_derived_fields(policy: Policy) -> None:
+    """Raise PolicyError when a computed field shows a value the policy hides."""
+    for derived, sources in DERIVED_FIELDS.items():
+        for source in sources:
+            needed = policy.protected_fields.get(source)
+            if needed is not None and policy.protected_fields.get(derived) != needed:
+                raise PolicyError(
+                    f"{'.'.join(derived)} is computed from {'.'.join(source)}, which "
+                    f"the policy protects with {needed!r}: add the line "
+                    f"'g, {'.'.join(derived)}, {needed}' to policy.csv."
+                )
 
 
 def may_read_field(viewer: Viewer, type_name: str, field_name: str) -> bool:
-    permission = read_permission(type_name, field_name)
-    return permission is None or viewer.may(permission)
+    return viewer.fields.may_read(type_name, field_name)
 
 
 def require_readable(viewer: Viewer, type_name: str, field_name: str, use: str) -> None:
-    """Reject filtering or sorting on a field the viewer may not read."""
-    permission = read_permission(type_name, field_name)
-    if permission is not None and not viewer.may(permission):
-        raise PermissionDenied(
-            f"You may not {use} {type_name}.{field_name}: it needs the "
-            f"{permission!r} permission. Remove it from the request or ask an "
-            "administrator for a role that has it."
-        )
-
-
-def protected_description(description: str, type_name: str, field_name: str) -> str:
-    """Append the permission a protected field needs to its schema description."""
-    permission = read_permission(type_name, field_name)
-    if permission is None:
-        return description
-    return (
-        f"{description} Requires the `{permission}` permission; "
-        "null for callers without it."
+    """Reject filtering, sorting or aggregating on a field the viewer may not read."""
+    if viewer.fields.may_read(type_name, field_name):
+        return
+    permission = viewer.fields.protected[(type_name, field_name)]
+    raise PermissionDenied(
+        f"You may not {use} {type_name}.{field_name}: it needs the "
+        f"'{permission}:read' permission. Remove it from the request or ask an "
+        "administrator for a role that has it."
     )
+
+
+def graphql_name(name: str) -> str:
+    """Return the GraphQL name of a snake_case field name, as strawberry writes it."""
+    first, *rest = name.split("_")
+    return first + "".join(part.capitalize() for part in rest)
+
+
+def protected_inputs(
+    viewer: Viewer, type_name: str, input_fields: Iterable[str]
+) -> set[str]:
+    """Return the snake_case input fields that a field permission governs."""
+    protected = viewer.fields.protected
+    return {
+        name
+        for name in input_fields
+        if _guard(type_name, graphql_name(name)) in protected
+    }
+
+
+def require_writable(
+    viewer: Viewer, type_name: str, input_fields: Iterable[str]
+) -> None:
+    """Reject an input that sets a field the viewer may not set, naming every one.
+
+    `input_fields` are the snake_case names of the input fields in the request.
+    """
+    denied: dict[str, str] = {}
+    for name in input_fields:
+        guarded = _guard(type_name, graphql_name(name))
+        if not viewer.fields.may_write(*guarded):
+            denied[graphql_name(name)] = viewer.fields.protected[guarded]
+    if not denied:
+        return
+    permissions = sorted({f"'{permission}:write'" for permission in denied.values()})
+    raise PermissionDenied(
+        f"You may not set {', '.join(sorted(denied))}: changing them needs the "
+        f"{' and '.join(permissions)} permission. Leave these fields out of the input "
+        "or ask a user whose role has it."
+    )
+
+
+def _guard(type_name: str, field_name: str) -> FieldName:
+    return WRITE_DEPENDENCIES.get((type_name, field_name), (type_name, field_name))
+
+
+def protected_note(permission: str) -> str:
+    """Return the sentence that a protected field's schema description ends with."""
+    return f"Requires the `{permission}:read` permission; null for callers without it."

@@ -1,12 +1,16 @@
-"""Role permissions loaded from the Casbin model and policy files in the policy folder.
+"""Role permissions and protected fields from the Casbin files in the policy folder.
 
 A permission is a name and an action, written `contract.financial:read`. The policy
-grants permissions to roles; a user's permissions are the union over their roles.
+grants permissions to roles, and a user's permissions are the union over their
+roles. Grouping lines (`g, Contract.amount, contract.financial`) put a GraphQL field
+under a permission: reading the field needs `contract.financial:read` and setting it
+needs `contract.financial:write`.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import casbin
@@ -26,6 +30,7 @@ ROLES = (
 # Every permission the code checks. A policy line naming anything else is rejected.
 PERMISSIONS = frozenset(
     {
+        "contract:read",
         "contract:write",
         "contract.own:write",
         "contract.draft:write",
@@ -41,19 +46,49 @@ PERMISSIONS = frozenset(
         "custom_field:write",
         "note:write",
         "user:manage",
+        "policy:manage",
     }
 )
 
+# Permission names that may protect a field: each has a read and a write action.
+FIELD_PERMISSIONS = frozenset({"contract.financial"})
+
+FieldName = tuple[str, str]
+
 
 class PolicyError(Exception):
-    """A policy file that names an unknown role or permission, or cannot be read."""
+    """A policy that names an unknown role, permission or field, or cannot be read."""
+
+
+@dataclass(frozen=True)
+class FieldAccess:
+    """The protected fields that a set of permissions may not read or may not set."""
+
+    # (GraphQL type, field) -> the permission name that protects it.
+    protected: dict[FieldName, str]
+    hidden: frozenset[FieldName]
+    read_only: frozenset[FieldName]
+
+    def may_read(self, type_name: str, field_name: str) -> bool:
+        return (type_name, field_name) not in self.hidden
+
+    def may_write(self, type_name: str, field_name: str) -> bool:
+        return (type_name, field_name) not in self.read_only
 
 
 class Policy:
-    """The permissions of each role, computed once when the policy is loaded."""
+    """The permissions of each role and the protected fields, checked when loaded."""
 
-    def __init__(self, role_permissions: dict[str, frozenset[str]]) -> None:
+    def __init__(
+        self,
+        role_permissions: dict[str, frozenset[str]],
+        protected_fields: dict[FieldName, str],
+        source: Path | None = None,
+    ) -> None:
         self._role_permissions = role_permissions
+        self.protected_fields = protected_fields
+        self.source = source
+        self._access: dict[frozenset[str], FieldAccess] = {}
 
     @classmethod
     def load(cls, policy_dir: Path) -> Policy:
@@ -65,28 +100,139 @@ class Policy:
                     f"Policy file {path} is missing: set CONTRACTGQL_POLICY_DIR to a "
                     "folder that contains model.conf and policy.csv."
                 )
+        try:
+            enforcer = casbin.Enforcer(str(model_path), str(policy_path))
+        except Exception as error:  # noqa: BLE001 - casbin raises many kinds
+            raise PolicyError(
+                f"The policy in {policy_dir} cannot be read: {error}. Fix the file "
+                "and start or reload again."
+            ) from error
 
-        enforcer = casbin.Enforcer(str(model_path), str(policy_path))
-        role_permissions: dict[str, set[str]] = {role: set() for role in ROLES}
-        for role, name, action in enforcer.get_policy():
-            permission = f"{name}:{action}"
-            if role not in role_permissions:
-                raise PolicyError(
-                    f"{policy_path} grants {permission!r} to unknown role {role!r}: "
-                    f"use one of {', '.join(ROLES)}."
-                )
-            if permission not in PERMISSIONS:
-                raise PolicyError(
-                    f"{policy_path} grants unknown permission {permission!r} to "
-                    f"{role!r}: use one of {', '.join(sorted(PERMISSIONS))}."
-                )
-            role_permissions[role].add(permission)
-
-        logger.info("Loaded policy from %s with %d roles", policy_dir, len(ROLES))
-        return cls({role: frozenset(perms) for role, perms in role_permissions.items()})
+        role_permissions = _role_permissions(enforcer, policy_path)
+        protected = _protected_fields(enforcer, policy_path)
+        policy = cls(role_permissions, protected, policy_dir)
+        try:
+            policy._check_against(enforcer)
+        except PolicyError:
+            raise
+        except Exception as error:  # noqa: BLE001 - casbin evaluates the matcher
+            raise PolicyError(
+                f"The matcher in {model_path} cannot be evaluated: {error}. Use the "
+                "matcher of the default model.conf."
+            ) from error
+        logger.info(
+            "Loaded policy from %s: %d roles, %d protected fields",
+            policy_dir,
+            len(ROLES),
+            len(protected),
+        )
+        return policy
 
     def permissions_for(self, roles: frozenset[str]) -> frozenset[str]:
         granted: set[str] = set()
         for role in roles:
             granted |= self._role_permissions.get(role, frozenset())
         return frozenset(granted)
+
+    def role_permissions(self, role: str) -> frozenset[str]:
+        return self._role_permissions.get(role, frozenset())
+
+    def field_access(self, permissions: frozenset[str]) -> FieldAccess:
+        """Return which protected fields `permissions` may not read or set."""
+        access = self._access.get(permissions)
+        if access is None:
+            hidden = frozenset(
+                field
+                for field, name in self.protected_fields.items()
+                if f"{name}:read" not in permissions
+            )
+            read_only = frozenset(
+                field
+                for field, name in self.protected_fields.items()
+                if f"{name}:write" not in permissions
+            )
+            access = FieldAccess(self.protected_fields, hidden, read_only)
+            self._access[permissions] = access
+        return access
+
+    def _check_against(self, enforcer: casbin.Enforcer) -> None:
+        """Compare the computed field access with Casbin's own decisions.
+
+        The request path uses the precomputed sets, so a model.conf whose matcher
+        means something else must fail here, at load, and not grant silently.
+        """
+        for role in ROLES:
+            access = self.field_access(self.role_permissions(role))
+            for (type_name, field_name), _ in sorted(self.protected_fields.items()):
+                for action, denied in (
+                    ("read", access.hidden),
+                    ("write", access.read_only),
+                ):
+                    allowed = enforcer.enforce(
+                        role, f"{type_name}.{field_name}", action
+                    )
+                    if allowed == ((type_name, field_name) in denied):
+                        raise PolicyError(
+                            f"The Casbin model in {self.source} decides {action} of "
+                            f"{type_name}.{field_name} for {role!r} differently from "
+                            "the grouping lines: use the matcher of the default "
+                            "model.conf, `g(r.obj, p.obj)`."
+                        )
+
+
+def _role_permissions(
+    enforcer: casbin.Enforcer, policy_path: Path
+) -> dict[str, frozenset[str]]:
+    granted: dict[str, set[str]] = {role: set() for role in ROLES}
+    for rule in enforcer.get_policy():
+        if len(rule) != 3:
+            raise PolicyError(
+                f"{policy_path} has the rule {', '.join(rule)!r}: write "
+                "'p, role, permission, action'."
+            )
+        role, name, action = rule
+        permission = f"{name}:{action}"
+        if role not in granted:
+            raise PolicyError(
+                f"{policy_path} grants {permission!r} to unknown role {role!r}: "
+                f"use one of {', '.join(ROLES)}."
+            )
+        if permission not in PERMISSIONS:
+            raise PolicyError(
+                f"{policy_path} grants unknown permission {permission!r} to "
+                f"{role!r}: use one of {', '.join(sorted(PERMISSIONS))}."
+            )
+        granted[role].add(permission)
+    return {role: frozenset(permissions) for role, permissions in granted.items()}
+
+
+def _protected_fields(
+    enforcer: casbin.Enforcer, policy_path: Path
+) -> dict[FieldName, str]:
+    protected: dict[FieldName, str] = {}
+    for rule in enforcer.get_grouping_policy():
+        if len(rule) != 2:
+            raise PolicyError(
+                f"{policy_path} has the grouping {', '.join(rule)!r}: write "
+                "'g, Type.field, permission'."
+            )
+        field, name = rule
+        type_name, dot, field_name = field.partition(".")
+        if not dot or not type_name or not field_name or "." in field_name:
+            raise PolicyError(
+                f"{policy_path} protects {field!r}, which is not a field name: "
+                "write the GraphQL type and field, such as 'Contract.amount'."
+            )
+        if name not in FIELD_PERMISSIONS:
+            raise PolicyError(
+                f"{policy_path} protects {field} with unknown permission {name!r}: "
+                f"use one of {', '.join(sorted(FIELD_PERMISSIONS))}."
+            )
+        key = (type_name, field_name)
+        if key in protected and protected[key] != name:
+            raise PolicyError(
+                f"{policy_path} protects {field} with both {protected[key]!r} and "
+                f"{name!r}: keep one line for each field."
+            )
+        protected[key] = name
+    return protected

@@ -32,7 +32,7 @@ from contractgql.models import (
     Tag,
     User,
 )
-from contractgql.security.fields import FINANCIAL_INPUT_FIELDS, FINANCIAL_WRITE
+from contractgql.security.fields import protected_inputs, require_writable
 from contractgql.security.records import visible_contracts
 from contractgql.security.viewer import Viewer
 from contractgql.services.custom_fields import validate_custom_fields
@@ -198,7 +198,7 @@ def _check_create_permission(viewer: Viewer, values: dict[str, Any]) -> None:
         pass
     else:
         raise PermissionDenied(_create_denied_message(viewer))
-    _check_financial_write(viewer, values)
+    require_writable(viewer, "Contract", values)
 
 
 def _create_denied_message(viewer: Viewer) -> str:
@@ -220,8 +220,8 @@ def _create_denied_message(viewer: Viewer) -> str:
 def _check_update_permission(
     viewer: Viewer, contract: Contract, values: dict[str, Any]
 ) -> None:
-    _check_financial_write(viewer, values)
-    other_fields = set(values) - FINANCIAL_INPUT_FIELDS
+    require_writable(viewer, "Contract", values)
+    other_fields = set(values) - protected_inputs(viewer, "Contract", values)
     if not other_fields and values:
         return
     if viewer.may("contract:write"):
@@ -242,16 +242,6 @@ def _check_update_permission(
         "contract needs 'contract:write'; account managers may edit the contracts "
         "they own and sales may edit drafts."
     )
-
-
-def _check_financial_write(viewer: Viewer, values: dict[str, Any]) -> None:
-    financial = sorted(FINANCIAL_INPUT_FIELDS & set(values))
-    if financial and not viewer.may(FINANCIAL_WRITE):
-        raise PermissionDenied(
-            f"You may not set {', '.join(financial)}: changing financial fields "
-            f"needs the {FINANCIAL_WRITE!r} permission. Leave these fields out of "
-            "the input or ask a finance user."
-        )
 
 
 async def _validate(

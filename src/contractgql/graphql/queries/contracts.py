@@ -9,11 +9,13 @@ from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
 from contractgql.db import shared_connection
+from contractgql.domain.money import MoneyError, to_minor_units, validate_currency
 from contractgql.domain.status import ContractStatus
+from contractgql.errors import InvalidArgument
 from contractgql.graphql.context import Info
 from contractgql.graphql.inputs import decode_typed_id
 from contractgql.graphql.loaders import node_selection, preload_contracts
-from contractgql.graphql.relay import Connection, SortKey, paginate, search_text
+from contractgql.graphql.relay import SortKey, paginate, search_text
 from contractgql.graphql.types.contracts import (
     ALL_CONTRACT_FIELDS,
     ContractNode,
@@ -21,11 +23,13 @@ from contractgql.graphql.types.contracts import (
     contract_node,
 )
 from contractgql.graphql.types.filters import (
+    AmountRange,
     ContractFilter,
     ContractOrder,
     ContractSortField,
     SortDirection,
 )
+from contractgql.graphql.types.totals import ContractConnection
 from contractgql.models import Contract, ContractStage
 from contractgql.security.fields import require_readable
 from contractgql.security.records import visible_contracts
@@ -49,6 +53,44 @@ _SORT_KEYS = {
     ContractSortField.AMOUNT: SortKey("amount", "amount_minor", nullable=True),
 }
 
+# The Contract field whose values each sort order reveals through the order of the
+# results. Sorting needs read access to that field.
+SORT_REVEALS: dict[ContractSortField, tuple[str, str]] = {
+    ContractSortField.CREATED_AT: ("Contract", "createdAt"),
+    ContractSortField.NAME: ("Contract", "name"),
+    ContractSortField.NUMBER: ("Contract", "number"),
+    ContractSortField.CLIENT_NAME: ("Client", "name"),
+    ContractSortField.START_DATE: ("Contract", "startDate"),
+    ContractSortField.END_DATE: ("Contract", "endDate"),
+    ContractSortField.NOTICE_DEADLINE: ("Contract", "noticeDeadline"),
+    ContractSortField.UPDATED_AT: ("Contract", "updatedAt"),
+    ContractSortField.AMOUNT: ("Contract", "amount"),
+}
+
+# The fields whose values each filter condition reveals through which contracts
+# match. Filtering needs read access to all of them.
+FILTER_REVEALS: dict[str, tuple[tuple[str, str], ...]] = {
+    "client_ids": (("Contract", "client"),),
+    "contract_type_ids": (("Contract", "contractType"),),
+    "statuses": (("Contract", "status"),),
+    "tag_ids": (("Contract", "tags"),),
+    "owner_ids": (("Contract", "owner"),),
+    "start_date": (("Contract", "startDate"),),
+    "end_date": (("Contract", "endDate"),),
+    "notice_deadline": (("Contract", "noticeDeadline"),),
+    "auto_renewal": (("Contract", "autoRenewal"),),
+    "amount": (("Contract", "amount"), ("Contract", "currency")),
+    "search": (),
+    "include_archived": (("Contract", "archivedAt"),),
+}
+
+# Text search looks in these fields, leaving out any the caller may not read.
+SEARCHED_FIELDS: dict[tuple[str, str], str] = {
+    ("Contract", "name"): "name__icontains",
+    ("Contract", "number"): "number__icontains",
+    ("Client", "name"): "client__name__icontains",
+}
+
 
 async def contracts_connection(
     info: Info,
@@ -57,12 +99,11 @@ async def contracts_connection(
     filter: ContractFilter | None,
     order_by: ContractOrder | None,
     scope: Q | None = None,
-) -> Connection[ContractNode]:
+) -> ContractConnection:
     viewer = info.context.viewer
     order = order_by or ContractOrder(field=ContractSortField.CREATED_AT)
     key = _SORT_KEYS[order.field]
-    if order.field is ContractSortField.AMOUNT:
-        require_readable(viewer, "Contract", "amount", "sort on")
+    require_readable(viewer, *SORT_REVEALS[order.field], "sort on")
 
     visible = visible_contracts(viewer)
     query = visible.filter(scope) if scope is not None else visible
@@ -80,7 +121,7 @@ async def contracts_connection(
         return nodes
 
     async with shared_connection():
-        return await paginate(
+        page = await paginate(
             query,
             visible,
             key=key,
@@ -91,11 +132,29 @@ async def contracts_connection(
             columns=contract_columns(fields),
             build=build,
         )
+    return ContractConnection(
+        edges=page.edges,
+        nodes=page.nodes,
+        page_info=page.page_info,
+        count_query=page.count_query,
+        viewer=viewer,
+    )
+
+
+def check_filter(spec: ContractFilter, viewer: Viewer) -> None:
+    """Reject a filter on a field that the viewer may not read."""
+    for name, revealed in FILTER_REVEALS.items():
+        default = None if name != "include_archived" else False
+        if getattr(spec, name) == default:
+            continue
+        for type_name, field_name in revealed:
+            require_readable(viewer, type_name, field_name, "filter on")
 
 
 def apply_filter(
     query: QuerySet[Contract], spec: ContractFilter, viewer: Viewer
 ) -> QuerySet[Contract]:
+    check_filter(spec, viewer)
     if not spec.include_archived:
         query = query.filter(archived_at=None)
     for field, column, type_name in (
@@ -123,14 +182,35 @@ def apply_filter(
             query = query.filter(**{f"{column}__lte": date_range.to})
     if spec.auto_renewal is not None:
         query = query.filter(auto_renewal=spec.auto_renewal)
+    if spec.amount is not None:
+        query = query.filter(_amount_q(spec.amount))
     text = search_text(spec.search)
     if text is not None:
-        query = query.filter(
-            Q(name__icontains=text)
-            | Q(number__icontains=text)
-            | Q(client__name__icontains=text)
-        )
+        query = query.filter(_search_q(text, viewer))
     return query
+
+
+def _amount_q(spec: AmountRange) -> Q:
+    try:
+        currency = validate_currency(spec.currency)
+        low = None if spec.min is None else to_minor_units(spec.min, currency)
+        high = None if spec.max is None else to_minor_units(spec.max, currency)
+    except MoneyError as error:
+        raise InvalidArgument(f"filter.amount: {error.message}") from None
+    condition = Q(currency=currency, amount_minor__isnull=False)
+    if low is not None:
+        condition &= Q(amount_minor__gte=low)
+    if high is not None:
+        condition &= Q(amount_minor__lte=high)
+    return condition
+
+
+def _search_q(text: str, viewer: Viewer) -> Q:
+    matches = Q(id=-1)
+    for (type_name, field_name), lookup in SEARCHED_FIELDS.items():
+        if viewer.fields.may_read(type_name, field_name):
+            matches |= Q(**{lookup: text})
+    return matches
 
 
 def _status_q(statuses: list[ContractStatus], today: date) -> Q:

@@ -9,12 +9,12 @@ import strawberry
 from tortoise.expressions import Q
 
 from contractgql.graphql.context import Info
-from contractgql.graphql.relay import Connection, Node
+from contractgql.graphql.relay import Node
 from contractgql.graphql.types.catalog import RECORD_COLUMNS, _record_fields
 from contractgql.graphql.types.common import JSON
-from contractgql.graphql.types.contracts import ContractNode
 from contractgql.graphql.types.filters import ContractFilter, ContractOrder
 from contractgql.graphql.types.related import related_contracts
+from contractgql.graphql.types.totals import ContractConnection
 from contractgql.ids import encode_id
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ class ClientNode(Node):
         after: str | None = None,
         filter: ContractFilter | None = None,
         order_by: ContractOrder | None = None,
-    ) -> Connection[ContractNode]:
+    ) -> ContractConnection:
         return await related_contracts(
             info, Q(client_id=self.pk), first, after, filter, order_by
         )

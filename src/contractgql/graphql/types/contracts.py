@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from strawberry.utils.str_converters import to_camel_case
 
 from contractgql.domain.dates import Period, PeriodUnit, earliest_end_with_notice_on
 from contractgql.domain.money import (
@@ -32,7 +33,6 @@ from contractgql.graphql.types.common import (
 )
 from contractgql.ids import encode_id
 from contractgql.models import ContractStage
-from contractgql.security.fields import may_read_field, protected_description
 from contractgql.security.viewer import Viewer
 
 if TYPE_CHECKING:
@@ -67,9 +67,9 @@ ServiceRef = Annotated[
 
 
 def _financial(name: str, description: str) -> Any:
-    return strawberry.field(
-        description=protected_description(description, "Contract", name)
-    )
+    # The policy decides which fields are protected, and the installed policy adds
+    # the permission to the description (graphql/protection.py).
+    return strawberry.field(description=description)
 
 
 # Columns that a page of contracts reads; every ContractNode is built from these.
@@ -329,6 +329,7 @@ _FINANCIAL_FIELDS = (
     "arr",
     "total_contract_value",
 )
+_GRAPHQL_NAMES = {name: to_camel_case(name) for name in _FIELD_COLUMNS}
 # Fields that contract_node computes from the columns, None until it does.
 _COMPUTED_FIELDS: dict[str, Any] = dict.fromkeys(
     (
@@ -415,10 +416,10 @@ def contract_node(
         )
     if "payment_frequency" in fields:
         values["payment_frequency"] = PaymentFrequency(row["payment_frequency"])
-    if not fields.isdisjoint(_FINANCIAL_FIELDS) and may_read_field(
-        viewer, "Contract", "amount"
-    ):
+    if not fields.isdisjoint(_FINANCIAL_FIELDS):
         values.update(_figures(row, fields))
+    if viewer.fields.hidden:
+        _hide(values, viewer)
     return ContractNode(
         id=strawberry.ID(encode_id("Contract", row["id"])),
         pk=row["id"],
@@ -434,6 +435,13 @@ def contract_node(
     )
 
 
+def _hide(values: dict[str, Any], viewer: Viewer) -> None:
+    """Blank the fields that the viewer may not read, for every use of the node."""
+    for name in values:
+        if not viewer.fields.may_read("Contract", _GRAPHQL_NAMES[name]):
+            values[name] = None
+
+
 def _earliest_end(row: dict[str, Any], today: date) -> date:
     notice = None
     if row["notice_count"] is not None and row["notice_unit"] is not None:
@@ -442,10 +450,7 @@ def _earliest_end(row: dict[str, Any], today: date) -> date:
 
 
 def _figures(row: dict[str, Any], fields: AbstractSet[str]) -> dict[str, Any]:
-    """Return the financial fields among `fields`.
-
-    Call it only for viewers who may read them.
-    """
+    """Return the financial fields among `fields`; the caller hides what it must."""
     figures: dict[str, Any] = {}
     if "vat_rate" in fields:
         figures["vat_rate"] = _percent(row["vat_rate_bp"])

@@ -43,6 +43,20 @@ class DateRange:
     to: date | None = None
 
 
+@strawberry.input(
+    description="Contracts in one currency whose amount per billing period lies in an "
+    "inclusive range; either end may be left out."
+)
+class AmountRange:
+    currency: str = strawberry.field(description="ISO 4217 currency code.")
+    min: str | None = strawberry.field(
+        default=None, description="Lowest amount, as a decimal string such as '100'."
+    )
+    max: str | None = strawberry.field(
+        default=None, description="Highest amount, as a decimal string."
+    )
+
+
 @strawberry.input(description="Conditions a contract must meet; all given ones apply.")
 class ContractFilter:
     client_ids: list[strawberry.ID] | None = None
@@ -56,6 +70,11 @@ class ContractFilter:
     end_date: DateRange | None = None
     notice_deadline: DateRange | None = None
     auto_renewal: bool | None = None
+    amount: AmountRange | None = strawberry.field(
+        default=None,
+        description="Amount range in one currency. Needs read access to "
+        "Contract.amount.",
+    )
     search: str | None = strawberry.field(
         default=None,
         description="Text that the name, the number or the client's name contains "

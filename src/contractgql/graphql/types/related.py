@@ -11,8 +11,7 @@ from contractgql.graphql.types.filters import ContractFilter, ContractOrder
 from contractgql.models import Contract
 
 if TYPE_CHECKING:
-    from contractgql.graphql.relay import Connection
-    from contractgql.graphql.types.contracts import ContractNode
+    from contractgql.graphql.types.totals import ContractConnection
 
 
 async def related_contracts(
@@ -22,7 +21,7 @@ async def related_contracts(
     after: str | None,
     filter: ContractFilter | None,
     order_by: ContractOrder | None,
-) -> Connection[ContractNode]:
+) -> ContractConnection:
     # Imported here because the query module imports the object types.
     from contractgql.graphql.queries.contracts import contracts_connection
 
