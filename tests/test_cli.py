@@ -206,3 +206,54 @@ def test_invalid_database_url(env: dict[str, str]) -> None:
     assert "CONTRACTGQL_DATABASE_URL='mysql://localhost/db' is not supported" in (
         result.stderr
     )
+
+
+DEMO_STAFF_CONTRACTS = """
+import asyncio
+
+from contractgql import db
+from contractgql.config import load_settings
+from contractgql.demo import demo_email, ensure_demo
+from contractgql.models import Contract, Project, User
+from contractgql.security.policy import Policy
+from contractgql.security.records import visible_contracts
+from contractgql.security.viewer import viewer_for
+
+
+async def main():
+    settings = load_settings()
+    await ensure_demo(settings)
+    await ensure_demo(settings)
+    await db.connect(settings)
+    staff = await User.get(email=demo_email("project_staff")).prefetch_related(
+        "organization"
+    )
+    viewer = viewer_for(staff, Policy.load(settings.policy_dir))
+    projects = await Project.filter(members__user_id=staff.id).count()
+    seen = await visible_contracts(viewer).count()
+    client = await Project.get(members__user_id=staff.id).values_list(
+        "client_id", flat=True
+    )
+    of_client = await Contract.filter(client_id=client).count()
+    print(projects, seen, of_client)
+    await db.disconnect()
+
+
+asyncio.run(main())
+"""
+
+
+def test_demo_gives_project_staff_a_project(env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", DEMO_STAFF_CONTRACTS],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert result.returncode == 0, result.stderr
+    projects, seen, of_client = map(int, result.stdout.split())
+    assert projects == 1
+    assert seen == of_client
+    assert seen > 1

@@ -88,6 +88,37 @@ async def create_client(api: Api, name: str = "Acme BV") -> str:
     return client_id
 
 
+SET_PROJECT_MEMBERS = f"""
+mutation SetProjectMembers($projectId: ID!, $userIds: [ID!]!) {{
+  setProjectMembers(projectId: $projectId, userIds: $userIds) {{
+    record {{ id members {{ id }} }} {FIELD_ERRORS}
+  }}
+}}
+"""
+CREATE_PROJECT = f"""
+mutation CreateProject($input: ProjectInput!) {{
+  createProject(input: $input) {{ record {{ id }} {FIELD_ERRORS} }}
+}}
+"""
+
+
+async def join_client(api: Api, client_id: str, role: str) -> str:
+    """Create a project for the client with `role`'s user as its only member.
+
+    Project staff see the normal contracts of the clients of their projects.
+    """
+    created = await api.data(
+        CREATE_PROJECT, {"input": {"clientId": client_id, "name": "Support"}}
+    )
+    project_id: str = created["createProject"]["record"]["id"]
+    member = encode_id("User", api.tenant.user_ids[role])
+    data = await api.data(
+        SET_PROJECT_MEMBERS, {"projectId": project_id, "userIds": [member]}
+    )
+    assert data["setProjectMembers"]["errors"] == []
+    return project_id
+
+
 async def create_tag(api: Api, name: str) -> str:
     data = await api.data(CREATE_TAG, {"input": {"name": name}})
     payload = data["createTag"]

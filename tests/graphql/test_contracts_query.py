@@ -22,6 +22,7 @@ from tests.graphql.helpers import (
     create_client,
     create_contract,
     create_tag,
+    join_client,
     list_contracts,
     listed_names,
     read_contract,
@@ -383,8 +384,10 @@ async def test_jpy_figures_have_no_decimals(api: Api) -> None:
 # --- Financial fields by role ---------------------------------------------------------
 
 
-async def _financial_contract(api: Api) -> str:
+async def _financial_contract(api: Api, member_role: str | None = None) -> str:
     client_id = await create_client(api)
+    if member_role is not None:
+        await join_client(api, client_id, member_role)
     contract = await create_contract(api, client_id, FINANCIAL_VALUES)
     contract_id: str = contract["id"]
     return contract_id
@@ -401,7 +404,7 @@ async def _assert_financial_visible(api: Api, role: str) -> None:
 
 
 async def _assert_financial_hidden(api: Api, role: str) -> None:
-    contract_id = await _financial_contract(api)
+    contract_id = await _financial_contract(api, member_role=role)
 
     for field in FINANCIAL_FIELDS:
         await assert_cannot_learn(
@@ -488,8 +491,12 @@ async def test_sort_by_amount_as_finance(api: Api) -> None:
 # --- Confidential contracts -----------------------------------------------------------
 
 
-async def _confidential_contract(api: Api, owner_role: str | None = None) -> str:
+async def _confidential_contract(
+    api: Api, owner_role: str | None = None, member_role: str | None = None
+) -> str:
     client_id = await create_client(api, "Secret Client")
+    if member_role is not None:
+        await join_client(api, client_id, member_role)
     fields: dict[str, Any] = {"name": "Secret deal", "sensitivity": "CONFIDENTIAL"}
     if owner_role is not None:
         fields["ownerId"] = user_id(api.tenant, owner_role)
@@ -500,7 +507,7 @@ async def _confidential_contract(api: Api, owner_role: str | None = None) -> str
 
 
 async def _assert_confidential_hidden(api: Api, role: str) -> None:
-    contract_id = await _confidential_contract(api)
+    contract_id = await _confidential_contract(api, member_role=role)
 
     node = await read_contract(api, contract_id, role=role)
     names = await listed_names(api, role=role)

@@ -5,11 +5,21 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from tortoise.functions import Count
+
 from contractgql import db
 from contractgql.accounts import create_user, get_or_create_organization
 from contractgql.config import Settings
 from contractgql.importexport.importer import ImportOptions, import_file
-from contractgql.models import Contract, ContractType, Tag, User
+from contractgql.models import (
+    Contract,
+    ContractType,
+    Organization,
+    Project,
+    ProjectMember,
+    Tag,
+    User,
+)
 from contractgql.security.policy import ROLES
 
 logger = logging.getLogger(__name__)
@@ -30,6 +40,34 @@ TAGS = {
     "renewal chance": "#16a34a",
     "cancellation risk": "#dc2626",
 }
+
+
+PROJECT = "Demo support"
+
+
+async def _ensure_staff_project(organization: Organization) -> None:
+    """Make the project_staff user a member of a project for the busiest client.
+
+    Project staff see only the contracts of the clients of their projects, so without
+    one the demo user would see none.
+    """
+    if await Project.filter(organization_id=organization.id, name=PROJECT).exists():
+        return
+    busiest = (
+        await Contract.filter(organization_id=organization.id)
+        .group_by("client_id")
+        .annotate(total=Count("id"))
+        .order_by("-total", "client_id")
+        .first()
+        .values_list("client_id", flat=True)
+    )
+    staff = await User.filter(email=demo_email("project_staff")).first()
+    if busiest is None or staff is None:
+        return
+    project = await Project.create(
+        organization_id=organization.id, client_id=busiest, name=PROJECT
+    )
+    await ProjectMember.create(project_id=project.id, user_id=staff.id)
 
 
 def demo_email(role: str) -> str:
@@ -70,6 +108,7 @@ async def ensure_demo(settings: Settings) -> None:
                 report.count("created"),
                 report.count("rejected"),
             )
+        await _ensure_staff_project(organization)
     finally:
         await db.disconnect()
     logger.info(

@@ -3,11 +3,12 @@
 from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
+from tortoise.models import Model
 
 from contractgql.models.base import Record
 
 if TYPE_CHECKING:
-    from contractgql.models import Client, Organization
+    from contractgql.models import Client, Organization, User
 
 
 class ContractType(Record):
@@ -45,6 +46,24 @@ class Project(Record):
 
     class Meta:
         table = "projects"
+
+
+class ProjectMember(Model):
+    """A user who works on a project. Project staff see the contracts of its client."""
+
+    id = fields.BigIntField(primary_key=True)
+    project: fields.ForeignKeyRelation["Project"] = fields.ForeignKeyField(
+        "models.Project", related_name="members", on_delete=fields.CASCADE
+    )
+    project_id: int
+    user: fields.ForeignKeyRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="project_memberships", on_delete=fields.CASCADE
+    )
+    user_id: int
+
+    class Meta:
+        table = "project_members"
+        unique_together = (("project", "user"),)
 
 
 class Service(Record):

@@ -50,6 +50,7 @@ from contractgql.graphql.types.notes import (
     note_node,
 )
 from contractgql.services import notes as note_service
+from contractgql.services import projects as project_service
 from contractgql.services import records as service
 from contractgql.services.records import RecordSpec
 
@@ -265,6 +266,23 @@ class RecordMutations:
     ) -> Payload[ProjectNode]:
         return await _update(
             info, service.PROJECTS, id, input, PROJECT_COLUMNS, project_node
+        )
+
+    @strawberry.mutation(
+        description="Replace the members of a project. Project staff see the "
+        "normal contracts of the clients of their projects. Needs 'project:write'."
+    )
+    async def set_project_members(
+        self, info: Info, project_id: strawberry.ID, user_ids: list[strawberry.ID]
+    ) -> Payload[ProjectNode]:
+        pk = decode_typed_id(project_id, "Project", "projectId")
+        users = [decode_typed_id(user, "User", "userIds") for user in user_ids]
+        try:
+            record = await project_service.set_members(info.context.viewer, pk, users)
+        except ValidationError as error:
+            return Payload(record=None, errors=field_errors(error.errors))
+        return Payload(
+            record=await _node(record, PROJECT_COLUMNS, project_node), errors=[]
         )
 
     @strawberry.mutation

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -9,21 +10,24 @@ import strawberry
 from tortoise.expressions import Q
 
 from contractgql.graphql.context import Info
-from contractgql.graphql.relay import Connection, Node
+from contractgql.graphql.relay import Node
 from contractgql.graphql.types.common import JSON, PeriodType, period_type
-from contractgql.graphql.types.contracts import ContractNode
 from contractgql.graphql.types.filters import ContractFilter, ContractOrder
 from contractgql.graphql.types.related import linked_to, related_contracts
+from contractgql.graphql.types.totals import ContractConnection
 from contractgql.ids import encode_id
+from contractgql.models import ProjectMember
 
 if TYPE_CHECKING:
     from contractgql.graphql.types.clients import ClientNode
     from contractgql.graphql.types.notes import NoteNode
+    from contractgql.graphql.types.users import UserNode
 
 ClientRef = Annotated[
     "ClientNode", strawberry.lazy("contractgql.graphql.types.clients")
 ]
 NoteRef = Annotated["NoteNode", strawberry.lazy("contractgql.graphql.types.notes")]
+UserRef = Annotated["UserNode", strawberry.lazy("contractgql.graphql.types.users")]
 
 RECORD_COLUMNS = ("id", "created_at", "updated_at", "version", "archived_at")
 
@@ -53,7 +57,7 @@ class ContractTypeNode(Node):
         after: str | None = None,
         filter: ContractFilter | None = None,
         order_by: ContractOrder | None = None,
-    ) -> Connection[ContractNode]:
+    ) -> ContractConnection:
         return await related_contracts(
             info, Q(contract_type_id=self.pk), first, after, filter, order_by
         )
@@ -97,6 +101,19 @@ class ProjectNode(Node):
     def notes(self, info: Info) -> list[NoteRef]:
         return info.context.loaders.notes("project", self.pk)
 
+    @strawberry.field(description="Users who work on this project, by name.")
+    async def members(self, info: Info) -> list[UserRef]:
+        organization_id = info.context.viewer.organization_id
+        user_ids: list[int] = await (
+            ProjectMember.filter(
+                project_id=self.pk, user__organization_id=organization_id
+            )
+            .order_by("user__name", "user_id")
+            .values_list("user_id", flat=True)
+        )  # type: ignore[assignment]
+        loaders = info.context.loaders
+        return list(await asyncio.gather(*map(loaders.user, user_ids)))
+
     @strawberry.field(
         description="Contracts linked to this project that the caller may see."
     )
@@ -107,7 +124,7 @@ class ProjectNode(Node):
         after: str | None = None,
         filter: ContractFilter | None = None,
         order_by: ContractOrder | None = None,
-    ) -> Connection[ContractNode]:
+    ) -> ContractConnection:
         return await related_contracts(
             info, linked_to("projects", self.pk), first, after, filter, order_by
         )
@@ -158,7 +175,7 @@ class ServiceNode(Node):
         after: str | None = None,
         filter: ContractFilter | None = None,
         order_by: ContractOrder | None = None,
-    ) -> Connection[ContractNode]:
+    ) -> ContractConnection:
         return await related_contracts(
             info, linked_to("services", self.pk), first, after, filter, order_by
         )
@@ -196,7 +213,7 @@ class TagNode(Node):
         after: str | None = None,
         filter: ContractFilter | None = None,
         order_by: ContractOrder | None = None,
-    ) -> Connection[ContractNode]:
+    ) -> ContractConnection:
         return await related_contracts(
             info, linked_to("tags", self.pk), first, after, filter, order_by
         )

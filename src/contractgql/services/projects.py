@@ -1,0 +1,62 @@
+"""Project membership, which decides the contracts that project staff see."""
+
+from __future__ import annotations
+
+from tortoise.transactions import in_transaction
+
+from contractgql.ids import encode_id
+from contractgql.models import Project, ProjectMember, User
+from contractgql.security.viewer import Viewer
+from contractgql.services.records import PROJECTS, get_record
+from contractgql.services.validation import Validator
+
+MAX_MEMBERS = 500
+
+
+async def set_members(viewer: Viewer, project_id: int, user_ids: list[int]) -> Project:
+    """Make `user_ids` the project's members, adding and removing as needed."""
+    viewer.require(PROJECTS.write_permission, "change the members of a project")
+    project: Project = await get_record(viewer, Project, project_id, "Project")
+    wanted = sorted(set(user_ids))
+    validator = Validator()
+    if len(wanted) > MAX_MEMBERS:
+        validator.add(
+            "user_ids",
+            "too_many",
+            f"{len(wanted)} members were given: a project has at most {MAX_MEMBERS}.",
+        )
+    validator.raise_if_any()
+    found = set(
+        await User.filter(
+            id__in=wanted, organization_id=viewer.organization_id, is_active=True
+        ).values_list("id", flat=True)
+    )
+    for missing in sorted(set(wanted) - found):
+        validator.add(
+            "user_ids",
+            "not_found",
+            f"User {encode_id('User', missing)!r} was not found among the active "
+            "users of your organization: pick an existing, active user.",
+        )
+    validator.raise_if_any()
+
+    async with in_transaction():
+        await (
+            ProjectMember.filter(project_id=project.id)
+            .exclude(user_id__in=wanted)
+            .delete()
+        )
+        member_ids: list[int] = await ProjectMember.filter(
+            project_id=project.id
+        ).values_list("user_id", flat=True)  # type: ignore[assignment]
+        current = set(member_ids)
+        await ProjectMember.bulk_create(
+            [
+                ProjectMember(project_id=project.id, user_id=user_id)
+                for user_id in wanted
+                if user_id not in current
+            ]
+        )
+        project.version += 1
+        await project.save(update_fields=["version", "updated_at"])
+    return project
