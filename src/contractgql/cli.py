@@ -1,4 +1,4 @@
-"""The `contractgql` command: serve, migrate, create-user and import."""
+"""The `contractgql` command: serve, migrate, create-user, create-token and import."""
 
 from __future__ import annotations
 
@@ -76,6 +76,33 @@ def _parser() -> argparse.ArgumentParser:
     )
     create_user.set_defaults(handler=_create_user)
 
+    create_token = commands.add_parser(
+        "create-token",
+        help="Create an API token for a service account and print it. The token "
+        "is shown only once.",
+    )
+    create_token.add_argument(
+        "--email", required=True, help="E-mail address of the service account."
+    )
+    create_token.add_argument(
+        "--name", required=True, help="What the token is for, to recognise it."
+    )
+    create_token.add_argument(
+        "--scope",
+        action="append",
+        dest="scopes",
+        choices=["read", "read:financial"],
+        help="A scope; repeat for several (default read). read:financial also "
+        "reads the financial fields, when the account's roles may.",
+    )
+    create_token.add_argument(
+        "--expires-in-days",
+        type=int,
+        default=90,
+        help="Days until the token stops working, from 1 to 365 (default 90).",
+    )
+    create_token.set_defaults(handler=_create_token)
+
     from contractgql.importexport.command import add_import_parser
 
     add_import_parser(commands)
@@ -135,6 +162,56 @@ def _create_user(args: argparse.Namespace, settings: Settings) -> int:
             f"Created user {user.email} in {organization.name!r} with roles "
             f"{', '.join(user.roles)}."
         )
+        return 0
+
+    return asyncio.run(run())
+
+
+def _create_token(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from contractgql import db
+    from contractgql.errors import ValidationError
+    from contractgql.models import User
+    from contractgql.security.api_tokens import MANAGE_PERMISSION, create_api_token
+    from contractgql.security.viewer import system_viewer
+
+    async def run() -> int:
+        await db.migrate(settings) if settings.is_sqlite else None
+        await db.connect(settings)
+        try:
+            email = args.email.strip().lower()
+            user = await User.filter(email=email).select_related("organization").first()
+            if user is None:
+                print(
+                    f"contractgql: no user has the e-mail address {email!r}: create "
+                    "the service account first, with the createUser mutation.",
+                    file=sys.stderr,
+                )
+                return 1
+            viewer = system_viewer(user.organization, frozenset({MANAGE_PERMISSION}))
+            values = {
+                "user_id": user.id,
+                "name": args.name,
+                "scopes": args.scopes or ["read"],
+                "expires_at": datetime.now(UTC) + timedelta(days=args.expires_in_days),
+            }
+            try:
+                token, secret = await create_api_token(viewer, values)
+            except ValidationError as error:
+                for field_error in error.errors:
+                    print(f"contractgql: {field_error.message}", file=sys.stderr)
+                return 1
+        finally:
+            await db.disconnect()
+        print(
+            f"Created API token {token.name!r} for {user.email} with scopes "
+            f"{', '.join(token.scopes)}, valid until "
+            f"{token.expires_at.isoformat(timespec='seconds')}. Store the token now: "
+            "it cannot be shown again.",
+            file=sys.stderr,
+        )
+        print(secret)
         return 0
 
     return asyncio.run(run())

@@ -11,6 +11,7 @@ from strawberry.types import Info as StrawberryInfo
 from contractgql.config import Settings
 from contractgql.errors import AuthenticationError
 from contractgql.security.policy import Policy
+from contractgql.security.throttle import LoginThrottle
 from contractgql.security.tokens import TokenSigner
 from contractgql.security.viewer import Viewer
 
@@ -25,6 +26,7 @@ class Services:
     settings: Settings
     policy: Policy
     signer: TokenSigner
+    throttle: LoginThrottle
 
 
 @dataclass
@@ -49,6 +51,13 @@ class Context:
                 "as 'Authorization: Bearer <token>'."
             )
         return self.viewer_or_none
+
+    @property
+    def hidden_fields(self) -> frozenset[tuple[str, str]]:
+        """Return the protected fields that this request may not read."""
+        if self.viewer_or_none is not None:
+            return self.viewer_or_none.fields.hidden
+        return frozenset(self.services.policy.protected_fields)
 
     @property
     def loaders(self) -> Loaders:

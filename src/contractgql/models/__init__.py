@@ -4,7 +4,13 @@ Class docstrings become table comments in migrations. tortoise-orm 1.1.9 splits 
 migration scripts on semicolons, so a docstring with a semicolon breaks the migration.
 """
 
-from contractgql.models.catalog import ContractType, Project, Service, Tag
+from contractgql.models.catalog import (
+    ContractType,
+    Project,
+    ProjectMember,
+    Service,
+    Tag,
+)
 from contractgql.models.clients import Client, ContactPerson
 from contractgql.models.contracts import (
     Contract,
@@ -19,8 +25,10 @@ from contractgql.models.custom_fields import (
 )
 from contractgql.models.notes import Note
 from contractgql.models.tenancy import Organization, User
+from contractgql.models.tokens import ApiToken
 
 __all__ = [
+    "ApiToken",
     "Client",
     "ContactPerson",
     "Contract",
@@ -33,6 +41,7 @@ __all__ = [
     "Note",
     "Organization",
     "Project",
+    "ProjectMember",
     "Sensitivity",
     "Service",
     "Tag",

@@ -8,7 +8,8 @@ from datetime import date
 from contractgql.domain.dates import local_today
 from contractgql.errors import AuthenticationError, PermissionDenied
 from contractgql.models import Organization, User
-from contractgql.security.policy import Policy
+from contractgql.security.api_tokens import is_api_token, verify_api_token
+from contractgql.security.policy import FieldAccess, Policy
 from contractgql.security.tokens import TokenSigner
 
 
@@ -23,6 +24,10 @@ class Viewer:
     permissions: frozenset[str]
     timezone: str
     default_currency: str
+    # The protected fields that this viewer may not read or set.
+    fields: FieldAccess
+    # Whether the caller authenticated with an API token, whose scopes only read.
+    api_token: bool = False
     _today: list[date] = field(default_factory=list, compare=False, repr=False)
 
     def may(self, permission: str) -> bool:
@@ -30,6 +35,11 @@ class Viewer:
 
     def require(self, permission: str, action: str) -> None:
         """Raise PermissionDenied unless the caller has `permission`."""
+        if permission not in self.permissions and self.api_token:
+            raise PermissionDenied(
+                f"API tokens may only read, so this token cannot {action}: it needs "
+                f"the {permission!r} permission. Log in as a user whose role has it."
+            )
         if permission not in self.permissions:
             raise PermissionDenied(
                 f"Your roles ({', '.join(sorted(self.roles)) or 'none'}) do not allow "
@@ -50,8 +60,10 @@ async def authenticate(
 ) -> Viewer | None:
     """Return the viewer for an Authorization header, or None when it is absent.
 
-    Raises AuthenticationError for a malformed header, a bad token, or a user who
-    was deactivated or moved since the token was issued.
+    The token is a login token or an API token (`cgql_...`), whose scopes narrow
+    the user's permissions. Raises AuthenticationError for a malformed header, a bad,
+    expired or revoked token, or a user who was deactivated or moved since the token
+    was issued.
     """
     if not authorization:
         return None
@@ -62,7 +74,12 @@ async def authenticate(
             "'Authorization: Bearer <token>' with the token from the login mutation."
         )
 
-    claims = signer.verify(token.strip())
+    token = token.strip()
+    if is_api_token(token):
+        api_user, allowed = await verify_api_token(token)
+        return viewer_for(api_user, policy, allowed)
+
+    claims = signer.verify(token)
     user = (
         await User.filter(id=claims.user_id, organization_id=claims.organization_id)
         .select_related("organization")
@@ -87,12 +104,25 @@ def system_viewer(organization: Organization, permissions: frozenset[str]) -> Vi
         permissions=permissions,
         timezone=organization.timezone,
         default_currency=organization.default_currency,
+        fields=FULL_FIELD_ACCESS,
     )
 
 
-def viewer_for(user: User, policy: Policy) -> Viewer:
-    """Build the viewer of `user`, whose organization must be loaded."""
+# Field access of the operator's command-line tools, which may read and set every field.
+FULL_FIELD_ACCESS = FieldAccess({}, frozenset(), frozenset())
+
+
+def viewer_for(
+    user: User, policy: Policy, allowed: frozenset[str] | None = None
+) -> Viewer:
+    """Build the viewer of `user`, whose organization must be loaded.
+
+    `allowed` narrows the permissions of the user's roles, as an API token's scopes do.
+    """
     roles = frozenset(user.roles)
+    permissions = policy.permissions_for(roles)
+    if allowed is not None:
+        permissions &= allowed
     organization = user.organization
     return Viewer(
         user_id=user.id,
@@ -100,7 +130,9 @@ def viewer_for(user: User, policy: Policy) -> Viewer:
         name=user.name,
         email=user.email,
         roles=roles,
-        permissions=policy.permissions_for(roles),
+        permissions=permissions,
         timezone=organization.timezone,
         default_currency=organization.default_currency,
+        fields=policy.field_access(permissions),
+        api_token=allowed is not None,
     )

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import strawberry
 
 from contractgql.errors import AuthenticationError
 from contractgql.graphql.context import Info
-from contractgql.graphql.types.users import UserNode, user_node
+from contractgql.graphql.types.users import UserNode, user_node_of
 from contractgql.models import User
 from contractgql.security.passwords import verify_password
+from contractgql.security.throttle import RateLimited, client_address
 
 
 @strawberry.type
@@ -23,28 +25,46 @@ class LoginPayload:
 
 
 async def login(info: Info, email: str, password: str) -> LoginPayload:
-    user = await User.filter(email=email.strip().lower()).first()
-    valid = verify_password(user.password_hash if user else None, password)
+    """Check an e-mail address and password and return a signed login token.
+
+    The rate limits count the attempt first and may reject it with RateLimited
+    before any user is looked up, so the reply does not depend on whether the
+    account exists.
+    """
+    services = info.context.services
+    normalised_email = email.strip().lower()
+    throttle = services.throttle
+    address = client_address(info.context.request, services.settings.trusted_proxies)
+    try:
+        await throttle.check_attempt(normalised_email, address)
+    except RateLimited as error:
+        _set_retry_after(info, error.retry_after)
+        raise
+
+    user = await User.filter(email=normalised_email).first()
+    # Argon2 takes about 0.2 s of CPU: a worker thread keeps other requests moving.
+    valid = await asyncio.to_thread(
+        verify_password, user.password_hash if user else None, password
+    )
     if user is None or not valid or not user.is_active:
         raise AuthenticationError(
             "The e-mail address or password is incorrect, or the account is "
             "deactivated: check both and try again."
         )
 
+    await throttle.record_success(normalised_email)
     user.last_login_at = datetime.now(UTC)
     await user.save(update_fields=["last_login_at"])
-    services = info.context.services
     return LoginPayload(
         token=services.signer.issue(user.id, user.organization_id),
         expires_at=user.last_login_at + timedelta(seconds=services.signer.ttl_seconds),
-        user=user_node(
-            {
-                "id": user.id,
-                "name": user.name,
-                "email": user.email,
-                "roles": user.roles,
-                "is_active": user.is_active,
-                "is_service_account": user.is_service_account,
-            }
-        ),
+        user=user_node_of(user),
     )
+
+
+def _set_retry_after(info: Info, seconds: int) -> None:
+    """Set the Retry-After header of the HTTP response, where there is one."""
+    response = info.context.response
+    headers = getattr(response, "headers", None)
+    if headers is not None:
+        headers["Retry-After"] = str(seconds)

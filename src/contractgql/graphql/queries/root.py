@@ -12,6 +12,10 @@ from contractgql.graphql.inputs import decode_typed_id
 from contractgql.graphql.loaders import _fetch_by_id
 from contractgql.graphql.queries.contracts import contracts_connection
 from contractgql.graphql.queries.records import records_connection
+from contractgql.graphql.queries.tokens import (
+    api_token_by_id,
+    api_tokens_connection,
+)
 from contractgql.graphql.relay import Connection, Node, SortKey
 from contractgql.graphql.types.catalog import (
     CONTRACT_TYPE_COLUMNS,
@@ -36,7 +40,6 @@ from contractgql.graphql.types.clients import (
     contact_node,
 )
 from contractgql.graphql.types.common import CustomFieldEntityEnum
-from contractgql.graphql.types.contracts import ContractNode
 from contractgql.graphql.types.filters import ContractFilter, ContractOrder
 from contractgql.graphql.types.notes import (
     CUSTOM_FIELD_COLUMNS,
@@ -45,6 +48,8 @@ from contractgql.graphql.types.notes import (
     custom_field_node,
     note_node,
 )
+from contractgql.graphql.types.tokens import ApiTokenNode
+from contractgql.graphql.types.totals import ContractConnection
 from contractgql.graphql.types.users import USER_COLUMNS, UserNode, user_node
 from contractgql.ids import decode_id
 from contractgql.models import (
@@ -58,7 +63,6 @@ from contractgql.models import (
     Tag,
     User,
 )
-from contractgql.security.fields import PROTECTED_FIELDS
 from contractgql.security.records import visible_contracts
 from contractgql.security.viewer import Viewer
 
@@ -91,12 +95,18 @@ class OrganizationType:
     )
 
 
-@strawberry.type(description="A protected field and whether the viewer may read it.")
+@strawberry.type(
+    description="A field that the policy protects, and whether the viewer may read "
+    "and set it. Other fields have no such restriction."
+)
 class FieldAccess:
     type_name: str
     field_name: str
-    permission: str
+    permission: str = strawberry.field(
+        description="The permission name; reading needs ':read', setting ':write'."
+    )
     readable: bool
+    writable: bool
 
 
 @strawberry.type(
@@ -137,10 +147,12 @@ class Query:
                     type_name=type_name,
                     field_name=field_name,
                     permission=permission,
-                    readable=viewer.may(permission),
+                    readable=viewer.fields.may_read(type_name, field_name),
+                    writable=viewer.fields.may_write(type_name, field_name),
                 )
-                for type_name, fields in PROTECTED_FIELDS.items()
-                for field_name, permission in fields.items()
+                for (type_name, field_name), permission in sorted(
+                    viewer.fields.protected.items()
+                )
             ],
         )
 
@@ -158,6 +170,8 @@ class Query:
             return node
         if type_name == "Note" and not await _note_visible(viewer, pk):
             return None
+        if type_name == "ApiToken":
+            return await api_token_by_id(viewer, pk)
         source = _NODE_SOURCES.get(type_name)
         if source is None:
             return None
@@ -173,7 +187,7 @@ class Query:
         after: str | None = None,
         filter: ContractFilter | None = None,
         order_by: ContractOrder | None = None,
-    ) -> Connection[ContractNode]:
+    ) -> ContractConnection:
         return await contracts_connection(info, first, after, filter, order_by)
 
     @strawberry.field(description="Clients, by name.")
@@ -343,6 +357,20 @@ class Query:
             columns=USER_COLUMNS,
             build=build,
         )
+
+    @strawberry.field(
+        description="API tokens of the organization's service accounts, by name. "
+        "Needs 'user:manage'. The secret of a token is never shown here."
+    )
+    async def api_tokens(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        user_id: strawberry.ID | None = None,
+        include_revoked: bool = False,
+    ) -> Connection[ApiTokenNode]:
+        return await api_tokens_connection(info, first, after, user_id, include_revoked)
 
 
 async def _note_visible(viewer: Viewer, note_id: int) -> bool:

@@ -34,3 +34,8 @@ def user_node(row: dict[str, Any]) -> UserNode:
         is_active=row["is_active"],
         is_service_account=row["is_service_account"],
     )
+
+
+def user_node_of(user: Any) -> UserNode:
+    """Build the node of a loaded User model."""
+    return user_node({column: getattr(user, column) for column in USER_COLUMNS})
