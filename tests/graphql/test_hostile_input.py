@@ -139,3 +139,16 @@ async def test_caller_errors_not_logged_as_errors(
 
     assert error["extensions"]["code"] == "NOT_FOUND"
     assert [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []
+
+
+@pytest.mark.parametrize("body", ["1", '"query"', "null", "true"])
+async def test_body_not_an_object(api: Api, body: str) -> None:
+    response = await api.client.post(
+        "/graphql", content=body, headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 400
+    assert response.text == (
+        "The request body must be a JSON object with a `query` string, such as "
+        '{"query": "{ viewer { roles } }"}.'
+    )

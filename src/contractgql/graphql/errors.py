@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 
 import strawberry
@@ -19,12 +20,25 @@ INTERNAL_MESSAGE = (
     "the request id if it persists."
 )
 
+# The suggestion that graphql-core (3.3) adds to messages about unknown names,
+# such as " Did you mean 'roles'?" or " Did you mean the enum value 'ACTIVE' or
+# 'EXPIRED'?". It names fields, types and values that the caller did not ask for.
+# It ends the message, except in errors about input objects, where " Found: ..."
+# follows it.
+_NAME = r"'[_A-Za-z][_0-9A-Za-z]*'"
+_SUGGESTION = re.compile(
+    rf" Did you mean (?:[a-z]+ )*{_NAME}(?:(?:,| or|, or) {_NAME})*\?(?= |$)"
+)
+
 
 class ErrorCodes(SchemaExtension):
     """Give known errors an `extensions.code` and hide the text of unexpected ones.
 
     Unexpected exceptions may contain stored values, including protected ones, so
-    their message is replaced and only the log keeps the details.
+    their message is replaced and only the log keeps the details. Callers who are
+    not logged in get no "Did you mean ...?" suggestions, which would show them
+    names in the schema. The suggestions are removed here, when the response is
+    built, because the document cache shares validation errors among all callers.
     """
 
     def on_operation(self) -> Iterator[None]:
@@ -34,7 +48,10 @@ class ErrorCodes(SchemaExtension):
             return
         context = self.execution_context.context
         request_id = getattr(context, "request_id", None)
-        result.errors = [self._format(error, request_id) for error in result.errors]
+        errors = [self._format(error, request_id) for error in result.errors]
+        if getattr(context, "viewer_or_none", None) is None:
+            errors = [_without_suggestion(error) for error in errors]
+        result.errors = errors
 
     def _format(self, error: GraphQLError, request_id: str | None) -> GraphQLError:
         original = error.original_error
@@ -84,4 +101,19 @@ def _with_code(error: GraphQLError, message: str, code: str) -> GraphQLError:
         path=error.path,
         original_error=None,
         extensions={**(error.extensions or {}), "code": code},
+    )
+
+
+def _without_suggestion(error: GraphQLError) -> GraphQLError:
+    message = _SUGGESTION.sub("", error.message)
+    if message == error.message:
+        return error
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions=error.extensions,
     )

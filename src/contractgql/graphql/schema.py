@@ -12,15 +12,20 @@ from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
     SchemaExtension,
-    max_aliases,
-    query_depth_limiter,
 )
 
 from contractgql.graphql.context import Info
 from contractgql.graphql.errors import ContractSchema, ErrorCodes
 from contractgql.graphql.execution import FastExecutor
+from contractgql.graphql.limits import (
+    RequestLimits,
+    alias_limit_rule,
+    depth_limit_rule,
+)
+from contractgql.graphql.mutations.accounts import AccountMutations
 from contractgql.graphql.mutations.auth import LoginPayload, login
 from contractgql.graphql.mutations.contracts import ContractMutations
+from contractgql.graphql.mutations.policy import PolicyMutations
 from contractgql.graphql.mutations.records import RecordMutations
 from contractgql.graphql.queries.root import Query
 from contractgql.graphql.types.catalog import (
@@ -32,10 +37,13 @@ from contractgql.graphql.types.catalog import (
 from contractgql.graphql.types.clients import ClientNode, ContactPersonNode
 from contractgql.graphql.types.contracts import ContractNode
 from contractgql.graphql.types.notes import CustomFieldDefinitionNode, NoteNode
+from contractgql.graphql.types.tokens import ApiTokenNode
 from contractgql.graphql.types.users import UserNode
 from graphql import ASTValidationRule, DocumentNode, GraphQLError
 
 # Limits on one request's document, against queries built to exhaust the server.
+# The limits that operators may change, such as the maximum estimated cost of a
+# query, are settings (contractgql.config).
 MAX_DEPTH = 12
 MAX_ALIASES = 30
 MAX_TOKENS = 4000
@@ -49,11 +57,10 @@ DOCUMENT_CACHE_BYTES = 32 * 1024 * 1024
 DOCUMENT_BYTES_PER_TOKEN = 500
 
 # Built once, so that every request validates with the same rule classes and a
-# validated document can be reused. strawberry's QueryDepthLimiter and
-# MaxAliasesLimiter build a new class in each instance.
+# validated document can be reused.
 _LIMIT_RULES: list[type[ASTValidationRule]] = [
-    query_depth_limiter.create_validator(MAX_DEPTH, None),
-    max_aliases.create_validator(MAX_ALIASES),
+    depth_limit_rule(MAX_DEPTH),
+    alias_limit_rule(MAX_ALIASES),
 ]
 
 
@@ -155,7 +162,7 @@ class DocumentCache(SchemaExtension):
 
 
 @strawberry.type
-class Mutation(ContractMutations, RecordMutations):
+class Mutation(ContractMutations, RecordMutations, PolicyMutations, AccountMutations):
     @strawberry.mutation(
         description="Log in with e-mail and password; returns a token."
     )
@@ -175,6 +182,7 @@ schema = ContractSchema(
         ServiceNode,
         TagNode,
         UserNode,
+        ApiTokenNode,
         NoteNode,
         CustomFieldDefinitionNode,
     ],
@@ -183,6 +191,7 @@ schema = ContractSchema(
         DocumentLimits,
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         DocumentCache,
+        RequestLimits,
     ],
     execution_context_class=FastExecutor,
 )

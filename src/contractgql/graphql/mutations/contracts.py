@@ -173,7 +173,7 @@ class ContractMutations:
 
     @strawberry.mutation(description="Set or clear the master contract of a contract.")
     async def set_contract_parent(
-        self, info: Info, id: strawberry.ID, parent_id: strawberry.ID | None
+        self, info: Info, id: strawberry.ID, parent_id: strawberry.ID | None = None
     ) -> ContractPayload:
         viewer = info.context.viewer
         try:
