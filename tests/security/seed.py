@@ -1,0 +1,467 @@
+"""Organizations with one record of every kind, for the tenant-isolation matrix.
+
+`seed_tenant` creates the records through the API as the organization's admin, so
+they are exactly what a real caller can make. `plant_foreign_links` then writes
+links from one organization's records to another's straight into the database, which
+the API refuses to do, to check that reads still hide them. `organization_of` and
+`cross_tenant_references` read the database to check what a response or a write did.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+from tortoise import Tortoise
+from tortoise.fields.relational import ForeignKeyFieldInstance, ManyToManyFieldInstance
+from tortoise.models import Model
+
+from contractgql.config import Settings
+from contractgql.ids import decode_id, encode_id
+from contractgql.models import (
+    ApiToken,
+    Client,
+    ContactPerson,
+    Contract,
+    ContractWatcher,
+    Note,
+    Project,
+    ProjectMember,
+    Service,
+    Tag,
+)
+from contractgql.security.api_tokens import (
+    SHOWN_PREFIX_LENGTH,
+    generate_token,
+    hash_token,
+)
+from tests.conftest import Api, make_tenant
+
+PAYLOAD = "record { id } errors { field code message }"
+SEED_CATALOG = f"""
+mutation SeedCatalog($tag: TagInput!, $service: ServiceInput!,
+                     $contractType: ContractTypeInput!,
+                     $field: CustomFieldDefinitionInput!) {{
+  tag: createTag(input: $tag) {{ {PAYLOAD} }}
+  service: createService(input: $service) {{ {PAYLOAD} }}
+  contractType: createContractType(input: $contractType) {{ {PAYLOAD} }}
+  field: createCustomFieldDefinition(input: $field) {{ {PAYLOAD} }}
+}}
+"""
+SEED_CLIENT = f"""
+mutation SeedClient($input: ClientInput!) {{
+  client: createClient(input: $input) {{ {PAYLOAD} }}
+}}
+"""
+SEED_CLIENT_RECORDS = f"""
+mutation SeedClientRecords($contact: ContactPersonInput!, $project: ProjectInput!) {{
+  contact: createContactPerson(input: $contact) {{ {PAYLOAD} }}
+  project: createProject(input: $project) {{ {PAYLOAD} }}
+}}
+"""
+SEED_MEMBERS = f"""
+mutation SeedMembers($projectId: ID!, $userIds: [ID!]!) {{
+  members: setProjectMembers(projectId: $projectId, userIds: $userIds) {{ {PAYLOAD} }}
+}}
+"""
+SEED_SERVICE_ACCOUNT = f"""
+mutation SeedServiceAccount($input: CreateUserInput!) {{
+  user: createUser(input: $input) {{ {PAYLOAD} }}
+}}
+"""
+SEED_API_TOKEN = """
+mutation SeedApiToken($input: CreateApiTokenInput!) {
+  token: createApiToken(input: $input) {
+    record { id } secret errors { field code message }
+  }
+}
+"""
+SEED_CONTRACT = """
+mutation SeedContract($input: CreateContractInput!) {
+  contract: createContract(input: $input) {
+    contract { id } errors { field code message }
+  }
+}
+"""
+SEED_WATCHER = """
+mutation SeedWatcher($id: ID!, $add: ContractLinksInput!) {
+  contract: changeContractLinks(id: $id, add: $add) {
+    contract { id } errors { field code message }
+  }
+}
+"""
+SEED_NOTES = f"""
+mutation SeedNotes($contract: NoteInput!, $client: NoteInput!, $project: NoteInput!) {{
+  contractNote: createNote(input: $contract) {{ {PAYLOAD} }}
+  clientNote: createNote(input: $client) {{ {PAYLOAD} }}
+  projectNote: createNote(input: $project) {{ {PAYLOAD} }}
+}}
+"""
+CUSTOM_FIELD_KEY = "matrix_reference"
+
+
+@dataclass
+class SeededTenant:
+    """An organization, its admin's API and the global ids of its seeded records."""
+
+    api: Api
+    # Text that occurs in this organization's records and nowhere else.
+    marker: str
+    # Global ids by Node type name. The first id of each type is the main record.
+    ids: dict[str, list[str]]
+    # Names, numbers, bodies and e-mail addresses that only this organization has.
+    secrets: list[str]
+    # Bearer API token of the organization's service account, which has the
+    # integrator role and the read scope.
+    api_token: str
+
+    @property
+    def organization_id(self) -> int:
+        organization_id: int = self.api.tenant.organization.id
+        return organization_id
+
+    def pk(self, type_name: str) -> int:
+        """Return the primary key of the main record of `type_name`."""
+        return decode_id(self.ids[type_name][0])[1]
+
+
+async def seed_tenant(
+    client: httpx.AsyncClient, settings: Settings, label: str
+) -> SeededTenant:
+    """Create an organization and one linked record of every kind through the API.
+
+    The main contract links to the client, its contact person, the contract type,
+    the project, the service, the tag, the owner, a watcher, a parent contract and a
+    custom field value. The contract, the client and the project each carry a note,
+    the project has a member, and a service account has an API token.
+    """
+    tenant = await make_tenant(settings)
+    api = Api(client, tenant)
+    marker = f"{label}-{uuid.uuid4().hex[:8]}"
+    users = [encode_id("User", user_id) for user_id in tenant.user_ids.values()]
+    admin = encode_id("User", tenant.user_ids["admin"])
+    users.remove(admin)
+    users.insert(0, admin)
+    ids: dict[str, list[str]] = {"User": users}
+
+    service_account_email = f"service-{marker.lower()}@example.com"
+    service_account = (
+        await _created(
+            api,
+            SEED_SERVICE_ACCOUNT,
+            {
+                "input": {
+                    "email": service_account_email,
+                    "name": f"{marker} service account",
+                    "roles": ["integrator"],
+                    "isServiceAccount": True,
+                }
+            },
+        )
+    )["user"]
+    users.append(service_account)
+    token = await api.data(
+        SEED_API_TOKEN,
+        {
+            "input": {
+                "userId": service_account,
+                "name": f"{marker} token",
+                "scopes": ["READ"],
+            }
+        },
+    )
+    assert token["token"]["errors"] == [], token["token"]["errors"]
+    ids["ApiToken"] = [token["token"]["record"]["id"]]
+
+    catalog = await _created(
+        api,
+        SEED_CATALOG,
+        {
+            "tag": {"name": f"{marker} tag"},
+            "service": {"name": f"{marker} service"},
+            "contractType": {"name": f"{marker} type"},
+            "field": {
+                "entity": "CONTRACT",
+                "key": CUSTOM_FIELD_KEY,
+                "label": f"{marker} reference",
+                "kind": "TEXT",
+            },
+        },
+    )
+    ids["Tag"] = [catalog["tag"]]
+    ids["Service"] = [catalog["service"]]
+    ids["ContractType"] = [catalog["contractType"]]
+    ids["CustomFieldDefinition"] = [catalog["field"]]
+
+    client_id = (
+        await _created(
+            api,
+            SEED_CLIENT,
+            {"input": {"name": f"{marker} client", "tagIds": [catalog["tag"]]}},
+        )
+    )["client"]
+    ids["Client"] = [client_id]
+    records = await _created(
+        api,
+        SEED_CLIENT_RECORDS,
+        {
+            "contact": {"clientId": client_id, "name": f"{marker} contact"},
+            "project": {"clientId": client_id, "name": f"{marker} project"},
+        },
+    )
+    ids["ContactPerson"] = [records["contact"]]
+    ids["Project"] = [records["project"]]
+    await _created(
+        api,
+        SEED_MEMBERS,
+        {"projectId": records["project"], "userIds": [users[-1]]},
+    )
+
+    parent = await _created(
+        api,
+        SEED_CONTRACT,
+        {
+            "input": {
+                "name": f"{marker} master contract",
+                "number": f"{marker}-0",
+                "clientId": client_id,
+                "startDate": "2025-01-01",
+            }
+        },
+    )
+    contract = await _created(
+        api,
+        SEED_CONTRACT,
+        {
+            "input": {
+                "name": f"{marker} contract",
+                "number": f"{marker}-1",
+                "clientId": client_id,
+                "startDate": "2026-01-01",
+                "endDate": "2027-12-31",
+                "noticePeriod": {"count": 3, "unit": "MONTHS"},
+                "paymentFrequency": "MONTHLY",
+                "amount": "1234.50",
+                "contractTypeId": catalog["contractType"],
+                "ownerId": admin,
+                "contactId": records["contact"],
+                "parentId": parent["contract"],
+                "projectIds": [records["project"]],
+                "serviceIds": [catalog["service"]],
+                "tagIds": [catalog["tag"]],
+                "customFields": {CUSTOM_FIELD_KEY: f"{marker} value"},
+            }
+        },
+    )
+    ids["Contract"] = [contract["contract"], parent["contract"]]
+    await _created(
+        api,
+        SEED_WATCHER,
+        {"id": contract["contract"], "add": {"watcherIds": [users[1]]}},
+    )
+
+    notes = await _created(
+        api,
+        SEED_NOTES,
+        {
+            "contract": {
+                "body": f"{marker} contract note",
+                "contractId": contract["contract"],
+            },
+            "client": {"body": f"{marker} client note", "clientId": client_id},
+            "project": {
+                "body": f"{marker} project note",
+                "projectId": records["project"],
+            },
+        },
+    )
+    ids["Note"] = [notes["contractNote"], notes["clientNote"], notes["projectNote"]]
+
+    secrets = [
+        marker,
+        tenant.organization.name,
+        service_account_email,
+        *tenant.emails.values(),
+    ]
+    return SeededTenant(
+        api=api,
+        marker=marker,
+        ids=ids,
+        secrets=secrets,
+        api_token=token["token"]["secret"],
+    )
+
+
+async def _created(
+    api: Api, document: str, variables: dict[str, Any]
+) -> dict[str, str]:
+    """Run a seeding mutation that must succeed and return each alias's record id."""
+    data = await api.data(document, variables)
+    created: dict[str, str] = {}
+    for alias, payload in data.items():
+        assert payload["errors"] == [], (alias, payload["errors"])
+        record = payload.get("record") or payload.get("contract")
+        assert record is not None, (alias, payload)
+        created[alias] = record["id"]
+    return created
+
+
+async def plant_foreign_links(victim: SeededTenant, foreign: SeededTenant) -> None:
+    """Link `victim`'s records to `foreign`'s records directly in the database.
+
+    The API rejects every one of these links. They stand for rows that an importer
+    bug, a race or a manual fix could leave behind, which reads must still hide.
+    Every relation field of the victim's records gets a foreign record behind it,
+    except the non-null references such as Project.client, whose null would only
+    be an error. New records are appended to `victim.ids`, so a walk visits them.
+    """
+    org = victim.organization_id
+    foreign_org = foreign.organization_id
+    foreign_user = foreign.pk("User")
+
+    # Contract.tags, .projects, .services and .watchers.
+    contract = await Contract.get(id=victim.pk("Contract"))
+    await contract.tags.add(await Tag.get(id=foreign.pk("Tag")))
+    await contract.projects.add(await Project.get(id=foreign.pk("Project")))
+    await contract.services.add(await Service.get(id=foreign.pk("Service")))
+    await ContractWatcher.create(contract_id=contract.id, user_id=foreign_user)
+
+    # Client.tags, .contacts, .projects and Project.members.
+    client = await Client.get(id=victim.pk("Client"))
+    await client.tags.add(await Tag.get(id=foreign.pk("Tag")))
+    await ContactPerson.create(
+        organization_id=foreign_org,
+        client_id=client.id,
+        name=f"{foreign.marker} planted contact",
+    )
+    await Project.create(
+        organization_id=foreign_org,
+        client_id=client.id,
+        name=f"{foreign.marker} planted project",
+    )
+    await ProjectMember.create(project_id=victim.pk("Project"), user_id=foreign_user)
+
+    # The foreign contract falls under the victim's client, type, parent contract,
+    # project, service and tag, for Client.contracts, ContractType.contracts,
+    # Contract.children, Project.contracts, Service.contracts and Tag.contracts.
+    foreign_contract = await Contract.get(id=foreign.pk("Contract"))
+    foreign_contract.client_id = client.id
+    foreign_contract.contract_type_id = victim.pk("ContractType")
+    foreign_contract.parent_id = contract.id
+    await foreign_contract.save()
+    await foreign_contract.tags.add(await Tag.get(id=victim.pk("Tag")))
+    await foreign_contract.projects.add(await Project.get(id=victim.pk("Project")))
+    await foreign_contract.services.add(await Service.get(id=victim.pk("Service")))
+
+    # Foreign notes on the victim's contract, client and project.
+    for target, pk in (
+        ("contract_id", contract.id),
+        ("client_id", client.id),
+        ("project_id", victim.pk("Project")),
+    ):
+        foreign_note = Note(
+            organization_id=foreign_org,
+            author_id=foreign_user,
+            body=f"{foreign.marker} planted note",
+        )
+        setattr(foreign_note, target, pk)
+        await foreign_note.save()
+
+    # A victim contract and note whose nullable references all point at foreign
+    # records, for Contract.owner, .contact, .contractType, .parent, .createdBy,
+    # .updatedBy and Note.author.
+    planted = await Contract.create(
+        organization_id=org,
+        client_id=client.id,
+        name=f"{victim.marker} planted contract",
+        start_date=date(2026, 1, 1),
+        currency="EUR",
+        owner_id=foreign_user,
+        contact_id=foreign.pk("ContactPerson"),
+        contract_type_id=foreign.pk("ContractType"),
+        parent_id=foreign.pk("Contract"),
+        created_by_id=foreign_user,
+        updated_by_id=foreign_user,
+    )
+    victim.ids["Contract"].append(encode_id("Contract", planted.id))
+    note = await Note.create(
+        organization_id=org,
+        author_id=foreign_user,
+        client_id=client.id,
+        body=f"{victim.marker} planted note",
+    )
+    victim.ids["Note"].append(encode_id("Note", note.id))
+
+    # A victim API token created by a foreign user, for ApiToken.createdBy.
+    secret = generate_token()
+    api_token = await ApiToken.create(
+        organization_id=org,
+        user_id=victim.pk("User"),
+        name=f"{victim.marker} planted token",
+        token_hash=hash_token(secret),
+        prefix=secret[:SHOWN_PREFIX_LENGTH],
+        scopes=["read"],
+        expires_at=datetime.now(UTC) + timedelta(days=1),
+        created_by_id=foreign_user,
+    )
+    victim.ids["ApiToken"].append(encode_id("ApiToken", api_token.id))
+
+
+def _model(type_name: str) -> type[Model]:
+    models = Tortoise.apps["models"]
+    if type_name not in models:
+        raise AssertionError(
+            f"The API returned an id of type {type_name!r}, which has no model of "
+            "the same name: teach tests/security/seed.py where its rows are stored."
+        )
+    model: type[Model] = models[type_name]
+    return model
+
+
+async def organization_of(global_id: str) -> int | None:
+    """Return the organization of the record that `global_id` names, or None."""
+    type_name, pk = decode_id(global_id)
+    rows = await _model(type_name).filter(id=pk).values_list("organization_id")
+    return int(rows[0][0]) if rows else None
+
+
+def _organization_paths(model: type[Model]) -> list[str]:
+    """Return the value paths from `model` to the organization of each related row.
+
+    One path is the row's own organization, if it has one. The others go through
+    each foreign key and many-to-many field to a model that has an organization.
+    """
+    meta = model._meta
+    paths = ["organization_id"] if "organization" in meta.fk_fields else []
+    for name in sorted((meta.fk_fields | meta.m2m_fields) - {"organization"}):
+        field = meta.fields_map[name]
+        assert isinstance(field, (ForeignKeyFieldInstance, ManyToManyFieldInstance))
+        if "organization" in field.related_model._meta.fk_fields:
+            paths.append(f"{name}__organization_id")
+    return paths
+
+
+async def cross_tenant_references(organization_ids: list[int]) -> list[str]:
+    """Return every row of these organizations that references another one's row.
+
+    Every model is checked: a row and each record it links to through a foreign key
+    or a many-to-many field must belong to the same organization. Link rows without
+    an organization of their own, such as watchers, must link two records of one
+    organization.
+    """
+    problems: list[str] = []
+    for name, model in sorted(Tortoise.apps["models"].items()):
+        paths = _organization_paths(model)
+        if len(paths) < 2:
+            continue
+        rows = await model.filter(**{f"{paths[0]}__in": organization_ids}).values(
+            "id", *paths
+        )
+        for row in rows:
+            organizations = {row[path] for path in paths if row[path] is not None}
+            if len(organizations) > 1:
+                problems.append(f"{name} {row}")
+    return problems
