@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -19,11 +23,15 @@ from strawberry.asgi import GraphQL
 from tortoise import connections
 
 from contractgql import db
+from contractgql.body_limit import BodySizeLimit
 from contractgql.config import Settings
 from contractgql.errors import AuthenticationError
 from contractgql.graphql.context import Context, Services
+from contractgql.graphql.protection import install_policy, reload_policy
 from contractgql.graphql.schema import schema
-from contractgql.security.policy import Policy
+from contractgql.importexport.export import export_contracts
+from contractgql.security.policy import Policy, PolicyError
+from contractgql.security.throttle import LoginThrottle
 from contractgql.security.tokens import TokenSigner
 from contractgql.security.viewer import authenticate
 
@@ -48,6 +56,17 @@ class GraphQLApp(GraphQL[Context, None]):
         except orjson.JSONEncodeError:
             return super().encode_json(data)  # type: ignore[return-value]
 
+    def decode_json(self, data: str | bytes) -> object:
+        """Decode a request body, which must be a JSON object (or a batch list)."""
+        value = super().decode_json(data)
+        if not isinstance(value, dict | list):
+            raise HTTPException(
+                400,
+                "The request body must be a JSON object with a `query` string, such "
+                'as {"query": "{ viewer { roles } }"}.',
+            )
+        return value
+
     async def get_context(self, request: Any, response: Any) -> Context:
         try:
             viewer = await authenticate(
@@ -61,11 +80,52 @@ class GraphQLApp(GraphQL[Context, None]):
 
 
 def build_services(settings: Settings) -> Services:
-    return Services(
+    """Create the process-wide services; raise PolicyError for an invalid policy."""
+    policy = Policy.load(settings.policy_dir)
+    services = Services(
         settings=settings,
-        policy=Policy.load(settings.policy_dir),
+        policy=policy,
         signer=TokenSigner(settings.resolved_secret_key(), settings.token_ttl),
+        throttle=LoginThrottle(settings),
     )
+    install_policy(services, policy, schema._schema)
+    return services
+
+
+@asynccontextmanager
+async def _database(settings: Settings) -> AsyncIterator[None]:
+    """Open the ORM, migrating an embedded SQLite database first, and close it."""
+    if settings.is_sqlite:
+        await db.migrate(settings)
+    await db.connect(settings)
+    # Objects made at start-up, such as the modules, the schema and the ORM's
+    # models, live as long as the process. Frozen, they are left out of the
+    # cyclic garbage collector's full collections, which otherwise rescan them
+    # and, on the benchmark machine, nearly doubled the 99th percentile latency of
+    # the contracts page (see docs/benchmark.md).
+    gc.freeze()
+    logger.info("contractgql is serving with database %s", _safe_url(settings))
+    try:
+        yield
+    finally:
+        await db.disconnect()
+
+
+def _reload_on_hangup(services: Services) -> bool:
+    """Reload the policy files on SIGHUP; return whether the handler is installed."""
+
+    def reload() -> None:
+        # On an invalid policy reload_policy logs the error and the old policy stays.
+        with contextlib.suppress(PolicyError):
+            reload_policy(services, schema._schema)
+
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
+    except (NotImplementedError, RuntimeError, ValueError):
+        # Not the main thread (as under a test client), or no SIGHUP on this system.
+        logger.debug("SIGHUP does not reload the policy in this process")
+        return False
+    return True
 
 
 def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette:
@@ -76,28 +136,23 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if not manage_database:
-            yield
-            return
-        if settings.is_sqlite:
-            await db.migrate(settings)
-        await db.connect(settings)
-        # Objects made at start-up, such as the modules, the schema and the ORM's
-        # models, live as long as the process. Frozen, they are left out of the
-        # cyclic garbage collector's full collections, which otherwise rescan them
-        # and, on the benchmark machine, nearly doubled the 99th percentile latency of
-        # the contracts page (see docs/benchmark.md).
-        gc.freeze()
-        logger.info("contractgql is serving with database %s", _safe_url(settings))
+        hangup_handled = _reload_on_hangup(services)
         try:
-            yield
+            if manage_database:
+                async with _database(settings):
+                    yield
+            else:
+                yield
         finally:
-            await db.disconnect()
+            if hangup_handled:
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+            await services.throttle.close()
 
     graphql_app = GraphQLApp(services)
     routes = [
         Route("/", lambda request: RedirectResponse("/graphql")),
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        Route("/export/contracts.csv", export_contracts, methods=["GET"]),
         Route("/health/live", _live),
         Route("/health/ready", _ready),
     ]
@@ -111,7 +166,11 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
                 allow_headers=["authorization", "content-type"],
             )
         )
-    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    # Inside CORSMiddleware, so that a browser may read the 413 response too.
+    middleware.append(Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes))
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.services = services
+    return app
 
 
 async def _live(request: Request) -> JSONResponse:
