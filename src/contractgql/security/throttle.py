@@ -15,7 +15,7 @@ up or the password verified, so the reply is the same for every e-mail address.
 
 The counters live in process memory, or in Redis when CONTRACTGQL_REDIS_URL is set,
 so that several API processes share them. When Redis cannot be reached, each process
-counts in its own memory until Redis answers again: logins stay available, and a
+counts in its own memory until Redis responds again: logins stay available, and a
 warning is logged once per outage.
 """
 

@@ -17,21 +17,22 @@ async def set_members(viewer: Viewer, project_id: int, user_ids: list[int]) -> P
     """Make `user_ids` the project's members, adding and removing as needed."""
     viewer.require(PROJECTS.write_permission, "change the members of a project")
     project: Project = await get_record(viewer, Project, project_id, "Project")
-    wanted = sorted(set(user_ids))
+    requested = sorted(set(user_ids))
     validator = Validator()
-    if len(wanted) > MAX_MEMBERS:
+    if len(requested) > MAX_MEMBERS:
         validator.add(
             "user_ids",
             "too_many",
-            f"{len(wanted)} members were given: a project has at most {MAX_MEMBERS}.",
+            f"{len(requested)} members were given: a project has at most "
+            f"{MAX_MEMBERS}.",
         )
     validator.raise_if_any()
     found = set(
         await User.filter(
-            id__in=wanted, organization_id=viewer.organization_id, is_active=True
+            id__in=requested, organization_id=viewer.organization_id, is_active=True
         ).values_list("id", flat=True)
     )
-    for missing in sorted(set(wanted) - found):
+    for missing in sorted(set(requested) - found):
         validator.add(
             "user_ids",
             "not_found",
@@ -43,7 +44,7 @@ async def set_members(viewer: Viewer, project_id: int, user_ids: list[int]) -> P
     async with in_transaction():
         await (
             ProjectMember.filter(project_id=project.id)
-            .exclude(user_id__in=wanted)
+            .exclude(user_id__in=requested)
             .delete()
         )
         member_ids: list[int] = await ProjectMember.filter(
@@ -53,7 +54,7 @@ async def set_members(viewer: Viewer, project_id: int, user_ids: list[int]) -> P
         await ProjectMember.bulk_create(
             [
                 ProjectMember(project_id=project.id, user_id=user_id)
-                for user_id in wanted
+                for user_id in requested
                 if user_id not in current
             ]
         )
