@@ -26,8 +26,26 @@ from contractgql.models.custom_fields import (
 from contractgql.models.notes import Note
 from contractgql.models.tenancy import Organization, User
 from contractgql.models.tokens import ApiToken
+from contractgql.models.workflow import (
+    ContractEvent,
+    ContractEventKind,
+    Notification,
+    Reminder,
+    ReminderKind,
+    ReminderStatus,
+    Task,
+    TaskStatus,
+)
 
 __all__ = [
+    "ContractEvent",
+    "ContractEventKind",
+    "Notification",
+    "Reminder",
+    "ReminderKind",
+    "ReminderStatus",
+    "Task",
+    "TaskStatus",
     "ApiToken",
     "Client",
     "ContactPerson",

@@ -24,6 +24,13 @@ class ContractType(Record):
     reminder_offsets: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(
         default=list
     )
+    # Renewal workflow steps started by a reminder, in order, as
+    # [{"title": "Contact the client", "assignee": "owner", "days_after": 0}].
+    # "assignee" is "owner" or a role, and "days_after" counts from the completion of
+    # the step before (from the reminder's due date for the first step).
+    renewal_workflow: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(
+        default=list
+    )
 
     class Meta:
         table = "contract_types"

@@ -108,6 +108,15 @@ class Contract(Record):
     notice_count = fields.IntField(null=True)
     notice_unit = fields.CharEnumField(PeriodUnit, null=True)
     notice_to_month_end = fields.BooleanField(default=False)
+    # Notice that ends the contract: the day it was given or received, by whom
+    # ("client" or "organization"), and the end date it takes effect on.
+    notice_date = fields.DateField(null=True)
+    notice_party = fields.CharField(max_length=20, null=True)
+    # Reminder offsets that replace the contract type's, as
+    # [{"count": 3, "unit": "months"}], or None to use the type's.
+    reminder_offsets: fields.JSONField[list[dict[str, Any]] | None] = fields.JSONField(
+        null=True
+    )
 
     custom_fields: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     projects: fields.ManyToManyRelation["Project"] = fields.ManyToManyField(
