@@ -45,8 +45,12 @@ async def migrate(settings: Settings) -> None:
         if event == "apply_done":
             applied.append(f"{app_label}.{name}")
 
-    await run_migrations(config=tortoise_config(settings), progress=record)
-    await Tortoise.close_connections()
+    try:
+        await run_migrations(config=tortoise_config(settings), progress=record)
+    finally:
+        # An open SQLite connection runs in a thread that keeps the process alive,
+        # so a failed migration would otherwise leave `serve` hanging.
+        await Tortoise.close_connections()
     if applied:
         logger.info("Applied migrations: %s", ", ".join(applied))
     else:

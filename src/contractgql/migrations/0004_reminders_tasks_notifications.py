@@ -106,6 +106,6 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='ContractType',
             name='renewal_workflow',
-            field=fields.JSONField(default=list, encoder=JSON_DUMPS, decoder=loads),
+            field=fields.JSONField(null=True, default=list, encoder=JSON_DUMPS, decoder=loads),
         ),
     ]

@@ -28,8 +28,10 @@ class ContractType(Record):
     # [{"title": "Contact the client", "assignee": "owner", "days_after": 0}].
     # "assignee" is "owner" or a role, and "days_after" counts from the completion of
     # the step before (from the reminder's due date for the first step).
-    renewal_workflow: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(
-        default=list
+    # Nullable because SQLite cannot add a NOT NULL column to an existing table, and
+    # None means no workflow, as [] does.
+    renewal_workflow: fields.JSONField[list[dict[str, Any]] | None] = fields.JSONField(
+        null=True, default=list
     )
 
     class Meta:
