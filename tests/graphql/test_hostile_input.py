@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -152,3 +153,30 @@ async def test_body_not_an_object(api: Api, body: str) -> None:
         "The request body must be a JSON object with a `query` string, such as "
         '{"query": "{ viewer { roles } }"}.'
     )
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"query": "{ __typename }", "x": "\xe9"}', b"\x1f\x8b\x08\x00"]
+)
+async def test_body_not_utf8(api: Api, body: bytes) -> None:
+    response = await api.client.post(
+        "/graphql", content=body, headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 400
+    assert response.text == (
+        "The request body is not UTF-8 text: send JSON encoded as UTF-8, without "
+        "compression."
+    )
+
+
+async def test_cursor_with_unknown_direction(api: Api) -> None:
+    cursor = base64.urlsafe_b64encode(b"v1:created_at:x:1").decode().rstrip("=")
+
+    error = await api.error(
+        "query($after: String) { contracts(after: $after) { totalCount } }",
+        {"after": cursor},
+    )
+
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["message"].startswith(f"Cursor {cursor!r} is invalid")

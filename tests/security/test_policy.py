@@ -19,6 +19,7 @@ from contractgql.errors import PermissionDenied
 from contractgql.graphql.protection import check_policy, describe_protected_fields
 from contractgql.graphql.schema import schema
 from contractgql.security.fields import (
+    COMPUTED_FROM,
     may_read_field,
     require_readable,
     require_writable,
@@ -267,7 +268,9 @@ def test_policy_rejects_missing_file(tmp_path: Path) -> None:
 
 
 def test_policy_rejects_unknown_type(tmp_path: Path) -> None:
-    folder = _write_policy(tmp_path, "g, Invoice.amount, contract.financial\n")
+    folder = _write_policy(
+        tmp_path, DEFAULT_POLICY + "g, Invoice.amount, contract.financial\n"
+    )
 
     assert _load_error(folder) == (
         "The policy protects Invoice.amount, but the schema has no object type "
@@ -276,7 +279,9 @@ def test_policy_rejects_unknown_type(tmp_path: Path) -> None:
 
 
 def test_policy_rejects_unknown_field(tmp_path: Path) -> None:
-    folder = _write_policy(tmp_path, "g, Contract.price, contract.financial\n")
+    folder = _write_policy(
+        tmp_path, DEFAULT_POLICY + "g, Contract.price, contract.financial\n"
+    )
 
     assert _load_error(folder) == (
         "The policy protects Contract.price, but Contract has no field 'price': fix "
@@ -285,7 +290,9 @@ def test_policy_rejects_unknown_field(tmp_path: Path) -> None:
 
 
 def test_policy_rejects_non_null_field(tmp_path: Path) -> None:
-    folder = _write_policy(tmp_path, "g, Contract.currency, contract.financial\n")
+    folder = _write_policy(
+        tmp_path, DEFAULT_POLICY + "g, Contract.currency, contract.financial\n"
+    )
 
     assert _load_error(folder) == (
         "The policy protects Contract.currency with 'contract.financial', but the "
@@ -295,15 +302,20 @@ def test_policy_rejects_non_null_field(tmp_path: Path) -> None:
 
 
 def test_policy_rejects_unknown_field_permission(tmp_path: Path) -> None:
-    folder = _write_policy(tmp_path, "g, Contract.amount, contract.secret\n")
+    folder = _write_policy(
+        tmp_path, DEFAULT_POLICY + "g, Contract.amount, contract.secret\n"
+    )
 
     assert "unknown permission 'contract.secret'" in _load_error(folder)
 
 
 def test_policy_rejects_field_without_type(tmp_path: Path) -> None:
-    folder = _write_policy(tmp_path, "g, amount, contract.financial\n")
+    folder = _write_policy(tmp_path, DEFAULT_POLICY + "g, amount, contract.financial\n")
 
-    assert "protects 'amount', which is not a field name" in _load_error(folder)
+    assert _load_error(folder) == (
+        f"{folder / 'policy.csv'}, line 46: protects 'amount', which is not a field "
+        "name: write the GraphQL type and field, such as 'Contract.amount'."
+    )
 
 
 def test_policy_rejects_visible_derived_field(tmp_path: Path) -> None:
@@ -317,18 +329,105 @@ def test_policy_rejects_visible_derived_field(tmp_path: Path) -> None:
     )
 
 
+def test_computed_fields_exist() -> None:
+    names = {
+        (type_name, name)
+        for (type_name, source), derived in COMPUTED_FROM.items()
+        for name in (source, *derived)
+    }
+    missing = sorted(
+        f"{type_name}.{name}"
+        for type_name, name in names
+        if name not in getattr(schema._schema.type_map[type_name], "fields", {})
+    )
+
+    assert missing == []
+
+
+def test_policy_rejects_visible_date_figures(tmp_path: Path) -> None:
+    lines = DEFAULT_POLICY + "g, Contract.noticePeriod, contract.financial\n"
+    folder = _write_policy(tmp_path, lines)
+
+    assert _load_error(folder) == (
+        "Contract.daysUntilNoticeDeadline is computed from Contract.noticePeriod, "
+        "which the policy protects with 'contract.financial': add the line 'g, "
+        "Contract.daysUntilNoticeDeadline, contract.financial' to policy.csv."
+    )
+
+
+def test_policy_rejects_end_date(tmp_path: Path) -> None:
+    lines = DEFAULT_POLICY + "g, Contract.endDate, contract.financial\n"
+    folder = _write_policy(tmp_path, lines)
+
+    assert _load_error(folder) == (
+        "The policy protects Contract.endDate, but the non-null field Contract.status "
+        "is computed from it and would show it: remove the line, because this field "
+        "cannot be protected."
+    )
+
+
+def test_policy_accepts_whole_notice_chain(tmp_path: Path) -> None:
+    lines = DEFAULT_POLICY + "".join(
+        f"g, Contract.{name}, contract.financial\n"
+        for name in (
+            "noticePeriod",
+            "noticeDeadline",
+            "earliestEndWithNoticeToday",
+            "daysUntilNoticeDeadline",
+            "noticeEffectiveEnd",
+        )
+    )
+    folder = _write_policy(tmp_path, lines)
+
+    policy = Policy.load(folder)
+    check_policy(policy, schema._schema)
+
+    assert len(policy.protected_fields) == 12
+
+
 def test_policy_rejects_other_matcher(tmp_path: Path) -> None:
     model = (POLICY_DIR / "model.conf").read_text()
     loose = model.replace("g(r.obj, p.obj)", "r.obj == r.obj")
     folder = _write_policy(tmp_path, DEFAULT_POLICY, model=loose)
 
-    assert "decides read of Contract.amount for 'account_manager'" in _load_error(
-        folder
+    assert "decides 'contract.draft:write' for 'admin'" in _load_error(folder)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "G, Contract.description, contract.financial",
+        "g2, Contract.description, contract.financial",
+        "g Contract.description contract.financial",
+        "p, admin, contract",
+        "g, Contract.description",
+    ],
+)
+def test_policy_rejects_unparsed_line(tmp_path: Path, line: str) -> None:
+    folder = _write_policy(tmp_path, DEFAULT_POLICY + line + "\n")
+
+    message = _load_error(folder)
+
+    assert message.startswith(f"{folder / 'policy.csv'}, line 46: ")
+    assert message.endswith(
+        "is not a rule: write 'p, role, permission, action' or "
+        "'g, Type.field, permission'."
+    )
+
+
+def test_policy_rejects_empty_file(tmp_path: Path) -> None:
+    folder = _write_policy(tmp_path, "# nothing yet\n")
+
+    assert _load_error(folder) == (
+        f"{folder / 'policy.csv'} grants no permission to any role, so nobody could "
+        "use the API: add 'p, role, permission, action' lines."
     )
 
 
 def test_app_refuses_to_start(tmp_path: Path, settings: Settings) -> None:
-    folder = _write_policy(tmp_path, "g, Contract.price, contract.financial\n")
+    folder = _write_policy(
+        tmp_path, DEFAULT_POLICY + "g, Contract.price, contract.financial\n"
+    )
     bad = Settings(
         data_dir=settings.data_dir,
         database_url=settings.database_url,
@@ -436,3 +535,42 @@ async def test_sighup_reloads_policy(
         after = await api.data(PROTECTED_FIELDS_QUERY, role="finance")
 
     assert {f["readable"] for f in after["viewer"]["protectedFields"]} == {False}
+
+
+UPDATE_CLIENT = """
+mutation($id: ID!, $input: ClientInput!) {
+  updateClient(id: $id, input: $input) { record { id vatNumber } errors { field } }
+}
+"""
+CREATE_CLIENT = """
+mutation($input: ClientInput!) {
+  createClient(input: $input) { record { id vatNumber } errors { field } }
+}
+"""
+
+
+async def test_protected_client_field_write(
+    tmp_path: Path, settings: Settings, tenant: Tenant, restore_schema: None
+) -> None:
+    lines = DEFAULT_POLICY + "g, Client.vatNumber, contract.financial\n"
+    folder = _write_policy(tmp_path, lines)
+    _, api = await _policy_app(folder, settings, tenant)
+    async with api.client:
+        created = await api.data(CREATE_CLIENT, {"input": {"name": "Acme"}})
+        client_id = created["createClient"]["record"]["id"]
+        update = {"id": client_id, "input": {"vatNumber": "NL001"}}
+
+        denied = await api.error(UPDATE_CLIENT, update, role="sales")
+        denied_create = await api.error(
+            CREATE_CLIENT, {"input": {"name": "B", "vatNumber": "NL002"}}, role="sales"
+        )
+        allowed = await api.data(UPDATE_CLIENT, update, role="admin")
+        read = await api.data(
+            UPDATE_CLIENT, {"id": client_id, "input": {}}, role="sales"
+        )
+
+    assert denied["extensions"]["code"] == "FORBIDDEN"
+    assert denied["message"].startswith("You may not set vatNumber:")
+    assert denied_create["extensions"]["code"] == "FORBIDDEN"
+    assert allowed["updateClient"]["record"]["vatNumber"] == "NL001"
+    assert read["updateClient"]["record"]["vatNumber"] is None

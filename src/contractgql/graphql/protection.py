@@ -10,7 +10,11 @@ from __future__ import annotations
 import logging
 
 from contractgql.graphql.context import Services
-from contractgql.security.fields import check_derived_fields, protected_note
+from contractgql.security.fields import (
+    check_derived_fields,
+    computed_from,
+    protected_note,
+)
 from contractgql.security.policy import FieldName, Policy, PolicyError
 from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLSchema
 
@@ -41,6 +45,16 @@ def check_policy(policy: Policy, schema: GraphQLSchema) -> None:
                 "but the field is non-null and so cannot be hidden: make it "
                 "nullable in the schema or remove the line."
             )
+    for source in sorted(policy.protected_fields):
+        for type_name, field_name in sorted(computed_from(source)):
+            derived_type = schema.type_map[type_name]
+            assert isinstance(derived_type, GraphQLObjectType)
+            if isinstance(derived_type.fields[field_name].type, GraphQLNonNull):
+                raise PolicyError(
+                    f"The policy protects {'.'.join(source)}, but the non-null field "
+                    f"{type_name}.{field_name} is computed from it and would show it: "
+                    "remove the line, because this field cannot be protected."
+                )
     check_derived_fields(policy)
 
 

@@ -88,7 +88,7 @@ def decode_cursor(cursor: str, key: SortKey, descending: bool) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         version, name, direction, pk = raw.split(":")
-        if version != "v1":
+        if version != "v1" or direction not in ("a", "d"):
             raise ValueError(version)
         parsed_pk = int(pk)
     except (binascii.Error, UnicodeDecodeError, ValueError):

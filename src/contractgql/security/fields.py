@@ -13,14 +13,51 @@ from contractgql.errors import PermissionDenied
 from contractgql.security.policy import FieldName, Policy, PolicyError
 from contractgql.security.viewer import Viewer
 
-# Computed fields and the stored fields they are computed from. Hiding a stored
-# field while showing a figure computed from it would give the value away, so the
-# policy must protect a computed field whenever it protects one of its sources.
-DERIVED_FIELDS: dict[FieldName, tuple[FieldName, ...]] = {
-    ("Contract", "mrr"): (("Contract", "amount"),),
-    ("Contract", "arr"): (("Contract", "amount"),),
-    ("Contract", "totalContractValue"): (("Contract", "amount"),),
+# Fields and the fields computed from them. Hiding a field while showing a figure
+# computed from it would give the value away (an end date is today plus
+# daysUntilEnd), so the policy must protect every field computed from a protected
+# one, directly or through another. A computed field that is non-null cannot be
+# hidden, so its sources cannot be protected at all.
+COMPUTED_FROM: dict[FieldName, tuple[str, ...]] = {
+    ("Contract", "amount"): ("mrr", "arr", "totalContractValue"),
+    ("Contract", "paymentFrequency"): ("mrr", "arr", "totalContractValue"),
+    ("Contract", "mrr"): ("arr",),
+    ("Contract", "startDate"): ("status", "totalContractValue"),
+    ("Contract", "endDate"): (
+        "status",
+        "daysUntilEnd",
+        "noticeDeadline",
+        "totalContractValue",
+    ),
+    ("Contract", "stage"): ("status",),
+    ("Contract", "noticePeriod"): (
+        "noticeDeadline",
+        "earliestEndWithNoticeToday",
+        "noticeEffectiveEnd",
+    ),
+    ("Contract", "noticeToMonthEnd"): (
+        "earliestEndWithNoticeToday",
+        "noticeEffectiveEnd",
+    ),
+    ("Contract", "noticeDate"): ("noticeEffectiveEnd",),
+    ("Contract", "renewalTerm"): ("noticeEffectiveEnd",),
+    ("Contract", "autoRenewal"): ("noticeEffectiveEnd",),
+    ("Contract", "noticeDeadline"): ("daysUntilNoticeDeadline",),
 }
+
+
+def computed_from(field: FieldName) -> set[FieldName]:
+    """Return every field computed from `field`, directly or through another."""
+    found: set[FieldName] = set()
+    pending = [field]
+    while pending:
+        type_name, name = pending.pop()
+        for derived in COMPUTED_FROM.get((type_name, name), ()):
+            if (type_name, derived) not in found:
+                found.add((type_name, derived))
+                pending.append((type_name, derived))
+    return found
+
 
 # Input fields whose change needs the write permission of another field. Changing
 # the currency changes what the stored amount is worth.
@@ -31,10 +68,9 @@ WRITE_DEPENDENCIES: dict[FieldName, FieldName] = {
 
 def check_derived_fields(policy: Policy) -> None:
     """Raise PolicyError when a computed field shows a value the policy hides."""
-    for derived, sources in DERIVED_FIELDS.items():
-        for source in sources:
-            needed = policy.protected_fields.get(source)
-            if needed is not None and policy.protected_fields.get(derived) != needed:
+    for source, needed in sorted(policy.protected_fields.items()):
+        for derived in sorted(computed_from(source)):
+            if policy.protected_fields.get(derived) != needed:
                 raise PolicyError(
                     f"{'.'.join(derived)} is computed from {'.'.join(source)}, which "
                     f"the policy protects with {needed!r}: add the line "

@@ -9,6 +9,8 @@ needs `contract.financial:write`.
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +102,7 @@ class Policy:
                     f"Policy file {path} is missing: set CONTRACTGQL_POLICY_DIR to a "
                     "folder that contains model.conf and policy.csv."
                 )
+        lines = _policy_lines(policy_path)
         try:
             enforcer = casbin.Enforcer(str(model_path), str(policy_path))
         except Exception as error:  # noqa: BLE001 - casbin raises many kinds
@@ -108,8 +111,8 @@ class Policy:
                 "and start or reload again."
             ) from error
 
-        role_permissions = _role_permissions(enforcer, policy_path)
-        protected = _protected_fields(enforcer, policy_path)
+        role_permissions = _role_permissions(lines, policy_path)
+        protected = _protected_fields(lines, policy_path)
         policy = cls(role_permissions, protected, policy_dir)
         try:
             policy._check_against(enforcer)
@@ -162,6 +165,15 @@ class Policy:
         means something else must fail here, at load, and not grant silently.
         """
         for role in ROLES:
+            for permission in sorted(PERMISSIONS):
+                name, _, action = permission.partition(":")
+                granted = permission in self.role_permissions(role)
+                if enforcer.enforce(role, name, action) != granted:
+                    raise PolicyError(
+                        f"The Casbin model in {self.source} decides {permission!r} "
+                        f"for {role!r} differently from the 'p' lines: use the "
+                        "matcher of the default model.conf."
+                    )
             access = self.field_access(self.role_permissions(role))
             for (type_name, field_name), _ in sorted(self.protected_fields.items()):
                 for action, denied in (
@@ -180,59 +192,99 @@ class Policy:
                         )
 
 
+PolicyLine = tuple[int, list[str]]
+
+
+def _policy_lines(policy_path: Path) -> list[PolicyLine]:
+    """Return the rules of policy.csv with their line numbers.
+
+    Casbin skips lines whose type its model does not define, such as `G` or `g2`,
+    so a typo would drop a rule in silence. Every line must be a `p` or `g` rule.
+    """
+    rules: list[PolicyLine] = []
+    try:
+        text = policy_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise PolicyError(
+            f"{policy_path} cannot be read as UTF-8 text: {error}. Fix the file and "
+            "start or reload again."
+        ) from error
+    for number, row in enumerate(csv.reader(io.StringIO(text), skipinitialspace=True)):
+        cells = [cell.strip() for cell in row]
+        if not cells or not cells[0] or cells[0].startswith("#"):
+            continue
+        expected = {"p": 4, "g": 3}.get(cells[0])
+        if expected != len(cells):
+            raise PolicyError(
+                f"{policy_path}, line {number + 1}: {', '.join(cells)!r} is not a "
+                "rule: write 'p, role, permission, action' or "
+                "'g, Type.field, permission'."
+            )
+        rules.append((number + 1, cells[1:]))
+    return rules
+
+
 def _role_permissions(
-    enforcer: casbin.Enforcer, policy_path: Path
+    lines: list[PolicyLine], policy_path: Path
 ) -> dict[str, frozenset[str]]:
     granted: dict[str, set[str]] = {role: set() for role in ROLES}
-    for rule in enforcer.get_policy():
+    for number, rule in lines:
         if len(rule) != 3:
-            raise PolicyError(
-                f"{policy_path} has the rule {', '.join(rule)!r}: write "
-                "'p, role, permission, action'."
-            )
+            continue
         role, name, action = rule
         permission = f"{name}:{action}"
         if role not in granted:
             raise PolicyError(
-                f"{policy_path} grants {permission!r} to unknown role {role!r}: "
-                f"use one of {', '.join(ROLES)}."
+                f"{policy_path}, line {number}: grants {permission!r} to unknown "
+                f"role {role!r}: use one of {', '.join(ROLES)}."
             )
         if permission not in PERMISSIONS:
             raise PolicyError(
-                f"{policy_path} grants unknown permission {permission!r} to "
-                f"{role!r}: use one of {', '.join(sorted(PERMISSIONS))}."
+                f"{policy_path}, line {number}: grants unknown permission "
+                f"{permission!r} to {role!r}: use one of "
+                f"{', '.join(sorted(PERMISSIONS))}."
             )
         granted[role].add(permission)
+    if not any(granted.values()):
+        raise PolicyError(
+            f"{policy_path} grants no permission to any role, so nobody could use "
+            "the API: add 'p, role, permission, action' lines."
+        )
     return {role: frozenset(permissions) for role, permissions in granted.items()}
 
 
 def _protected_fields(
-    enforcer: casbin.Enforcer, policy_path: Path
+    lines: list[PolicyLine], policy_path: Path
 ) -> dict[FieldName, str]:
     protected: dict[FieldName, str] = {}
-    for rule in enforcer.get_grouping_policy():
+    for number, rule in lines:
         if len(rule) != 2:
-            raise PolicyError(
-                f"{policy_path} has the grouping {', '.join(rule)!r}: write "
-                "'g, Type.field, permission'."
-            )
+            continue
         field, name = rule
         type_name, dot, field_name = field.partition(".")
         if not dot or not type_name or not field_name or "." in field_name:
             raise PolicyError(
-                f"{policy_path} protects {field!r}, which is not a field name: "
-                "write the GraphQL type and field, such as 'Contract.amount'."
+                f"{policy_path}, line {number}: protects {field!r}, which is not a "
+                "field name: write the GraphQL type and field, such as "
+                "'Contract.amount'."
             )
         if name not in FIELD_PERMISSIONS:
             raise PolicyError(
-                f"{policy_path} protects {field} with unknown permission {name!r}: "
-                f"use one of {', '.join(sorted(FIELD_PERMISSIONS))}."
+                f"{policy_path}, line {number}: protects {field} with unknown "
+                f"permission {name!r}: use one of "
+                f"{', '.join(sorted(FIELD_PERMISSIONS))}."
             )
         key = (type_name, field_name)
         if key in protected and protected[key] != name:
             raise PolicyError(
-                f"{policy_path} protects {field} with both {protected[key]!r} and "
-                f"{name!r}: keep one line for each field."
+                f"{policy_path}, line {number}: protects {field} with {name!r}, but an "
+                f"earlier line protects it with {protected[key]!r}: keep one line for "
+                "each field."
             )
         protected[key] = name
+    if not protected:
+        logger.warning(
+            "The policy in %s protects no field: every role reads every field",
+            policy_path,
+        )
     return protected
