@@ -257,3 +257,28 @@ def test_demo_gives_project_staff_a_project(env: dict[str, str]) -> None:
     assert projects == 1
     assert seen == of_client
     assert seen > 1
+
+
+def test_service_account_then_token(env: dict[str, str]) -> None:
+    no_password = {k: v for k, v in env.items() if k != "CONTRACTGQL_PASSWORD"}
+    created = run(
+        no_password,
+        "create-user",
+        "--email",
+        "robot@example.com",
+        "--name",
+        "ERP robot",
+        "--role",
+        "integrator",
+        "--organization",
+        "Acme",
+        "--service-account",
+    )
+    token = run(env, "create-token", "--email", "robot@example.com", "--name", "ERP")
+
+    assert created.returncode == 0, created.stderr
+    assert created.stdout.strip() == (
+        "Created service account robot@example.com in 'Acme' with roles integrator."
+    )
+    assert token.returncode == 0, token.stderr
+    assert token.stdout.startswith("cgql_")

@@ -32,8 +32,10 @@ async def create_user(
     email: str,
     name: str,
     roles: list[str],
-    password: str,
+    password: str | None,
 ) -> User:
+    """Create a user. A user without a password is a service account, which calls
+    the API with API tokens only."""
     unknown = sorted(set(roles) - set(ROLES))
     if unknown:
         raise AccountError(
@@ -46,10 +48,12 @@ async def create_user(
         raise AccountError(
             f"E-mail address {email!r} is invalid: use name@example.com."
         )
-    try:
-        password_hash = hash_password(password)
-    except ValueError as error:
-        raise AccountError(str(error)) from None
+    password_hash = None
+    if password is not None:
+        try:
+            password_hash = hash_password(password)
+        except ValueError as error:
+            raise AccountError(str(error)) from None
 
     async with in_transaction():
         if await User.filter(email=email).exists():
@@ -63,4 +67,5 @@ async def create_user(
             name=name,
             roles=sorted(set(roles)),
             password_hash=password_hash,
+            is_service_account=password is None,
         )

@@ -631,12 +631,57 @@ async def test_own_create_as_account_manager(api: Api) -> None:
     assert contract["owner"] == {"id": owner}
 
 
-async def test_unowned_create_forbidden_as_account_manager(api: Api) -> None:
+async def test_create_owned_by_creator_as_account_manager(api: Api) -> None:
     client_id = await create_client(api)
 
+    contract = await create_contract(api, client_id, role="account_manager")
+
+    assert contract["owner"] == {"id": user_id(api.tenant, "account_manager")}
+
+
+async def test_create_for_other_owner_forbidden_as_account_manager(api: Api) -> None:
+    client_id = await create_client(api)
+    fields = {"ownerId": user_id(api.tenant, "sales")}
+
     body = await api.post(
-        CREATE_CONTRACT, {"input": contract_input(client_id)}, role="account_manager"
+        CREATE_CONTRACT,
+        {"input": contract_input(client_id, fields)},
+        role="account_manager",
     )
 
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert await listed_names(api) == []
+
+
+async def test_hide_others_draft_forbidden_as_sales(api: Api) -> None:
+    client_id = await create_client(api)
+    draft = await create_contract(api, client_id, {"stage": "DRAFT"})
+
+    body = await api.post(
+        UPDATE_CONTRACT,
+        {"id": draft["id"], "input": {"sensitivity": "CONFIDENTIAL"}},
+        role="sales",
+    )
+
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert body["errors"][0]["message"] == (
+        f"You may not change the sensitivity of contract {draft['id']!r}: only its "
+        "owner or a role with 'contract:write' may. Leave sensitivity out of the "
+        "input."
+    )
+    assert await listed_names(api, role="sales") == ["Hosting"]
+
+
+async def test_hide_own_draft_as_sales(api: Api) -> None:
+    client_id = await create_client(api)
+    draft = await create_contract(api, client_id, {"stage": "DRAFT"}, role="sales")
+
+    data = await api.data(
+        UPDATE_CONTRACT,
+        {"id": draft["id"], "input": {"sensitivity": "CONFIDENTIAL"}},
+        role="sales",
+    )
+
+    assert data["updateContract"]["errors"] == []
+    assert await listed_names(api, role="sales") == ["Hosting"]
+    assert await listed_names(api, role="account_manager") == []

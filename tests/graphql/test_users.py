@@ -206,15 +206,24 @@ async def test_deactivated_user_rejected_at_once(api: Api) -> None:
     assert login["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
-async def test_reactivated_user_accepted_again(api: Api) -> None:
+async def test_reactivated_user_logs_in_again(api: Api) -> None:
     sales = user_id(api.tenant, "sales")
     await api.data(DEACTIVATE_USER, {"id": sales})
     again = await api.data(DEACTIVATE_USER, {"id": sales})
 
     data = await api.data(REACTIVATE_USER, {"id": sales})
-    viewer = await api.data(VIEWER, role="sales")
+    old_token = await api.post(VIEWER, role="sales")
+    login = await post_login(api.client, api.tenant.emails["sales"], PASSWORD)
+    new_token = login["data"]["login"]["token"]
+    response = await api.client.post(
+        "/graphql",
+        json={"query": VIEWER},
+        headers={"Authorization": f"Bearer {new_token}"},
+    )
+    viewer = response.json()["data"]
 
     assert again["deactivateUser"]["record"]["isActive"] is False
+    assert old_token["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert data["reactivateUser"] == {
         "record": {
             "id": sales,

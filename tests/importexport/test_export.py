@@ -259,6 +259,8 @@ async def test_export_blank_optional_values(api: Api) -> None:
             "auto_renewal": "false",
             "payment_frequency": contract["paymentFrequency"],
             "currency": "EUR",
+            # The creator becomes the owner when the input names none.
+            "owner_email": api.tenant.emails["admin"],
         }
     ]
 
@@ -595,16 +597,17 @@ def restore_schema() -> Iterator[None]:
 
 
 @pytest_asyncio.fixture
-async def end_date_protected(
+async def dates_protected(
     tmp_path: Path, settings: Settings, tenant: Tenant, restore_schema: None
 ) -> AsyncIterator[Api]:
-    """An app whose policy also protects Contract.endDate with contract.financial."""
+    """An app whose policy also protects the signed date and archive time."""
     folder = tmp_path / "policy"
     folder.mkdir()
     (folder / "model.conf").write_text((POLICY_DIR / "model.conf").read_text())
     (folder / "policy.csv").write_text(
         (POLICY_DIR / "policy.csv").read_text()
-        + "g, Contract.endDate, contract.financial\n"
+        + "g, Contract.signedDate, contract.financial\n"
+        + "g, Contract.archivedAt, contract.financial\n"
     )
     custom = Settings(
         data_dir=settings.data_dir,
@@ -618,18 +621,14 @@ async def end_date_protected(
         yield Api(client, tenant)
 
 
-async def test_protected_filter_forbidden_like_graphql(
-    end_date_protected: Api,
-) -> None:
-    api = end_date_protected
+async def test_protected_filter_forbidden_like_graphql(dates_protected: Api) -> None:
+    api = dates_protected
     graphql = await api.error(
-        CONTRACT_LIST,
-        {"filter": {"endDate": {"from": "2020-01-01"}}},
-        role="sales",
+        CONTRACT_LIST, {"filter": {"includeArchived": True}}, role="sales"
     )
 
     response = await get_export(
-        api.client, api.tenant, "sales", {"end_date_from": "2020-01-01"}
+        api.client, api.tenant, "sales", {"include_archived": "true"}
     )
 
     assert response.status_code == 403
@@ -638,25 +637,26 @@ async def test_protected_filter_forbidden_like_graphql(
     assert graphql["extensions"]["code"] == "FORBIDDEN"
     assert error["message"] == graphql["message"]
     assert error["message"] == (
-        "You may not filter on Contract.endDate: it needs the "
+        "You may not filter on Contract.archivedAt: it needs the "
         "'contract.financial:read' permission. Remove it from the request or ask an "
         "administrator for a role that has it."
     )
 
 
-async def test_newly_protected_field_dropped(end_date_protected: Api) -> None:
-    api = end_date_protected
+async def test_newly_protected_field_dropped(dates_protected: Api) -> None:
+    api = dates_protected
     await create_financial_contract(api)
 
     sales_header, sales_rows = await export_rows(api, "sales")
     finance_header, finance_rows = await export_rows(
-        api, "finance", {"end_date_from": "2020-01-01"}
+        api, "finance", {"include_archived": "true"}
     )
 
-    assert sales_header == [h for h in NON_FINANCIAL_HEADERS if h != "end_date"]
-    assert "2020-12-31" not in repr(sales_rows)
+    hidden = ("signed_date", "archived_at")
+    assert sales_header == [h for h in NON_FINANCIAL_HEADERS if h not in hidden]
+    assert "2019-12-15" not in repr(sales_rows)
     assert finance_header == ALL_HEADERS
-    assert finance_rows[0]["end_date"] == "2020-12-31"
+    assert finance_rows[0]["signed_date"] == "2019-12-15"
 
 
 # --- Formula injection --------------------------------------------------------------

@@ -39,6 +39,9 @@ class User(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
     last_login_at = fields.DatetimeField(null=True)
+    # Login tokens carry the generation they were issued in. Deactivation increments
+    # it, so tokens from before stay invalid after a reactivation.
+    token_generation = fields.IntField(default=0, db_default=0)
 
     class Meta:
         table = "users"

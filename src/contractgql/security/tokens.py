@@ -15,6 +15,8 @@ _SALT = "contractgql.login"
 class TokenClaims:
     user_id: int
     organization_id: int
+    # The user's token generation when the token was issued.
+    generation: int
 
 
 class TokenSigner:
@@ -22,8 +24,9 @@ class TokenSigner:
         self._serializer = URLSafeTimedSerializer(secret_key, salt=_SALT)
         self.ttl_seconds = ttl_seconds
 
-    def issue(self, user_id: int, organization_id: int) -> str:
-        return str(self._serializer.dumps({"u": user_id, "o": organization_id}))
+    def issue(self, user_id: int, organization_id: int, generation: int = 0) -> str:
+        payload = {"u": user_id, "o": organization_id, "g": generation}
+        return str(self._serializer.dumps(payload))
 
     def verify(self, token: str) -> TokenClaims:
         """Return the claims of a valid token; raise AuthenticationError otherwise."""
@@ -38,4 +41,9 @@ class TokenSigner:
                 "The bearer token is invalid: send the token that the login "
                 "mutation returned, as 'Authorization: Bearer <token>'."
             ) from None
-        return TokenClaims(user_id=int(payload["u"]), organization_id=int(payload["o"]))
+        return TokenClaims(
+            user_id=int(payload["u"]),
+            organization_id=int(payload["o"]),
+            # Tokens from before generations existed belong to generation 0.
+            generation=int(payload.get("g", 0)),
+        )

@@ -10,7 +10,7 @@ from contractgql.errors import AuthenticationError, PermissionDenied
 from contractgql.models import Organization, User
 from contractgql.security.api_tokens import is_api_token, verify_api_token
 from contractgql.security.policy import FieldAccess, Policy
-from contractgql.security.tokens import TokenSigner
+from contractgql.security.tokens import TokenClaims, TokenSigner
 
 
 @dataclass(frozen=True)
@@ -85,12 +85,18 @@ async def authenticate(
         .select_related("organization")
         .first()
     )
-    if user is None or not user.is_active:
+    if user is None or not user.is_active or _revoked(claims, user):
         raise AuthenticationError(
-            "The account behind this token is deactivated or no longer exists: "
-            "log in again or ask an administrator."
+            "The account behind this token is deactivated or no longer exists, or "
+            "was deactivated after the token was issued: log in again or ask an "
+            "administrator."
         )
     return viewer_for(user, policy)
+
+
+def _revoked(claims: TokenClaims, user: User) -> bool:
+    """Return whether the user was deactivated after the token was issued."""
+    return claims.generation != user.token_generation
 
 
 def system_viewer(organization: Organization, permissions: frozenset[str]) -> Viewer:

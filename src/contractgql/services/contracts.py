@@ -36,6 +36,7 @@ from contractgql.security.fields import protected_inputs, require_writable
 from contractgql.security.records import visible_contracts
 from contractgql.security.viewer import Viewer
 from contractgql.services.custom_fields import validate_custom_fields
+from contractgql.services.records import reminder_offsets_column
 from contractgql.services.references import check_reference, check_references
 from contractgql.services.validation import Validator
 
@@ -64,7 +65,13 @@ class ContractLinks:
 
 
 async def create_contract(viewer: Viewer, values: dict[str, Any]) -> Contract:
-    """Validate `values` and insert a contract with its links in one transaction."""
+    """Validate `values` and insert a contract with its links in one transaction.
+
+    The creator becomes the owner unless the input names one, so that a draft marked
+    confidential stays visible to whoever made it.
+    """
+    if viewer.user_id is not None:
+        values.setdefault("owner_id", viewer.user_id)
     _check_create_permission(viewer, values)
     values.setdefault("currency", viewer.default_currency)
     validator = Validator()
@@ -185,6 +192,15 @@ async def get_visible_contract(viewer: Viewer, contract_id: int) -> Contract:
     return contract
 
 
+def require_contract_write(viewer: Viewer, contract: Contract) -> None:
+    """Raise PermissionDenied unless the viewer may change `contract`.
+
+    Any contract needs 'contract:write'. Account managers may change the contracts
+    they own, and sales may change drafts.
+    """
+    _check_update_permission(viewer, contract, {})
+
+
 def _check_create_permission(viewer: Viewer, values: dict[str, Any]) -> None:
     if (
         viewer.may("contract:write")
@@ -199,6 +215,25 @@ def _check_create_permission(viewer: Viewer, values: dict[str, Any]) -> None:
     else:
         raise PermissionDenied(_create_denied_message(viewer))
     require_writable(viewer, "Contract", values)
+
+
+def _check_sensitivity_change(
+    viewer: Viewer, contract: Contract, values: dict[str, Any]
+) -> None:
+    """Reject a change of sensitivity by anyone but the owner or a contract editor.
+
+    Marking a contract confidential hides it from most roles, so a user who may
+    only edit drafts must not hide other people's drafts.
+    """
+    if "sensitivity" not in values or values["sensitivity"] == contract.sensitivity:
+        return
+    if viewer.may("contract:write") or contract.owner_id == viewer.user_id:
+        return
+    raise PermissionDenied(
+        f"You may not change the sensitivity of contract "
+        f"{encode_id('Contract', contract.id)!r}: only its owner or a role with "
+        "'contract:write' may. Leave sensitivity out of the input."
+    )
 
 
 def _create_denied_message(viewer: Viewer) -> str:
@@ -221,6 +256,7 @@ def _check_update_permission(
     viewer: Viewer, contract: Contract, values: dict[str, Any]
 ) -> None:
     require_writable(viewer, "Contract", values)
+    _check_sensitivity_change(viewer, contract, values)
     other_fields = set(values) - protected_inputs(viewer, "Contract", values)
     if not other_fields and values:
         return
@@ -292,6 +328,12 @@ async def _validate(
     validator.date_order(start, end)
 
     columns = _plain_columns(values)
+    if "reminder_offsets" in values:
+        # An empty list, like null, falls back to the contract type's offsets.
+        offsets = reminder_offsets_column(
+            validator, "reminder_offsets", values["reminder_offsets"] or []
+        )
+        columns["reminder_offsets"] = offsets or None
     _money_columns(validator, values, current, columns)
     await _check_contract_references(validator, viewer, values, current)
     if "custom_fields" in values:

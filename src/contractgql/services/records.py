@@ -15,6 +15,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from contractgql.domain.dates import Period
 from contractgql.errors import NotFound
 from contractgql.ids import encode_id
 from contractgql.models import (
@@ -29,10 +30,24 @@ from contractgql.models import (
     Tag,
 )
 from contractgql.models.base import Record
+from contractgql.security.fields import require_writable
+from contractgql.security.policy import ROLES
 from contractgql.security.viewer import Viewer
 from contractgql.services.custom_fields import validate_custom_fields
 from contractgql.services.references import check_reference, check_references
-from contractgql.services.validation import Validator
+from contractgql.services.validation import MAX_PERIOD, Validator, is_storable_text
+
+# Reminder offsets of one schedule, such as 6, 3 and 1 months before the anchor.
+MAX_REMINDER_OFFSETS = 10
+# Limits of a contract type's renewal workflow. A step's title becomes the title
+# of its task, and its days are counted from the completion of the step before.
+MAX_WORKFLOW_STEPS = 20
+MAX_STEP_TITLE_LENGTH = 300
+MAX_STEP_DAYS = 3660
+# The assignee that means the contract's owner. Every other assignee is a role.
+OWNER_ASSIGNEE = "owner"
+# Integrators only read through API tokens, so they cannot complete a task.
+ASSIGNABLE_ROLES = tuple(role for role in ROLES if role != "integrator")
 
 Validate = Callable[[Validator, Viewer, dict[str, Any], Any], Awaitable[dict[str, Any]]]
 
@@ -52,6 +67,7 @@ async def create_record(
     viewer: Viewer, spec: RecordSpec, values: dict[str, Any]
 ) -> Any:
     viewer.require(spec.write_permission, f"create a {spec.label.lower()}")
+    require_writable(viewer, spec.model.__name__, values)
     validator = Validator()
     columns = await spec.validate(validator, viewer, values, None)
     validator.raise_if_any()
@@ -65,6 +81,7 @@ async def update_record(
     viewer: Viewer, spec: RecordSpec, record_id: int, values: dict[str, Any]
 ) -> Any:
     viewer.require(spec.write_permission, f"change a {spec.label.lower()}")
+    require_writable(viewer, spec.model.__name__, values)
     record = await get_record(viewer, spec.model, record_id, spec.label)
     validator = Validator()
     columns = await spec.validate(validator, viewer, values, record)
@@ -256,19 +273,107 @@ async def _validate_contract_type(
     )
     columns = _pick(values, ("name", "description"))
     if "reminder_offsets" in values:
-        offsets = values["reminder_offsets"] or []
-        for index, offset in enumerate(offsets):
-            if offset.count < 1:
-                validator.add(
-                    f"reminder_offsets.{index}",
-                    "out_of_range",
-                    f"Reminder offset {offset.count} {offset.unit.value} is not "
-                    "positive: use a count of 1 or more.",
-                )
-        columns["reminder_offsets"] = [
-            {"count": offset.count, "unit": offset.unit.value} for offset in offsets
-        ]
+        columns["reminder_offsets"] = reminder_offsets_column(
+            validator, "reminder_offsets", values["reminder_offsets"] or []
+        )
+    if "renewal_workflow" in values:
+        columns["renewal_workflow"] = workflow_column(
+            validator, "renewal_workflow", values["renewal_workflow"] or []
+        )
     return columns
+
+
+def reminder_offsets_column(
+    validator: Validator, field: str, offsets: list[Period]
+) -> list[dict[str, Any]]:
+    """Check reminder offsets and return them as the JSON column stores them.
+
+    Each offset must be from 1 to the maximum of a period, and a schedule has at
+    most MAX_REMINDER_OFFSETS of them.
+    """
+    if len(offsets) > MAX_REMINDER_OFFSETS:
+        validator.add(
+            field,
+            "too_many",
+            f"{len(offsets)} reminder offsets were given: use at most "
+            f"{MAX_REMINDER_OFFSETS}.",
+        )
+    for index, offset in enumerate(offsets):
+        maximum = MAX_PERIOD[offset.unit.value]
+        if not 1 <= offset.count <= maximum:
+            validator.add(
+                f"{field}.{index}",
+                "out_of_range",
+                f"Reminder offset {offset.count} {offset.unit.value} is out of "
+                f"range: use from 1 to {maximum} {offset.unit.value}.",
+            )
+    return [{"count": offset.count, "unit": offset.unit.value} for offset in offsets]
+
+
+@dataclass(frozen=True)
+class WorkflowStep:
+    """One step of a renewal workflow as a mutation gives it."""
+
+    title: str
+    assignee: str
+    days_after: int
+
+
+def workflow_column(
+    validator: Validator, field: str, steps: list[WorkflowStep]
+) -> list[dict[str, Any]]:
+    """Check renewal workflow steps and return them as the JSON column stores them.
+
+    A workflow has at most MAX_WORKFLOW_STEPS steps. Each has a title, an assignee
+    that is "owner" or a role that can complete tasks, and 0 or more days.
+    """
+    if len(steps) > MAX_WORKFLOW_STEPS:
+        validator.add(
+            field,
+            "too_many",
+            f"{len(steps)} workflow steps were given: use at most "
+            f"{MAX_WORKFLOW_STEPS}.",
+        )
+    column = []
+    for index, step in enumerate(steps):
+        path = f"{field}.{index}"
+        title = (step.title or "").strip()
+        if not title:
+            validator.add(f"{path}.title", "required", "Step title is required.")
+        elif not is_storable_text(title):
+            validator.add(
+                f"{path}.title",
+                "invalid_characters",
+                "Step title contains a NUL character, another control character or "
+                "an unpaired surrogate: remove it.",
+            )
+        elif len(title) > MAX_STEP_TITLE_LENGTH:
+            validator.add(
+                f"{path}.title",
+                "too_long",
+                f"Step title is {len(title)} characters long: shorten it to at "
+                f"most {MAX_STEP_TITLE_LENGTH}.",
+            )
+        assignee = step.assignee.strip()
+        if assignee != OWNER_ASSIGNEE and assignee not in ASSIGNABLE_ROLES:
+            validator.add(
+                f"{path}.assignee",
+                "unknown_assignee",
+                f"Assignee {step.assignee!r} is neither 'owner' nor a role that can "
+                f"complete tasks: use 'owner' or one of "
+                f"{', '.join(ASSIGNABLE_ROLES)}.",
+            )
+        if not 0 <= step.days_after <= MAX_STEP_DAYS:
+            validator.add(
+                f"{path}.days_after",
+                "out_of_range",
+                f"Days after of {step.days_after} is out of range: use from 0 to "
+                f"{MAX_STEP_DAYS} days.",
+            )
+        column.append(
+            {"title": title, "assignee": assignee, "days_after": step.days_after}
+        )
+    return column
 
 
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")

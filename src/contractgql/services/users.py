@@ -68,7 +68,8 @@ async def deactivate_user(viewer: Viewer, user_id: int) -> User:
     """Deactivate a user and revoke their API tokens.
 
     Their login and API tokens stop working on their next request, because every
-    request checks that the user is active. Deactivating them again changes nothing.
+    request checks that the user is active, and login tokens issued before stay
+    invalid after a reactivation. Deactivating them again changes nothing.
     """
     viewer.require(MANAGE_PERMISSION, "deactivate users")
     user = await _get_user(viewer, user_id)
@@ -83,7 +84,10 @@ async def deactivate_user(viewer: Viewer, user_id: int) -> User:
     async with in_transaction():
         if user.is_active:
             user.is_active = False
-            await user.save(update_fields=["is_active", "updated_at"])
+            user.token_generation += 1
+            await user.save(
+                update_fields=["is_active", "token_generation", "updated_at"]
+            )
         await revoke_tokens_of_user(user.id)
     return user
 

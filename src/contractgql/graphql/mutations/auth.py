@@ -56,7 +56,9 @@ async def login(info: Info, email: str, password: str) -> LoginPayload:
     user.last_login_at = datetime.now(UTC)
     await user.save(update_fields=["last_login_at"])
     return LoginPayload(
-        token=services.signer.issue(user.id, user.organization_id),
+        token=services.signer.issue(
+            user.id, user.organization_id, user.token_generation
+        ),
         expires_at=user.last_login_at + timedelta(seconds=services.signer.ttl_seconds),
         user=user_node_of(user),
     )
