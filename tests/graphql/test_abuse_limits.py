@@ -1,5 +1,6 @@
 """Limits against abusive requests: query cost, body size, introspection, suggestions,
-and the transports that /graphql does not serve (websockets and batches).
+and the transports that /graphql does not serve: batches, websockets other than
+graphql-transport-ws, and subscriptions over HTTP.
 
 The expected costs are worked out by hand in the comments, from the rules in
 contractgql.graphql.limits: each field costs 1, a connection multiplies the cost of
@@ -567,34 +568,57 @@ async def test_fragment_suggestion_hidden_anonymously(api: Api) -> None:
 # Transports that /graphql does not serve
 
 
-@pytest.mark.parametrize("subprotocol", ["graphql-transport-ws", "graphql-ws"])
-def test_websocket_connection_rejected(app: Any, subprotocol: str) -> None:
+@pytest.mark.parametrize("subprotocols", [["graphql-ws"], []], ids=["legacy", "none"])
+def test_other_websocket_rejected(app: Any, subprotocols: list[str]) -> None:
     test_client = TestClient(app)
 
     with (
         pytest.raises(WebSocketDisconnect) as raised,
-        test_client.websocket_connect("/graphql", subprotocols=[subprotocol]),
+        test_client.websocket_connect("/graphql", subprotocols=subprotocols),
     ):
         pass
 
     assert raised.value.code == 1000
 
 
+def test_graphql_transport_ws_accepted(app: Any) -> None:
+    test_client = TestClient(app)
+
+    with test_client.websocket_connect(
+        "/graphql", subprotocols=["graphql-transport-ws"]
+    ) as websocket:
+        protocol = websocket.accepted_subprotocol
+
+    assert protocol == "graphql-transport-ws"
+
+
 @pytest.mark.parametrize(
-    ("subprotocol", "message"),
+    ("subprotocol", "message", "expected"),
     [
         (
             "graphql-transport-ws",
             {"id": "1", "type": "subscribe", "payload": {"query": "{ __typename }"}},
+            [
+                {
+                    "type": "websocket.accept",
+                    "subprotocol": "graphql-transport-ws",
+                    "headers": [],
+                },
+                {"type": "websocket.close", "code": 4401, "reason": "Unauthorized"},
+            ],
         ),
         (
             "graphql-ws",
             {"id": "1", "type": "start", "payload": {"query": "{ __typename }"}},
+            [{"type": "websocket.close", "code": 1000, "reason": ""}],
         ),
     ],
 )
-async def test_websocket_subscribe_before_init_unanswered(
-    app: Any, subprotocol: str, message: dict[str, Any]
+async def test_websocket_subscribe_before_init_closed(
+    app: Any,
+    subprotocol: str,
+    message: dict[str, Any],
+    expected: list[dict[str, Any]],
 ) -> None:
     """Drive the ASGI app directly, so that the operation arrives with the
     handshake, before any connection_init."""
@@ -626,7 +650,7 @@ async def test_websocket_subscribe_before_init_unanswered(
     }
     await app(scope, receive, send)
 
-    assert sent == [{"type": "websocket.close", "code": 1000, "reason": ""}]
+    assert sent == expected
 
 
 async def test_batched_request_rejected(client: httpx.AsyncClient) -> None:
@@ -638,13 +662,20 @@ async def test_batched_request_rejected(client: httpx.AsyncClient) -> None:
     assert response.text == "Batching is not enabled"
 
 
-async def test_subscription_operation_rejected(api: Api) -> None:
-    error = _only_error(await api.post("subscription { __typename }", role="admin"))
+async def test_subscription_over_http_rejected(
+    api: Api, count_queries: QueryCounter
+) -> None:
+    query = "subscription { notificationAdded { id } }"
+
+    error = _only_error(await api.post(query, role="admin"))
 
     assert error["message"] == (
-        "The subscription operation is not supported by the schema."
+        "Subscriptions are served over a websocket only: connect to /graphql with "
+        "the graphql-transport-ws subprotocol and send the token in the "
+        "connection_init payload."
     )
-    assert error["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
+    assert error["extensions"] == {"code": "BAD_REQUEST"}
+    assert [s for s in count_queries.statements if '"notifications"' in s] == []
 
 
 async def test_fragment_bomb_costed_quickly(api: Api) -> None:

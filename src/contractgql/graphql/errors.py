@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import strawberry
 from strawberry.extensions import SchemaExtension
@@ -41,17 +42,32 @@ class ErrorCodes(SchemaExtension):
     built, because the document cache shares validation errors among all callers.
     """
 
+    # Set once a subscription's result was formatted, because the last result of a
+    # stream is also the operation's result and must not be formatted twice.
+    _streamed = False
+
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
-        if result is None or not result.errors:
+        if result is None or not result.errors or self._streamed:
             return
+        result.errors = self._formatted(result.errors)
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        """Format the errors of each result of a subscription before it is sent."""
+        self._streamed = True
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._formatted(errors)
+        yield
+
+    def _formatted(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         context = self.execution_context.context
         request_id = getattr(context, "request_id", None)
-        errors = [self._format(error, request_id) for error in result.errors]
+        formatted = [self._format(error, request_id) for error in errors]
         if getattr(context, "viewer_or_none", None) is None:
-            errors = [_without_suggestion(error) for error in errors]
-        result.errors = errors
+            formatted = [_without_suggestion(error) for error in formatted]
+        return formatted
 
     def _format(self, error: GraphQLError, request_id: str | None) -> GraphQLError:
         original = error.original_error

@@ -39,6 +39,7 @@ from graphql import (
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
     VariableNode,
     get_named_type,
@@ -359,11 +360,18 @@ def uses_introspection(
     return False
 
 
-class RequestLimits(SchemaExtension):
-    """Reject a validated operation that costs too much or introspects anonymously.
+class WrongTransport(ContractGQLError):
+    code = "BAD_REQUEST"
 
-    The checks run per request, before execution, because they depend on the
-    variables and the caller, which the cached validation result does not.
+
+class RequestLimits(SchemaExtension):
+    """Reject a validated operation that costs too much, introspects anonymously or
+    came over the wrong transport.
+
+    Subscriptions are served over a websocket only, and a websocket serves
+    subscriptions only. The checks run per request, before execution, because they
+    depend on the variables, the caller and the transport, which the cached
+    validation result does not.
     """
 
     def on_execute(self) -> Iterator[None]:
@@ -371,6 +379,10 @@ class RequestLimits(SchemaExtension):
         document = context.graphql_document
         if document is not None and context.result is None:
             error = self._check(document)
+            if error is not None and _over_websocket(context.context):
+                # strawberry (0.341) starts a subscription even when the result is
+                # set, but turns an error raised here into the operation's result.
+                raise error
             if error is not None:
                 # strawberry skips execution when the result is already set.
                 context.result = ExecutionResult(data=None, errors=[error])
@@ -382,6 +394,11 @@ class RequestLimits(SchemaExtension):
         if operation is None:
             return None  # execution reports the missing or ambiguous operation
         request_context = context.context
+        wrong_transport = _transport_error(request_context, operation)
+        if wrong_transport is not None:
+            return GraphQLError(
+                wrong_transport.message, operation, original_error=wrong_transport
+            )
         if uses_introspection(document, operation):
             denied = _introspection_error(request_context)
             if denied is not None:
@@ -410,6 +427,29 @@ class RequestLimits(SchemaExtension):
             original_error=too_complex,
             extensions={"cost": cost, "maxCost": settings.max_query_cost},
         )
+
+
+def _over_websocket(request_context: Any) -> bool:
+    return bool(getattr(request_context, "over_websocket", False))
+
+
+def _transport_error(
+    request_context: Any, operation: OperationDefinitionNode
+) -> WrongTransport | None:
+    """Return the error for an operation sent over the wrong transport, or None."""
+    subscription = operation.operation == OperationType.SUBSCRIPTION
+    if subscription and not _over_websocket(request_context):
+        return WrongTransport(
+            "Subscriptions are served over a websocket only: connect to /graphql "
+            "with the graphql-transport-ws subprotocol and send the token in the "
+            "connection_init payload."
+        )
+    if not subscription and _over_websocket(request_context):
+        return WrongTransport(
+            "A websocket to /graphql runs subscriptions only: send queries and "
+            "mutations as HTTP POST requests to /graphql."
+        )
+    return None
 
 
 def _introspection_error(request_context: Any) -> AuthenticationError | None:
