@@ -108,8 +108,8 @@ class Contract(Record):
     notice_count = fields.IntField(null=True)
     notice_unit = fields.CharEnumField(PeriodUnit, null=True)
     notice_to_month_end = fields.BooleanField(default=False)
-    # Notice that ends the contract: the day it was given or received, by whom
-    # ("client" or "organization"), and the end date it takes effect on.
+    # Notice that ends the contract: the day it was given or received, and by whom
+    # ("client" or "organization"). The end date it takes effect on is computed.
     notice_date = fields.DateField(null=True)
     notice_party = fields.CharField(max_length=20, null=True)
     # Reminder offsets that replace the contract type's, as

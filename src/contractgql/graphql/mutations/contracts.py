@@ -71,6 +71,11 @@ class UpdateContractInput:
     renewal_term: PeriodInput | None = UNSET
     notice_period: PeriodInput | None = UNSET
     notice_to_month_end: bool | None = UNSET
+    reminder_offsets: list[PeriodInput] | None = strawberry.field(
+        default=UNSET,
+        description="Reminder offsets before the notice deadline (or the end date) "
+        "that replace the contract type's. Null or [] uses the type's.",
+    )
     custom_fields: JSON | None = UNSET
     project_ids: list[strawberry.ID] | None = UNSET
     service_ids: list[strawberry.ID] | None = UNSET

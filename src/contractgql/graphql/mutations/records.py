@@ -52,7 +52,11 @@ from contractgql.graphql.types.notes import (
 from contractgql.services import notes as note_service
 from contractgql.services import projects as project_service
 from contractgql.services import records as service
-from contractgql.services.records import RecordSpec
+from contractgql.services.records import (
+    MAX_WORKFLOW_STEPS,
+    RecordSpec,
+    WorkflowStep,
+)
 
 NodeT = TypeVar("NodeT")
 
@@ -116,11 +120,33 @@ class TagInput:
     color: str | None = UNSET
 
 
+@strawberry.input(
+    name="WorkflowStepInput",
+    description="A step of a renewal workflow. The assignee is 'owner' or a role "
+    "other than 'integrator'.",
+)
+class WorkflowStepInput:
+    title: str
+    assignee: str
+    days_after: int = strawberry.field(
+        default=0,
+        description="Days from the completion of the step before (for the first "
+        "step, from the reminder's due date) to the task's due date, 0 or more.",
+    )
+
+    def to_step(self) -> WorkflowStep:
+        return WorkflowStep(self.title, self.assignee, self.days_after)
+
+
 @strawberry.input
 class ContractTypeInput:
     name: str | None = UNSET
     description: str | None = UNSET
     reminder_offsets: list[PeriodInput] | None = UNSET
+    renewal_workflow: list[WorkflowStepInput] | None = strawberry.field(
+        default=UNSET,
+        description=f"At most {MAX_WORKFLOW_STEPS} steps; null or [] for none.",
+    )
 
 
 @strawberry.input
@@ -143,6 +169,10 @@ class NoteInput:
 
 def _values(data: Any) -> dict[str, Any]:
     values = input_values(data)
+    if values.get("renewal_workflow") is not None:
+        values["renewal_workflow"] = [
+            step.to_step() for step in values["renewal_workflow"]
+        ]
     if "addresses" in values and values["addresses"] is not None:
         values["addresses"] = [
             {

@@ -33,8 +33,27 @@ RECORD_COLUMNS = ("id", "created_at", "updated_at", "version", "archived_at")
 
 
 @strawberry.type(
+    name="WorkflowStep",
+    description="A step of a renewal workflow: a task that its assignee gets when "
+    "the step before is done.",
+)
+class WorkflowStepType:
+    title: str = strawberry.field(description="The title of the step's task.")
+    assignee: str = strawberry.field(
+        description="'owner' for the contract's owner, or a role: the task goes to "
+        "the first active user with that role who can see the contract."
+    )
+    days_after: int = strawberry.field(
+        description="Days from the completion of the step before to the task's due "
+        "date. The first step counts from the due date of the reminder that starts "
+        "the workflow."
+    )
+
+
+@strawberry.type(
     name="ContractType",
-    description="A managed contract type with its default reminder schedule.",
+    description="A managed contract type with its default reminder schedule and "
+    "renewal workflow.",
 )
 class ContractTypeNode(Node):
     pk: strawberry.Private[int]
@@ -43,6 +62,10 @@ class ContractTypeNode(Node):
     reminder_offsets: list[PeriodType] = strawberry.field(
         description="Default reminders, as offsets before the notice deadline (or the "
         "end date when there is no notice period)."
+    )
+    renewal_workflow: list[WorkflowStepType] = strawberry.field(
+        description="The steps that a reminder on a contract of this type starts, "
+        "in order."
     )
     created_at: datetime
     updated_at: datetime
@@ -63,12 +86,26 @@ class ContractTypeNode(Node):
         )
 
 
-CONTRACT_TYPE_COLUMNS = (*RECORD_COLUMNS, "name", "description", "reminder_offsets")
+CONTRACT_TYPE_COLUMNS = (
+    *RECORD_COLUMNS,
+    "name",
+    "description",
+    "reminder_offsets",
+    "renewal_workflow",
+)
 
 
 def contract_type_node(row: dict[str, Any]) -> ContractTypeNode:
     offsets = [
         period_type(o["count"], o["unit"]) for o in row["reminder_offsets"] or ()
+    ]
+    steps = [
+        WorkflowStepType(
+            title=step["title"],
+            assignee=step["assignee"],
+            days_after=step["days_after"],
+        )
+        for step in row["renewal_workflow"] or ()
     ]
     return ContractTypeNode(
         id=strawberry.ID(encode_id("ContractType", row["id"])),
@@ -76,6 +113,7 @@ def contract_type_node(row: dict[str, Any]) -> ContractTypeNode:
         name=row["name"],
         description=row["description"],
         reminder_offsets=[offset for offset in offsets if offset is not None],
+        renewal_workflow=steps,
         **_record_fields(row),
     )
 

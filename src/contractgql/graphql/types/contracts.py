@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from datetime import date, datetime
@@ -31,9 +32,22 @@ from contractgql.graphql.types.common import (
     SensitivityEnum,
     period_type,
 )
+from contractgql.graphql.types.workflow import (
+    ContractEventType,
+    NoticePartyEnum,
+    ReminderNode,
+    TaskNode,
+    workflow_loaders,
+)
 from contractgql.ids import encode_id
 from contractgql.models import ContractStage
 from contractgql.security.viewer import Viewer
+from contractgql.services.notice import (
+    NoticeParty,
+    TermError,
+    Terms,
+    notice_effective_end,
+)
 
 if TYPE_CHECKING:
     from contractgql.graphql.types.catalog import (
@@ -103,6 +117,9 @@ CONTRACT_COLUMNS = (
     "notice_count",
     "notice_unit",
     "notice_to_month_end",
+    "notice_date",
+    "notice_party",
+    "reminder_offsets",
     "custom_fields",
     "created_at",
     "updated_at",
@@ -122,6 +139,8 @@ class ContractNode(Node):
     created_by_pk: strawberry.Private[int | None]
     updated_by_pk: strawberry.Private[int | None]
     preloaded: strawberry.Private[dict[str, Any]]
+    # The facts that noticeEffectiveEnd needs, when notice was recorded.
+    terms: strawberry.Private[Terms | None]
 
     number: str | None = strawberry.field(
         description="Contract number, unique within the organization when given."
@@ -153,6 +172,16 @@ class ContractNode(Node):
     notice_period: PeriodType | None
     notice_to_month_end: bool = strawberry.field(
         description="Whether notice on an open-ended contract runs to a month end."
+    )
+    notice_date: date | None = strawberry.field(
+        description="The day notice that ends the contract was given or received."
+    )
+    notice_party: NoticePartyEnum | None = strawberry.field(  # type: ignore[valid-type]
+        description="The party that gave the notice."
+    )
+    reminder_offsets: list[PeriodType] | None = strawberry.field(
+        description="Reminder offsets that replace the contract type's. Null when "
+        "the type's, or the default of 3 months and 1 month, apply."
     )
     auto_renewal: bool
     renewal_term: PeriodType | None = strawberry.field(
@@ -243,6 +272,53 @@ class ContractNode(Node):
     def watchers(self, info: Info) -> list[UserRef]:
         return _many(self, info, "watchers")
 
+    @strawberry.field(
+        description="The end date that the recorded notice ends the contract on: the "
+        "end date when notice came on or before the notice deadline, else the end "
+        "of the following term, or of a later one when the terms are shorter than "
+        "the notice period. Null without notice."
+    )
+    def notice_effective_end(self, info: Info) -> date | None:
+        terms = self.terms
+        if terms is None or self.notice_date is None:
+            return None
+        if terms.auto_renewal and terms.renewal_term is None and terms.end_date:
+            # The length of the first term decides the following term's end.
+            return _effective_end_after_renewals(info, self.pk, terms, self.notice_date)
+        return _effective_end(terms, self.notice_date)
+
+    @strawberry.field(description="Reminders on this contract, by due date.")
+    def reminders(self, info: Info) -> list[ReminderNode]:
+        return workflow_loaders(info).contract_reminders.load(self.pk)
+
+    @strawberry.field(
+        description="Renewal workflow tasks on this contract, by due date."
+    )
+    def tasks(self, info: Info) -> list[TaskNode]:
+        return workflow_loaders(info).contract_tasks.load(self.pk)
+
+    @strawberry.field(
+        description="Renewals, expiries and recorded notice, oldest first. Their "
+        "amounts and indexation are null for callers who may not read the "
+        "contract's amount and indexation."
+    )
+    def events(self, info: Info) -> list[ContractEventType]:
+        return workflow_loaders(info).contract_events.load(self.pk)
+
+
+def _effective_end(terms: Terms, notice_date: date) -> date | None:
+    try:
+        return notice_effective_end(terms, notice_date)
+    except TermError:
+        return None
+
+
+async def _effective_end_after_renewals(
+    info: Info, contract_pk: int, terms: Terms, notice_date: date
+) -> date | None:
+    first_end = await workflow_loaders(info).first_end.load(contract_pk)
+    return _effective_end(dataclasses.replace(terms, first_end=first_end), notice_date)
+
 
 def _one(node: ContractNode, info: Info, name: str, pk: int | None, loader: str) -> Any:
     if pk is None:
@@ -258,6 +334,18 @@ def _many(node: ContractNode, info: Info, name: str) -> Any:
     return info.context.loaders.contract_links(name, node.pk)
 
 
+# Columns of the facts that a contract's renewals and notice depend on.
+_TERM_COLUMNS = (
+    "start_date",
+    "end_date",
+    "notice_date",
+    "auto_renewal",
+    "renewal_term_count",
+    "renewal_term_unit",
+    "notice_count",
+    "notice_unit",
+    "notice_to_month_end",
+)
 # Node fields (snake_case) and the columns besides `id` that they are built from.
 # A relation needs its foreign key, or only `id` when it is a list.
 _FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -282,6 +370,10 @@ _FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "notice_period": ("notice_count", "notice_unit"),
     "notice_to_month_end": ("notice_to_month_end",),
+    "notice_date": ("notice_date",),
+    "notice_party": ("notice_party",),
+    "notice_effective_end": _TERM_COLUMNS,
+    "reminder_offsets": ("reminder_offsets",),
     "auto_renewal": ("auto_renewal",),
     "renewal_term": ("renewal_term_count", "renewal_term_unit"),
     "payment_frequency": ("payment_frequency",),
@@ -318,6 +410,9 @@ _FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
     "children": (),
     "notes": (),
     "watchers": (),
+    "reminders": (),
+    "tasks": (),
+    "events": (),
 }
 ALL_CONTRACT_FIELDS = frozenset(_FIELD_COLUMNS)
 _FINANCIAL_FIELDS = (
@@ -339,6 +434,8 @@ _COMPUTED_FIELDS: dict[str, Any] = dict.fromkeys(
         "days_until_notice_deadline",
         "earliest_end_with_notice_today",
         "notice_period",
+        "notice_party",
+        "reminder_offsets",
         "renewal_term",
         "payment_frequency",
         *_FINANCIAL_FIELDS,
@@ -355,6 +452,7 @@ _COPIED_FIELDS = (
     "signed_date",
     "notice_deadline",
     "notice_to_month_end",
+    "notice_date",
     "auto_renewal",
     "currency",
     "custom_fields",
@@ -416,6 +514,16 @@ def contract_node(
         )
     if "payment_frequency" in fields:
         values["payment_frequency"] = PaymentFrequency(row["payment_frequency"])
+    if "notice_party" in fields and row["notice_party"] is not None:
+        values["notice_party"] = NoticeParty(row["notice_party"])
+    if "reminder_offsets" in fields and row["reminder_offsets"]:
+        values["reminder_offsets"] = [
+            period_type(offset["count"], offset["unit"])
+            for offset in row["reminder_offsets"]
+        ]
+    terms = None
+    if "notice_effective_end" in fields and row["notice_date"] is not None:
+        terms = _terms(row)
     if not fields.isdisjoint(_FINANCIAL_FIELDS):
         values.update(_figures(row, fields))
     if viewer.fields.hidden:
@@ -431,8 +539,27 @@ def contract_node(
         created_by_pk=get("created_by_id"),
         updated_by_pk=get("updated_by_id"),
         preloaded={},
+        terms=terms,
         **values,
     )
+
+
+def _terms(row: dict[str, Any]) -> Terms:
+    return Terms(
+        start_date=row["start_date"],
+        end_date=row["end_date"],
+        first_end=None,
+        renewal_term=_period(row["renewal_term_count"], row["renewal_term_unit"]),
+        notice_period=_period(row["notice_count"], row["notice_unit"]),
+        notice_to_month_end=row["notice_to_month_end"],
+        auto_renewal=row["auto_renewal"],
+    )
+
+
+def _period(count: int | None, unit: str | None) -> Period | None:
+    if count is None or unit is None:
+        return None
+    return Period(count, PeriodUnit(unit))
 
 
 def _hide(values: dict[str, Any], viewer: Viewer) -> None:

@@ -1,0 +1,225 @@
+"""The arq worker that `contractgql worker` runs: reminder scans from a Redis queue.
+
+Every worker enqueues the scan as a cron job at each multiple of the scan interval
+(UTC), and once when it starts. arq gives a cron job the same id on every worker, so
+normally one of them runs it. Still, arq has been reported to run such a job more
+than once across workers, and a job cut off by SIGTERM runs again. The start-up runs
+are not deduplicated at all. The scan is idempotent through its unique keys, so
+these extra runs create nothing twice.
+
+arq reads a WorkerSettings class through its `__dict__`, so inherited attributes are
+ignored, and `worker_settings` writes every setting into the class body. arq's
+command line can load `contractgql.jobs.worker.WorkerSettings`, which is built from
+the environment on first access.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from arq import cron
+from arq.connections import RedisSettings
+from arq.worker import Retry, func, run_worker
+from redis.asyncio.retry import Retry as RedisRetry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from contractgql import db
+from contractgql.config import Settings
+from contractgql.jobs.scans import ScanError, scan_all
+from contractgql.jobs.scheduler import retry_delay
+from contractgql.security.policy import Policy
+
+logger = logging.getLogger(__name__)
+
+# Tries of one scan job, the first included. With back-offs of 1, 2 and 4 minutes
+# they fit within the default interval of 15 minutes.
+MAX_TRIES = 4
+# Redis commands that fail for lack of a connection are retried with exponential
+# back-off, 1, 2, 4 and then 8 s between tries, so that a Redis restart or failover
+# does not stop the worker. Opening a connection gives up after about 60 s, and a
+# command that loses its connection may retry that several times. After that the
+# worker exits with an error, for the process supervisor to restart it.
+REDIS_RETRIES = 10
+REDIS_BACKOFF_BASE = 0.5
+REDIS_BACKOFF_CAP = 8.0
+# How long a finished job's result stays in Redis, in seconds.
+KEEP_RESULT = 3600
+
+
+async def scan_job(ctx: dict[str, Any], now: str | None = None) -> dict[str, Any]:
+    """Run `scan_all` as an arq job, retried with back-off when it fails.
+
+    `now` is an ISO 8601 time to scan as of, for tests and catch-up runs. The
+    cron job passes none, which means the current time.
+    """
+    settings: Settings = ctx["settings"]
+    moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
+    started = asyncio.get_running_loop().time()
+    try:
+        report = await scan_all(moment, policy=ctx["policy"])
+    except Exception as error:
+        job_try = int(ctx.get("job_try", 1))
+        if job_try >= MAX_TRIES:
+            logger.error(
+                "Scan job %s failed on its last try, %d of %d: %s",
+                ctx.get("job_id"),
+                job_try,
+                MAX_TRIES,
+                error,
+            )
+            raise
+        delay = retry_delay(job_try, settings.scan_interval * 60.0)
+        logger.error(
+            "Scan job %s failed on try %d of %d, retrying in %.0f s: %s",
+            ctx.get("job_id"),
+            job_try,
+            MAX_TRIES,
+            delay,
+            error,
+            exc_info=not isinstance(error, ScanError),
+        )
+        raise Retry(defer=delay) from error
+    logger.info(
+        "Scan finished in %.2f s: %s",
+        asyncio.get_running_loop().time() - started,
+        report.summary(),
+    )
+    return dataclasses.asdict(report)
+
+
+class LoggedBackoff(ExponentialBackoff):
+    """Exponential back-off that logs each retry of a Redis connection."""
+
+    def compute(self, failures: int) -> float:
+        delay = float(super().compute(failures))
+        logger.warning(
+            "Redis cannot be reached, retry %d of %d in %.0f s",
+            failures,
+            REDIS_RETRIES,
+            delay,
+        )
+        return delay
+
+
+def redis_settings(url: str) -> RedisSettings:
+    """Return arq's connection settings for `url`, with retries on lost connections."""
+    parsed = RedisSettings.from_dsn(url)
+    return dataclasses.replace(
+        parsed,
+        conn_retries=REDIS_RETRIES,
+        retry_on_timeout=True,
+        # OSError covers a refused connection while Redis restarts: redis-py 5.3
+        # retries opening a connection only on the errors listed here.
+        retry_on_error=[RedisConnectionError, RedisTimeoutError, OSError],
+        retry=RedisRetry(
+            LoggedBackoff(cap=REDIS_BACKOFF_CAP, base=REDIS_BACKOFF_BASE),
+            REDIS_RETRIES,
+        ),
+    )
+
+
+def cron_times(interval_minutes: int) -> tuple[set[int] | None, set[int]]:
+    """Return arq cron's `hour` and `minute` sets for runs every `interval_minutes`.
+
+    The interval divides an hour, or is a whole number of hours that divides a day,
+    which config.load_settings checks.
+    """
+    if interval_minutes < 60:
+        return None, set(range(0, 60, interval_minutes))
+    return set(range(0, 24, interval_minutes // 60)), {0}
+
+
+def worker_settings(settings: Settings) -> type:
+    """Return an arq WorkerSettings class for `settings`, every setting in its body."""
+    if settings.redis_url is None:
+        raise ValueError("worker_settings needs settings with a Redis URL")
+    timeout = settings.scan_timeout
+    hours, minutes = cron_times(settings.scan_interval)
+    connection = redis_settings(settings.redis_url)
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        await db.connect(settings)
+        ctx["policy"] = Policy.load(settings.policy_dir)
+        logger.info(
+            "Worker started on queue %r: scans every %d minutes and at start",
+            settings.worker_queue,
+            settings.scan_interval,
+        )
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        await db.disconnect()
+
+    class WorkerSettings:
+        functions = [
+            func(
+                scan_job,
+                name="scan_all",
+                timeout=timeout,
+                max_tries=MAX_TRIES,
+                keep_result=KEEP_RESULT,
+            )
+        ]
+        # The queue name goes into the cron job's name because arq's job ids are
+        # global to the Redis database: without it, two installations sharing one
+        # database would drop each other's scans as duplicates.
+        cron_jobs = [
+            cron(
+                scan_job,
+                name=f"cron:{settings.worker_queue}:scan_all",
+                hour=hours,
+                minute=minutes,
+                run_at_startup=True,
+                timeout=timeout,
+                max_tries=MAX_TRIES,
+            )
+        ]
+        queue_name = settings.worker_queue
+        redis_settings = connection
+        on_startup = startup
+        on_shutdown = shutdown
+        ctx = {"settings": settings}
+        job_timeout = timeout
+        max_tries = MAX_TRIES
+        keep_result = KEEP_RESULT
+        health_check_interval = 60
+        timezone = UTC
+
+    return WorkerSettings
+
+
+def run(settings: Settings) -> int:
+    """Run a worker until SIGINT or SIGTERM; return the process exit status."""
+    if settings.is_sqlite:
+        asyncio.run(db.migrate(settings))
+    try:
+        run_worker(worker_settings(settings))
+    except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+        logger.error(
+            "The worker stopped because Redis at %s cannot be reached: %s. Check "
+            "CONTRACTGQL_REDIS_URL and that Redis runs.",
+            _safe_url(settings.redis_url or ""),
+            error,
+        )
+        return 1
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.rsplit('@', 1)[-1]}"
+
+
+def __getattr__(name: str) -> Any:
+    # `arq contractgql.jobs.worker.WorkerSettings` reads the class from here. It is
+    # built on access, so importing this module reads no environment.
+    if name == "WorkerSettings":
+        from contractgql.config import load_settings
+
+        return worker_settings(load_settings())
+    raise AttributeError(name)
