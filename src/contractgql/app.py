@@ -1,4 +1,5 @@
-"""The ASGI application: GraphQL endpoint with GraphiQL, and health checks."""
+"""The ASGI application: GraphQL endpoint with GraphiQL and subscriptions, the CSV
+export, calendar feeds and health checks."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -18,8 +20,12 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketClose
 from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET, UnsetType
 from tortoise import connections
 
 from contractgql import db
@@ -29,7 +35,21 @@ from contractgql.errors import AuthenticationError
 from contractgql.graphql.context import Context, Services
 from contractgql.graphql.protection import install_policy, reload_policy
 from contractgql.graphql.schema import schema
+from contractgql.graphql.subscriptions import (
+    CONNECTION_INIT_TIMEOUT,
+    MAX_SUBSCRIPTIONS_PER_CONNECTION,
+    LimitedWebSocketAdapter,
+    SubscriptionContext,
+    accept_connection,
+)
 from contractgql.importexport.export import export_contracts
+from contractgql.jobs.scheduler import background_scans
+from contractgql.notifications.calendar import (
+    FEED_PATH,
+    RedactFeedSecrets,
+    calendar_feed_endpoint,
+)
+from contractgql.notifications.pubsub import NotificationHub, configure_publishing
 from contractgql.security.policy import Policy, PolicyError
 from contractgql.security.throttle import LoginThrottle
 from contractgql.security.tokens import TokenSigner
@@ -39,9 +59,41 @@ logger = logging.getLogger(__name__)
 
 
 class GraphQLApp(GraphQL[Context, None]):
-    def __init__(self, services: Services) -> None:
-        super().__init__(schema, graphql_ide="graphiql")
+    """/graphql over HTTP, and subscriptions over graphql-transport-ws websockets."""
+
+    websocket_adapter_class = LimitedWebSocketAdapter
+
+    def __init__(self, services: Services, hub: NotificationHub) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql",
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=CONNECTION_INIT_TIMEOUT),
+            max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,
+            # Browsers on these origins may open websockets as well. The token goes
+            # in connection_init, not in a cookie, so other pages cannot use the
+            # browser's credentials anyway.
+            allowed_origins=list(services.settings.cors_origins),
+        )
         self.services = services
+        self.hub = hub
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Websockets without the graphql-transport-ws subprotocol, such as the
+        # legacy graphql-ws, are closed before the handshake completes, and uvicorn
+        # rejects the upgrade with HTTP 403.
+        if scope["type"] == "websocket" and GRAPHQL_TRANSPORT_WS_PROTOCOL not in (
+            scope.get("subprotocols") or ()
+        ):
+            await WebSocketClose()(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object]:
+        assert isinstance(context, SubscriptionContext)
+        await accept_connection(context)
+        unset: UnsetType = UNSET
+        return unset
 
     def encode_json(self, data: object) -> str:
         """Encode a response with orjson, about ten times faster than json.dumps on
@@ -58,7 +110,14 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         """Decode a request body, which must be a JSON object (or a batch list)."""
-        value = super().decode_json(data)
+        try:
+            value = super().decode_json(data)
+        except UnicodeDecodeError:
+            raise HTTPException(
+                400,
+                "The request body is not UTF-8 text: send JSON encoded as UTF-8, "
+                "without compression.",
+            ) from None
         if not isinstance(value, dict | list):
             raise HTTPException(
                 400,
@@ -68,6 +127,11 @@ class GraphQLApp(GraphQL[Context, None]):
         return value
 
     async def get_context(self, request: Any, response: Any) -> Context:
+        if isinstance(request, WebSocket):
+            # Authenticated by on_ws_connect, from the connection_init payload.
+            return SubscriptionContext(
+                self.services, None, request, response, hub=self.hub
+            )
         try:
             viewer = await authenticate(
                 request.headers.get("authorization"),
@@ -137,9 +201,16 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         hangup_handled = _reload_on_hangup(services)
+        access_log = logging.getLogger("uvicorn.access")
+        redact = RedactFeedSecrets()
+        access_log.addFilter(redact)
         try:
             if manage_database:
-                async with _database(settings):
+                # Without Redis, this process also runs the reminder scans.
+                async with (
+                    _database(settings),
+                    background_scans(settings, lambda: services.policy),
+                ):
                     yield
             else:
                 yield
@@ -147,12 +218,18 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
             if hangup_handled:
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             await services.throttle.close()
+            await hub.close()
+            access_log.removeFilter(redact)
 
-    graphql_app = GraphQLApp(services)
+    hub = NotificationHub(settings)
+    configure_publishing(settings)
+    graphql_app = GraphQLApp(services, hub)
     routes = [
         Route("/", lambda request: RedirectResponse("/graphql")),
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql_app),
         Route("/export/contracts.csv", export_contracts, methods=["GET"]),
+        Route(FEED_PATH, calendar_feed_endpoint, methods=["GET"]),
         Route("/health/live", _live),
         Route("/health/ready", _ready),
     ]
@@ -170,6 +247,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
     middleware.append(Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes))
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.services = services
+    app.state.notification_hub = hub
     return app
 
 

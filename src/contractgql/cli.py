@@ -1,4 +1,4 @@
-"""The `contractgql` command: serve, migrate, create-user, create-token and import."""
+"""The `contractgql` command and its subcommands, such as serve, worker and migrate."""
 
 from __future__ import annotations
 
@@ -74,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
         required=True,
         help="Organization name; it is created when it does not exist.",
     )
+    create_user.add_argument(
+        "--service-account",
+        action="store_true",
+        help="Create a service account without a password, for API tokens "
+        "(see create-token).",
+    )
     create_user.set_defaults(handler=_create_user)
 
     create_token = commands.add_parser(
@@ -103,6 +109,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     create_token.set_defaults(handler=_create_token)
 
+    worker = commands.add_parser(
+        "worker",
+        help="Run an arq worker that scans for due reminders every "
+        "CONTRACTGQL_SCAN_INTERVAL minutes. Needs CONTRACTGQL_REDIS_URL.",
+    )
+    worker.set_defaults(handler=_worker)
+
     from contractgql.importexport.command import add_import_parser
 
     add_import_parser(commands)
@@ -124,8 +137,27 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host or settings.host,
         port=args.port or settings.port,
         log_level=os.environ.get("CONTRACTGQL_LOG_LEVEL", "info").lower(),
+        # The app reads X-Forwarded-For itself, and only from the proxies listed in
+        # CONTRACTGQL_TRUSTED_PROXIES. uvicorn would otherwise trust it from loopback.
+        proxy_headers=False,
+        # Websocket messages count against the same limit as request bodies.
+        ws_max_size=settings.max_body_bytes,
     )
     return 0
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.redis_url is None:
+        print(
+            "contractgql: CONTRACTGQL_REDIS_URL is not set, and the worker takes its "
+            "jobs from Redis: set it, such as redis://127.0.0.1:6379/0. Without "
+            "Redis, `contractgql serve` runs the scans itself.",
+            file=sys.stderr,
+        )
+        return 2
+    from contractgql.jobs.worker import run
+
+    return run(settings)
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -143,7 +175,11 @@ def _create_user(args: argparse.Namespace, settings: Settings) -> int:
         get_or_create_organization,
     )
 
-    password = os.environ.get("CONTRACTGQL_PASSWORD") or getpass.getpass("Password: ")
+    password = None
+    if not args.service_account:
+        password = os.environ.get("CONTRACTGQL_PASSWORD") or getpass.getpass(
+            "Password: "
+        )
 
     async def run() -> int:
         await db.migrate(settings) if settings.is_sqlite else None
@@ -158,8 +194,9 @@ def _create_user(args: argparse.Namespace, settings: Settings) -> int:
             return 1
         finally:
             await db.disconnect()
+        kind = "service account" if user.is_service_account else "user"
         print(
-            f"Created user {user.email} in {organization.name!r} with roles "
+            f"Created {kind} {user.email} in {organization.name!r} with roles "
             f"{', '.join(user.roles)}."
         )
         return 0

@@ -46,6 +46,33 @@ class Settings:
     # their client, owner and tags costs 4,805), and the maximum request body size.
     max_query_cost: int = 10_000
     max_body_bytes: int = 1024 * 1024
+    # Reminder scans (contractgql.jobs). Without redis_url, `serve` runs them in its
+    # own process unless scheduler is False. scan_interval is in minutes, and
+    # scan_timeout is the seconds one scan may take in a worker before arq stops it.
+    scheduler: bool = True
+    scan_interval: int = 15
+    scan_timeout: int = 600
+    worker_queue: str = "contractgql:queue"
+    # Delivery of notifications (contractgql.notifications). Without smtp_host no
+    # e-mail is sent. smtp_tls is "starttls", "implicit" (TLS from the first byte,
+    # usually port 465) or "none". public_url is the server's address as users reach
+    # it, for calendar feed URLs, and contract_url a link template with "{id}" for
+    # the contract's global id, for e-mails and calendar events. Digests go out from
+    # digest_hour o'clock in each organization's timezone. Subscriptions poll the
+    # notifications table every notification_poll_interval seconds.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_tls: str = "starttls"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str | None = None
+    # PEM file of the certificate authorities to trust for the SMTP server, in place
+    # of the system's, such as a company's own authority.
+    smtp_ca_file: str | None = None
+    public_url: str | None = None
+    contract_url: str | None = None
+    digest_hour: int = 7
+    notification_poll_interval: float = 5.0
 
     @property
     def resolved_database_url(self) -> str:
@@ -109,8 +136,27 @@ def load_settings() -> Settings:
         ),
         max_query_cost=_int_setting("CONTRACTGQL_MAX_QUERY_COST", 10_000),
         max_body_bytes=_int_setting("CONTRACTGQL_MAX_BODY_BYTES", 1024 * 1024),
+        scheduler=_switch_setting("CONTRACTGQL_SCHEDULER", True),
+        scan_interval=_int_setting("CONTRACTGQL_SCAN_INTERVAL", 15),
+        scan_timeout=_int_setting("CONTRACTGQL_SCAN_TIMEOUT", 600),
+        worker_queue=env.get("CONTRACTGQL_WORKER_QUEUE") or "contractgql:queue",
+        smtp_host=env.get("CONTRACTGQL_SMTP_HOST") or None,
+        smtp_port=_int_setting("CONTRACTGQL_SMTP_PORT", 587),
+        smtp_tls=(env.get("CONTRACTGQL_SMTP_TLS") or "starttls").lower(),
+        smtp_username=env.get("CONTRACTGQL_SMTP_USERNAME") or None,
+        smtp_password=env.get("CONTRACTGQL_SMTP_PASSWORD") or None,
+        smtp_from=env.get("CONTRACTGQL_SMTP_FROM") or None,
+        smtp_ca_file=env.get("CONTRACTGQL_SMTP_CA_FILE") or None,
+        public_url=(env.get("CONTRACTGQL_PUBLIC_URL") or "").rstrip("/") or None,
+        contract_url=env.get("CONTRACTGQL_CONTRACT_URL") or None,
+        digest_hour=_int_setting("CONTRACTGQL_DIGEST_HOUR", 7),
+        notification_poll_interval=_float_setting(
+            "CONTRACTGQL_NOTIFICATION_POLL_INTERVAL", 5.0
+        ),
     )
     _validate(settings)
+    _validate_scans(settings)
+    _validate_delivery(settings)
     return settings
 
 
@@ -141,6 +187,112 @@ def _validate(settings: Settings) -> None:
             f"CONTRACTGQL_MAX_BODY_BYTES={settings.max_body_bytes} is out of range: "
             "use a value of at least 1024 bytes."
         )
+
+
+SMTP_TLS_MODES = ("starttls", "implicit", "none")
+
+
+def _validate_delivery(settings: Settings) -> None:
+    """Reject notification delivery settings that cannot work."""
+    if settings.smtp_tls not in SMTP_TLS_MODES:
+        raise ConfigError(
+            f"CONTRACTGQL_SMTP_TLS={settings.smtp_tls!r} is not supported: use "
+            "starttls, implicit or none."
+        )
+    if settings.smtp_host is not None and not settings.smtp_from:
+        raise ConfigError(
+            "CONTRACTGQL_SMTP_HOST is set but CONTRACTGQL_SMTP_FROM is missing: set "
+            "the sender address, such as 'Contracts <contracts@example.com>'."
+        )
+    if settings.smtp_host is not None and not 1 <= settings.smtp_port <= 65535:
+        raise ConfigError(
+            f"CONTRACTGQL_SMTP_PORT={settings.smtp_port} is out of range: use a TCP "
+            "port from 1 to 65535, such as 587 for STARTTLS or 465 for implicit TLS."
+        )
+    if (settings.smtp_username is None) != (settings.smtp_password is None):
+        raise ConfigError(
+            "Only one of CONTRACTGQL_SMTP_USERNAME and CONTRACTGQL_SMTP_PASSWORD is "
+            "set: set both to log in to the SMTP server, or neither."
+        )
+    if settings.smtp_username is not None and settings.smtp_tls == "none":
+        raise ConfigError(
+            "CONTRACTGQL_SMTP_TLS=none would send the SMTP password unencrypted: use "
+            "starttls or implicit, or leave out the username and password."
+        )
+    if settings.smtp_ca_file is not None and not Path(settings.smtp_ca_file).is_file():
+        raise ConfigError(
+            f"CONTRACTGQL_SMTP_CA_FILE={settings.smtp_ca_file!r} is not a file: give "
+            "the path of a PEM file with the certificate authorities to trust."
+        )
+    if settings.public_url is not None and not settings.public_url.startswith(
+        ("https://", "http://")
+    ):
+        raise ConfigError(
+            f"CONTRACTGQL_PUBLIC_URL={settings.public_url!r} is not an http(s) URL: "
+            "use the address users reach the server at, such as "
+            "'https://contracts.example.com'."
+        )
+    if settings.contract_url is not None and "{id}" not in settings.contract_url:
+        raise ConfigError(
+            f"CONTRACTGQL_CONTRACT_URL={settings.contract_url!r} has no '{{id}}': "
+            "write a link template such as 'https://crm.example.com/contracts/{id}'."
+        )
+    if not 0 <= settings.digest_hour <= 23:
+        raise ConfigError(
+            f"CONTRACTGQL_DIGEST_HOUR={settings.digest_hour} is out of range: use an "
+            "hour from 0 to 23."
+        )
+    if not 0.05 <= settings.notification_poll_interval <= 3600:
+        raise ConfigError(
+            "CONTRACTGQL_NOTIFICATION_POLL_INTERVAL="
+            f"{settings.notification_poll_interval} is out of range: use from 0.05 "
+            "to 3600 seconds."
+        )
+
+
+def _float_setting(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number.") from None
+
+
+# Scan intervals in minutes that divide an hour, or whole hours that divide a day, so
+# that runs fall on the same clock times every day.
+SCAN_INTERVALS = tuple(
+    minutes
+    for minutes in range(1, 24 * 60 + 1)
+    if (minutes < 60 and 60 % minutes == 0)
+    or (minutes % 60 == 0 and 1440 % minutes == 0)
+)
+
+
+def _validate_scans(settings: Settings) -> None:
+    if settings.scan_interval not in SCAN_INTERVALS:
+        raise ConfigError(
+            f"CONTRACTGQL_SCAN_INTERVAL={settings.scan_interval} is not supported: use "
+            "minutes that divide an hour or whole hours that divide a day, one of "
+            f"{', '.join(map(str, SCAN_INTERVALS))}."
+        )
+    if settings.scan_timeout < 10:
+        raise ConfigError(
+            f"CONTRACTGQL_SCAN_TIMEOUT={settings.scan_timeout} is out of range: use "
+            "at least 10 seconds."
+        )
+
+
+def _switch_setting(name: str, default: bool) -> bool:
+    raw = (os.environ.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("on", "true", "1", "yes"):
+        return True
+    if raw in ("off", "false", "0", "no"):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a switch: use on or off.")
 
 
 def _limit_setting(name: str, default: int, minimum: int = 0) -> int:

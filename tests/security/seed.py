@@ -20,24 +20,32 @@ from tortoise.fields.relational import ForeignKeyFieldInstance, ManyToManyFieldI
 from tortoise.models import Model
 
 from contractgql.config import Settings
+from contractgql.domain.dates import local_today
 from contractgql.ids import decode_id, encode_id
 from contractgql.models import (
     ApiToken,
     Client,
     ContactPerson,
     Contract,
+    ContractEvent,
+    ContractEventKind,
     ContractWatcher,
     Note,
+    Notification,
     Project,
     ProjectMember,
+    Reminder,
+    ReminderKind,
     Service,
     Tag,
+    Task,
 )
 from contractgql.security.api_tokens import (
     SHOWN_PREFIX_LENGTH,
     generate_token,
     hash_token,
 )
+from contractgql.services.workflow import start_step
 from tests.conftest import Api, make_tenant
 
 PAYLOAD = "record { id } errors { field code message }"
@@ -100,6 +108,18 @@ mutation SeedNotes($contract: NoteInput!, $client: NoteInput!, $project: NoteInp
   projectNote: createNote(input: $project) {{ {PAYLOAD} }}
 }}
 """
+SEED_NOTICE = """
+mutation SeedNotice($contractId: ID!) {
+  notice: recordNotice(contractId: $contractId, party: CLIENT, date: "2026-02-01") {
+    contract { id } errors { field code message }
+  }
+}
+"""
+SEED_COMPLETE = """
+mutation SeedComplete($id: ID!) {
+  task: completeTask(id: $id) { task { id } errors { field code message } }
+}
+"""
 CUSTOM_FIELD_KEY = "matrix_reference"
 
 
@@ -136,7 +156,10 @@ async def seed_tenant(
     The main contract links to the client, its contact person, the contract type,
     the project, the service, the tag, the owner, a watcher, a parent contract and a
     custom field value. The contract, the client and the project each carry a note,
-    the project has a member, and a service account has an API token.
+    the project has a member, and a service account has an API token. The main
+    contract also has recorded notice and a reminder whose workflow has one
+    completed task and one open task. The admin has a notification about the main
+    contract.
     """
     tenant = await make_tenant(settings)
     api = Api(client, tenant)
@@ -182,7 +205,13 @@ async def seed_tenant(
         {
             "tag": {"name": f"{marker} tag"},
             "service": {"name": f"{marker} service"},
-            "contractType": {"name": f"{marker} type"},
+            "contractType": {
+                "name": f"{marker} type",
+                "renewalWorkflow": [
+                    {"title": f"{marker} call", "assignee": "owner"},
+                    {"title": f"{marker} quote", "assignee": "sales", "daysAfter": 14},
+                ],
+            },
             "field": {
                 "entity": "CONTRACT",
                 "key": CUSTOM_FIELD_KEY,
@@ -280,6 +309,20 @@ async def seed_tenant(
     )
     ids["Note"] = [notes["contractNote"], notes["clientNote"], notes["projectNote"]]
 
+    # Notifications come from the background scans, which no mutation starts, so
+    # the seed writes one for the admin straight into the database.
+    notification = await Notification.create(
+        organization_id=tenant.organization.id,
+        user_id=tenant.user_ids["admin"],
+        contract_id=decode_id(contract["contract"])[1],
+        kind="reminder",
+        source=f"seed:{marker}",
+        title=f"{marker} notice deadline",
+        body=f"{marker} contract needs a decision.",
+    )
+    ids["Notification"] = [encode_id("Notification", notification.id)]
+    ids.update(await _seed_workflow(api, contract["contract"]))
+
     secrets = [
         marker,
         tenant.organization.name,
@@ -293,6 +336,36 @@ async def seed_tenant(
         secrets=secrets,
         api_token=token["token"]["secret"],
     )
+
+
+async def _seed_workflow(api: Api, contract_id: str) -> dict[str, list[str]]:
+    """Record notice on the contract and run the first step of its workflow.
+
+    The scans create reminders and start their first step, so the reminder is
+    written with the ORM and its first task comes from `start_step`. Completing that
+    task through the API starts the second step, assigned to the sales user.
+    """
+    notice = await api.data(SEED_NOTICE, {"contractId": contract_id})
+    assert notice["notice"]["errors"] == [], notice["notice"]["errors"]
+    reminder = await Reminder.create(
+        organization_id=api.tenant.organization.id,
+        contract_id=decode_id(contract_id)[1],
+        kind=ReminderKind.NOTICE,
+        anchor_date=date(2027, 9, 30),
+        offset_count=3,
+        offset_unit="months",
+        due_date=date(2027, 6, 30),
+    )
+    first = await start_step(reminder, 0, local_today("Europe/Amsterdam"))
+    assert first is not None
+    first_id = encode_id("Task", first.id)
+    completed = await api.data(SEED_COMPLETE, {"id": first_id})
+    assert completed["task"]["errors"] == [], completed["task"]["errors"]
+    second = await Task.get(reminder_id=reminder.id, step=1)
+    return {
+        "Reminder": [encode_id("Reminder", reminder.id)],
+        "Task": [first_id, encode_id("Task", second.id)],
+    }
 
 
 async def _created(
@@ -408,6 +481,85 @@ async def plant_foreign_links(victim: SeededTenant, foreign: SeededTenant) -> No
         created_by_id=foreign_user,
     )
     victim.ids["ApiToken"].append(encode_id("ApiToken", api_token.id))
+
+    # A notification of the victim's admin about a foreign contract, for
+    # Notification.contract.
+    notification = await Notification.create(
+        organization_id=org,
+        user_id=victim.pk("User"),
+        contract_id=foreign.pk("Contract"),
+        kind="reminder",
+        source=f"planted:{victim.marker}",
+        title=f"{victim.marker} planted notification",
+        body="",
+    )
+    victim.ids["Notification"].append(encode_id("Notification", notification.id))
+
+    await _plant_workflow_links(victim, foreign, contract.id)
+
+
+async def _plant_workflow_links(
+    victim: SeededTenant, foreign: SeededTenant, contract_id: int
+) -> None:
+    """Plant workflow rows that cross the two organizations.
+
+    A victim task is assigned to and completed by a foreign user, for Task.assignee
+    and .completedBy. A victim event was recorded by a foreign user, for
+    ContractEvent.createdBy. A foreign reminder, task and event sit on the victim's
+    contract and reminder, for Contract.reminders, .tasks, .events and
+    Reminder.tasks.
+    """
+    org = victim.organization_id
+    foreign_org = foreign.organization_id
+    foreign_user = foreign.pk("User")
+    reminder_id = victim.pk("Reminder")
+
+    task = await Task.create(
+        organization_id=org,
+        contract_id=contract_id,
+        reminder_id=reminder_id,
+        step=8,
+        title=f"{victim.marker} planted task",
+        assignee_id=foreign_user,
+        completed_by_id=foreign_user,
+        due_date=date(2026, 1, 1),
+    )
+    victim.ids["Task"].append(encode_id("Task", task.id))
+    await ContractEvent.create(
+        organization_id=org,
+        contract_id=contract_id,
+        kind=ContractEventKind.RENEWED,
+        term_end=date(2025, 12, 31),
+        occurred_on=date(2026, 1, 1),
+        created_by_id=foreign_user,
+    )
+
+    await Reminder.create(
+        organization_id=foreign_org,
+        contract_id=contract_id,
+        kind=ReminderKind.END,
+        anchor_date=date(2027, 12, 31),
+        offset_count=1,
+        offset_unit="months",
+        due_date=date(2027, 11, 30),
+    )
+    await Task.create(
+        organization_id=foreign_org,
+        contract_id=contract_id,
+        reminder_id=reminder_id,
+        step=9,
+        title=f"{foreign.marker} planted task",
+        assignee_id=foreign_user,
+        due_date=date(2026, 1, 1),
+    )
+    await ContractEvent.create(
+        organization_id=foreign_org,
+        contract_id=contract_id,
+        kind=ContractEventKind.EXPIRED,
+        term_end=date(2024, 12, 31),
+        occurred_on=date(2025, 1, 1),
+        created_by_id=foreign_user,
+    )
 
 
 def _model(type_name: str) -> type[Model]:

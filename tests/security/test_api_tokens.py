@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -13,7 +13,7 @@ import pytest
 
 from contractgql.config import Settings
 from contractgql.ids import decode_id, encode_id
-from contractgql.models import ApiToken, User
+from contractgql.models import ApiToken, Reminder, ReminderKind, Task, User
 from contractgql.security.api_tokens import SCOPE_PERMISSIONS
 from contractgql.security.policy import PERMISSIONS
 from tests.conftest import Api, make_tenant
@@ -271,7 +271,7 @@ async def test_token_sees_only_own_organization(api: Api, settings: Settings) ->
 async def _records(api: Api) -> dict[str, str]:
     """Create one record of each kind as admin and return their ids."""
     client_id = await create_client(api)
-    contract = await create_contract(api, client_id)
+    contract = await create_contract(api, client_id, {"endDate": "2026-12-31"})
     records = await api.data(
         """
         mutation Setup($client: ID!) {
@@ -301,8 +301,33 @@ async def _records(api: Api) -> dict[str, str]:
         user=user_id(api.tenant, "sales"),
         account=account_id,
         token=token["record"]["id"],
+        task=await _open_task(api, contract["id"]),
     )
     return ids
+
+
+async def _open_task(api: Api, contract_id: str) -> str:
+    """Insert a reminder and an open task on the contract, as the scans would."""
+    organization_id = api.tenant.organization.id
+    contract_pk = decode_id(contract_id)[1]
+    reminder = await Reminder.create(
+        organization_id=organization_id,
+        contract_id=contract_pk,
+        kind=ReminderKind.END,
+        anchor_date=date(2026, 12, 31),
+        offset_count=1,
+        offset_unit="months",
+        due_date=date(2026, 11, 30),
+    )
+    task = await Task.create(
+        organization_id=organization_id,
+        contract_id=contract_pk,
+        reminder_id=reminder.id,
+        step=0,
+        title="Call the client",
+        due_date=date(2026, 11, 30),
+    )
+    return encode_id("Task", task.id)
 
 
 # Every mutation but `login`, which needs no authentication, with arguments that the
@@ -402,6 +427,16 @@ MUTATIONS: dict[str, tuple[str, str]] = {
         "secret",
     ),
     "revokeApiToken": ("revokeApiToken(id: $token)", "errors { code }"),
+    "recordNotice": (
+        'recordNotice(contractId: $contract, party: CLIENT, date: "2026-02-01")',
+        "errors { code }",
+    ),
+    "renewContract": ("renewContract(contractId: $contract)", "errors { code }"),
+    "completeTask": ("completeTask(id: $task)", "errors { code }"),
+    "markNotificationsRead": ("markNotificationsRead(ids: [])", "errors { code }"),
+    "markAllNotificationsRead": ("markAllNotificationsRead", "errors { code }"),
+    "createCalendarFeed": ("createCalendarFeed", "errors { code }"),
+    "revokeCalendarFeed": ("revokeCalendarFeed", "errors { code }"),
 }
 MUTATION_VARIABLES = (
     "client",
@@ -416,6 +451,7 @@ MUTATION_VARIABLES = (
     "user",
     "account",
     "token",
+    "task",
 )
 
 

@@ -15,7 +15,7 @@ import csv
 import io
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -53,6 +53,9 @@ class FieldCase:
     filter: dict[str, Any] | None = None
     # The sort order on this field, if any.
     sort: str | None = None
+    # The fields of the seeded renewal event that carry this field's value, with
+    # the values that an allowed role reads.
+    history: dict[str, str] = field(default_factory=dict)
 
 
 RENEWAL_TERMS = "CPI plus 1.9 percent under the zebra clause"
@@ -66,13 +69,18 @@ FINANCIAL_INPUT = {
     "startDate": "2026-01-01",
     "endDate": "2027-12-31",
 }
+# The seeded contract starts with a one-year term and this amount, and renews once
+# by hand into FINANCIAL_INPUT: 7,082.89 indexed by 3.71% is 7,345.665519, which
+# rounds half up to 7,345.67. Its history then contains one renewal event.
+FIRST_TERM = {**FINANCIAL_INPUT, "amount": "7082.89", "endDate": "2026-12-31"}
 FIELD_CASES: dict[FieldName, FieldCase] = {
     ("Contract", "amount"): FieldCase(
         expected="7345.67",
-        needles=("7345.67", "734567"),
+        needles=("7345.67", "734567", "7082.89", "708289"),
         write=({"amount": "7345.68"}, {"amount": "7345.67"}),
         filter={"amount": {"currency": "EUR", "min": "7345.67", "max": "7345.67"}},
         sort="AMOUNT",
+        history={"oldAmount": "7082.89", "newAmount": "7345.67"},
     ),
     ("Contract", "vatRate"): FieldCase(
         expected="19.25",
@@ -83,6 +91,7 @@ FIELD_CASES: dict[FieldName, FieldCase] = {
         expected="3.71",
         needles=("3.71",),
         write=({"indexation": "3.85"}, {"indexation": "3.71"}),
+        history={"indexation": "3.71"},
     ),
     ("Contract", "renewalPriceAgreement"): FieldCase(
         expected=RENEWAL_TERMS,
@@ -115,6 +124,7 @@ PATHS = (
     "search",
     "write",
     "export",
+    "history",
 )
 
 
@@ -158,6 +168,11 @@ mutation Members($id: ID!, $users: [ID!]!) {
   setProjectMembers(projectId: $id, userIds: $users) { errors { field code } }
 }
 """
+RENEW = """
+mutation Renew($id: ID!) {
+  renewContract(contractId: $id) { contract { id } errors { field code message } }
+}
+"""
 CREATE_NOTE = """
 mutation Note($input: NoteInput!) {
   createNote(input: $input) { record { id } errors { field code } }
@@ -196,9 +211,11 @@ async def _seed(api: Api) -> Seed:
             "ownerId": owner,
             "projectIds": [project_id],
             "tagIds": [tag_id],
-            **FINANCIAL_INPUT,
+            **FIRST_TERM,
         },
     )
+    renewed = await api.data(RENEW, {"id": contract_id})
+    assert renewed["renewContract"]["errors"] == []
     child_id = await _create(
         api,
         {
@@ -488,6 +505,36 @@ async def path_export(seed: Seed, role: str, field: FieldName, case: FieldCase) 
             assert needle not in response.text
 
 
+HISTORY = """
+query($id: ID!) {
+  node(id: $id) {
+    ... on Contract {
+      events { kind termEnd newEndDate oldAmount newAmount indexation }
+    }
+  }
+}
+"""
+
+
+async def path_history(
+    seed: Seed, role: str, field: FieldName, case: FieldCase
+) -> None:
+    """Read the renewal in the contract's history, whose amounts are financial."""
+    body, data = await _read_path(
+        seed, role, "history", HISTORY, {"id": seed.contract_id}
+    )
+    events = data["node"]["events"]
+    assert [(e["kind"], e["termEnd"], e["newEndDate"]) for e in events] == [
+        ("RENEWED", "2026-12-31", "2027-12-31")
+    ]
+    for name, expected in case.history.items():
+        _check_value(
+            body, role, field, replace(case, expected=expected), events[0][name]
+        )
+    if not _may_read(role, field):
+        _assert_no_needle(body, case)
+
+
 PATH_CHECKS: dict[str, Callable[[Seed, str, FieldName, FieldCase], Awaitable[None]]] = {
     "list": path_list,
     "node": path_node,
@@ -500,6 +547,7 @@ PATH_CHECKS: dict[str, Callable[[Seed, str, FieldName, FieldCase], Awaitable[Non
     "search": path_search,
     "write": path_write,
     "export": path_export,
+    "history": path_history,
 }
 
 
@@ -513,6 +561,18 @@ def test_every_protected_field_has_a_case() -> None:
 
 def test_every_path_has_a_check() -> None:
     assert set(PATH_CHECKS) == set(PATHS)
+
+
+def test_every_history_value_has_a_case() -> None:
+    event_type = schema._schema.type_map["ContractEvent"]
+    values = {
+        name
+        for name, event_field in getattr(event_type, "fields", {}).items()
+        if "Decimal" in str(event_field.type)
+    }
+    covered = [name for case in FIELD_CASES.values() for name in case.history]
+
+    assert sorted(covered) == sorted(values)
 
 
 def test_every_filter_declares_its_fields() -> None:

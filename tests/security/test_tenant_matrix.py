@@ -105,6 +105,7 @@ BASE_ARGUMENTS: dict[str, dict[str, Any]] = {
     # NOTE: leaving out the nullable parentId fails with INTERNAL_SERVER_ERROR,
     # because the resolver's parameter has no default. A null clears the parent.
     "Mutation.setContractParent": {"parentId": None},
+    "Mutation.recordNotice": {"party": "CLIENT", "date": "2026-02-01"},
 }
 # Arguments that list links to remove. Unlinking a record that is not linked does
 # nothing, whatever the id names, so these must return for B's id exactly what they
@@ -841,12 +842,16 @@ async def test_cross_tenant_check_finds_planted_links(planted: TenantPair) -> No
         "Client",
         "ContactPerson",
         "Contract",
+        "ContractEvent",
         "ContractWatcher",
         "Note",
+        "Notification",
         "Project",
         "ProjectMember",
+        "Reminder",
         "Service",
         "Tag",
+        "Task",
     ]
 
 

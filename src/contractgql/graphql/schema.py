@@ -25,9 +25,12 @@ from contractgql.graphql.limits import (
 from contractgql.graphql.mutations.accounts import AccountMutations
 from contractgql.graphql.mutations.auth import LoginPayload, login
 from contractgql.graphql.mutations.contracts import ContractMutations
+from contractgql.graphql.mutations.notifications import NotificationMutations
 from contractgql.graphql.mutations.policy import PolicyMutations
 from contractgql.graphql.mutations.records import RecordMutations
+from contractgql.graphql.mutations.workflow import WorkflowMutations
 from contractgql.graphql.queries.root import Query
+from contractgql.graphql.subscriptions import Subscription
 from contractgql.graphql.types.catalog import (
     ContractTypeNode,
     ProjectNode,
@@ -37,8 +40,10 @@ from contractgql.graphql.types.catalog import (
 from contractgql.graphql.types.clients import ClientNode, ContactPersonNode
 from contractgql.graphql.types.contracts import ContractNode
 from contractgql.graphql.types.notes import CustomFieldDefinitionNode, NoteNode
+from contractgql.graphql.types.notifications import NotificationNode
 from contractgql.graphql.types.tokens import ApiTokenNode
 from contractgql.graphql.types.users import UserNode
+from contractgql.graphql.types.workflow import ReminderNode, TaskNode
 from graphql import ASTValidationRule, DocumentNode, GraphQLError
 
 # Limits on one request's document, against queries built to exhaust the server.
@@ -162,7 +167,14 @@ class DocumentCache(SchemaExtension):
 
 
 @strawberry.type
-class Mutation(ContractMutations, RecordMutations, PolicyMutations, AccountMutations):
+class Mutation(
+    ContractMutations,
+    WorkflowMutations,
+    RecordMutations,
+    PolicyMutations,
+    AccountMutations,
+    NotificationMutations,
+):
     @strawberry.mutation(
         description="Log in with e-mail and password; returns a token."
     )
@@ -173,6 +185,7 @@ class Mutation(ContractMutations, RecordMutations, PolicyMutations, AccountMutat
 schema = ContractSchema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     types=[
         ContractNode,
         ClientNode,
@@ -185,6 +198,9 @@ schema = ContractSchema(
         ApiTokenNode,
         NoteNode,
         CustomFieldDefinitionNode,
+        NotificationNode,
+        ReminderNode,
+        TaskNode,
     ],
     extensions=[
         ErrorCodes,

@@ -2,8 +2,12 @@
 
 Class docstrings become table comments in migrations. tortoise-orm 1.1.9 splits SQLite
 migration scripts on semicolons, so a docstring with a semicolon breaks the migration.
+A NOT NULL column added to an existing table needs `db_default`, because SQLite cannot
+add one without a database default (tests/test_migrations.py upgrades a populated
+database to catch this).
 """
 
+from contractgql.models.calendar import CalendarFeed
 from contractgql.models.catalog import (
     ContractType,
     Project,
@@ -38,6 +42,7 @@ from contractgql.models.workflow import (
 )
 
 __all__ = [
+    "CalendarFeed",
     "ContractEvent",
     "ContractEventKind",
     "Notification",

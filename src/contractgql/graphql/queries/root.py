@@ -11,6 +11,10 @@ from contractgql.graphql.context import Info
 from contractgql.graphql.inputs import decode_typed_id
 from contractgql.graphql.loaders import _fetch_by_id
 from contractgql.graphql.queries.contracts import contracts_connection
+from contractgql.graphql.queries.notifications import (
+    notification_by_id,
+    notifications_connection,
+)
 from contractgql.graphql.queries.records import records_connection
 from contractgql.graphql.queries.tokens import (
     api_token_by_id,
@@ -48,9 +52,19 @@ from contractgql.graphql.types.notes import (
     custom_field_node,
     note_node,
 )
+from contractgql.graphql.types.notifications import NotificationNode
 from contractgql.graphql.types.tokens import ApiTokenNode
 from contractgql.graphql.types.totals import ContractConnection
 from contractgql.graphql.types.users import USER_COLUMNS, UserNode, user_node
+from contractgql.graphql.types.workflow import (
+    ReminderFilter,
+    ReminderNode,
+    TaskFilter,
+    TaskNode,
+    reminders_connection,
+    tasks_connection,
+    workflow_node,
+)
 from contractgql.ids import decode_id
 from contractgql.models import (
     Client,
@@ -63,6 +77,7 @@ from contractgql.models import (
     Tag,
     User,
 )
+from contractgql.notifications.store import unread_count
 from contractgql.security.records import visible_contracts
 from contractgql.security.viewer import Viewer
 
@@ -172,6 +187,10 @@ class Query:
             return None
         if type_name == "ApiToken":
             return await api_token_by_id(viewer, pk)
+        if type_name in ("Task", "Reminder"):
+            return await workflow_node(viewer, type_name, pk)
+        if type_name == "Notification":
+            return await notification_by_id(viewer, pk)
         source = _NODE_SOURCES.get(type_name)
         if source is None:
             return None
@@ -189,6 +208,31 @@ class Query:
         order_by: ContractOrder | None = None,
     ) -> ContractConnection:
         return await contracts_connection(info, first, after, filter, order_by)
+
+    @strawberry.field(
+        description="Renewal workflow tasks on the contracts the caller may see, by "
+        "due date."
+    )
+    async def tasks(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: TaskFilter | None = None,
+    ) -> Connection[TaskNode]:
+        return await tasks_connection(info, first, after, filter)
+
+    @strawberry.field(
+        description="Reminders on the contracts the caller may see, by due date."
+    )
+    async def reminders(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: ReminderFilter | None = None,
+    ) -> Connection[ReminderNode]:
+        return await reminders_connection(info, first, after, filter)
 
     @strawberry.field(description="Clients, by name.")
     async def clients(
@@ -371,6 +415,23 @@ class Query:
         include_revoked: bool = False,
     ) -> Connection[ApiTokenNode]:
         return await api_tokens_connection(info, first, after, user_id, include_revoked)
+
+    @strawberry.field(
+        description="Your own notifications, newest first. Nobody else's are "
+        "visible, whatever their roles."
+    )
+    async def notifications(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        unread_only: bool = False,
+    ) -> Connection[NotificationNode]:
+        return await notifications_connection(info, first, after, unread_only)
+
+    @strawberry.field(description="The number of your notifications not yet read.")
+    async def unread_notification_count(self, info: Info) -> int:
+        return await unread_count(info.context.viewer)
 
 
 async def _note_visible(viewer: Viewer, note_id: int) -> bool:
