@@ -952,3 +952,52 @@ async def test_events_hide_amounts_without_financial_read(api: Api) -> None:
     ]
     assert "1025" not in str(sales)
     assert "2.5" not in str(sales)
+
+
+async def test_end_date_change_reschedules_at_once(api: Api) -> None:
+    client_id = await create_client(api)
+    today = amsterdam_today()
+    created = await api.data(
+        CREATE_CONTRACT,
+        {
+            "input": {
+                "name": "Hosting",
+                "clientId": client_id,
+                "startDate": "2026-01-01",
+                "endDate": (today + timedelta(days=40)).isoformat(),
+                "reminderOffsets": [{"count": 30, "unit": "DAYS"}],
+            }
+        },
+    )
+    contract_id = created["createContract"]["contract"]["id"]
+    first_end = today + timedelta(days=20)
+    second_end = today + timedelta(days=25)
+
+    await api.data(
+        UPDATE_CONTRACT,
+        {"id": contract_id, "input": {"endDate": first_end.isoformat()}},
+    )
+    await api.data(
+        UPDATE_CONTRACT,
+        {"id": contract_id, "input": {"endDate": second_end.isoformat()}},
+    )
+    data = await api.data(CONTRACT_WORK, {"id": contract_id})
+
+    reminders = sorted(
+        (r["anchorDate"], r["dueDate"], r["late"], r["status"])
+        for r in data["node"]["reminders"]
+    )
+    assert reminders == [
+        (
+            first_end.isoformat(),
+            (first_end - timedelta(days=30)).isoformat(),
+            True,
+            "CANCELLED",
+        ),
+        (
+            second_end.isoformat(),
+            (second_end - timedelta(days=30)).isoformat(),
+            True,
+            "PENDING",
+        ),
+    ]

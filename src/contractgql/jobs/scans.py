@@ -22,7 +22,7 @@ import dataclasses
 import functools
 import importlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -237,8 +237,13 @@ async def scan_organization(
     *,
     policy: Policy | None = None,
     batch_size: int = BATCH_SIZE,
+    contract_ids: Sequence[int] | None = None,
 ) -> ScanReport:
-    """Scan one organization's contracts as of `today`, its local date."""
+    """Scan one organization's contracts as of `today`, its local date.
+
+    With `contract_ids`, only those contracts are scanned, as after an edit of their
+    dates; the full scans still handle contracts that stopped being signed.
+    """
     rules = policy if policy is not None else default_policy()
     report = ScanReport()
     async with db.shared_connection():
@@ -249,10 +254,13 @@ async def scan_organization(
             await _directory(organization_id, rules),
             report,
         )
-        report.cancelled += await _cancel_inactive_contracts(organization_id, today)
+        if contract_ids is None:
+            report.cancelled += await _cancel_inactive_contracts(organization_id, today)
         last_id = 0
         while True:
-            batch = await _contract_batch(organization_id, last_id, batch_size)
+            batch = await _contract_batch(
+                organization_id, last_id, batch_size, contract_ids
+            )
             if not batch:
                 break
             await scan.scan_batch(batch)
@@ -612,16 +620,21 @@ async def _cancel_inactive_contracts(organization_id: int, today: date) -> int:
 
 
 async def _contract_batch(
-    organization_id: int, after_id: int, size: int
+    organization_id: int,
+    after_id: int,
+    size: int,
+    contract_ids: Sequence[int] | None = None,
 ) -> list[ContractRow]:
+    query = Contract.filter(
+        organization_id=organization_id,
+        stage=ContractStage.SIGNED,
+        archived_at__isnull=True,
+        id__gt=after_id,
+    )
+    if contract_ids is not None:
+        query = query.filter(id__in=list(contract_ids))
     rows = (
-        await Contract.filter(
-            organization_id=organization_id,
-            stage=ContractStage.SIGNED,
-            archived_at__isnull=True,
-            id__gt=after_id,
-        )
-        .order_by("id")
+        await query.order_by("id")
         .limit(size)
         .values(
             "id",

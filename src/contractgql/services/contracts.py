@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -39,6 +40,8 @@ from contractgql.services.custom_fields import validate_custom_fields
 from contractgql.services.records import reminder_offsets_column
 from contractgql.services.references import check_reference, check_references
 from contractgql.services.validation import Validator
+
+logger = logging.getLogger(__name__)
 
 # Input keys that are links, handled apart from the contract's own columns.
 LINK_FIELDS = ("project_ids", "service_ids", "tag_ids")
@@ -109,7 +112,43 @@ async def update_contract(
         contract.version += 1
         await _save_unique(contract, values)
         await _replace_links(contract, _links(values))
+    if not SCHEDULE_COLUMNS.isdisjoint(columns):
+        await _reschedule(viewer, contract.id)
     return contract
+
+
+# Columns that a contract's reminder schedule depends on.
+SCHEDULE_COLUMNS = frozenset(
+    {
+        "start_date",
+        "end_date",
+        "notice_count",
+        "notice_unit",
+        "auto_renewal",
+        "reminder_offsets",
+        "contract_type_id",
+        "stage",
+    }
+)
+
+
+async def _reschedule(viewer: Viewer, contract_id: int) -> None:
+    """Bring the contract's reminders in line with its changed dates at once.
+
+    The scheduled scans would do the same at their next run, so a failure here is
+    logged and left to them.
+    """
+    from contractgql.jobs.scans import scan_organization
+
+    try:
+        await scan_organization(
+            viewer.organization_id, viewer.today, contract_ids=[contract_id]
+        )
+    except Exception:
+        logger.exception(
+            "Rescheduling the reminders of contract %s failed; the next scan retries",
+            contract_id,
+        )
 
 
 async def archive_contract(viewer: Viewer, contract_id: int) -> Contract:
