@@ -29,6 +29,8 @@ from strawberry.types.unset import UNSET, UnsetType
 from tortoise import connections
 
 from contractgql import db
+from contractgql.audit import current_request_id, pending_organizations
+from contractgql.audit.enqueue import start_recording
 from contractgql.body_limit import BodySizeLimit
 from contractgql.config import Settings
 from contractgql.errors import AuthenticationError
@@ -87,7 +89,17 @@ class GraphQLApp(GraphQL[Context, None]):
         ):
             await WebSocketClose()(scope, receive, send)
             return
-        await super().__call__(scope, receive, send)
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        written: set[int] = set()
+        token = pending_organizations.set(written)
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            pending_organizations.reset(token)
+        if written:
+            await start_recording(self.services.settings, written)
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object]:
         assert isinstance(context, SubscriptionContext)
@@ -140,7 +152,9 @@ class GraphQLApp(GraphQL[Context, None]):
             )
         except AuthenticationError as error:
             return Context(self.services, None, request, response, auth_error=error)
-        return Context(self.services, viewer, request, response)
+        context = Context(self.services, viewer, request, response)
+        current_request_id.set(context.request_id)
+        return context
 
 
 def build_services(settings: Settings) -> Services:

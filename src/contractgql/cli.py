@@ -116,9 +116,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     worker.set_defaults(handler=_worker)
 
+    from contractgql.audit.command import add_audit_parser
     from contractgql.importexport.command import add_import_parser
 
     add_import_parser(commands)
+    add_audit_parser(commands)
     return parser
 
 

@@ -10,6 +10,7 @@ per-field errors in their payload.
     ├── PermissionDenied      FORBIDDEN: the caller's roles do not allow the action
     ├── NotFound              NOT_FOUND: no such record in the caller's organization
     ├── InvalidArgument       BAD_USER_INPUT: an argument such as a page size or cursor
+    ├── Conflict              CONFLICT: the record's version is not the expected one
     └── ValidationError       VALIDATION_FAILED: one or more input fields are invalid
 """
 
@@ -40,6 +41,28 @@ class NotFound(ContractGQLError):
 
 class InvalidArgument(ContractGQLError):
     code = "BAD_USER_INPUT"
+
+
+class Conflict(ContractGQLError):
+    """An update's expected version is not the stored version of the record.
+
+    `changed_fields` are the GraphQL names of the fields that the request sets to a
+    value other than the stored one.
+    """
+
+    code = "CONFLICT"
+
+    def __init__(
+        self, message: str, current_version: int, changed_fields: list[str]
+    ) -> None:
+        super().__init__(message)
+        self.current_version = current_version
+        self.changed_fields = changed_fields
+        # graphql-core copies an original error's `extensions` into the response.
+        self.extensions = {
+            "currentVersion": current_version,
+            "changedFields": changed_fields,
+        }
 
 
 @dataclass(frozen=True)

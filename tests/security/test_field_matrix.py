@@ -125,6 +125,7 @@ PATHS = (
     "write",
     "export",
     "history",
+    "audit_history",
 )
 
 
@@ -535,6 +536,45 @@ async def path_history(
         _assert_no_needle(body, case)
 
 
+AUDIT_HISTORY = """
+query($id: ID!) {
+  node(id: $id) {
+    ... on Contract {
+      history(first: 100) { nodes { action changes { field oldValue newValue } } }
+    }
+  }
+}
+"""
+
+
+async def path_audit_history(
+    seed: Seed, role: str, field: FieldName, case: FieldCase
+) -> None:
+    """Read the contract's audit history: every role sees which fields changed,
+    and only the roles that may read a field see its old and new values."""
+    body, data = await _read_path(
+        seed, role, "audit history", AUDIT_HISTORY, {"id": seed.contract_id}
+    )
+    changes = [
+        change
+        for entry in data["node"]["history"]["nodes"]
+        for change in entry["changes"]
+        if change["field"] == field[1]
+    ]
+    if case.write is None:
+        # A computed field is never stored, so no change names it.
+        assert changes == []
+        return
+    assert changes, f"no change of {field[1]} in the history"
+    values = [change["newValue"] for change in changes]
+    values += [change["oldValue"] for change in changes]
+    if _may_read(role, field):
+        assert case.expected in values
+    else:
+        assert values == [None] * len(values)
+        _assert_no_needle(body, case)
+
+
 PATH_CHECKS: dict[str, Callable[[Seed, str, FieldName, FieldCase], Awaitable[None]]] = {
     "list": path_list,
     "node": path_node,
@@ -548,6 +588,7 @@ PATH_CHECKS: dict[str, Callable[[Seed, str, FieldName, FieldCase], Awaitable[Non
     "write": path_write,
     "export": path_export,
     "history": path_history,
+    "audit_history": path_audit_history,
 }
 
 
@@ -641,6 +682,11 @@ RECORD_PATHS: dict[str, tuple[str, str]] = {
         "",
     ),
     "note": ("query($id: ID!) { r: node(id: $id) { id } }", "note"),
+    "audit_history": (
+        "query($id: ID!) { r: node(id: $id) { id ... on Contract "
+        "{ history(first: 10) { nodes { action } } } } }",
+        "confidential",
+    ),
 }
 
 
@@ -674,7 +720,7 @@ async def test_confidential_record(seed: Seed, role: str, path: str) -> None:
         assert seed.confidential_id not in raw
         assert "Hush" not in raw
         assert _count(result) in (None, _expected_count(role, path, False))
-        if path in ("node", "note"):
+        if path in ("node", "note", "audit_history"):
             assert result is None
 
 

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Annotated, Any
 
+import strawberry
 from strawberry import UNSET
 
 from contractgql.errors import FieldError, InvalidArgument, ValidationError
 from contractgql.graphql.types.common import PeriodInput
 from contractgql.ids import decode_id
+
+# The optional version argument of every update of an editable record.
+ExpectedVersion = Annotated[
+    int | None,
+    strawberry.argument(
+        description="The version of the record that the change is based on. When "
+        "it is not the stored version, nothing changes and the mutation fails with "
+        "the code CONFLICT. Front ends should always send it; without it the last "
+        "write wins."
+    ),
+]
 
 # Input fields holding ids, and the type of record each must name.
 ID_FIELDS = {

@@ -351,6 +351,8 @@ class _Writer:
         if _key(row.client) in self.clients:
             return self.clients[_key(row.client)]
 
+        # NOTE: clients, contract types and tags that an import creates get no
+        # audit event, unlike its contracts, which go through the contract service.
         client = await Client.create(
             organization_id=self.organization.id,
             name=row.client,

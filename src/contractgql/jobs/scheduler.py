@@ -16,12 +16,15 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+from contractgql.audit.recorder import record_audit
 from contractgql.config import Settings
 from contractgql.jobs.scans import ScanError, ScanReport, scan_all
 from contractgql.security.policy import Policy
 
 logger = logging.getLogger(__name__)
 
+# Seconds between sweeps of the audit outbox.
+AUDIT_SWEEP_INTERVAL = 60.0
 # Seconds before the first retry of a failed scan; each further failure doubles it,
 # up to the scan interval.
 RETRY_BASE = 60.0
@@ -116,9 +119,30 @@ async def background_scans(
         return await scan_all(policy=policy())
 
     task = asyncio.create_task(run_scans(scan, settings.scan_interval * 60.0))
+    sweep = asyncio.create_task(run_audit_sweeps(AUDIT_SWEEP_INTERVAL))
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for running in (task, sweep):
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+
+
+async def run_audit_sweeps(
+    interval: float, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+) -> None:
+    """Record every organization's waiting audit events every `interval` seconds.
+
+    The API records a request's events when it has answered. The sweep records the
+    ones that this missed, for example because the process stopped in between.
+    """
+    while True:
+        try:
+            appended = await record_audit()
+        except Exception:
+            logger.exception("Audit sweep failed; retrying in %.0f s", interval)
+        else:
+            if appended:
+                logger.info("Audit sweep recorded %d events", appended)
+        await sleep(interval)

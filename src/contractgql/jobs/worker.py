@@ -30,6 +30,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from contractgql import db
+from contractgql.audit.enqueue import RECORD_AUDIT_JOB
+from contractgql.audit.recorder import record_audit
 from contractgql.config import Settings
 from contractgql.jobs.scans import ScanError, scan_all
 from contractgql.jobs.scheduler import retry_delay
@@ -91,6 +93,27 @@ async def scan_job(ctx: dict[str, Any], now: str | None = None) -> dict[str, Any
         report.summary(),
     )
     return dataclasses.asdict(report)
+
+
+async def record_audit_job(
+    ctx: dict[str, Any], organization_id: int | None = None
+) -> int:
+    """Move outbox events into the audit log: one organization's, or all of them.
+
+    The API enqueues it after each request that wrote events, and the cron job
+    sweeps all organizations for events whose job was never enqueued. arq retries
+    a failed run, and the recorder's lock makes concurrent runs safe.
+    """
+    appended = await record_audit(organization_id)
+    if appended:
+        logger.info(
+            "Recorded %d audit events of %s",
+            appended,
+            "all organizations"
+            if organization_id is None
+            else f"organization {organization_id}",
+        )
+    return appended
 
 
 class LoggedBackoff(ExponentialBackoff):
@@ -163,7 +186,13 @@ def worker_settings(settings: Settings) -> type:
                 timeout=timeout,
                 max_tries=MAX_TRIES,
                 keep_result=KEEP_RESULT,
-            )
+            ),
+            func(
+                record_audit_job,
+                name=RECORD_AUDIT_JOB,
+                max_tries=MAX_TRIES,
+                keep_result=0,
+            ),
         ]
         # The queue name goes into the cron job's name because arq's job ids are
         # global to the Redis database: without it, two installations sharing one
@@ -177,7 +206,14 @@ def worker_settings(settings: Settings) -> type:
                 run_at_startup=True,
                 timeout=timeout,
                 max_tries=MAX_TRIES,
-            )
+            ),
+            cron(
+                record_audit_job,
+                name=f"cron:{settings.worker_queue}:record_audit",
+                minute=None,
+                run_at_startup=True,
+                max_tries=MAX_TRIES,
+            ),
         ]
         queue_name = settings.worker_queue
         redis_settings = connection

@@ -7,6 +7,7 @@ add one without a database default (tests/test_migrations.py upgrades a populate
 database to catch this).
 """
 
+from contractgql.models.audit import AuditChainHead, AuditLog, AuditOutbox
 from contractgql.models.calendar import CalendarFeed
 from contractgql.models.catalog import (
     ContractType,
@@ -42,6 +43,9 @@ from contractgql.models.workflow import (
 )
 
 __all__ = [
+    "AuditChainHead",
+    "AuditLog",
+    "AuditOutbox",
     "CalendarFeed",
     "ContractEvent",
     "ContractEventKind",

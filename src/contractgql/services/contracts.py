@@ -11,6 +11,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from contractgql.audit import record_change, snapshot
 from contractgql.domain.dates import Period, notice_deadline
 from contractgql.domain.money import (
     MoneyError,
@@ -40,6 +41,13 @@ from contractgql.services.custom_fields import validate_custom_fields
 from contractgql.services.records import reminder_offsets_column
 from contractgql.services.references import check_reference, check_references
 from contractgql.services.validation import Validator
+from contractgql.services.versions import (
+    camel_case,
+    changed_columns,
+    changed_links,
+    check_version,
+    claim_version,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +65,16 @@ REQUIRED_WHEN_GIVEN = (
 # How far up a parent chain the cycle check looks before it gives up.
 MAX_PARENT_DEPTH = 100
 BASIS_POINTS = Decimal(100)
+# GraphQL input names of the columns whose name differs from the input's.
+CONTRACT_FIELD_NAMES = {
+    "amount_minor": "amount",
+    "vat_rate_bp": "vatRate",
+    "indexation_bp": "indexation",
+    "notice_count": "noticePeriod",
+    "notice_unit": "noticePeriod",
+    "renewal_term_count": "renewalTerm",
+    "renewal_term_unit": "renewalTerm",
+}
 
 
 @dataclass(frozen=True)
@@ -91,27 +109,65 @@ async def create_contract(viewer: Viewer, values: dict[str, Any]) -> Contract:
         contract.notice_deadline = _deadline(contract)
         await _save_unique(contract, values)
         await _replace_links(contract, _links(values))
+        await record_change(
+            viewer,
+            "contract.create",
+            contract,
+            None,
+            snapshot(contract, **_given_links(values)),
+        )
     return contract
 
 
 async def update_contract(
-    viewer: Viewer, contract_id: int, values: dict[str, Any]
+    viewer: Viewer,
+    contract_id: int,
+    values: dict[str, Any],
+    expected_version: int | None = None,
 ) -> Contract:
-    """Apply the given fields to a contract; fields left out keep their value."""
+    """Apply the given fields to a contract; fields left out keep their value.
+
+    Raises Conflict, and changes nothing, when `expected_version` is given and is
+    not the stored version.
+    """
     contract = await get_visible_contract(viewer, contract_id)
     _check_update_permission(viewer, contract, values)
     validator = Validator()
     columns = await _validate(validator, viewer, values, current=contract)
+
+    async def changed(stored: Contract) -> list[str]:
+        names = changed_columns(stored, columns, CONTRACT_FIELD_NAMES)
+        names += await changed_links(
+            stored,
+            [
+                ("projectIds", "projects", values.get("project_ids")),
+                ("serviceIds", "services", values.get("service_ids")),
+                ("tagIds", "tags", values.get("tag_ids")),
+            ],
+        )
+        return sorted(names)
+
+    await check_version(contract, "Contract", expected_version, changed)
     validator.raise_if_any()
 
+    before = snapshot(contract, **await _stored_links(contract, values))
     async with in_transaction():
         for name, value in columns.items():
             setattr(contract, name, value)
         contract.notice_deadline = _deadline(contract)
         contract.updated_by_id = viewer.user_id
-        contract.version += 1
-        await _save_unique(contract, values)
+        await claim_version(contract, "Contract", expected_version, changed)
+        # Only the columns that the request sets are written, so that concurrent
+        # updates of other columns without an expected version are kept.
+        # NOTE: the notice deadline and merged custom fields are computed from the
+        # contract as read before the transaction, so without an expected version
+        # a concurrent change of the end date, notice period or custom fields can
+        # leave them stale.
+        written = [*columns, "notice_deadline", "updated_by_id", "updated_at"]
+        await _save_unique(contract, values, written)
         await _replace_links(contract, _links(values))
+        after = snapshot(contract, **_given_links(values))
+        await record_change(viewer, "contract.update", contract, before, after)
     if not SCHEDULE_COLUMNS.isdisjoint(columns):
         await _reschedule(viewer, contract.id)
     return contract
@@ -155,19 +211,36 @@ async def archive_contract(viewer: Viewer, contract_id: int) -> Contract:
     contract = await get_visible_contract(viewer, contract_id)
     _check_update_permission(viewer, contract, {})
     if contract.archived_at is None:
+        before = snapshot(contract)
         contract.archived_at = datetime.now(UTC)
         contract.updated_by_id = viewer.user_id
         contract.version += 1
-        await contract.save()
+        async with in_transaction():
+            await contract.save()
+            after = snapshot(contract)
+            await record_change(viewer, "contract.archive", contract, before, after)
     return contract
 
 
 async def change_links(
-    viewer: Viewer, contract_id: int, add: ContractLinks, remove: ContractLinks
+    viewer: Viewer,
+    contract_id: int,
+    add: ContractLinks,
+    remove: ContractLinks,
+    expected_version: int | None = None,
 ) -> Contract:
-    """Add and remove the projects, services, tags and watchers of a contract."""
+    """Add and remove the projects, services, tags and watchers of a contract.
+
+    Raises Conflict, and changes nothing, when `expected_version` is given and is
+    not the stored version.
+    """
     contract = await get_visible_contract(viewer, contract_id)
     _check_update_permission(viewer, contract, {})
+
+    async def changed(stored: Contract) -> list[str]:
+        return await _changed_link_lists(stored, add, remove)
+
+    await check_version(contract, "Contract", expected_version, changed)
     validator = Validator()
     org = viewer.organization_id
     await check_references(
@@ -189,7 +262,9 @@ async def change_links(
         )
     validator.raise_if_any()
 
+    before = await _link_snapshot(contract)
     async with in_transaction():
+        await claim_version(contract, "Contract", expected_version, changed)
         for relation, model, added, removed in (
             (contract.projects, Project, add.project_ids, remove.project_ids),
             (contract.services, Service, add.service_ids, remove.service_ids),
@@ -204,9 +279,75 @@ async def change_links(
                 await relation.add(*rows)
         await _change_watchers(contract, add.watcher_ids, remove.watcher_ids)
         contract.updated_by_id = viewer.user_id
-        contract.version += 1
-        await contract.save(update_fields=["updated_by_id", "version", "updated_at"])
+        await contract.save(update_fields=["updated_by_id", "updated_at"])
+        after = await _link_snapshot(contract)
+        await record_change(viewer, "contract.links", contract, before, after)
     return contract
+
+
+async def _link_snapshot(contract: Contract) -> dict[str, Any]:
+    """Return the contract's links as audited values: sorted lists of global ids."""
+    watchers: list[int] = await ContractWatcher.filter(
+        contract_id=contract.id
+    ).values_list("user_id", flat=True)  # type: ignore[assignment]
+    links = {"watchers": [encode_id("User", pk) for pk in sorted(watchers)]}
+    for name, relation in (
+        ("projects", contract.projects),
+        ("services", contract.services),
+        ("tags", contract.tags),
+    ):
+        ids: list[int] = await relation.all().values_list("id", flat=True)  # type: ignore[assignment]
+        label = relation.remote_model.__name__
+        links[name] = [encode_id(label, pk) for pk in sorted(ids)]
+    return links
+
+
+def _given_links(values: dict[str, Any]) -> dict[str, Any]:
+    """Return the links an input sets, as audited values."""
+    links = {}
+    for field, label in (
+        ("project_ids", "Project"),
+        ("service_ids", "Service"),
+        ("tag_ids", "Tag"),
+    ):
+        if values.get(field) is not None:
+            ids = sorted(set(values[field]))
+            name = field.removesuffix("_ids") + "s"
+            links[name] = [encode_id(label, pk) for pk in ids]
+    return links
+
+
+async def _stored_links(contract: Contract, values: dict[str, Any]) -> dict[str, Any]:
+    """Return the stored links of the kinds that the input sets."""
+    given = _given_links(values)
+    if not given:
+        return {}
+    stored = await _link_snapshot(contract)
+    return {name: stored[name] for name in given}
+
+
+async def _changed_link_lists(
+    stored: Contract, add: ContractLinks, remove: ContractLinks
+) -> list[str]:
+    """Return the GraphQL paths, such as add.tagIds, of the lists that would change
+    the stored links: an added id not yet linked, or a removed id still linked."""
+    watchers = await ContractWatcher.filter(contract_id=stored.id).values_list(
+        "user_id", flat=True
+    )
+    linked = {"watcher_ids": set(watchers)}
+    for field, relation in (
+        ("project_ids", stored.projects),
+        ("service_ids", stored.services),
+        ("tag_ids", stored.tags),
+    ):
+        linked[field] = set(await relation.all().values_list("id", flat=True))
+    names = []
+    for prefix, links, adding in (("add", add, True), ("remove", remove, False)):
+        for field, ids in linked.items():
+            requested = set(getattr(links, field) or [])
+            if (requested - ids) if adding else (requested & ids):
+                names.append(f"{prefix}.{camel_case(field)}")
+    return names
 
 
 async def _change_watchers(
@@ -578,7 +719,9 @@ def _deadline(contract: Contract) -> Any:
     return notice_deadline(contract.end_date, notice)
 
 
-async def _save_unique(contract: Contract, values: dict[str, Any]) -> None:
+async def _save_unique(
+    contract: Contract, values: dict[str, Any], update_fields: list[str] | None = None
+) -> None:
     """Save, turning a duplicate contract number into a validation error.
 
     NOTE: numbers are unique per organization, so a DUPLICATE reveals to the caller that
@@ -592,7 +735,7 @@ async def _save_unique(contract: Contract, values: dict[str, Any]) -> None:
         if await clash.exists():
             _raise_duplicate_number(number)
     try:
-        await contract.save()
+        await contract.save(update_fields=update_fields)
     except IntegrityError:
         # Another request may have taken the number between the check and the save.
         if number is None:

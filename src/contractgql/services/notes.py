@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from tortoise.transactions import in_transaction
+
+from contractgql.audit import record_change, snapshot
 from contractgql.errors import NotFound, PermissionDenied
 from contractgql.ids import encode_id
 from contractgql.models import Client, Note, Project
@@ -12,6 +15,7 @@ from contractgql.security.viewer import Viewer
 from contractgql.services.contracts import get_visible_contract
 from contractgql.services.records import get_record
 from contractgql.services.validation import Validator
+from contractgql.services.versions import check_version, claim_version
 
 MAX_NOTE_LENGTH = 20_000
 TARGETS = ("contract_id", "client_id", "project_id")
@@ -39,32 +43,53 @@ async def create_note(viewer: Viewer, values: dict[str, Any]) -> Note:
         await get_record(viewer, Client, values[target], "Client")
     else:
         await get_record(viewer, Project, values[target], "Project")
-    return await Note.create(
-        organization_id=viewer.organization_id,
-        author_id=viewer.user_id,
-        body=values["body"],
-        **{target: values[target]},
-    )
+    async with in_transaction():
+        note = await Note.create(
+            organization_id=viewer.organization_id,
+            author_id=viewer.user_id,
+            body=values["body"],
+            **{target: values[target]},
+        )
+        await record_change(viewer, "note.create", note, None, snapshot(note))
+    return note
 
 
-async def update_note(viewer: Viewer, note_id: int, body: str) -> Note:
+async def update_note(
+    viewer: Viewer, note_id: int, body: str, expected_version: int | None = None
+) -> Note:
+    """Replace the body of a note.
+
+    Raises Conflict, and changes nothing, when `expected_version` is given and is
+    not the stored version.
+    """
     note = await _own_note(viewer, note_id)
     values = {"body": body}
     validator = Validator()
     validator.text(values, "body", max_length=MAX_NOTE_LENGTH, required=True)
+
+    async def changed(stored: Note) -> list[str]:
+        return [] if stored.body == values.get("body") else ["body"]
+
+    await check_version(note, "Note", expected_version, changed)
     validator.raise_if_any()
-    note.body = values["body"]
-    note.version += 1
-    await note.save()
+    before = snapshot(note)
+    async with in_transaction():
+        await claim_version(note, "Note", expected_version, changed)
+        note.body = values["body"]
+        await note.save(update_fields=["body", "updated_at"])
+        await record_change(viewer, "note.update", note, before, snapshot(note))
     return note
 
 
 async def archive_note(viewer: Viewer, note_id: int) -> Note:
     note = await _own_note(viewer, note_id)
     if note.archived_at is None:
+        before = snapshot(note)
         note.archived_at = datetime.now(UTC)
         note.version += 1
-        await note.save()
+        async with in_transaction():
+            await note.save()
+            await record_change(viewer, "note.archive", note, before, snapshot(note))
     return note
 
 

@@ -15,6 +15,7 @@ end date to the earliest end that notice given on that day reaches.
 
 from __future__ import annotations
 
+import copy
 import enum
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -26,6 +27,7 @@ from tortoise.expressions import F
 from tortoise.functions import Min
 from tortoise.transactions import in_transaction
 
+from contractgql.audit import record_event, snapshot
 from contractgql.domain.dates import (
     ONE_DAY,
     Period,
@@ -205,6 +207,28 @@ async def load_terms(contract: Contract) -> Terms:
 # --- Renewal and expiry -----------------------------------------------------------
 
 
+async def _record_contract_change(
+    contract: Contract, actor_id: int | None, action: str, columns: dict[str, Any]
+) -> None:
+    """Record the change of `columns` of `contract` in the audit outbox.
+
+    `contract` still contains the values from before the change.
+    """
+    before = snapshot(contract)
+    changed = copy.copy(contract)
+    for name, value in columns.items():
+        setattr(changed, name, value)
+    await record_event(
+        contract.organization_id,
+        actor_id,
+        action,
+        "Contract",
+        contract.id,
+        before,
+        snapshot(changed),
+    )
+
+
 async def renew_term(
     contract: Contract, terms: Terms, today: date, created_by_id: int | None
 ) -> ContractEvent | None:
@@ -255,6 +279,14 @@ async def renew_term(
                 new_amount_minor=new_amount,
                 indexation_bp=contract.indexation_bp,
                 created_by_id=created_by_id,
+            )
+            renewed = {
+                "end_date": new_end,
+                "notice_deadline": new_deadline,
+                "amount_minor": new_amount,
+            }
+            await _record_contract_change(
+                contract, created_by_id, "contract.renew", renewed
             )
     except IntegrityError:
         raise TermError(
@@ -405,6 +437,13 @@ async def record_notice(
                 new_end_date=effective_end,
                 occurred_on=day,
                 created_by_id=viewer.user_id,
+            )
+            noticed = {"notice_date": day, "notice_party": party}
+            if "end_date" in changes:
+                noticed["end_date"] = changes["end_date"]
+                noticed["notice_deadline"] = changes["notice_deadline"]
+            await _record_contract_change(
+                contract, viewer.user_id, "contract.notice", noticed
             )
     except (_NoticeConflict, IntegrityError):
         await contract.refresh_from_db()

@@ -4,20 +4,39 @@ from __future__ import annotations
 
 from tortoise.transactions import in_transaction
 
+from contractgql.audit import record_change
 from contractgql.ids import encode_id
 from contractgql.models import Project, ProjectMember, User
 from contractgql.security.viewer import Viewer
 from contractgql.services.records import PROJECTS, get_record
 from contractgql.services.validation import Validator
+from contractgql.services.versions import check_version, claim_version
 
 MAX_MEMBERS = 500
 
 
-async def set_members(viewer: Viewer, project_id: int, user_ids: list[int]) -> Project:
-    """Make `user_ids` the project's members, adding and removing as needed."""
+async def set_members(
+    viewer: Viewer,
+    project_id: int,
+    user_ids: list[int],
+    expected_version: int | None = None,
+) -> Project:
+    """Make `user_ids` the project's members, adding and removing as needed.
+
+    Raises Conflict, and changes nothing, when `expected_version` is given and is
+    not the stored version.
+    """
     viewer.require(PROJECTS.write_permission, "change the members of a project")
     project: Project = await get_record(viewer, Project, project_id, "Project")
     requested = sorted(set(user_ids))
+
+    async def changed(stored: Project) -> list[str]:
+        members: list[int] = await ProjectMember.filter(
+            project_id=stored.id
+        ).values_list("user_id", flat=True)  # type: ignore[assignment]
+        return [] if set(members) == set(requested) else ["userIds"]
+
+    await check_version(project, "Project", expected_version, changed)
     validator = Validator()
     if len(requested) > MAX_MEMBERS:
         validator.add(
@@ -41,7 +60,9 @@ async def set_members(viewer: Viewer, project_id: int, user_ids: list[int]) -> P
         )
     validator.raise_if_any()
 
+    before = await _member_snapshot(project)
     async with in_transaction():
+        await claim_version(project, "Project", expected_version, changed)
         await (
             ProjectMember.filter(project_id=project.id)
             .exclude(user_id__in=requested)
@@ -58,6 +79,14 @@ async def set_members(viewer: Viewer, project_id: int, user_ids: list[int]) -> P
                 if user_id not in current
             ]
         )
-        project.version += 1
-        await project.save(update_fields=["version", "updated_at"])
+        await project.save(update_fields=["updated_at"])
+        after = await _member_snapshot(project)
+        await record_change(viewer, "project.members", project, before, after)
     return project
+
+
+async def _member_snapshot(project: Project) -> dict[str, list[str]]:
+    user_ids: list[int] = await ProjectMember.filter(project_id=project.id).values_list(
+        "user_id", flat=True
+    )  # type: ignore[assignment]
+    return {"members": [encode_id("User", pk) for pk in sorted(user_ids)]}

@@ -15,6 +15,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from contractgql.audit import record_change, snapshot
 from contractgql.domain.dates import Period
 from contractgql.errors import NotFound
 from contractgql.ids import encode_id
@@ -36,6 +37,12 @@ from contractgql.security.viewer import Viewer
 from contractgql.services.custom_fields import validate_custom_fields
 from contractgql.services.references import check_reference, check_references
 from contractgql.services.validation import MAX_PERIOD, Validator, is_storable_text
+from contractgql.services.versions import (
+    changed_columns,
+    changed_links,
+    check_version,
+    claim_version,
+)
 
 # Reminder offsets of one schedule, such as 6, 3 and 1 months before the anchor.
 MAX_REMINDER_OFFSETS = 10
@@ -73,24 +80,48 @@ async def create_record(
     validator.raise_if_any()
 
     record = spec.model(organization_id=viewer.organization_id, **columns)
-    await _save(spec, record, values)
+    await _save(spec, record, values, audit=AuditedChange(viewer, "create", None))
     return record
 
 
 async def update_record(
-    viewer: Viewer, spec: RecordSpec, record_id: int, values: dict[str, Any]
+    viewer: Viewer,
+    spec: RecordSpec,
+    record_id: int,
+    values: dict[str, Any],
+    expected_version: int | None = None,
 ) -> Any:
+    """Apply the given fields to a record. Fields left out keep their value.
+
+    Raises Conflict, and changes nothing, when `expected_version` is given and is
+    not the stored version.
+    """
     viewer.require(spec.write_permission, f"change a {spec.label.lower()}")
     require_writable(viewer, spec.model.__name__, values)
     record = await get_record(viewer, spec.model, record_id, spec.label)
     validator = Validator()
     columns = await spec.validate(validator, viewer, values, record)
+
+    async def changed(stored: Any) -> list[str]:
+        names = changed_columns(stored, columns, {})
+        if isinstance(stored, Client):
+            names += await changed_links(
+                stored, [("tagIds", "tags", values.get("tag_ids"))]
+            )
+        return sorted(names)
+
+    async def claim() -> None:
+        await claim_version(record, spec.label, expected_version, changed)
+
+    await check_version(record, spec.label, expected_version, changed)
     validator.raise_if_any()
 
+    change = AuditedChange(viewer, "update", await _audited_values(record, values))
     for name, value in columns.items():
         setattr(record, name, value)
-    record.version += 1
-    await _save(spec, record, values)
+    # Only the columns that the request sets are written, so that concurrent
+    # updates of other columns without an expected version are kept.
+    await _save(spec, record, values, claim, [*columns, "updated_at"], change)
     return record
 
 
@@ -98,10 +129,36 @@ async def archive_record(viewer: Viewer, spec: RecordSpec, record_id: int) -> An
     viewer.require(spec.write_permission, f"archive a {spec.label.lower()}")
     record = await get_record(viewer, spec.model, record_id, spec.label)
     if record.archived_at is None:
+        before = snapshot(record)
         record.archived_at = datetime.now(UTC)
         record.version += 1
-        await record.save()
+        async with in_transaction():
+            await record.save()
+            action = f"{audit_name(record)}.archive"
+            await record_change(viewer, action, record, before, snapshot(record))
     return record
+
+
+@dataclass(frozen=True)
+class AuditedChange:
+    """An audited change of a record: its actor, its verb and the values before."""
+
+    viewer: Viewer
+    verb: str
+    before: dict[str, Any] | None
+
+
+def audit_name(record: Any) -> str:
+    """Return the record kind as an audit action prefix, such as contact_person."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(record).__name__).lower()
+
+
+async def _audited_values(record: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """Return the record's audited values, with its tags when the input sets them."""
+    if values.get("tag_ids") is None or not isinstance(record, Client):
+        return snapshot(record)
+    tag_ids: list[int] = await record.tags.all().values_list("id", flat=True)  # type: ignore[assignment]
+    return snapshot(record, tags=[encode_id("Tag", pk) for pk in sorted(tag_ids)])
 
 
 async def get_record(
@@ -118,7 +175,19 @@ async def get_record(
     return record
 
 
-async def _save(spec: RecordSpec, record: Any, values: dict[str, Any]) -> None:
+async def _save(
+    spec: RecordSpec,
+    record: Any,
+    values: dict[str, Any],
+    claim: Callable[[], Awaitable[None]] | None = None,
+    update_fields: list[str] | None = None,
+    audit: AuditedChange | None = None,
+) -> None:
+    """Insert or update `record`, running `claim` first in the same transaction.
+
+    `audit` describes the change for the audit outbox, written last in the
+    transaction.
+    """
     for columns in spec.unique:
         clash = spec.model.filter(
             organization_id=record.organization_id,
@@ -131,8 +200,10 @@ async def _save(spec: RecordSpec, record: Any, values: dict[str, Any]) -> None:
 
     tag_ids = values.get("tag_ids")
     async with in_transaction():
+        if claim is not None:
+            await claim()
         try:
-            await record.save()
+            await record.save(update_fields=update_fields)
         except IntegrityError:
             # A concurrent request may have taken a unique value after the check.
             if not spec.unique:
@@ -144,6 +215,10 @@ async def _save(spec: RecordSpec, record: Any, values: dict[str, Any]) -> None:
                 id__in=tag_ids, organization_id=record.organization_id
             )
             await record.tags.add(*tags)
+        if audit is not None:
+            after = await _audited_values(record, values)
+            action = f"{audit_name(record)}.{audit.verb}"
+            await record_change(audit.viewer, action, record, audit.before, after)
 
 
 def _raise_duplicate(spec: RecordSpec, record: Any, columns: tuple[str, ...]) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from contractgql.audit import record_change, snapshot
 from contractgql.errors import NotFound
 from contractgql.ids import encode_id
 from contractgql.models import User
@@ -49,14 +50,17 @@ async def create_user(viewer: Viewer, values: dict[str, Any]) -> User:
     validator.raise_if_any()
 
     try:
-        return await User.create(
-            organization_id=viewer.organization_id,
-            email=email,
-            name=values["name"],
-            roles=roles,
-            password_hash=password_hash,
-            is_service_account=is_service_account,
-        )
+        async with in_transaction():
+            user = await User.create(
+                organization_id=viewer.organization_id,
+                email=email,
+                name=values["name"],
+                roles=roles,
+                password_hash=password_hash,
+                is_service_account=is_service_account,
+            )
+            await record_change(viewer, "user.create", user, None, snapshot(user))
+            return user
     except IntegrityError:
         # Another request took the address after the check.
         _add_duplicate_email(validator, email)
@@ -83,11 +87,13 @@ async def deactivate_user(viewer: Viewer, user_id: int) -> User:
         validator.raise_if_any()
     async with in_transaction():
         if user.is_active:
+            before = snapshot(user)
             user.is_active = False
             user.token_generation += 1
             await user.save(
                 update_fields=["is_active", "token_generation", "updated_at"]
             )
+            await record_change(viewer, "user.deactivate", user, before, snapshot(user))
         await revoke_tokens_of_user(user.id)
     return user
 
@@ -97,8 +103,11 @@ async def reactivate_user(viewer: Viewer, user_id: int) -> User:
     viewer.require(MANAGE_PERMISSION, "reactivate users")
     user = await _get_user(viewer, user_id)
     if not user.is_active:
+        before = snapshot(user)
         user.is_active = True
-        await user.save(update_fields=["is_active", "updated_at"])
+        async with in_transaction():
+            await user.save(update_fields=["is_active", "updated_at"])
+            await record_change(viewer, "user.reactivate", user, before, snapshot(user))
     return user
 
 
@@ -124,8 +133,11 @@ async def set_user_roles(
             "administrator to change your roles.",
         )
     validator.raise_if_any()
+    before = snapshot(user)
     user.roles = new_roles
-    await user.save(update_fields=["roles", "updated_at"])
+    async with in_transaction():
+        await user.save(update_fields=["roles", "updated_at"])
+        await record_change(viewer, "user.roles", user, before, snapshot(user))
     return user
 
 

@@ -17,6 +17,7 @@ from tortoise.expressions import Subquery
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from contractgql.audit import record_change
 from contractgql.config import load_settings
 from contractgql.errors import (
     FieldError,
@@ -244,6 +245,9 @@ async def complete_task(
             completed_by_id=viewer.user_id,
         )
         if changed:
+            await record_change(
+                viewer, "task.complete", task, {"status": "open"}, {"status": "done"}
+            )
             reminder = await Reminder.get(id=task.reminder_id)
             started = await _create_step(reminder, task.step + 1, viewer.today, policy)
             if started is not None:

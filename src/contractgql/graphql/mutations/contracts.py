@@ -10,7 +10,7 @@ from strawberry import UNSET
 
 from contractgql.errors import ValidationError
 from contractgql.graphql.context import Info
-from contractgql.graphql.inputs import decode_typed_id, input_values
+from contractgql.graphql.inputs import ExpectedVersion, decode_typed_id, input_values
 from contractgql.graphql.types.common import (
     JSON,
     ContractStageEnum,
@@ -142,12 +142,18 @@ class ContractMutations:
 
     @strawberry.mutation(description="Change fields of a contract.")
     async def update_contract(
-        self, info: Info, id: strawberry.ID, input: UpdateContractInput
+        self,
+        info: Info,
+        id: strawberry.ID,
+        input: UpdateContractInput,
+        expected_version: ExpectedVersion = None,
     ) -> ContractPayload:
         viewer = info.context.viewer
         pk = decode_typed_id(id, "Contract")
         try:
-            contract = await service.update_contract(viewer, pk, input_values(input))
+            contract = await service.update_contract(
+                viewer, pk, input_values(input), expected_version
+            )
         except ValidationError as error:
             return _failed(error)
         return await _payload(info, contract)
@@ -166,11 +172,16 @@ class ContractMutations:
         id: strawberry.ID,
         add: ContractLinksInput | None = None,
         remove: ContractLinksInput | None = None,
+        expected_version: ExpectedVersion = None,
     ) -> ContractPayload:
         viewer = info.context.viewer
         try:
             contract = await service.change_links(
-                viewer, decode_typed_id(id, "Contract"), _links(add), _links(remove)
+                viewer,
+                decode_typed_id(id, "Contract"),
+                _links(add),
+                _links(remove),
+                expected_version,
             )
         except ValidationError as error:
             return _failed(error)
@@ -178,13 +189,17 @@ class ContractMutations:
 
     @strawberry.mutation(description="Set or clear the master contract of a contract.")
     async def set_contract_parent(
-        self, info: Info, id: strawberry.ID, parent_id: strawberry.ID | None = None
+        self,
+        info: Info,
+        id: strawberry.ID,
+        parent_id: strawberry.ID | None = None,
+        expected_version: ExpectedVersion = None,
     ) -> ContractPayload:
         viewer = info.context.viewer
         try:
             values = input_values(_ParentInput(parent_id=parent_id))
             contract = await service.update_contract(
-                viewer, decode_typed_id(id, "Contract"), values
+                viewer, decode_typed_id(id, "Contract"), values, expected_version
             )
         except ValidationError as error:
             return _failed(error)

@@ -10,7 +10,7 @@ from strawberry import UNSET
 
 from contractgql.errors import ValidationError
 from contractgql.graphql.context import Info
-from contractgql.graphql.inputs import decode_typed_id, input_values
+from contractgql.graphql.inputs import ExpectedVersion, decode_typed_id, input_values
 from contractgql.graphql.types.catalog import (
     CONTRACT_TYPE_COLUMNS,
     PROJECT_COLUMNS,
@@ -215,11 +215,12 @@ async def _update(
     data: Any,
     columns: tuple[str, ...],
     build: Callable[..., Any],
+    expected_version: int | None,
 ) -> Payload[Any]:
     pk = decode_typed_id(id, spec.model.__name__)
     try:
         record = await service.update_record(
-            info.context.viewer, spec, pk, _values(data)
+            info.context.viewer, spec, pk, _values(data), expected_version
         )
     except ValidationError as error:
         return Payload(record=None, errors=field_errors(error.errors))
@@ -248,10 +249,20 @@ class RecordMutations:
 
     @strawberry.mutation
     async def update_client(
-        self, info: Info, id: strawberry.ID, input: ClientInput
+        self,
+        info: Info,
+        id: strawberry.ID,
+        input: ClientInput,
+        expected_version: ExpectedVersion = None,
     ) -> Payload[ClientNode]:
         return await _update(
-            info, service.CLIENTS, id, input, CLIENT_COLUMNS, client_node
+            info,
+            service.CLIENTS,
+            id,
+            input,
+            CLIENT_COLUMNS,
+            client_node,
+            expected_version,
         )
 
     @strawberry.mutation
@@ -270,10 +281,20 @@ class RecordMutations:
 
     @strawberry.mutation
     async def update_contact_person(
-        self, info: Info, id: strawberry.ID, input: ContactPersonInput
+        self,
+        info: Info,
+        id: strawberry.ID,
+        input: ContactPersonInput,
+        expected_version: ExpectedVersion = None,
     ) -> Payload[ContactPersonNode]:
         return await _update(
-            info, service.CONTACTS, id, input, CONTACT_COLUMNS, contact_node
+            info,
+            service.CONTACTS,
+            id,
+            input,
+            CONTACT_COLUMNS,
+            contact_node,
+            expected_version,
         )
 
     @strawberry.mutation
@@ -292,10 +313,20 @@ class RecordMutations:
 
     @strawberry.mutation
     async def update_project(
-        self, info: Info, id: strawberry.ID, input: ProjectInput
+        self,
+        info: Info,
+        id: strawberry.ID,
+        input: ProjectInput,
+        expected_version: ExpectedVersion = None,
     ) -> Payload[ProjectNode]:
         return await _update(
-            info, service.PROJECTS, id, input, PROJECT_COLUMNS, project_node
+            info,
+            service.PROJECTS,
+            id,
+            input,
+            PROJECT_COLUMNS,
+            project_node,
+            expected_version,
         )
 
     @strawberry.mutation(
@@ -303,12 +334,18 @@ class RecordMutations:
         "normal contracts of the clients of their projects. Needs 'project:write'."
     )
     async def set_project_members(
-        self, info: Info, project_id: strawberry.ID, user_ids: list[strawberry.ID]
+        self,
+        info: Info,
+        project_id: strawberry.ID,
+        user_ids: list[strawberry.ID],
+        expected_version: ExpectedVersion = None,
     ) -> Payload[ProjectNode]:
         pk = decode_typed_id(project_id, "Project", "projectId")
         users = [decode_typed_id(user, "User", "userIds") for user in user_ids]
         try:
-            record = await project_service.set_members(info.context.viewer, pk, users)
+            record = await project_service.set_members(
+                info.context.viewer, pk, users, expected_version
+            )
         except ValidationError as error:
             return Payload(record=None, errors=field_errors(error.errors))
         return Payload(
@@ -331,10 +368,20 @@ class RecordMutations:
 
     @strawberry.mutation
     async def update_service(
-        self, info: Info, id: strawberry.ID, input: ServiceInput
+        self,
+        info: Info,
+        id: strawberry.ID,
+        input: ServiceInput,
+        expected_version: ExpectedVersion = None,
     ) -> Payload[ServiceNode]:
         return await _update(
-            info, service.SERVICES, id, input, SERVICE_COLUMNS, service_node
+            info,
+            service.SERVICES,
+            id,
+            input,
+            SERVICE_COLUMNS,
+            service_node,
+            expected_version,
         )
 
     @strawberry.mutation
@@ -349,9 +396,21 @@ class RecordMutations:
 
     @strawberry.mutation
     async def update_tag(
-        self, info: Info, id: strawberry.ID, input: TagInput
+        self,
+        info: Info,
+        id: strawberry.ID,
+        input: TagInput,
+        expected_version: ExpectedVersion = None,
     ) -> Payload[TagNode]:
-        return await _update(info, service.TAGS, id, input, TAG_COLUMNS, tag_node)
+        return await _update(
+            info,
+            service.TAGS,
+            id,
+            input,
+            TAG_COLUMNS,
+            tag_node,
+            expected_version,
+        )
 
     @strawberry.mutation
     async def archive_tag(self, info: Info, id: strawberry.ID) -> Payload[TagNode]:
@@ -371,7 +430,11 @@ class RecordMutations:
 
     @strawberry.mutation
     async def update_contract_type(
-        self, info: Info, id: strawberry.ID, input: ContractTypeInput
+        self,
+        info: Info,
+        id: strawberry.ID,
+        input: ContractTypeInput,
+        expected_version: ExpectedVersion = None,
     ) -> Payload[ContractTypeNode]:
         return await _update(
             info,
@@ -380,6 +443,7 @@ class RecordMutations:
             input,
             CONTRACT_TYPE_COLUMNS,
             contract_type_node,
+            expected_version,
         )
 
     @strawberry.mutation
@@ -404,7 +468,11 @@ class RecordMutations:
 
     @strawberry.mutation
     async def update_custom_field_definition(
-        self, info: Info, id: strawberry.ID, input: CustomFieldDefinitionInput
+        self,
+        info: Info,
+        id: strawberry.ID,
+        input: CustomFieldDefinitionInput,
+        expected_version: ExpectedVersion = None,
     ) -> Payload[CustomFieldDefinitionNode]:
         return await _update(
             info,
@@ -413,6 +481,7 @@ class RecordMutations:
             input,
             CUSTOM_FIELD_COLUMNS,
             custom_field_node,
+            expected_version,
         )
 
     @strawberry.mutation
@@ -439,11 +508,15 @@ class RecordMutations:
 
     @strawberry.mutation(description="Change the text of a note you wrote.")
     async def update_note(
-        self, info: Info, id: strawberry.ID, body: str
+        self,
+        info: Info,
+        id: strawberry.ID,
+        body: str,
+        expected_version: ExpectedVersion = None,
     ) -> Payload[NoteNode]:
         try:
             note = await note_service.update_note(
-                info.context.viewer, decode_typed_id(id, "Note"), body
+                info.context.viewer, decode_typed_id(id, "Note"), body, expected_version
             )
         except ValidationError as error:
             return Payload(record=None, errors=field_errors(error.errors))

@@ -10,7 +10,8 @@ import strawberry
 from tortoise.expressions import Q
 
 from contractgql.graphql.context import Info
-from contractgql.graphql.relay import Node
+from contractgql.graphql.relay import Connection, Node
+from contractgql.graphql.types.audit import AuditEntryNode, history_connection
 from contractgql.graphql.types.common import JSON, PeriodType, period_type
 from contractgql.graphql.types.filters import ContractFilter, ContractOrder
 from contractgql.graphql.types.related import linked_to, related_contracts
@@ -138,6 +139,15 @@ class ProjectNode(Node):
     @strawberry.field(description="Notes on this project, newest first.")
     def notes(self, info: Info) -> list[NoteRef]:
         return info.context.loaders.notes("project", self.pk)
+
+    @strawberry.field(
+        description="Recorded changes of this project, newest first. Protected "
+        "fields that you may not read show their name with null values."
+    )
+    async def history(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[AuditEntryNode]:
+        return await history_connection(info, "Project", self.pk, first, after)
 
     @strawberry.field(description="Users who work on this project, by name.")
     async def members(self, info: Info) -> list[UserRef]:

@@ -9,7 +9,9 @@ import strawberry
 from tortoise.expressions import Q
 
 from contractgql.graphql.context import Info
-from contractgql.graphql.relay import Node
+from contractgql.graphql.relay import Connection, Node
+from contractgql.graphql.types.activity import ActivityConnection, activity_connection
+from contractgql.graphql.types.audit import AuditEntryNode, history_connection
 from contractgql.graphql.types.catalog import RECORD_COLUMNS, _record_fields
 from contractgql.graphql.types.common import JSON
 from contractgql.graphql.types.filters import ContractFilter, ContractOrder
@@ -68,6 +70,25 @@ class ClientNode(Node):
     @strawberry.field(description="Notes on this client, newest first.")
     def notes(self, info: Info) -> list[NoteRef]:
         return info.context.loaders.notes("client", self.pk)
+
+    @strawberry.field(
+        description="Recorded changes of this client, newest first. Protected "
+        "fields that you may not read show their name with null values."
+    )
+    async def history(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[AuditEntryNode]:
+        return await history_connection(info, "Client", self.pk, first, after)
+
+    @strawberry.field(
+        description="Notes, recorded changes, reminders and tasks of this client, "
+        "newest first. Reminders and tasks are those of the client's contracts "
+        "that you may see."
+    )
+    async def activity(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> ActivityConnection:
+        return await activity_connection(info, "Client", self.pk, first, after)
 
     @strawberry.field(description="Contracts with this client that the caller may see.")
     async def contracts(

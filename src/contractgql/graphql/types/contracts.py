@@ -22,7 +22,9 @@ from contractgql.domain.money import (
 )
 from contractgql.domain.status import contract_status
 from contractgql.graphql.context import Info
-from contractgql.graphql.relay import Node
+from contractgql.graphql.relay import Connection, Node
+from contractgql.graphql.types.activity import ActivityConnection, activity_connection
+from contractgql.graphql.types.audit import AuditEntryNode, history_connection
 from contractgql.graphql.types.common import (
     JSON,
     ContractStageEnum,
@@ -268,6 +270,24 @@ class ContractNode(Node):
     def notes(self, info: Info) -> list[NoteRef]:
         return info.context.loaders.notes("contract", self.pk)
 
+    @strawberry.field(
+        description="Recorded changes of this contract, newest first. Protected "
+        "fields that you may not read show their name with null values."
+    )
+    async def history(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[AuditEntryNode]:
+        return await history_connection(info, "Contract", self.pk, first, after)
+
+    @strawberry.field(
+        description="Notes, recorded changes, reminders and tasks of this contract, "
+        "newest first."
+    )
+    async def activity(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> ActivityConnection:
+        return await activity_connection(info, "Contract", self.pk, first, after)
+
     @strawberry.field(description="Users who follow this contract.")
     def watchers(self, info: Info) -> list[UserRef]:
         return _many(self, info, "watchers")
@@ -413,6 +433,8 @@ _FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
     "reminders": (),
     "tasks": (),
     "events": (),
+    "history": (),
+    "activity": (),
 }
 ALL_CONTRACT_FIELDS = frozenset(_FIELD_COLUMNS)
 _FINANCIAL_FIELDS = (

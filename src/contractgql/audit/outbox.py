@@ -1,0 +1,200 @@
+"""Record a change as an audit event in the outbox, inside the caller's transaction."""
+
+from __future__ import annotations
+
+import enum
+import re
+from contextvars import ContextVar
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from tortoise.fields.relational import ForeignKeyFieldInstance
+from tortoise.models import Model
+
+from contractgql.domain.money import from_minor_units
+from contractgql.ids import encode_id
+from contractgql.models import AuditOutbox, Contract
+from contractgql.security.viewer import Viewer
+
+# The GraphQL request id, set by the GraphQL context, copied into each event.
+current_request_id: ContextVar[str | None] = ContextVar(
+    "contractgql_audit_request_id", default=None
+)
+# Organizations whose outbox got rows in this request, for the GraphQL app to
+# enqueue a recorder job once the response is sent. None outside a request.
+pending_organizations: ContextVar[set[int] | None] = ContextVar(
+    "contractgql_audit_pending", default=None
+)
+
+# Columns that every change touches or that no GraphQL field shows.
+IGNORED_COLUMNS = frozenset(
+    {
+        "id",
+        "organization_id",
+        "created_at",
+        "updated_at",
+        "version",
+        "created_by_id",
+        "updated_by_id",
+        "password_hash",
+        "token_generation",
+        "last_login_at",
+    }
+)
+# Contract columns that GraphQL shows under another name or as one value.
+CONTRACT_COLUMNS = frozenset(
+    {
+        "amount_minor",
+        "vat_rate_bp",
+        "indexation_bp",
+        "notice_count",
+        "notice_unit",
+        "renewal_term_count",
+        "renewal_term_unit",
+    }
+)
+BASIS_POINTS = Decimal(100)
+
+
+def snapshot(record: Model, **extra: Any) -> dict[str, Any]:
+    """Return the record's audited values as JSON values keyed by GraphQL field name.
+
+    Foreign keys become global ids under the relation's name, so `client_id` is
+    stored as `client`. `extra` adds values that are not columns, such as links.
+    """
+    values: dict[str, Any] = {}
+    meta = record._meta
+    for name in meta.db_fields:
+        if name in IGNORED_COLUMNS:
+            continue
+        if isinstance(record, Contract) and name in CONTRACT_COLUMNS:
+            continue
+        value = getattr(record, name)
+        relation = name.removesuffix("_id")
+        field = meta.fields_map.get(relation)
+        if name.endswith("_id") and isinstance(field, ForeignKeyFieldInstance):
+            related = field.related_model.__name__
+            values[_camel(relation)] = (
+                None if value is None else encode_id(related, value)
+            )
+        else:
+            values[_camel(name)] = _json_value(value)
+    if isinstance(record, Contract):
+        values.update(_contract_values(record))
+    values.update({_camel(key): _json_value(value) for key, value in extra.items()})
+    return values
+
+
+def _contract_values(contract: Contract) -> dict[str, Any]:
+    amount = None
+    if contract.amount_minor is not None:
+        amount = str(from_minor_units(contract.amount_minor, contract.currency))
+    return {
+        "amount": amount,
+        "vatRate": _percentage(contract.vat_rate_bp),
+        "indexation": _percentage(contract.indexation_bp),
+        "noticePeriod": _period(contract.notice_count, contract.notice_unit),
+        "renewalTerm": _period(contract.renewal_term_count, contract.renewal_term_unit),
+    }
+
+
+def _percentage(basis_points: int | None) -> str | None:
+    if basis_points is None:
+        return None
+    return str(Decimal(basis_points) / BASIS_POINTS)
+
+
+def _period(count: int | None, unit: Any) -> str | None:
+    if count is None or unit is None:
+        return None
+    return f"{count} {_json_value(unit)}"
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_json_value(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _json_value(item) for key, item in value.items()}
+    return value
+
+
+def _camel(name: str) -> str:
+    return re.sub(r"_([a-z0-9])", lambda match: match.group(1).upper(), name)
+
+
+def diff(
+    before: dict[str, Any] | None, after: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """Return one {"field", "old", "new"} object per field whose value changed."""
+    old = before or {}
+    new = after or {}
+    changes = []
+    for field in sorted(set(old) | set(new)):
+        if old.get(field) != new.get(field):
+            changes.append(
+                {"field": field, "old": old.get(field), "new": new.get(field)}
+            )
+    return changes
+
+
+async def record_change(
+    viewer: Viewer,
+    action: str,
+    entity: Model,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> AuditOutbox | None:
+    """Insert an outbox event for the viewer's change of `entity`.
+
+    Call it inside the transaction that writes the change. `before` is None for a
+    created record. An update that changed nothing records no event, and then it
+    returns None.
+    """
+    return await record_event(
+        viewer.organization_id,
+        viewer.user_id,
+        action,
+        type(entity).__name__,
+        entity.pk,
+        before,
+        after,
+    )
+
+
+async def record_event(
+    organization_id: int,
+    actor_id: int | None,
+    action: str,
+    entity_type: str,
+    entity_id: int,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> AuditOutbox | None:
+    """Insert an outbox event, for writers without a viewer such as the scans.
+
+    `actor_id` is None for changes that the system makes by itself.
+    """
+    changes = diff(before, after)
+    if before is not None and not changes:
+        return None
+    event = await AuditOutbox.create(
+        organization_id=organization_id,
+        actor_id=actor_id,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        changes=changes,
+        request_id=current_request_id.get(),
+        created_at=datetime.now(UTC),
+    )
+    pending = pending_organizations.get()
+    if pending is not None:
+        pending.add(organization_id)
+    return event

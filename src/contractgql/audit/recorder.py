@@ -1,0 +1,236 @@
+"""Move outbox events into the hash-chained audit log, and verify the chains.
+
+Each organization has one chain. Entry n has sequence n, `prev_hash` equal to the
+hash of entry n - 1 (64 zeros for the first) and `hash` = SHA-256 of `prev_hash`
+followed by the canonical JSON of the entry's content (`entry_content`).
+
+A recorder appends a batch in one transaction: it first updates the organization's
+AuditChainHead row, which locks it until the commit (a row lock on PostgreSQL, the
+database's single write lock on SQLite). A second recorder waits there and then reads
+the head and the outbox as the first one left them. So the outbox rows it reads are
+still there, and it continues the chain where the first stopped. The unique keys on
+(organization, sequence) and on the outbox id reject any entry written twice anyway.
+A recorder killed part way leaves its transaction uncommitted, so nothing of it stays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tortoise import connections
+from tortoise.transactions import in_transaction
+
+from contractgql.models import AuditChainHead, AuditLog, AuditOutbox, Organization
+
+logger = logging.getLogger(__name__)
+
+GENESIS_HASH = "0" * 64
+# Outbox rows appended per transaction.
+BATCH_SIZE = 500
+# Batches per organization and call, so one busy organization cannot hold a
+# recorder forever. The next call or sweep continues.
+MAX_BATCHES = 1000
+
+
+def entry_content(entry: AuditLog | AuditOutbox, sequence: int) -> dict[str, Any]:
+    """Return the hashed content of an entry: everything but its id and hashes."""
+    return {
+        "organization_id": entry.organization_id,
+        "sequence": sequence,
+        "outbox_id": entry.id if isinstance(entry, AuditOutbox) else entry.outbox_id,
+        "actor_id": entry.actor_id,
+        "action": entry.action,
+        "entity_type": entry.entity_type,
+        "entity_id": entry.entity_id,
+        "changes": entry.changes,
+        "request_id": entry.request_id,
+        "at": _timestamp(entry.created_at),
+    }
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds")
+
+
+def chain_hash(prev_hash: str, content: dict[str, Any]) -> str:
+    """Return SHA-256 over `prev_hash` and the canonical JSON of `content`, in hex."""
+    canonical = json.dumps(
+        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+async def record_audit(
+    organization_id: int | None = None, *, batch_size: int = BATCH_SIZE
+) -> int:
+    """Append the outbox events of one organization, or of all, to the audit log.
+
+    Returns the number of entries appended.
+    """
+    if organization_id is not None:
+        organization_ids = [organization_id]
+    else:
+        rows = await AuditOutbox.all().distinct().values_list("organization_id")
+        organization_ids = sorted({row[0] for row in rows})
+    appended = 0
+    for org in organization_ids:
+        for _ in range(MAX_BATCHES):
+            count = await _append_batch(org, batch_size)
+            appended += count
+            if count < batch_size:
+                break
+    return appended
+
+
+async def _append_batch(organization_id: int, batch_size: int) -> int:
+    await _ensure_head(organization_id)
+    async with in_transaction() as connection:
+        # Take the chain's lock before reading anything, so that the reads below see
+        # what the previous holder committed.
+        await (
+            AuditChainHead.filter(organization_id=organization_id)
+            .using_db(connection)
+            .update(sequence=_same_sequence())
+        )
+        head = (
+            await AuditChainHead.filter(organization_id=organization_id)
+            .using_db(connection)
+            .get()
+        )
+        events = (
+            await AuditOutbox.filter(organization_id=organization_id)
+            .using_db(connection)
+            .order_by("id")
+            .limit(batch_size)
+        )
+        if not events:
+            return 0
+        sequence = head.sequence
+        prev_hash = head.hash
+        entries = []
+        for event in events:
+            sequence += 1
+            digest = chain_hash(prev_hash, entry_content(event, sequence))
+            entries.append(
+                AuditLog(
+                    organization_id=organization_id,
+                    sequence=sequence,
+                    outbox_id=event.id,
+                    actor_id=event.actor_id,
+                    action=event.action,
+                    entity_type=event.entity_type,
+                    entity_id=event.entity_id,
+                    changes=event.changes,
+                    request_id=event.request_id,
+                    created_at=event.created_at,
+                    prev_hash=prev_hash,
+                    hash=digest,
+                )
+            )
+            prev_hash = digest
+        await AuditLog.bulk_create(entries, using_db=connection)
+        await (
+            AuditOutbox.filter(id__in=[event.id for event in events])
+            .using_db(connection)
+            .delete()
+        )
+        await (
+            AuditChainHead.filter(organization_id=organization_id)
+            .using_db(connection)
+            .update(sequence=sequence, hash=prev_hash)
+        )
+    return len(events)
+
+
+def _same_sequence() -> Any:
+    from tortoise.expressions import F
+
+    return F("sequence")
+
+
+async def _ensure_head(organization_id: int) -> None:
+    """Create the organization's chain head row unless it exists."""
+    if await AuditChainHead.filter(organization_id=organization_id).exists():
+        return
+    client = connections.get("default")
+    table = AuditChainHead._meta.db_table
+    placeholders = (
+        "($1, 0, $2, CURRENT_TIMESTAMP)"
+        if client.capabilities.dialect == "postgres"
+        else "(?, 0, ?, CURRENT_TIMESTAMP)"
+    )
+    await client.execute_query(
+        f"INSERT INTO {table} (organization_id, sequence, hash, updated_at) "
+        f"VALUES {placeholders} ON CONFLICT (organization_id) DO NOTHING",
+        [organization_id, GENESIS_HASH],
+    )
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    """The first entry of a chain that does not verify."""
+
+    organization_id: int
+    organization_name: str
+    sequence: int
+    entry_id: int | None
+    reason: str
+
+    def describe(self) -> str:
+        entry = "missing" if self.entry_id is None else f"id {self.entry_id}"
+        return (
+            f"organization {self.organization_name!r} (id {self.organization_id}), "
+            f"sequence {self.sequence}, entry {entry}: {self.reason}"
+        )
+
+
+async def verify_chain(organization: Organization) -> ChainProblem | None:
+    """Recompute an organization's chain and return its first bad entry, if any."""
+    expected_sequence = 1
+    prev_hash = GENESIS_HASH
+    entries = await AuditLog.filter(organization_id=organization.id).order_by(
+        "sequence"
+    )
+
+    def problem(sequence: int, entry_id: int | None, reason: str) -> ChainProblem:
+        return ChainProblem(
+            organization.id, organization.name, sequence, entry_id, reason
+        )
+
+    for entry in entries:
+        if entry.sequence != expected_sequence:
+            return problem(
+                expected_sequence,
+                None,
+                f"the chain jumps from sequence {expected_sequence - 1} to "
+                f"{entry.sequence}",
+            )
+        if entry.prev_hash != prev_hash:
+            return problem(
+                entry.sequence, entry.id, "prev_hash differs from the previous hash"
+            )
+        digest = chain_hash(prev_hash, entry_content(entry, entry.sequence))
+        if digest != entry.hash:
+            return problem(
+                entry.sequence,
+                entry.id,
+                "the stored hash does not match the entry's content",
+            )
+        prev_hash = digest
+        expected_sequence += 1
+    head = await AuditChainHead.filter(organization_id=organization.id).first()
+    if head is not None and (
+        head.sequence != expected_sequence - 1 or head.hash != prev_hash
+    ):
+        return problem(
+            head.sequence,
+            None,
+            f"the chain head names sequence {head.sequence} but the log ends at "
+            f"{expected_sequence - 1}",
+        )
+    return None

@@ -1,0 +1,112 @@
+"""Optimistic concurrency for updates of editable records.
+
+An update may name the version of the record that its caller read. The update then
+writes only while the stored version is still that one, and fails with Conflict
+otherwise. claim_version increments the version with `version = version + 1` in
+the database, with or without an expected version, so concurrent updates that go
+through it lose no increment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+from tortoise.expressions import F
+
+from contractgql.errors import Conflict
+from contractgql.ids import encode_id
+from contractgql.models.base import Record
+
+# Returns the GraphQL names of the fields that the request sets to a value other
+# than the one stored in the given record.
+ChangedFields = Callable[[Any], Awaitable[list[str]]]
+
+
+async def check_version(
+    record: Record, label: str, expected: int | None, changed: ChangedFields
+) -> None:
+    """Raise Conflict when `expected` is given and is not the version of `record`.
+
+    This check only spares the caller a write that would fail. The write itself
+    must still go through claim_version, which makes the comparison atomic.
+    """
+    if expected is None or expected == record.version:
+        return
+    raise _conflict(record, label, expected, await changed(record))
+
+
+async def claim_version(
+    record: Record, label: str, expected: int | None, changed: ChangedFields
+) -> None:
+    """Increment the stored version, only while it equals `expected` when given.
+
+    Call it inside the update's transaction, before any other write. Its UPDATE
+    holds the row lock on PostgreSQL, and the write lock of the database on SQLite,
+    until the transaction ends. A concurrent update with the same expected version
+    therefore waits, then finds the new version and gets Conflict. Sets
+    `record.version` to the new stored version.
+    """
+    model = type(record)
+    query = model.filter(id=record.id)
+    if expected is not None:
+        query = query.filter(version=expected)
+    updated = await query.update(version=F("version") + 1)
+    if not updated:
+        stored = await model.get(id=record.id)
+        assert expected is not None, "an update without a version always matches"
+        raise _conflict(stored, label, expected, await changed(stored))
+    rows = await model.filter(id=record.id).values("version")
+    record.version = rows[0]["version"]
+
+
+def changed_columns(
+    stored: Any, columns: Mapping[str, Any], graphql_names: Mapping[str, str]
+) -> list[str]:
+    """Return the GraphQL names of the columns whose stored value differs.
+
+    A column that `graphql_names` leaves out has the camel-case name of the column,
+    such as clientId for client_id.
+    """
+    names = {
+        graphql_names.get(column, camel_case(column))
+        for column, value in columns.items()
+        if getattr(stored, column) != value
+    }
+    return sorted(names)
+
+
+async def changed_links(
+    stored: Any, links: Iterable[tuple[str, str, list[int] | None]]
+) -> list[str]:
+    """Return the names of the link lists that differ from the stored links.
+
+    `links` contains the GraphQL name, the relation's attribute on `stored` and the
+    requested ids, or None for a list that the request leaves out.
+    """
+    names = []
+    for name, relation, ids in links:
+        if ids is None:
+            continue
+        linked = await getattr(stored, relation).all().values_list("id", flat=True)
+        if set(linked) != set(ids):
+            names.append(name)
+    return names
+
+
+def camel_case(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.capitalize() for part in rest)
+
+
+def _conflict(
+    stored: Record, label: str, expected: int, changed_fields: list[str]
+) -> Conflict:
+    record_id = encode_id(type(stored).__name__, stored.id)
+    return Conflict(
+        f"{label} {record_id!r} was changed by someone else: the request expected "
+        f"version {expected}, but the current version is {stored.version}. Reload "
+        "the record and apply your changes again.",
+        current_version=stored.version,
+        changed_fields=changed_fields,
+    )

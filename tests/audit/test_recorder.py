@@ -1,0 +1,202 @@
+"""The recorder: exactly-once, in-order chains despite kills and concurrent runs."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import time
+import uuid
+from datetime import UTC, datetime
+
+from tortoise import connections
+
+from contractgql.audit.recorder import (
+    GENESIS_HASH,
+    chain_hash,
+    entry_content,
+    record_audit,
+    verify_chain,
+)
+from contractgql.config import Settings
+from contractgql.models import AuditLog, AuditOutbox, Organization
+from tests.jobs.conftest import CONTRACTGQL, process_env
+
+# Seconds a recorder process may take before the test gives up on it.
+PROCESS_TIMEOUT = 120
+
+
+async def make_events(count: int) -> Organization:
+    """Create an organization with `count` waiting outbox events."""
+    organization = await Organization.create(name=f"Audit {uuid.uuid4().hex[:10]}")
+    now = datetime.now(UTC)
+    await AuditOutbox.bulk_create(
+        [
+            AuditOutbox(
+                organization_id=organization.id,
+                actor_id=None,
+                action="contract.update",
+                entity_type="Contract",
+                entity_id=index + 1,
+                changes=[{"field": "name", "old": f"v{index}", "new": f"v{index + 1}"}],
+                request_id=f"request-{index}",
+                created_at=now,
+            )
+            for index in range(count)
+        ]
+    )
+    return organization
+
+
+async def assert_complete_chain(organization: Organization, count: int) -> None:
+    """Check that the chain contains each event once, in id order, and verifies."""
+    entries = await AuditLog.filter(organization_id=organization.id).order_by(
+        "sequence"
+    )
+    assert [entry.sequence for entry in entries] == list(range(1, count + 1))
+    outbox_ids = [entry.outbox_id for entry in entries]
+    assert outbox_ids == sorted(outbox_ids)
+    assert len(set(outbox_ids)) == count
+    assert [entry.entity_id for entry in entries] == list(range(1, count + 1))
+    assert await AuditOutbox.filter(organization_id=organization.id).count() == 0
+    assert await verify_chain(organization) is None
+
+
+def recorder(organization: Organization, batch_size: int) -> list[str]:
+    return [
+        *CONTRACTGQL,
+        "audit",
+        "record",
+        "--organization",
+        organization.name,
+        "--batch-size",
+        str(batch_size),
+    ]
+
+
+async def test_recorder_builds_hash_chain(scratch: Settings) -> None:
+    organization = await make_events(5)
+    assert await record_audit(organization.id, batch_size=2) == 5
+
+    entries = await AuditLog.filter(organization_id=organization.id).order_by(
+        "sequence"
+    )
+    assert entries[0].prev_hash == GENESIS_HASH
+    for previous, entry in zip(entries, entries[1:], strict=False):
+        assert entry.prev_hash == previous.hash
+    for entry in entries:
+        expected = chain_hash(entry.prev_hash, entry_content(entry, entry.sequence))
+        assert entry.hash == expected
+    await assert_complete_chain(organization, 5)
+
+
+async def test_recorder_continues_chain(scratch: Settings) -> None:
+    organization = await make_events(3)
+    await record_audit(organization.id)
+    await AuditOutbox.create(
+        organization_id=organization.id,
+        action="contract.update",
+        entity_type="Contract",
+        entity_id=4,
+        changes=[],
+        created_at=datetime.now(UTC),
+    )
+    assert await record_audit(organization.id) == 1
+    await assert_complete_chain(organization, 4)
+
+
+async def test_killed_recorder_leaves_no_gap(scratch: Settings) -> None:
+    count = 1500
+    organization = await make_events(count)
+    process = subprocess.Popen(
+        recorder(organization, batch_size=1),
+        env=process_env(scratch),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    recorded = 0
+    deadline = time.monotonic() + PROCESS_TIMEOUT
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            recorded = await AuditLog.filter(organization_id=organization.id).count()
+            if recorded >= 20:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=PROCESS_TIMEOUT)
+    assert process.returncode == -signal.SIGKILL
+    assert recorded >= 20
+    left = await AuditOutbox.filter(organization_id=organization.id).count()
+    assert left > 0, "the recorder finished before it was killed"
+
+    await record_audit(organization.id)
+    await assert_complete_chain(organization, count)
+
+
+async def test_concurrent_recorders_write_one_chain(scratch: Settings) -> None:
+    count = 400
+    organization = await make_events(count)
+    processes = [
+        subprocess.Popen(
+            recorder(organization, batch_size=3),
+            env=process_env(scratch),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [process.communicate(timeout=PROCESS_TIMEOUT) for process in processes]
+    for process, (_, stderr) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, stderr
+    appended = sum(int(stdout.split()[1]) for stdout, _ in outputs)
+    assert appended == count
+    await assert_complete_chain(organization, count)
+
+
+def verify(
+    settings: Settings, organization: Organization
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CONTRACTGQL, "audit", "verify", "--organization", organization.name],
+        env=process_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+    )
+
+
+async def test_verify_names_edited_entry(scratch: Settings) -> None:
+    organization = await make_events(4)
+    await record_audit(organization.id)
+    intact = verify(scratch, organization)
+    assert intact.returncode == 0, intact.stderr
+    assert "intact" in intact.stdout
+
+    third = await AuditLog.get(organization_id=organization.id, sequence=3)
+    await connections.get("default").execute_query(
+        f"UPDATE audit_log SET actor_id = 999 WHERE id = {third.id}"
+    )
+    broken = verify(scratch, organization)
+    assert broken.returncode == 1
+    assert "sequence 3" in broken.stderr
+    assert f"id {third.id}" in broken.stderr
+    assert organization.name in broken.stderr
+
+
+async def test_verify_names_missing_entry(scratch: Settings) -> None:
+    organization = await make_events(4)
+    await record_audit(organization.id)
+    second = await AuditLog.get(organization_id=organization.id, sequence=2)
+    await connections.get("default").execute_query(
+        f"DELETE FROM audit_log WHERE id = {second.id}"
+    )
+    problem = await verify_chain(organization)
+    assert problem is not None
+    assert problem.sequence == 2
+    assert problem.entry_id is None
+
+    broken = verify(scratch, organization)
+    assert broken.returncode == 1
+    assert "sequence 2" in broken.stderr
