@@ -1001,3 +1001,56 @@ async def test_end_date_change_reschedules_at_once(api: Api) -> None:
             "PENDING",
         ),
     ]
+
+
+async def test_cancelled_reminder_cancels_its_tasks(api: Api) -> None:
+    client_id = await create_client(api)
+    today = amsterdam_today()
+    type_data = await api.data(
+        CREATE_TYPE,
+        {
+            "input": {
+                "name": "Reviewed",
+                "renewalWorkflow": [
+                    {"title": "Review terms", "assignee": "owner", "daysAfter": 0}
+                ],
+            }
+        },
+    )
+    type_id = type_data["createContractType"]["record"]["id"]
+    created = await api.data(
+        CREATE_CONTRACT,
+        {
+            "input": {
+                "name": "Hosting",
+                "clientId": client_id,
+                "contractTypeId": type_id,
+                "startDate": "2026-01-01",
+                "endDate": (today + timedelta(days=20)).isoformat(),
+                "reminderOffsets": [{"count": 30, "unit": "DAYS"}],
+            }
+        },
+    )
+    contract_id = created["createContract"]["contract"]["id"]
+    # Creating does not reschedule: the update below does, and starts the workflow.
+    await api.data(
+        UPDATE_CONTRACT,
+        {
+            "id": contract_id,
+            "input": {"endDate": (today + timedelta(days=21)).isoformat()},
+        },
+    )
+    before = await api.data(CONTRACT_WORK, {"id": contract_id})
+
+    await api.data(
+        UPDATE_CONTRACT,
+        {
+            "id": contract_id,
+            "input": {"endDate": (today + timedelta(days=90)).isoformat()},
+        },
+    )
+    after = await api.data(CONTRACT_WORK, {"id": contract_id})
+
+    assert [t["status"] for t in before["node"]["tasks"]] == ["OPEN"]
+    assert [t["status"] for t in after["node"]["tasks"]] == ["CANCELLED"]
+    assert [r["status"] for r in after["node"]["reminders"]] == ["CANCELLED"]

@@ -63,6 +63,7 @@ from contractgql.models import (
     Reminder,
     ReminderStatus,
     Sensitivity,
+    Task,
     TaskStatus,
     User,
 )
@@ -267,7 +268,32 @@ async def scan_organization(
             last_id = batch[-1].id
             if len(batch) < batch_size:
                 break
+        await _follow_reminder_status(organization_id)
     return report
+
+
+async def _follow_reminder_status(organization_id: int) -> None:
+    """Cancel the open tasks of cancelled reminders, and reopen those of restored ones.
+
+    A workflow belongs to its reminder: when the contract's dates change so that the
+    reminder no longer applies, its tasks no longer apply either.
+    """
+    cancelled = Reminder.filter(
+        organization_id=organization_id, status=ReminderStatus.CANCELLED
+    ).values("id")
+    await Task.filter(
+        organization_id=organization_id,
+        status=TaskStatus.OPEN,
+        reminder_id__in=Subquery(cancelled),
+    ).update(status=TaskStatus.CANCELLED)
+    pending = Reminder.filter(
+        organization_id=organization_id, status=ReminderStatus.PENDING
+    ).values("id")
+    await Task.filter(
+        organization_id=organization_id,
+        status=TaskStatus.CANCELLED,
+        reminder_id__in=Subquery(pending),
+    ).update(status=TaskStatus.OPEN)
 
 
 @dataclass
