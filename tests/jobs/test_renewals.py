@@ -415,3 +415,58 @@ async def test_event_conflict_is_counted_as_failed(api: Api) -> None:
         contract_id=decode_id(contract_id)[1], kind=ContractEventKind.RENEWED
     )
     assert await renewals.count() == 1
+
+
+NOTIFICATIONS = """
+query { notifications(first: 20) { nodes { kind title body contract { id } } } }
+"""
+
+
+async def test_events_notify_owner_once(api: Api) -> None:
+    renewing = await _contract(
+        api,
+        {
+            "name": "Hosting",
+            "startDate": "2025-01-01",
+            "endDate": "2025-12-31",
+            "amount": "12345.70",
+            "indexation": "5",
+        },
+    )
+    ending = await _contract(
+        api,
+        {
+            "name": "Licence",
+            "startDate": "2025-01-01",
+            "endDate": "2025-12-31",
+            "autoRenewal": False,
+        },
+    )
+
+    await _run(api, date(2026, 1, 2))
+    await _run(api, date(2026, 1, 3))
+    data = await api.data(NOTIFICATIONS, role="admin")
+
+    received = sorted(
+        (n["contract"]["id"], n["kind"], n["title"], n["body"])
+        for n in data["notifications"]["nodes"]
+    )
+    assert received == sorted(
+        [
+            (
+                renewing,
+                "contract_event",
+                "Contract renewed: Hosting",
+                "Contract 'Hosting' renewed after the term that ended on 2025-12-31. "
+                "The new term ends on 2026-12-31.",
+            ),
+            (
+                ending,
+                "contract_event",
+                "Contract expired: Licence",
+                "Contract 'Licence' ended on 2025-12-31 and was not renewed.",
+            ),
+        ]
+    )
+    assert "12345" not in str(received)
+    assert "12962" not in str(received)

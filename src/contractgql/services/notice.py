@@ -45,6 +45,7 @@ from contractgql.services.contracts import (
     get_visible_contract,
     require_contract_write,
 )
+from contractgql.services.events import notify_event
 from contractgql.services.validation import LATEST_DATE, Validator
 
 # Indexation is stored in basis points: 10,000 is 100%.
@@ -280,6 +281,7 @@ async def renew_term(
                 indexation_bp=contract.indexation_bp,
                 created_by_id=created_by_id,
             )
+            await notify_event(contract, event)
             renewed = {
                 "end_date": new_end,
                 "notice_deadline": new_deadline,
@@ -308,13 +310,15 @@ async def record_expiry(contract: Contract) -> bool:
     """
     assert contract.end_date is not None
     try:
-        await ContractEvent.create(
-            organization_id=contract.organization_id,
-            contract_id=contract.id,
-            kind=ContractEventKind.EXPIRED,
-            term_end=contract.end_date,
-            occurred_on=contract.end_date + ONE_DAY,
-        )
+        async with in_transaction():
+            event = await ContractEvent.create(
+                organization_id=contract.organization_id,
+                contract_id=contract.id,
+                kind=ContractEventKind.EXPIRED,
+                term_end=contract.end_date,
+                occurred_on=contract.end_date + ONE_DAY,
+            )
+            await notify_event(contract, event)
     except IntegrityError:
         return False
     return True
@@ -429,7 +433,7 @@ async def record_notice(
             ).update(**changes)
             if not changed:
                 raise _NoticeConflict
-            await ContractEvent.create(
+            event = await ContractEvent.create(
                 organization_id=contract.organization_id,
                 contract_id=contract.id,
                 kind=_NOTICE_EVENTS[party],
@@ -438,6 +442,7 @@ async def record_notice(
                 occurred_on=day,
                 created_by_id=viewer.user_id,
             )
+            await notify_event(contract, event)
             noticed = {"notice_date": day, "notice_party": party}
             if "end_date" in changes:
                 noticed["end_date"] = changes["end_date"]
