@@ -1054,3 +1054,44 @@ async def test_cancelled_reminder_cancels_its_tasks(api: Api) -> None:
     assert [t["status"] for t in before["node"]["tasks"]] == ["OPEN"]
     assert [t["status"] for t in after["node"]["tasks"]] == ["CANCELLED"]
     assert [r["status"] for r in after["node"]["reminders"]] == ["CANCELLED"]
+
+
+async def test_notice_closes_missed_notice_alert(api: Api) -> None:
+    client_id = await create_client(api)
+    today = amsterdam_today()
+    created = await api.data(
+        CREATE_CONTRACT,
+        {
+            "input": {
+                "name": "Hosting",
+                "clientId": client_id,
+                "startDate": "2026-01-01",
+                "endDate": (today + timedelta(days=10)).isoformat(),
+                "autoRenewal": True,
+                "noticePeriod": {"count": 1, "unit": "MONTHS"},
+            }
+        },
+    )
+    contract_id = created["createContract"]["contract"]["id"]
+    # The update reschedules the contract, which raises the alert.
+    await api.data(
+        UPDATE_CONTRACT,
+        {
+            "id": contract_id,
+            "input": {"endDate": (today + timedelta(days=11)).isoformat()},
+        },
+    )
+    before = await api.data(CONTRACT_WORK, {"id": contract_id})
+
+    await api.data(
+        RECORD_NOTICE,
+        {"contractId": contract_id, "party": "CLIENT", "date": today.isoformat()},
+    )
+    after = await api.data(CONTRACT_WORK, {"id": contract_id})
+
+    assert [(r["kind"], r["status"]) for r in before["node"]["reminders"]] == [
+        ("MISSED_NOTICE", "PENDING")
+    ]
+    assert [(r["kind"], r["status"]) for r in after["node"]["reminders"]] == [
+        ("MISSED_NOTICE", "DONE")
+    ]

@@ -39,7 +39,15 @@ from contractgql.domain.dates import (
 from contractgql.domain.money import MAX_MINOR_UNITS
 from contractgql.errors import FieldError, ValidationError
 from contractgql.ids import encode_id
-from contractgql.models import Contract, ContractEvent, ContractEventKind, ContractStage
+from contractgql.models import (
+    Contract,
+    ContractEvent,
+    ContractEventKind,
+    ContractStage,
+    Reminder,
+    ReminderKind,
+    ReminderStatus,
+)
 from contractgql.security.viewer import Viewer
 from contractgql.services.contracts import (
     get_visible_contract,
@@ -443,6 +451,12 @@ async def record_notice(
                 created_by_id=viewer.user_id,
             )
             await notify_event(contract, event)
+            # Notice answers a "notice deadline passed" alert, late or not.
+            await Reminder.filter(
+                contract_id=contract.id,
+                kind=ReminderKind.MISSED_NOTICE,
+                status=ReminderStatus.PENDING,
+            ).update(status=ReminderStatus.DONE, updated_at=datetime.now(UTC))
             noticed = {"notice_date": day, "notice_party": party}
             if "end_date" in changes:
                 noticed["end_date"] = changes["end_date"]
