@@ -3,8 +3,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
+# Numbers of contracts for `make bench-scan`, separated by commas.
+CONTRACTS ?= 100000,1000000
 
-.PHONY: demo test test-sqlite test-postgres install schema lint bench
+.PHONY: demo test test-sqlite test-postgres install schema lint bench bench-scan
 
 $(BIN)/contractgql: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,3 +38,6 @@ lint: install
 bench: install
 	$(BIN)/pip install --quiet -e ".[bench]"
 	$(BIN)/python -m bench
+
+bench-scan: install
+	$(BIN)/python -m bench.scan --contracts $(CONTRACTS) --phases

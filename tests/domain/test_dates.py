@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from dateutil.relativedelta import relativedelta
 
 from contractgql.domain.dates import (
     Period,
     PeriodUnit,
+    add_months,
     earliest_end_with_notice_on,
     local_today,
     notice_deadline,
@@ -98,6 +100,46 @@ def test_earliest_end_with_notice_on(
     day: date, notice: Period | None, to_month_end: bool, expected: date
 ) -> None:
     assert earliest_end_with_notice_on(day, notice, to_month_end) == expected
+
+
+# Every day of 2023 to 2028: two leap years, and every month end.
+SWEEP_DAYS = [date(2023, 1, 1) + timedelta(days=n) for n in range(6 * 365 + 2)]
+
+
+@pytest.mark.parametrize("months", [-61, -25, -13, -12, -6, -3, -1, 0, 1, 2, 12, 48])
+def test_add_months_matches_relativedelta(months: int) -> None:
+    mismatches = [
+        day
+        for day in SWEEP_DAYS
+        if add_months(day, months) != day + relativedelta(months=months)
+    ]
+    assert mismatches == []
+
+
+@pytest.mark.parametrize(
+    "period",
+    [Period(0, DAY), Period(30, DAY), Period(2, WEEK), Period(1, MONTH)]
+    + [Period(6, MONTH), Period(25, MONTH)],
+)
+def test_period_before_matches_relativedelta(period: Period) -> None:
+    mismatches = [
+        day
+        for day in SWEEP_DAYS
+        if period.before(day) != day - period.as_relativedelta()
+    ]
+    assert mismatches == []
+
+
+@pytest.mark.parametrize(
+    "start", [date(2024, 1, 31), date(2024, 2, 29), date(2025, 3, 15)]
+)
+def test_term_months_matches_relativedelta(start: date) -> None:
+    mismatches = []
+    for end in SWEEP_DAYS:
+        length = relativedelta(end + timedelta(days=1), start)
+        if term_months(start, end) != length.years * 12 + length.months:
+            mismatches.append(end)
+    assert mismatches == []
 
 
 def test_period_rejects_negative_count() -> None:

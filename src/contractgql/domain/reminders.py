@@ -13,9 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from dateutil.relativedelta import relativedelta
-
-from contractgql.domain.dates import Period, PeriodUnit, term_months
+from contractgql.domain.dates import Period, PeriodUnit, add_months, term_months
 
 # Offsets when neither the contract nor its type sets any.
 DEFAULT_OFFSETS = (Period(3, PeriodUnit.MONTHS), Period(1, PeriodUnit.MONTHS))
@@ -104,9 +102,7 @@ def schedule(dates: ContractDates, today: date) -> list[PlannedReminder]:
     if anchor_date < today:
         return []
     return sorted(
-        PlannedReminder(
-            anchor_date - offset.as_relativedelta(), kind, anchor_date, offset
-        )
+        PlannedReminder(offset.before(anchor_date), kind, anchor_date, offset)
         for offset in dates.offsets
     )
 
@@ -137,18 +133,18 @@ def next_anniversary(start: date, today: date) -> date:
     A start on 29 February has its anniversary on 28 February in other years.
     """
     years = max(1, today.year - start.year)
-    candidate = start + relativedelta(years=years)
+    candidate = add_months(start, 12 * years)
     while candidate < today:
         years += 1
-        candidate = start + relativedelta(years=years)
+        candidate = add_months(start, 12 * years)
     return candidate
 
 
 def _review(dates: ContractDates, today: date) -> list[PlannedReminder]:
     anniversary = next_anniversary(dates.start_date, today)
-    due_date = anniversary - REVIEW_OFFSET.as_relativedelta()
+    due_date = REVIEW_OFFSET.before(anniversary)
     return [PlannedReminder(due_date, "review", anniversary, REVIEW_OFFSET)]
 
 
 def _days_before(anchor_date: date, offset: Period) -> int:
-    return (anchor_date - (anchor_date - offset.as_relativedelta())).days
+    return (anchor_date - offset.before(anchor_date)).days
