@@ -118,8 +118,10 @@ def _parser() -> argparse.ArgumentParser:
 
     from contractgql.audit.command import add_audit_parser
     from contractgql.importexport.command import add_import_parser
+    from contractgql.jobs.command import add_scan_parser
 
     add_import_parser(commands)
+    add_scan_parser(commands)
     add_audit_parser(commands)
     return parser
 

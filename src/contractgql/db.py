@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from tortoise import Tortoise, connections
 from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
-from tortoise.backends.base.client import TransactionalDBClient
+from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 from tortoise.migrations.api import migrate as run_migrations
 
 from contractgql.config import Settings
@@ -132,3 +132,34 @@ def __getattr__(name: str) -> Any:
 
         return tortoise_config(load_settings())
     raise AttributeError(name)
+
+
+class Statement:
+    """Parameters of one SQL statement, in the placeholder style of its database.
+
+    The batch loaders and the scans write their SQL by hand. With Tortoise,
+    building a statement with a 100-id `IN` list took longer than running it, and
+    the list made a new statement text for each length, so asyncpg prepared the
+    statement again each time.
+    """
+
+    def __init__(self, db: BaseDBAsyncClient) -> None:
+        dialect = db.capabilities.dialect
+        if dialect not in ("postgres", "sqlite"):
+            raise NotImplementedError(
+                f"Hand-written SQL supports PostgreSQL and SQLite, not {dialect!r}: "
+                "configure a postgres:// or sqlite:// database URL."
+            )
+        self.postgres = dialect == "postgres"
+        self.parameters: list[Any] = []
+
+    def parameter(self, value: Any) -> str:
+        self.parameters.append(value)
+        return f"${len(self.parameters)}" if self.postgres else "?"
+
+    def any_of(self, column: str, ids: Sequence[int]) -> str:
+        """Return a condition that `column` is one of `ids`, with one parameter on
+        PostgreSQL, so that the statement text does not depend on their number."""
+        if self.postgres:
+            return f"{column} = ANY({self.parameter(list(ids))})"
+        return f"{column} IN ({', '.join(self.parameter(pk) for pk in ids)})"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+import random
+from datetime import date, timedelta
 
 from contractgql.domain.dates import Period, PeriodUnit, notice_deadline
 from contractgql.domain.reminders import (
@@ -13,6 +14,7 @@ from contractgql.domain.reminders import (
     effective_offsets,
     missed_notice,
     next_anniversary,
+    next_change,
     schedule,
 )
 
@@ -132,3 +134,81 @@ def test_no_alert_with_notice() -> None:
     dates = _dates(auto_renewal=True, notice_date=date(2027, 5, 1))
 
     assert missed_notice(dates, date(2027, 6, 1)) is None
+
+
+def _due_keys(dates: ContractDates, day: date) -> set[tuple[str, date, int, str]]:
+    planned = schedule(dates, day)
+    alert = missed_notice(dates, day)
+    if alert is not None:
+        planned.append(alert)
+    return {reminder.key for reminder in due(planned, day)}
+
+
+def _first_new_due_day(dates: ContractDates, today: date) -> date | None:
+    """Walk day by day to the first day that has a due reminder today lacks."""
+    known = _due_keys(dates, today)
+    for days in range(1, 1200):
+        day = today + timedelta(days=days)
+        if not _due_keys(dates, day) <= known:
+            return day
+    return None
+
+
+def test_next_change_matches_a_day_by_day_walk() -> None:
+    rng = random.Random(20261204)
+    units = list(PeriodUnit)
+    checked = 0
+    for _ in range(400):
+        start = date(2024, 1, 1) + timedelta(days=rng.randrange(0, 900))
+        end = (
+            None
+            if rng.random() < 0.2
+            else start + timedelta(days=rng.randrange(20, 1100))
+        )
+        notice = (
+            None
+            if rng.random() < 0.3
+            else Period(rng.randrange(0, 4), rng.choice(units))
+        )
+        offsets = tuple(
+            Period(rng.randrange(0, 8), rng.choice(units))
+            for _ in range(rng.randrange(1, 4))
+        )
+        dates = _dates(
+            start=start,
+            end=end,
+            notice=notice,
+            auto_renewal=rng.random() < 0.5,
+            notice_date=date(2025, 1, 1) if rng.random() < 0.05 else None,
+            offsets=effective_offsets(offsets, None, start, end),
+        )
+        today = start + timedelta(days=rng.randrange(-60, 1000))
+
+        assert next_change(dates, today) == _first_new_due_day(dates, today), (
+            dates,
+            today,
+        )
+        checked += 1
+    assert checked == 400
+
+
+def test_next_change_of_a_notice_ladder() -> None:
+    # Deadline 31 May 2027: reminders due 28 February and 30 April, alert 1 June.
+    dates = _dates(auto_renewal=True)
+
+    assert next_change(dates, date(2026, 12, 4)) == date(2027, 2, 28)
+    assert next_change(dates, date(2027, 2, 28)) == date(2027, 4, 30)
+    assert next_change(dates, date(2027, 5, 31)) == date(2027, 6, 1)
+    assert next_change(dates, date(2027, 6, 1)) is None
+
+
+def test_next_change_of_an_open_ended_contract() -> None:
+    dates = _dates(end=None)
+
+    # The review of 1 January 2027 is due on 1 December 2026, that of 2028 a year on.
+    assert next_change(dates, date(2026, 11, 30)) == date(2026, 12, 1)
+    assert next_change(dates, date(2026, 12, 4)) == date(2027, 12, 1)
+
+
+def test_recorded_notice_has_no_next_change() -> None:
+    assert next_change(_dates(notice_date=date(2027, 1, 5)), date(2026, 12, 4)) is None

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from tortoise.expressions import F
 
 from contractgql.config import Settings
 from contractgql.jobs import scans
@@ -27,7 +28,7 @@ from contractgql.models import (
     Sensitivity,
     Task,
 )
-from tests.conftest import QueryCounter
+from tests.conftest import BACKEND, QueryCounter
 from tests.jobs.factory import (
     AMOUNT_TEXTS,
     World,
@@ -270,6 +271,57 @@ async def test_missed_notice_alert_once(world: World) -> None:
     assert "renews automatically after 2027-06-30" in bodies[0]
 
 
+DEADLINE_2028 = date(2028, 5, 31)
+
+
+async def _edit(contract_id: int, **changes: Any) -> None:
+    """Change a contract as the services do, which increment its version."""
+    await Contract.filter(id=contract_id).update(version=F("version") + 1, **changes)
+
+
+async def test_settled_contract_waits_for_its_next_scan_date(world: World) -> None:
+    contract = await make_contract(world, **NOTICE)
+    org = world.organization.id
+
+    first = await scan_organization(org, THREE_MONTHS_DUE)
+    settled = await Contract.get(id=contract.id)
+    between = await scan_organization(org, date(2027, 3, 15))
+    # The scans of 30 April to 2 May were missed: the next one catches up.
+    caught_up = await scan_organization(org, date(2027, 5, 3))
+    done = await Contract.get(id=contract.id)
+
+    assert (first.contracts, first.reminders_created) == (1, 1)
+    assert (settled.scanned_version, settled.next_scan_on) == (1, ONE_MONTH_DUE)
+    assert (between.contracts, between.reminders_created) == (0, 0)
+    assert (caught_up.contracts, caught_up.reminders_created, caught_up.late) == (
+        1,
+        1,
+        1,
+    )
+    # Without auto-renewal no alert follows the deadline, so nothing is left due.
+    assert done.next_scan_on is None
+    assert sorted(row[5] for row in await reminder_rows(org)) == [
+        THREE_MONTHS_DUE,
+        ONE_MONTH_DUE,
+    ]
+
+
+async def test_full_scan_plans_settled_contracts(world: World) -> None:
+    contract = await make_contract(world, **NOTICE)
+    org = world.organization.id
+    await scan_organization(org, THREE_MONTHS_DUE)
+    # A change made in the database by hand keeps the version, so only a full scan
+    # sees it.
+    await Contract.filter(id=contract.id).update(notice_date=date(2027, 3, 1))
+
+    skipped = await scan_organization(org, date(2027, 3, 2))
+    full = await scan_organization(org, date(2027, 3, 2), full=True)
+
+    assert (skipped.contracts, skipped.cancelled) == (0, 0)
+    assert (full.contracts, full.cancelled) == (1, 1)
+    assert (await Contract.get(id=contract.id)).next_scan_on is None
+
+
 async def test_end_date_change_reschedules(world: World) -> None:
     # Starting in 2027 keeps the term under 24 months after the change, so no
     # 6-month reminder is added.
@@ -280,9 +332,7 @@ async def test_end_date_change_reschedules(world: World) -> None:
     # The end moves a year later: the deadline becomes 2028-05-31, so the reminder for
     # 2027-05-31 is cancelled. On 2028-02-29 the 3-month reminder for the new deadline
     # is due and created on time.
-    await Contract.filter(id=contract.id).update(
-        end_date=date(2028, 6, 30), notice_deadline=date(2028, 5, 31)
-    )
+    await _edit(contract.id, end_date=date(2028, 6, 30), notice_deadline=DEADLINE_2028)
     report = await scan_organization(org, date(2027, 3, 1))
 
     assert report.cancelled == 1
@@ -329,9 +379,9 @@ async def test_end_date_changed_back_restores(world: World) -> None:
     contract = await make_contract(world, start_date=date(2027, 1, 1), **NOTICE)
     org = world.organization.id
     await scan_organization(org, THREE_MONTHS_DUE)
-    await Contract.filter(id=contract.id).update(end_date=date(2028, 6, 30))
+    await _edit(contract.id, end_date=date(2028, 6, 30))
     await scan_organization(org, date(2027, 3, 1))
-    await Contract.filter(id=contract.id).update(end_date=date(2027, 6, 30))
+    await _edit(contract.id, end_date=date(2027, 6, 30))
 
     report = await scan_organization(org, date(2027, 3, 2))
 
@@ -356,9 +406,7 @@ async def test_recorded_notice_cancels_pending(world: World) -> None:
     contract = await make_contract(world, **NOTICE)
     org = world.organization.id
     await scan_organization(org, date(2027, 3, 1))
-    await Contract.filter(id=contract.id).update(
-        notice_date=date(2027, 3, 5), notice_party="client"
-    )
+    await _edit(contract.id, notice_date=date(2027, 3, 5), notice_party="client")
 
     report = await scan_organization(org, date(2027, 3, 6))
 
@@ -640,14 +688,22 @@ async def test_batches_use_constant_statements(
     writes = len(count_queries.statements)
     count_queries.statements.clear()
     await scan_organization(org, ONE_MONTH_DUE, batch_size=100)
-    reads = len(count_queries.statements)
+    settled = len(count_queries.statements)
+    count_queries.statements.clear()
+    await scan_organization(org, ONE_MONTH_DUE, batch_size=100, full=True)
+    full = len(count_queries.statements)
 
     # Types, users and inactive contracts once, then per batch of 100: contracts,
     # stored reminders, and when writing watchers plus the reminder, task (none
-    # here) and notification inserts. At the end, two statements make the tasks
-    # follow their reminders' status.
-    assert reads == 3 + 3 * 2 + 2
-    assert writes <= 3 + 3 * 6 + 2
+    # here) and notification inserts, and the contracts' scan dates. At the end, two
+    # statements make the tasks follow their reminders' status. PostgreSQL adds one
+    # read of the reminders table's row estimate.
+    assert writes <= 3 + 3 * 7 + 2 + (BACKEND == "postgres")
+    # The scan after it finds every contract settled with one read.
+    assert settled == 3 + 1 + 2
+    # A full scan reads every batch again and writes nothing: what it plans is
+    # what the first scan recorded.
+    assert full == 3 + 3 * 2 + 2
     assert await Reminder.filter(organization_id=org).count() == 500
 
 

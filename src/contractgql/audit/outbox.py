@@ -40,6 +40,9 @@ IGNORED_COLUMNS = frozenset(
         "password_hash",
         "token_generation",
         "last_login_at",
+        # Bookkeeping of the reminder scans, not a change anyone made.
+        "scanned_version",
+        "next_scan_on",
     }
 )
 # Contract columns that GraphQL shows under another name or as one value.

@@ -13,7 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from contractgql.domain.dates import Period, PeriodUnit, add_months, term_months
+from contractgql.domain.dates import (
+    ONE_DAY,
+    Period,
+    PeriodUnit,
+    add_months,
+    term_months,
+)
 
 # Offsets when neither the contract nor its type sets any.
 DEFAULT_OFFSETS = (Period(3, PeriodUnit.MONTHS), Period(1, PeriodUnit.MONTHS))
@@ -121,6 +127,38 @@ def missed_notice(dates: ContractDates, today: date) -> PlannedReminder | None:
         return None
     due = dates.notice_deadline + timedelta(days=1)
     return PlannedReminder(due, "missed_notice", dates.notice_deadline, NO_OFFSET)
+
+
+def next_change(dates: ContractDates, today: date) -> date | None:
+    """Return the first day after `today` on which a reminder not due today is due.
+
+    Until that day the reminders due are a subset of those due today, because time
+    alone only adds due reminders: a reminder leaves the schedule only once its
+    anchor has passed, and a scan never cancels those. A scan that has created
+    everything due today can therefore leave the contract alone until that day, as
+    long as the contract does not change. None means no later day adds one.
+    """
+    if dates.notice_date is not None:
+        return None
+    if dates.end_date is None:
+        anniversary = next_anniversary(dates.start_date, today)
+        due_date = REVIEW_OFFSET.before(anniversary)
+        if due_date > today:
+            return due_date
+        following = next_anniversary(dates.start_date, anniversary + ONE_DAY)
+        return REVIEW_OFFSET.before(following)
+    candidates = [
+        reminder.due_date
+        for reminder in schedule(dates, today)
+        if reminder.due_date > today
+    ]
+    if (
+        dates.auto_renewal
+        and dates.notice_deadline is not None
+        and today <= dates.notice_deadline < dates.end_date
+    ):
+        candidates.append(dates.notice_deadline + ONE_DAY)
+    return min(candidates, default=None)
 
 
 def due(planned: list[PlannedReminder], today: date) -> list[PlannedReminder]:

@@ -16,10 +16,10 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
-from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.fields.relational import ManyToManyFieldInstance
 from tortoise.models import Model
 
+from contractgql.db import Statement
 from contractgql.graphql.types.catalog import (
     CONTRACT_TYPE_COLUMNS,
     PROJECT_COLUMNS,
@@ -85,37 +85,6 @@ def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
         yield ids[start : start + MAX_BATCH]
 
 
-class _Statement:
-    """Parameters of one SQL statement, in the placeholder style of its database.
-
-    The batch loaders below write their SQL by hand. With Tortoise, building a
-    statement with a 100-id `IN` list took longer than running it, and the list
-    made a new statement text for each length, so asyncpg prepared the statement
-    again each time.
-    """
-
-    def __init__(self, db: BaseDBAsyncClient) -> None:
-        dialect = db.capabilities.dialect
-        if dialect not in ("postgres", "sqlite"):
-            raise NotImplementedError(
-                f"Batch loading supports PostgreSQL and SQLite, not {dialect!r}: "
-                "configure a postgres:// or sqlite:// database URL."
-            )
-        self.postgres = dialect == "postgres"
-        self.parameters: list[Any] = []
-
-    def parameter(self, value: Any) -> str:
-        self.parameters.append(value)
-        return f"${len(self.parameters)}" if self.postgres else "?"
-
-    def any_of(self, column: str, ids: Sequence[int]) -> str:
-        """Return a condition that `column` is one of `ids`, with one parameter on
-        PostgreSQL, so that the statement text does not depend on their number."""
-        if self.postgres:
-            return f"{column} = ANY({self.parameter(list(ids))})"
-        return f"{column} IN ({', '.join(self.parameter(pk) for pk in ids)})"
-
-
 def _select_list(model: type[Model], columns: Sequence[str], table: str) -> str:
     projection = model._meta.fields_db_projection
     return ", ".join(
@@ -147,7 +116,7 @@ async def _fetch_by_id(
     select_list = _select_list(model, columns, "r")
     found: dict[int, Any] = {}
     for chunk in _chunks(sorted(set(ids))):
-        statement = _Statement(db)
+        statement = Statement(db)
         matches = statement.any_of('r."id"', chunk)
         organization = statement.parameter(organization_id)
         sql = (
@@ -197,7 +166,7 @@ async def _fetch_m2m(
     owner_key = f'l."{relation.forward_key}"'
     linked: dict[int, list[Any]] = defaultdict(list)
     for chunk in _chunks(sorted(set(owner_ids))):
-        statement = _Statement(db)
+        statement = Statement(db)
         matches = statement.any_of(owner_key, chunk)
         organization = statement.parameter(organization_id)
         sql = (

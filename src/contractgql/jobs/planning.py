@@ -20,6 +20,7 @@ from contractgql.domain.reminders import (
     PlannedReminder,
     effective_offsets,
     missed_notice,
+    next_change,
     schedule,
 )
 from contractgql.security.policy import ROLES, Policy
@@ -42,6 +43,7 @@ class ContractRow:
     """The columns of a contract that a scan reads, with its client's name."""
 
     id: int
+    version: int
     name: str
     number: str | None
     client_id: int
@@ -56,6 +58,9 @@ class ContractRow:
     auto_renewal: bool
     notice_date: date | None
     reminder_offsets: Any
+    # What the last scan recorded (see Contract.scanned_version).
+    scanned_version: int = 0
+    next_scan_on: date | None = None
 
     @property
     def label(self) -> str:
@@ -88,6 +93,8 @@ class ContractPlan:
     # Every reminder of the current schedule, due or not, by key.
     planned: dict[ReminderKey, PlannedReminder]
     first_step: WorkflowStep | None
+    # The first later day on which a reminder not due today becomes due, if any.
+    next_scan_on: date | None = None
 
     def due(self, today: date) -> list[PlannedReminder]:
         return sorted(r for r in self.planned.values() if r.due_date <= today)
@@ -207,6 +214,7 @@ def plan_contract(
         contract,
         {key_of(reminder): reminder for reminder in planned},
         rules.first_step if rules else None,
+        next_change(dates, today),
     )
 
 

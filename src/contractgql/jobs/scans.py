@@ -2,10 +2,16 @@
 
 A scan walks an organization's signed, non-archived contracts in batches by id and
 compares each contract's reminder schedule, as of the organization's local date,
-with the reminders stored. It inserts the due reminders that are missing, marked late
-when their due date has passed, cancels pending reminders that the schedule no
+with the reminders stored. It inserts the due reminders that are missing, marked
+late when their due date has passed, cancels pending reminders that the schedule no
 longer contains, and for each reminder it inserted itself starts the first step of
 the contract type's renewal workflow and notifies the people concerned.
+
+It then records each contract's version and next scan date, the first day on which
+one of its reminders becomes due (Contract.scanned_version and next_scan_on). Later
+scans skip the contracts whose version is the recorded one and whose next scan date
+has not come, so a daily scan reads only the contracts that changed or have
+something due.
 
 The unique keys of the reminders, tasks and notifications tables make this
 idempotent, whatever the timing: every insert skips rows whose key exists, and a
@@ -21,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import importlib
+import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +40,7 @@ from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
 from contractgql import db
+from contractgql.db import Statement
 from contractgql.domain.dates import local_today
 from contractgql.domain.reminders import PlannedReminder
 from contractgql.jobs.inserts import insert_ignoring_conflicts
@@ -74,6 +82,9 @@ logger = logging.getLogger(__name__)
 # Contracts per batch. Each batch costs two queries when nothing changed and about
 # seven when it writes, and the scan keeps one batch of rows in memory.
 BATCH_SIZE = 1000
+# A scan analyzes the tables it writes after inserting more reminders than this and
+# than the table held at its last ANALYZE.
+ANALYZE_MIN_ROWS = 1000
 
 RenewAndExpire = Callable[[int, date], Awaitable[object]]
 # A due reminder that a batch has not found stored, with its contract's plan.
@@ -135,10 +146,11 @@ class ScanError(Exception):
 
 
 async def scan_all(
-    now: datetime | None = None, *, policy: Policy | None = None
+    now: datetime | None = None, *, policy: Policy | None = None, full: bool = False
 ) -> ScanReport:
     """Renew, expire and scan every organization, each as of its own local date, then
-    send the daily e-mail digests that are due.
+    send the daily e-mail digests that are due. With `full`, plan every signed
+    contract again instead of only those not settled (see scan_organization).
 
     One organization's failure is logged and does not stop the others. Raise
     ScanError at the end when any organization failed, so callers can retry.
@@ -173,7 +185,9 @@ async def scan_all(
                 )
                 failed = True
         try:
-            report.add(await scan_organization(organization_id, today, policy=rules))
+            report.add(
+                await scan_organization(organization_id, today, policy=rules, full=full)
+            )
         except Exception:
             logger.exception("Scanning organization %s failed", organization_id)
             failed = True
@@ -239,11 +253,14 @@ async def scan_organization(
     policy: Policy | None = None,
     batch_size: int = BATCH_SIZE,
     contract_ids: Sequence[int] | None = None,
+    full: bool = False,
 ) -> ScanReport:
     """Scan one organization's contracts as of `today`, its local date.
 
     With `contract_ids`, only those contracts are scanned, as after an edit of their
-    dates; the full scans still handle contracts that stopped being signed.
+    dates; the scans of the whole organization still handle contracts that stopped
+    being signed. Those skip the contracts that an earlier scan settled, unless
+    `full` is set, which plans every signed contract again.
     """
     rules = policy if policy is not None else default_policy()
     report = ScanReport()
@@ -254,13 +271,18 @@ async def scan_organization(
             await _type_rules(organization_id),
             await _directory(organization_id, rules),
             report,
+            analyzes=Reminder._meta.db.capabilities.dialect == "postgres",
         )
         if contract_ids is None:
             report.cancelled += await _cancel_inactive_contracts(organization_id, today)
         last_id = 0
         while True:
             batch = await _contract_batch(
-                organization_id, last_id, batch_size, contract_ids
+                organization_id,
+                last_id,
+                batch_size,
+                contract_ids,
+                settled_before=None if full or contract_ids is not None else today,
             )
             if not batch:
                 break
@@ -270,6 +292,15 @@ async def scan_organization(
                 break
         await _follow_reminder_status(organization_id)
     return report
+
+
+async def _analyzed_rows() -> float:
+    """Return PostgreSQL's row estimate of the reminders table."""
+    rows = await Reminder._meta.db.execute_query_dict(
+        "SELECT reltuples FROM pg_class WHERE oid = 'reminders'::regclass"
+    )
+    # -1 means never analyzed.
+    return max(0.0, float(rows[0]["reltuples"])) if rows else 0.0
 
 
 async def _follow_reminder_status(organization_id: int) -> None:
@@ -304,6 +335,12 @@ class _OrganizationScan:
     types: dict[int, ContractTypeRules | InvalidContract]
     directory: Directory
     report: ScanReport
+    # Whether the scan analyzes the tables it writes, which is on PostgreSQL only.
+    analyzes: bool = False
+    # PostgreSQL's row estimate of the reminders table at its last ANALYZE, read
+    # when the scan first inserts, and the scan's count of created reminders then.
+    analyzed_rows: float | None = None
+    created_at_analyze: int = 0
 
     async def scan_batch(self, batch: list[ContractRow]) -> None:
         self.report.contracts += len(batch)
@@ -322,6 +359,54 @@ class _OrganizationScan:
             ).update(status=ReminderStatus.PENDING, updated_at=now)
         if changes.insert:
             await self._insert(changes.insert, now)
+            await self._refresh_statistics()
+        await self._settle(plans)
+
+    async def _refresh_statistics(self) -> None:
+        """Analyze the tables the scan writes once it has more than doubled them.
+
+        PostgreSQL checks each new task's reminder with a statement that it plans
+        once per connection. Planned while the reminders table looked empty, that
+        statement reads the whole table for every task, and a first scan of a large
+        portfolio then takes minutes more. ANALYZE replaces the plan. Autovacuum
+        would do the same, but only after its next run.
+        """
+        if not self.analyzes:
+            return
+        if self.analyzed_rows is None:
+            self.analyzed_rows = await _analyzed_rows()
+        inserted = self.report.reminders_created - self.created_at_analyze
+        if inserted <= max(ANALYZE_MIN_ROWS, self.analyzed_rows):
+            return
+        try:
+            await Reminder._meta.db.execute_script(
+                "ANALYZE reminders, tasks, notifications"
+            )
+        except Exception as error:
+            # Only the owner of the tables may analyze them. The scan goes on.
+            logger.warning("Analyzing the reminders tables failed: %s", error)
+            self.analyzes = False
+            return
+        self.analyzed_rows += inserted
+        self.created_at_analyze = self.report.reminders_created
+
+    async def _settle(self, plans: list[ContractPlan]) -> None:
+        """Record the version and next scan date of each planned contract.
+
+        This runs after the batch's writes have committed, so a scan that dies
+        before it leaves the contracts unsettled, and the next scan plans them
+        again. A contract changed since it was read keeps its new version, so the
+        next scan plans it again too. Contracts whose recorded values stay the same
+        are not written.
+        """
+        await settle_contracts(
+            [
+                (plan.contract.id, plan.contract.version, plan.next_scan_on)
+                for plan in plans
+                if (plan.contract.scanned_version, plan.contract.next_scan_on)
+                != (plan.contract.version, plan.next_scan_on)
+            ]
+        )
 
     def _plan(self, contract: ContractRow) -> ContractPlan | None:
         rules = None
@@ -650,53 +735,132 @@ async def _contract_batch(
     after_id: int,
     size: int,
     contract_ids: Sequence[int] | None = None,
+    settled_before: date | None = None,
 ) -> list[ContractRow]:
-    query = Contract.filter(
-        organization_id=organization_id,
-        stage=ContractStage.SIGNED,
-        archived_at__isnull=True,
-        id__gt=after_id,
-    )
-    if contract_ids is not None:
-        query = query.filter(id__in=list(contract_ids))
-    rows = (
-        await query.order_by("id")
-        .limit(size)
-        .values(
-            "id",
-            "name",
-            "number",
-            "client_id",
-            "owner_id",
-            "contract_type_id",
-            "sensitivity",
-            "start_date",
-            "end_date",
-            "notice_count",
-            "notice_unit",
-            "auto_renewal",
-            "notice_date",
-            "reminder_offsets",
-            client_name="client__name",
-        )
-    )
-    return [
-        ContractRow(
-            id=row["id"],
-            name=row["name"],
-            number=row["number"],
-            client_id=row["client_id"],
-            client_name=row["client_name"],
-            owner_id=row["owner_id"],
-            contract_type_id=row["contract_type_id"],
-            confidential=text(row["sensitivity"]) == Sensitivity.CONFIDENTIAL.value,
-            start_date=row["start_date"],
-            end_date=row["end_date"],
-            notice_count=row["notice_count"],
-            notice_unit=text(row["notice_unit"]) if row["notice_unit"] else None,
-            auto_renewal=bool(row["auto_renewal"]),
-            notice_date=row["notice_date"],
-            reminder_offsets=row["reminder_offsets"],
-        )
-        for row in rows
+    """Read the next batch of signed, non-archived contracts after `after_id`.
+
+    With `settled_before`, the organization's local date, contracts that an earlier
+    scan settled are left out: those whose version the scan planned and whose next
+    scan date is later than that date, or absent. The partial index
+    contracts_unscanned and the index on next_scan_on find the others without
+    reading the settled ones.
+    """
+    connection = Contract._meta.db
+    statement = Statement(connection)
+    conditions = [
+        f"c.organization_id = {statement.parameter(organization_id)}",
+        f"c.stage = {statement.parameter(ContractStage.SIGNED.value)}",
+        "c.archived_at IS NULL",
+        f"c.id > {statement.parameter(after_id)}",
     ]
+    if contract_ids is not None:
+        conditions.append(statement.any_of("c.id", list(contract_ids)))
+    if settled_before is not None:
+        today = statement.parameter(settled_before)
+        conditions.append(
+            f"(c.scanned_version <> c.version OR c.next_scan_on <= {today})"
+        )
+    sql = (
+        f"SELECT {CONTRACT_SELECT} FROM contracts c "
+        "JOIN clients cl ON cl.id = c.client_id "
+        f"WHERE {' AND '.join(conditions)} "
+        f"ORDER BY c.id LIMIT {statement.parameter(size)}"
+    )
+    rows = await connection.execute_query_dict(sql, statement.parameters)
+    return [_contract_row(row) for row in rows]
+
+
+async def settle_contracts(rows: Sequence[tuple[int, int, date | None]]) -> None:
+    """Store (contract id, version planned, next scan date) for each contract.
+
+    A contract whose version is no longer the one planned keeps its values, so
+    the next scan plans it again. The writes change neither the version nor
+    updated_at.
+    """
+    if not rows:
+        return
+    connection = Contract._meta.db
+    if connection.capabilities.dialect == "postgres":
+        await connection.execute_query(
+            "UPDATE contracts AS c SET scanned_version = u.version, "
+            "next_scan_on = u.next_scan_on "
+            "FROM unnest($1::bigint[], $2::int[], $3::date[]) "
+            "AS u(id, version, next_scan_on) "
+            "WHERE c.id = u.id AND c.version = u.version",
+            [
+                [row[0] for row in rows],
+                [row[1] for row in rows],
+                [row[2] for row in rows],
+            ],
+        )
+        return
+    await connection.execute_many(
+        "UPDATE contracts SET scanned_version = ?, next_scan_on = ? "
+        "WHERE id = ? AND version = ?",
+        [
+            [version, next_on, contract_id, version]
+            for contract_id, version, next_on in rows
+        ],
+    )
+
+
+CONTRACT_SELECT = ", ".join(
+    [
+        *(
+            f"c.{column}"
+            for column in (
+                "id",
+                "version",
+                "name",
+                "number",
+                "client_id",
+                "owner_id",
+                "contract_type_id",
+                "sensitivity",
+                "start_date",
+                "end_date",
+                "notice_count",
+                "notice_unit",
+                "auto_renewal",
+                "notice_date",
+                "reminder_offsets",
+                "scanned_version",
+                "next_scan_on",
+            )
+        ),
+        "cl.name AS client_name",
+    ]
+)
+
+
+def _contract_row(row: dict[str, Any]) -> ContractRow:
+    """Build a ContractRow from a row as SQLite or asyncpg returns it.
+
+    SQLite returns dates as ISO text, booleans as integers and JSON as text.
+    """
+    offsets = row["reminder_offsets"]
+    if isinstance(offsets, str | bytes):
+        offsets = json.loads(offsets)
+    end_date = row["end_date"]
+    notice_date = row["notice_date"]
+    next_scan_on = row["next_scan_on"]
+    return ContractRow(
+        id=row["id"],
+        version=row["version"],
+        name=row["name"],
+        number=row["number"],
+        client_id=row["client_id"],
+        client_name=row["client_name"],
+        owner_id=row["owner_id"],
+        contract_type_id=row["contract_type_id"],
+        confidential=row["sensitivity"] == Sensitivity.CONFIDENTIAL.value,
+        start_date=_as_date(row["start_date"]),
+        end_date=None if end_date is None else _as_date(end_date),
+        notice_count=row["notice_count"],
+        notice_unit=row["notice_unit"] or None,
+        auto_renewal=bool(row["auto_renewal"]),
+        notice_date=None if notice_date is None else _as_date(notice_date),
+        reminder_offsets=offsets,
+        scanned_version=row["scanned_version"],
+        next_scan_on=None if next_scan_on is None else _as_date(next_scan_on),
+    )

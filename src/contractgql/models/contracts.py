@@ -137,13 +137,24 @@ class Contract(Record):
     )
     updated_by_id: int | None
 
+    # What the last reminder scan planned: the version it read, and the first day
+    # on which a reminder that was not due then becomes due, null when none will.
+    # Scans skip contracts whose version is scanned_version until next_scan_on.
+    # Every change increments the version, and 0 is never a version, so a new or
+    # changed contract is planned at the next scan.
+    scanned_version = fields.IntField(default=0, db_default=0)
+    next_scan_on = fields.DateField(null=True)
+
     class Meta:
         table = "contracts"
         unique_together = (("organization", "number"),)
+        # The migration also creates the partial index contracts_unscanned on
+        # (organization_id, id) where scanned_version <> version.
         indexes = (
             ("organization_id", "end_date"),
             ("organization_id", "notice_deadline"),
             ("organization_id", "client_id"),
+            ("organization_id", "next_scan_on"),
         )
 
 
