@@ -6,10 +6,12 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from contractgql.domain.dates import local_today
 from tests.conftest import scratch_database
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -282,3 +284,76 @@ def test_service_account_then_token(env: dict[str, str]) -> None:
     )
     assert token.returncode == 0, token.stderr
     assert token.stdout.startswith("cgql_")
+
+
+def test_scan_settles_contracts_and_full_plans_them_again(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    today = local_today("Europe/Amsterdam")
+    register = tmp_path / "register.csv"
+    # Without a notice period the reminders anchor on the end date: the 3-month one
+    # is due about a month ago and is created late, the 1-month one is not due yet.
+    # An imported contract has no owner, so nobody is notified.
+    end = today + timedelta(days=60)
+    register.write_text(
+        "contract number,name,client,start date,end date\n"
+        f"S-1,Hosting,Acme BV,2026-01-01,{end.isoformat()}\n",
+        encoding="utf-8",
+    )
+    run(
+        env,
+        "create-user",
+        "--email",
+        "a@example.com",
+        "--name",
+        "A",
+        "--role",
+        "admin",
+        "--organization",
+        "Acme",
+    )
+    imported = run(env, "import", str(register), "--organization", "Acme")
+
+    first = run(env, "scan")
+    again = run(env, "scan")
+    full = run(env, "scan", "--full")
+
+    assert imported.returncode == 0, imported.stderr
+    assert (first.returncode, again.returncode, full.returncode) == (0, 0, 0)
+    assert first.stdout.strip() == (
+        "1 organizations, 1 contracts, 1 reminders created (1 late), 0 cancelled, "
+        "0 restored, 0 tasks and 0 notifications created"
+    )
+    assert again.stdout.strip() == (
+        "1 organizations, 0 contracts, 0 reminders created (0 late), 0 cancelled, "
+        "0 restored, 0 tasks and 0 notifications created"
+    )
+    assert full.stdout.strip().startswith("1 organizations, 1 contracts, 0 reminders")
+
+
+def test_command_line_changes_are_audited(env: dict[str, str], tmp_path: Path) -> None:
+    register = tmp_path / "register.csv"
+    register.write_text(
+        "contract number,name,client,start date\nA-1,Hosting,Acme BV,2026-01-01\n",
+        encoding="utf-8",
+    )
+    run(
+        env,
+        "create-user",
+        "--email",
+        "a@example.com",
+        "--name",
+        "A",
+        "--role",
+        "admin",
+        "--organization",
+        "Acme",
+    )
+    run(env, "import", str(register), "--organization", "Acme")
+
+    recorded = run(env, "audit", "record")
+    verified = run(env, "audit", "verify")
+
+    assert recorded.returncode == 0, recorded.stderr
+    # The user, the client and the contract: one creation event each.
+    assert verified.stdout.strip() == "Audit chains intact: 1 organizations, 3 entries."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tortoise.transactions import in_transaction
 
+from contractgql.audit import record_event, snapshot
 from contractgql.models import Organization, User
 from contractgql.security.passwords import hash_password
 from contractgql.security.policy import ROLES
@@ -61,7 +62,7 @@ async def create_user(
                 f"A user with e-mail address {email!r} already exists: pick another "
                 "address."
             )
-        return await User.create(
+        user = await User.create(
             organization=organization,
             email=email,
             name=name,
@@ -69,3 +70,8 @@ async def create_user(
             password_hash=password_hash,
             is_service_account=password is None,
         )
+        # Created from the command line, so no user of the API is the actor.
+        await record_event(
+            organization.id, None, "user.create", "User", user.id, None, snapshot(user)
+        )
+        return user

@@ -25,6 +25,8 @@ import pytest
 from contractgql.config import Settings
 from contractgql.ids import decode_id
 from contractgql.models import (
+    AuditLog,
+    AuditOutbox,
     Client,
     ContactPerson,
     Contract,
@@ -49,6 +51,11 @@ mutation UpdateContract($id: ID!, $input: UpdateContractInput!, $version: Int) {
   updateContract(id: $id, input: $input, expectedVersion: $version) {
     contract { id name version } errors { field code message }
   }
+}
+"""
+UPDATE_CLIENT = """
+mutation UpdateClient($id: ID!, $input: ClientInput!) {
+  updateClient(id: $id, input: $input) { record { id } errors { field code message } }
 }
 """
 CREATE_NOTE = """
@@ -402,6 +409,57 @@ async def test_concurrent_updates_without_version(api: Api) -> None:
     assert [body.get("errors") for body in bodies] == [None] * CONCURRENT_REQUESTS
     stored = await _stored(Contract, contract["id"])
     assert stored.version == 1 + CONCURRENT_REQUESTS
+
+
+async def _audited_changes(entity_type: str, entity_id: int) -> list[list[Any]]:
+    """Return the changes of the entity's events, in the order they were written."""
+    waiting = await AuditOutbox.filter(
+        entity_type=entity_type, entity_id=entity_id
+    ).values_list("id", "changes")
+    recorded = await AuditLog.filter(
+        entity_type=entity_type, entity_id=entity_id
+    ).values_list("outbox_id", "changes")
+    return [changes for _, changes in sorted([*waiting, *recorded])]
+
+
+def _chain(events: list[list[Any]], field: str) -> list[tuple[Any, Any]]:
+    return [
+        (change["old"], change["new"])
+        for changes in events
+        for change in changes
+        if change["field"] == field
+    ]
+
+
+@pytest.mark.parametrize("kind", ["contract", "client"])
+async def test_concurrent_updates_audit_the_values_they_replace(
+    api: Api, kind: str
+) -> None:
+    """Each update's audited old value is the value the update before it wrote."""
+    client_id = await create_client(api)
+    if kind == "contract":
+        contract = await create_contract(api, client_id, {"description": "start"})
+        target, document, model = contract["id"], UPDATE_CONTRACT, Contract
+    else:
+        await api.data(UPDATE_CLIENT, {"id": client_id, "input": {"segment": "start"}})
+        target, document, model = client_id, UPDATE_CLIENT, Client
+    field = "description" if kind == "contract" else "segment"
+    requests = [
+        {"id": target, "input": {field: f"value {index}"}}
+        for index in range(CONCURRENT_REQUESTS)
+    ]
+
+    bodies = await _concurrent(api, document, requests)
+
+    assert [body.get("errors") for body in bodies] == [None] * CONCURRENT_REQUESTS
+    events = await _audited_changes(model.__name__, decode_id(target)[1])
+    # The first change to the field is the one that set "start".
+    setup, *chain = _chain(events, field)
+    stored = await _stored(model, target)
+    assert setup == (None, "start")
+    assert len(chain) == CONCURRENT_REQUESTS
+    assert [old for old, _ in chain] == ["start", *(new for _, new in chain[:-1])]
+    assert chain[-1][1] == getattr(stored, field)
 
 
 async def test_concurrent_field_updates_all_kept(api: Api) -> None:

@@ -17,6 +17,7 @@ import pytest_asyncio
 
 from contractgql.config import Settings
 from contractgql.ids import decode_id, encode_id
+from contractgql.jobs.scans import scan_organization
 from contractgql.models import (
     Notification,
     Reminder,
@@ -323,6 +324,49 @@ async def test_contract_reminder_offsets_stored(api: Api) -> None:
     assert emptied["updateContract"]["contract"]["reminderOffsets"] is None
 
 
+async def test_changed_type_offsets_apply_at_the_next_scan(api: Api) -> None:
+    today = amsterdam_today()
+    org = api.tenant.organization.id
+    created = await api.data(
+        CREATE_TYPE,
+        {
+            "input": {
+                "name": "Licence",
+                "reminderOffsets": [{"count": 1, "unit": "MONTHS"}],
+            }
+        },
+    )
+    type_id = created["createContractType"]["record"]["id"]
+    client_id = await create_client(api)
+    contract = await create_contract(
+        api,
+        client_id,
+        {
+            "startDate": (today - timedelta(days=200)).isoformat(),
+            "endDate": (today + timedelta(days=70)).isoformat(),
+            "contractTypeId": type_id,
+        },
+    )
+    contract_pk = decode_id(contract["id"])[1]
+    # Its reminder is due in about 40 days, so once a scan has planned it the
+    # next scan of today leaves it alone.
+    await scan_organization(org, today)
+    before = await scan_organization(org, today)
+
+    updated = await api.data(
+        UPDATE_TYPE,
+        {"id": type_id, "input": {"reminderOffsets": [{"count": 3, "unit": "MONTHS"}]}},
+    )
+    after = await scan_organization(org, today)
+
+    assert updated["updateContractType"]["errors"] == []
+    assert (before.contracts, before.reminders_created) == (0, 0)
+    assert (after.contracts, after.reminders_created, after.late) == (1, 1, 1)
+    assert await Reminder.filter(contract_id=contract_pk).values_list(
+        "offset_count", "offset_unit", "late"
+    ) == [(3, "months", True)]
+
+
 @pytest.mark.parametrize(
     ("offsets", "expected"),
     [
@@ -547,6 +591,42 @@ async def test_renew_contract_by_hand(api: Api) -> None:
             "createdBy": {"id": user_id(api.tenant, "admin")},
         }
     ]
+
+
+@pytest.mark.parametrize("action", ["renew", "notice"])
+async def test_renew_and_notice_cancel_stale_reminders_at_once(
+    api: Api, action: str
+) -> None:
+    today = amsterdam_today()
+    org = api.tenant.organization.id
+    contract_id = await _contract(
+        api,
+        {
+            "startDate": (today - timedelta(days=300)).isoformat(),
+            "endDate": (today + timedelta(days=100)).isoformat(),
+            "noticePeriod": {"count": 1, "unit": "MONTHS"},
+        },
+    )
+    # The 3-month reminder before the notice deadline is due, and created late.
+    await scan_organization(org, today)
+    reminders = Reminder.filter(contract_id=decode_id(contract_id)[1])
+    before = await reminders.values_list("offset_count", "status")
+
+    if action == "renew":
+        data = await api.data(RENEW, {"contractId": contract_id})
+        errors = data["renewContract"]["errors"]
+    else:
+        variables = {
+            "contractId": contract_id,
+            "party": "CLIENT",
+            "date": today.isoformat(),
+        }
+        data = await api.data(RECORD_NOTICE, variables)
+        errors = data["recordNotice"]["errors"]
+
+    assert errors == []
+    assert before == [(3, "pending")]
+    assert await reminders.values_list("offset_count", "status") == [(3, "cancelled")]
 
 
 async def test_renew_contract_rejections(api: Api) -> None:

@@ -16,7 +16,7 @@ import pytest_asyncio
 from contractgql.config import Settings
 from contractgql.ids import decode_id
 from contractgql.jobs.renewals import RenewalReport, renew_and_expire
-from contractgql.models import ContractEvent, ContractEventKind
+from contractgql.models import AuditOutbox, ContractEvent, ContractEventKind
 from tests.conftest import Api, make_tenant
 from tests.graphql.helpers import create_client, create_contract
 
@@ -220,6 +220,16 @@ async def test_non_renewing_contract_expires_once(api: Api) -> None:
     assert terms["version"] == 1
     assert [(e["kind"], e["termEnd"], e["occurredOn"]) for e in terms["events"]] == [
         ("EXPIRED", "2025-12-31", "2026-01-01")
+    ]
+    audited = await AuditOutbox.filter(
+        entity_type="Contract", entity_id=decode_id(contract_id)[1]
+    ).values_list("action", "actor_id", "changes")
+    assert audited[-1:] == [
+        (
+            "contract.expire",
+            None,
+            [{"field": "status", "old": "ACTIVE", "new": "EXPIRED"}],
+        )
     ]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,6 +21,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from contractgql.audit import current_request_id, record_change, snapshot
 from contractgql.domain.dates import Period, PeriodUnit
 from contractgql.domain.money import PaymentFrequency, from_minor_units
 from contractgql.errors import ValidationError
@@ -160,6 +162,8 @@ async def import_file(
         )
 
     viewer = system_viewer(organization, PERMISSIONS)
+    # Every audit event of one import carries the same id, as those of one request do.
+    request = current_request_id.set(f"import-{uuid.uuid4().hex[:16]}")
     try:
         async with in_transaction():
             writer = _Writer(viewer, organization, options, mapping, report)
@@ -170,6 +174,8 @@ async def import_file(
                 raise _DryRun
     except _DryRun:
         pass
+    finally:
+        current_request_id.reset(request)
 
     report.outcomes.sort(key=lambda o: o.row)
     report.errors.sort(key=lambda e: (e.row, e.column or ""))
@@ -351,20 +357,26 @@ class _Writer:
         if _key(row.client) in self.clients:
             return self.clients[_key(row.client)]
 
-        # NOTE: clients, contract types and tags that an import creates get no
-        # audit event, unlike its contracts, which go through the contract service.
         client = await Client.create(
             organization_id=self.organization.id,
             name=row.client,
             coc_number=row.client_coc_number,
             vat_number=row.client_vat_number,
         )
+        await self._audit_creation("client.create", client)
         self.report.created_clients += 1
         self._remember(self.clients, _key(row.client), client.id)
         for number in (row.client_coc_number, row.client_vat_number):
             if number:
                 self._remember(self.clients_by_registration, _key(number), client.id)
         return int(client.id)
+
+    async def _audit_creation(self, action: str, record: Any) -> None:
+        """Record the creation in the audit outbox, as the API's mutations do.
+
+        The event shares the row's savepoint, so a rejected row leaves none.
+        """
+        await record_change(self.viewer, action, record, None, snapshot(record))
 
     def _remember(self, cache: dict[str, int], key: str, record_id: int) -> None:
         cache[key] = record_id
@@ -380,6 +392,7 @@ class _Writer:
         contract_type = await ContractType.create(
             organization_id=self.organization.id, name=name[:100]
         )
+        await self._audit_creation("contract_type.create", contract_type)
         self._remember(self.types, key, contract_type.id)
         return int(contract_type.id)
 
@@ -389,6 +402,7 @@ class _Writer:
             tag = await Tag.create(
                 organization_id=self.organization.id, name=name[:100]
             )
+            await self._audit_creation("tag.create", tag)
             self._remember(self.tags, key, tag.id)
         return self.tags[key]
 

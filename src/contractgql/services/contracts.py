@@ -150,26 +150,29 @@ async def update_contract(
     await check_version(contract, "Contract", expected_version, changed)
     validator.raise_if_any()
 
-    before = snapshot(contract, **await _stored_links(contract, values))
     async with in_transaction():
+        # The claim holds the row until the transaction ends, so the contract read
+        # after it is the one this update changes, also under concurrent updates:
+        # the audit's old values and the notice deadline come from it.
+        await claim_version(contract, "Contract", expected_version, changed)
+        await contract.refresh_from_db()
+        before = snapshot(contract, **await _stored_links(contract, values))
         for name, value in columns.items():
             setattr(contract, name, value)
         contract.notice_deadline = _deadline(contract)
         contract.updated_by_id = viewer.user_id
-        await claim_version(contract, "Contract", expected_version, changed)
         # Only the columns that the request sets are written, so that concurrent
         # updates of other columns without an expected version are kept.
-        # NOTE: the notice deadline and merged custom fields are computed from the
-        # contract as read before the transaction, so without an expected version
-        # a concurrent change of the end date, notice period or custom fields can
-        # leave them stale.
+        # NOTE: merged custom field values are computed from the contract as read
+        # before the transaction, so without an expected version a concurrent
+        # change of another custom field can be lost.
         written = [*columns, "notice_deadline", "updated_by_id", "updated_at"]
         await _save_unique(contract, values, written)
         await _replace_links(contract, _links(values))
         after = snapshot(contract, **_given_links(values))
         await record_change(viewer, "contract.update", contract, before, after)
     if not SCHEDULE_COLUMNS.isdisjoint(columns):
-        await _reschedule(viewer, contract.id)
+        await reschedule(viewer, contract.id)
     return contract
 
 
@@ -188,7 +191,7 @@ SCHEDULE_COLUMNS = frozenset(
 )
 
 
-async def _reschedule(viewer: Viewer, contract_id: int) -> None:
+async def reschedule(viewer: Viewer, contract_id: int) -> None:
     """Bring the contract's reminders in line with its changed dates at once.
 
     The scheduled scans would do the same at their next run, so a failure here is
@@ -262,9 +265,11 @@ async def change_links(
         )
     validator.raise_if_any()
 
-    before = await _link_snapshot(contract)
     async with in_transaction():
         await claim_version(contract, "Contract", expected_version, changed)
+        # Read after the claim, which holds the row, so that concurrent changes of
+        # the links each record the lists they changed.
+        before = await _link_snapshot(contract)
         for relation, model, added, removed in (
             (contract.projects, Project, add.project_ids, remove.project_ids),
             (contract.services, Service, add.service_ids, remove.service_ids),

@@ -52,6 +52,7 @@ from contractgql.security.viewer import Viewer
 from contractgql.services.contracts import (
     get_visible_contract,
     require_contract_write,
+    reschedule,
 )
 from contractgql.services.events import notify_event
 from contractgql.services.validation import LATEST_DATE, Validator
@@ -327,6 +328,17 @@ async def record_expiry(contract: Contract) -> bool:
                 occurred_on=contract.end_date + ONE_DAY,
             )
             await notify_event(contract, event)
+            # The stored fields stay as they are: the status, which follows from
+            # the end date, is what changes.
+            await record_event(
+                contract.organization_id,
+                None,
+                "contract.expire",
+                "Contract",
+                contract.id,
+                {"status": "ACTIVE"},
+                {"status": "EXPIRED"},
+            )
     except IntegrityError:
         return False
     return True
@@ -365,6 +377,9 @@ async def renew_contract(viewer: Viewer, contract_id: int) -> Contract:
             "changed_concurrently",
             "The contract changed while it was being renewed: read it again and retry.",
         )
+    # The reminders of the old term are stale now, and those of the new term may
+    # be due.
+    await reschedule(viewer, contract.id)
     return contract
 
 
@@ -479,6 +494,8 @@ async def record_notice(
             "The contract's end date changed while the notice was being recorded: "
             "read the contract again and retry.",
         )
+    # Notice stops the reminder ladder: its pending reminders are stale now.
+    await reschedule(viewer, contract.id)
     await contract.refresh_from_db()
     return contract
 

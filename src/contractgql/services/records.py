@@ -22,6 +22,7 @@ from contractgql.ids import encode_id
 from contractgql.models import (
     Client,
     ContactPerson,
+    Contract,
     ContractType,
     CustomFieldDefinition,
     CustomFieldEntity,
@@ -110,13 +111,18 @@ async def update_record(
             )
         return sorted(names)
 
+    change = AuditedChange(viewer, "update", None)
+
     async def claim() -> None:
+        # The claim holds the row until the transaction ends, so the values read
+        # after it are the ones this update replaces, also under concurrent updates.
         await claim_version(record, spec.label, expected_version, changed)
+        stored = await spec.model.get(id=record.id)
+        change.before = await _audited_values(stored, values)
 
     await check_version(record, spec.label, expected_version, changed)
     validator.raise_if_any()
 
-    change = AuditedChange(viewer, "update", await _audited_values(record, values))
     for name, value in columns.items():
         setattr(record, name, value)
     # Only the columns that the request sets are written, so that concurrent
@@ -139,7 +145,7 @@ async def archive_record(viewer: Viewer, spec: RecordSpec, record_id: int) -> An
     return record
 
 
-@dataclass(frozen=True)
+@dataclass
 class AuditedChange:
     """An audited change of a record: its actor, its verb and the values before."""
 
@@ -173,6 +179,15 @@ async def get_record(
             "organization: check the id."
         )
     return record
+
+
+async def _unsettle_contracts_of_type(contract_type_id: int) -> None:
+    """Make the next scan plan the type's contracts again, with the new offsets.
+
+    Scans skip contracts whose version they planned, and a type's offsets are
+    not part of its contracts' versions. No version is 0.
+    """
+    await Contract.filter(contract_type_id=contract_type_id).update(scanned_version=0)
 
 
 async def _save(
@@ -209,6 +224,12 @@ async def _save(
             if not spec.unique:
                 raise
             _raise_duplicate(spec, record, spec.unique[0])
+        if (
+            isinstance(record, ContractType)
+            and update_fields is not None
+            and "reminder_offsets" in update_fields
+        ):
+            await _unsettle_contracts_of_type(record.id)
         if tag_ids is not None and isinstance(record, Client):
             await record.tags.clear()
             tags = await Tag.filter(
@@ -216,6 +237,9 @@ async def _save(
             )
             await record.tags.add(*tags)
         if audit is not None:
+            # Read back, so that columns other updates changed meanwhile show
+            # their stored values, in the audit and in the response.
+            await record.refresh_from_db()
             after = await _audited_values(record, values)
             action = f"{audit_name(record)}.{audit.verb}"
             await record_change(audit.viewer, action, record, audit.before, after)
