@@ -233,3 +233,46 @@ async def test_formula_without_result_rejected(settings, tmp_path: Path) -> None
         (2, "amount", "=100*2")
     ]
     assert "without a computed value" in report.errors[0].reason
+
+
+async def test_update_keeps_values_of_columns_the_file_lacks(
+    settings, tmp_path: Path
+) -> None:
+    organization = await new_organization()
+    full = tmp_path / "full.csv"
+    full.write_text(
+        "number,name,client,status,start date,end date,amount,currency,"
+        "payment frequency,auto renewal\n"
+        "K-1,Hosting,Acme BV,draft,2026-01-01,2026-12-31,500.00,USD,monthly,yes\n",
+        encoding="utf-8",
+    )
+    partial = tmp_path / "partial.csv"
+    partial.write_text(
+        "number,name,client,start date,end date\n"
+        "K-1,Hosting,Acme BV,2026-01-01,2027-06-30\n",
+        encoding="utf-8",
+    )
+    cleared = tmp_path / "cleared.csv"
+    cleared.write_text(
+        "number,name,client,start date,amount\nK-1,Hosting,Acme BV,2026-01-01,\n",
+        encoding="utf-8",
+    )
+
+    await import_file(full, organization, ImportOptions())
+    updated = await import_file(partial, organization, ImportOptions())
+    kept = await Contract.get(organization_id=organization.id, number="K-1")
+    emptied = await import_file(cleared, organization, ImportOptions())
+    after_clear = await Contract.get(organization_id=organization.id, number="K-1")
+
+    assert updated.count("updated") == 1
+    assert (
+        kept.end_date,
+        kept.amount_minor,
+        kept.currency,
+        kept.payment_frequency,
+        kept.stage,
+        kept.auto_renewal,
+    ) == (date(2027, 6, 30), 50000, "USD", "monthly", "draft", True)
+    # An empty cell in a column the file has clears the value, and only that one.
+    assert emptied.count("updated") == 1
+    assert (after_clear.amount_minor, after_clear.end_date) == (None, date(2027, 6, 30))

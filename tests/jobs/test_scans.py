@@ -153,7 +153,8 @@ async def test_notifications_omit_amounts(world: World) -> None:
     notifications = await Notification.filter(
         organization_id=world.organization.id
     ).values_list("title", "body")
-    assert len(notifications) == 6
+    # Owner and watcher of each reminder, and the owner of the one task.
+    assert len(notifications) == 5
     for title, body in notifications:
         for forbidden in (*AMOUNT_TEXTS, "3.5", "21%", "2100", "Price plus", "EUR"):
             assert forbidden not in title
@@ -173,8 +174,9 @@ async def test_second_scan_changes_nothing(world: World) -> None:
 
     assert await snapshot(world.organization.id) == first
     assert len(first["reminders"]) == 6
-    assert len(first["tasks"]) == 6
-    assert len(first["notifications"]) == 18
+    # One workflow per contract's term, however many of its reminders are due.
+    assert len(first["tasks"]) == 3
+    assert len(first["notifications"]) == 15
     assert report.reminders_created == 0
     assert report.tasks_created == 0
     assert report.notifications_created == 0
@@ -322,6 +324,49 @@ async def test_full_scan_plans_settled_contracts(world: World) -> None:
     assert (await Contract.get(id=contract.id)).next_scan_on is None
 
 
+async def test_one_workflow_per_term(world: World) -> None:
+    contract_type = await make_type(world, workflow=WORKFLOW)
+    contract = await make_contract(world, contract_type_id=contract_type.id, **NOTICE)
+    org = world.organization.id
+
+    first = await scan_organization(org, THREE_MONTHS_DUE)
+    second = await scan_organization(org, ONE_MONTH_DUE)
+
+    assert (first.reminders_created, first.tasks_created) == (1, 1)
+    # The 1-month reminder of the same deadline notifies owner and watcher only.
+    assert (second.reminders_created, second.tasks_created) == (1, 0)
+    assert second.notifications_created == 2
+    assert await Task.filter(contract_id=contract.id).values_list(
+        "reminder__offset_count", "status"
+    ) == [(3, "open")]
+
+
+async def test_changed_offsets_keep_the_reminders_of_the_same_deadline(
+    world: World,
+) -> None:
+    contract_type = await make_type(world, workflow=WORKFLOW)
+    contract = await make_contract(world, contract_type_id=contract_type.id, **NOTICE)
+    org = world.organization.id
+    await scan_organization(org, ONE_MONTH_DUE)
+
+    await _edit(contract.id, reminder_offsets=[{"count": 2, "unit": "months"}])
+    report = await scan_organization(org, date(2027, 5, 1))
+
+    assert (report.cancelled, report.reminders_created, report.tasks_created) == (
+        0,
+        1,
+        0,
+    )
+    assert sorted(
+        await Reminder.filter(contract_id=contract.id).values_list(
+            "offset_count", "status", "late"
+        )
+    ) == [(1, "pending", False), (2, "pending", True), (3, "pending", True)]
+    assert await Task.filter(contract_id=contract.id).values_list("status") == [
+        ("open",)
+    ]
+
+
 async def test_end_date_change_reschedules(world: World) -> None:
     # Starting in 2027 keeps the term under 24 months after the change, so no
     # 6-month reminder is added.
@@ -422,13 +467,37 @@ async def test_archived_contract_cancels_pending(world: World) -> None:
     cancelled = await make_contract(world, number="C-2", **NOTICE)
     org = world.organization.id
     await scan_organization(org, date(2027, 3, 1))
-    await Contract.filter(id=archived.id).update(archived_at=datetime.now(UTC))
-    await Contract.filter(id=cancelled.id).update(stage=ContractStage.CANCELLED)
+    await _edit(archived.id, archived_at=datetime.now(UTC))
+    await _edit(cancelled.id, stage=ContractStage.CANCELLED)
 
     report = await scan_organization(org, date(2027, 3, 2))
+    again = await scan_organization(org, date(2027, 3, 3))
 
     assert report.cancelled == 2
     assert [row[-1] for row in await reminder_rows(org)] == ["cancelled", "cancelled"]
+    # Both are settled, so the next scan reads neither.
+    assert (again.contracts, again.cancelled) == (0, 0)
+    assert await Contract.filter(organization_id=org).values_list(
+        "scanned_version", "next_scan_on"
+    ) == [(2, None), (2, None)]
+
+
+async def test_rescheduling_one_inactive_contract_cancels_its_reminders(
+    world: World,
+) -> None:
+    contract = await make_contract(world, **NOTICE)
+    other = await make_contract(world, **NOTICE)
+    org = world.organization.id
+    await scan_organization(org, date(2027, 3, 1))
+    await _edit(contract.id, stage=ContractStage.CANCELLED)
+    await _edit(other.id, stage=ContractStage.CANCELLED)
+
+    report = await scan_organization(org, date(2027, 3, 2), contract_ids=[contract.id])
+
+    assert report.cancelled == 1
+    assert sorted(
+        await Reminder.filter(organization_id=org).values_list("contract_id", "status")
+    ) == [(contract.id, "cancelled"), (other.id, "pending")]
 
 
 @pytest.mark.parametrize(
@@ -549,12 +618,13 @@ async def test_concurrent_scans_insert_once(world: World) -> None:
     rows = await snapshot(org)
     assert len(rows["reminders"]) == 600
     assert len({row[1:5] for row in rows["reminders"]}) == 600
-    assert len(rows["tasks"]) == 600
-    assert len({row[1] for row in rows["tasks"]}) == 600
-    # Owner and watcher for each reminder, and the owner for each task. The contracts
-    # from make_contracts have no watchers, so 2 per contract and reminder.
-    assert len(rows["notifications"]) == 1200
-    assert len({row[1:] for row in rows["notifications"]}) == 1200
+    # One task per contract: both reminders belong to the same term.
+    assert len(rows["tasks"]) == 300
+    assert len({row[1] for row in rows["tasks"]}) == 300
+    # The owner of each reminder and of each task. The contracts from
+    # make_contracts have no watchers.
+    assert len(rows["notifications"]) == 900
+    assert len({row[1:] for row in rows["notifications"]}) == 900
     org_reports = reports[:4]
     assert sum(report.reminders_created for report in org_reports) <= 600
 

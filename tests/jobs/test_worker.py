@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import sqlite3
 import subprocess
 import uuid
@@ -91,7 +92,7 @@ async def due_world(count: int) -> tuple[World, list[int], date]:
 
 
 async def assert_exactly_once(world: World, ids: list[int], today: date) -> None:
-    """Assert two reminders, two tasks and four notifications per contract, no more."""
+    """Assert two reminders, one task and three notifications per contract, no more."""
     org = world.organization.id
     end = today + timedelta(days=30)
     reminders = await Reminder.filter(organization_id=org).values_list(
@@ -105,22 +106,21 @@ async def assert_exactly_once(world: World, ids: list[int], today: date) -> None
         sorted(expected)
     )
 
+    # One workflow per term, started by its earliest reminder, the late one.
     tasks = await Task.filter(organization_id=org).values_list(
-        "reminder_id", "step", "assignee_id", "due_date"
+        "contract_id", "step", "assignee_id", "due_date", "reminder__offset_count"
     )
-    assert len(tasks) == 2 * len(ids)
-    assert len({(reminder, step) for reminder, step, *_ in tasks}) == 2 * len(ids)
-    assert {assignee for _, _, assignee, _ in tasks} == {world.owner.id}
-    assert {due for *_, due in tasks} == {
-        today + timedelta(days=2),
-        today - timedelta(days=8),
-    }
+    assert sorted(tasks) == [
+        (contract_id, 0, world.owner.id, today - timedelta(days=8), 40)
+        for contract_id in sorted(ids)
+    ]
 
+    # The owner hears of both reminders and of the task.
     sources = await Notification.filter(organization_id=org).values_list(
         "user_id", "source"
     )
-    assert len(sources) == 4 * len(ids)
-    assert len(set(sources)) == 4 * len(ids)
+    assert len(sources) == 3 * len(ids)
+    assert len(set(sources)) == 3 * len(ids)
 
 
 async def test_three_workers_and_direct_scans_race(
@@ -213,6 +213,34 @@ async def test_worker_killed_mid_scan_then_restarted(
     wait_until(lambda: second.scans_finished() >= 1, 60, "the restarted worker's scan")
     assert second.stop() == 0, second.text()
 
+    await assert_exactly_once(world, ids, today)
+
+
+async def test_worker_stopped_mid_scan_exits_then_scan_runs_again(
+    scratch: Settings, worker_env: dict[str, str], workers: list[Worker], tmp_path: Path
+) -> None:
+    world, ids, today = await due_world(4000)
+    org = world.organization.id
+
+    async def first_batch_written() -> bool:
+        return await Reminder.filter(organization_id=org).exists()
+
+    first = Worker.start(worker_env, tmp_path / "first.log")
+    workers.append(first)
+    await wait_for(first_batch_written, 60, "the first batch of reminders")
+    async with reminders_locked(scratch):
+        # SIGTERM arrives while the scan waits to insert its next batch.
+        await asyncio.sleep(0.5)
+        first.process.send_signal(signal.SIGTERM)
+        await asyncio.sleep(1)
+    status = await asyncio.to_thread(first.process.wait, 30)
+
+    assert status == 0, first.text()
+    assert first.scans_finished() == 0
+    second = Worker.start(worker_env, tmp_path / "second.log")
+    workers.append(second)
+    wait_until(lambda: second.scans_finished() >= 1, 60, "the restarted worker's scan")
+    assert second.stop() == 0, second.text()
     await assert_exactly_once(world, ids, today)
 
 

@@ -261,6 +261,8 @@ class _Writer:
             async with in_transaction():
                 values = await self._values(row)
                 current = self._current(row, values)
+                if current is not None:
+                    values = self._from_file(values)
                 if current is None:
                     contract = await create_contract(self.viewer, values)
                     outcome = "created"
@@ -292,6 +294,23 @@ class _Writer:
         else:
             self.unnumbered[_unnumbered_key(contract)] = contract
         self.report.outcomes.append(RowOutcome(row.row, outcome, row.number))
+
+    def _from_file(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Leave out the values that an update would take from defaults.
+
+        A file without an amount column says nothing about amounts, so updating
+        a stored contract from it keeps the stored amount, frequency, currency,
+        stage and dates. An empty cell in a column the file has does clear the
+        value.
+        """
+        mapped = set(self.mapping.mapped_fields)
+        if self.options.currency:
+            mapped.add("currency")
+        return {
+            key: value
+            for key, value in values.items()
+            if key not in UPDATE_SOURCES or mapped & UPDATE_SOURCES[key]
+        }
 
     def _current(self, row: ParsedRow, values: dict[str, Any]) -> Contract | None:
         """Return the stored contract this row describes, if any.
@@ -439,6 +458,20 @@ class _Writer:
                 row.line,
             )
         )
+
+
+# Values that a new contract takes from defaults when the file has no column for
+# them, with the columns that give them. An update sets them only from a column.
+UPDATE_SOURCES: dict[str, frozenset[str]] = {
+    "start_date": frozenset({"start_date"}),
+    "end_date": frozenset({"end_date"}),
+    "signed_date": frozenset({"signed_date"}),
+    "amount": frozenset({"amount"}),
+    "currency": frozenset({"currency"}),
+    "stage": frozenset({"status"}),
+    "payment_frequency": frozenset({"payment_frequency"}),
+    "auto_renewal": frozenset({"auto_renewal"}),
+}
 
 
 class _RowRejected(Exception):

@@ -241,12 +241,14 @@ def compare(
 ) -> Changes:
     """Compare the schedules with the stored reminders of the same contracts.
 
-    A pending reminder is stale when its anchor is today or later but its key is no
-    longer in the schedule, because the dates, the offsets or recorded notice
-    changed. Reminders whose anchor has passed are history and stay as they are. A
-    cancelled reminder that is due under the schedule again, such as after an end
-    date was changed and changed back, becomes pending again. Due reminders that do
-    not exist yet are inserted.
+    A pending reminder is stale when its anchor is today or later but the schedule
+    has no reminder of its kind on that anchor date any more, because the dates or
+    recorded notice changed. A changed list of offsets leaves the reminders of an
+    unchanged anchor alone: they were due and have started the term's workflow.
+    Reminders whose anchor has passed are history and stay as they are. A cancelled
+    reminder that is due under the schedule again, such as after an end date was
+    changed and changed back, becomes pending again. Due reminders that do not
+    exist yet are inserted.
     """
     by_contract: dict[int, dict[ReminderKey, StoredReminder]] = {}
     for reminder in stored:
@@ -255,9 +257,14 @@ def compare(
     changes = Changes()
     for plan in plans:
         existing = by_contract.get(plan.contract.id, {})
+        anchors = {(kind, anchor_date) for kind, anchor_date, _, _ in plan.planned}
         for key, reminder in existing.items():
             anchor_date = key[1]
-            if reminder.pending and anchor_date >= today and key not in plan.planned:
+            if (
+                reminder.pending
+                and anchor_date >= today
+                and (key[0], anchor_date) not in anchors
+            ):
                 changes.cancel.append(reminder.id)
         for due in plan.due(today):
             found = existing.get(key_of(due))

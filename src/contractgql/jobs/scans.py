@@ -273,8 +273,9 @@ async def scan_organization(
             report,
             analyzes=Reminder._meta.db.capabilities.dialect == "postgres",
         )
-        if contract_ids is None:
-            report.cancelled += await _cancel_inactive_contracts(organization_id, today)
+        report.cancelled += await _cancel_inactive_contracts(
+            organization_id, today, contract_ids, full=full
+        )
         last_id = 0
         while True:
             batch = await _contract_batch(
@@ -547,12 +548,27 @@ class _OrganizationScan:
         audience: Audience,
         now: datetime,
     ) -> list[dict[str, Any]]:
-        """Insert the first workflow step of each new reminder; return the inserted."""
-        rows = []
-        for reminder_id, plan, due in created:
-            step = plan.first_step
-            if step is None:
+        """Start the renewal workflow of each term that new reminders opened.
+
+        A term's workflow starts once, from its earliest due reminder: the later
+        reminders of the same anchor date remind the people concerned but start
+        no second workflow, nor does a reminder whose term already has tasks.
+        Returns the inserted tasks.
+        """
+        with_workflow = {p.contract.id for _, p, _ in created if p.first_step}
+        started = await _terms_with_tasks(connection, sorted(with_workflow))
+        firsts: dict[tuple[int, date], tuple[int, ContractPlan, PlannedReminder]] = {}
+        for item in created:
+            _, plan, due = item
+            term = (plan.contract.id, due.anchor_date)
+            if term in started or plan.first_step is None:
                 continue
+            if term not in firsts or due.due_date < firsts[term][2].due_date:
+                firsts[term] = item
+        rows = []
+        for reminder_id, plan, due in sorted(firsts.values(), key=lambda i: i[0]):
+            step = plan.first_step
+            assert step is not None
             contract = plan.contract
             rows.append(
                 (
@@ -689,6 +705,22 @@ def _as_date(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
+async def _terms_with_tasks(
+    connection: BaseDBAsyncClient, contract_ids: list[int]
+) -> set[tuple[int, date]]:
+    """Return (contract id, anchor date) of the terms whose workflow has started."""
+    if not contract_ids:
+        return set()
+    statement = Statement(connection)
+    rows = await connection.execute_query_dict(
+        "SELECT DISTINCT t.contract_id, r.anchor_date FROM tasks t "
+        "JOIN reminders r ON r.id = t.reminder_id "
+        f"WHERE {statement.any_of('t.contract_id', contract_ids)}",
+        statement.parameters,
+    )
+    return {(row["contract_id"], _as_date(row["anchor_date"])) for row in rows}
+
+
 async def _type_rules(
     organization_id: int,
 ) -> dict[int, ContractTypeRules | InvalidContract]:
@@ -713,21 +745,59 @@ async def _directory(organization_id: int, policy: Policy) -> Directory:
     return Directory.build(((user_id, roles) for user_id, roles in users), policy)
 
 
-async def _cancel_inactive_contracts(organization_id: int, today: date) -> int:
+async def _cancel_inactive_contracts(
+    organization_id: int,
+    today: date,
+    contract_ids: Sequence[int] | None = None,
+    *,
+    full: bool = False,
+) -> int:
     """Cancel pending reminders of contracts no longer signed, or archived.
 
     As with stale reminders, only those whose anchor is today or later change.
+    A contract stops being signed or is archived by a change, which increments
+    its version, so apart from a full scan only contracts that no scan has seen
+    in their current version are checked, or the given ones. Those are then
+    settled, with no next scan date, because scans plan no reminders for them.
     """
-    inactive = Contract.filter(
-        Q(organization_id=organization_id)
-        & (Q(archived_at__isnull=False) | ~Q(stage=ContractStage.SIGNED))
-    ).values("id")
-    return await Reminder.filter(
+    if full:
+        inactive = Contract.filter(
+            Q(organization_id=organization_id)
+            & (Q(archived_at__isnull=False) | ~Q(stage=ContractStage.SIGNED))
+        ).values("id")
+        return await Reminder.filter(
+            organization_id=organization_id,
+            status=ReminderStatus.PENDING,
+            anchor_date__gte=today,
+            contract_id__in=Subquery(inactive),
+        ).update(status=ReminderStatus.CANCELLED, updated_at=datetime.now(UTC))
+
+    connection = Contract._meta.db
+    statement = Statement(connection)
+    # Parameters in the order of the text, which SQLite's placeholders need.
+    organization = statement.parameter(organization_id)
+    if contract_ids is None:
+        # The condition of the partial index contracts_unscanned, word for word,
+        # so that SQLite uses the index too.
+        which = "scanned_version <> version"
+    else:
+        which = statement.any_of("id", list(contract_ids))
+    signed = statement.parameter(ContractStage.SIGNED.value)
+    rows = await connection.execute_query_dict(
+        f"SELECT id, version FROM contracts WHERE organization_id = {organization} "
+        f"AND {which} AND (archived_at IS NOT NULL OR stage <> {signed})",
+        statement.parameters,
+    )
+    if not rows:
+        return 0
+    cancelled = await Reminder.filter(
         organization_id=organization_id,
         status=ReminderStatus.PENDING,
         anchor_date__gte=today,
-        contract_id__in=Subquery(inactive),
+        contract_id__in=[row["id"] for row in rows],
     ).update(status=ReminderStatus.CANCELLED, updated_at=datetime.now(UTC))
+    await settle_contracts([(row["id"], row["version"], None) for row in rows])
+    return cancelled
 
 
 async def _contract_batch(
@@ -741,12 +811,11 @@ async def _contract_batch(
 
     With `settled_before`, the organization's local date, contracts that an earlier
     scan settled are left out: those whose version the scan planned and whose next
-    scan date is later than that date, or absent. The partial index
-    contracts_unscanned and the index on next_scan_on find the others without
-    reading the settled ones.
+    scan date is later than that date, or absent.
     """
     connection = Contract._meta.db
     statement = Statement(connection)
+    # SQLite's placeholders are positional, so each use of a value is a parameter.
     conditions = [
         f"c.organization_id = {statement.parameter(organization_id)}",
         f"c.stage = {statement.parameter(ContractStage.SIGNED.value)}",
@@ -756,10 +825,23 @@ async def _contract_batch(
     if contract_ids is not None:
         conditions.append(statement.any_of("c.id", list(contract_ids)))
     if settled_before is not None:
-        today = statement.parameter(settled_before)
-        conditions.append(
-            f"(c.scanned_version <> c.version OR c.next_scan_on <= {today})"
+        # Two index scans: the partial index contracts_unscanned, whose condition
+        # the first part repeats word for word, and the one on next_scan_on. A
+        # single OR of both conditions made PostgreSQL read every contract.
+        organization = statement.parameter(organization_id)
+        after = statement.parameter(after_id)
+        unscanned = (
+            f"SELECT id FROM contracts WHERE organization_id = {organization} "
+            f"AND scanned_version <> version AND id > {after}"
         )
+        organization = statement.parameter(organization_id)
+        after = statement.parameter(after_id)
+        today = statement.parameter(settled_before)
+        due = (
+            f"SELECT id FROM contracts WHERE organization_id = {organization} "
+            f"AND id > {after} AND next_scan_on <= {today}"
+        )
+        conditions.append(f"c.id IN ({unscanned} UNION ALL {due})")
     sql = (
         f"SELECT {CONTRACT_SELECT} FROM contracts c "
         "JOIN clients cl ON cl.id = c.client_id "

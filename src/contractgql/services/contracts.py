@@ -222,6 +222,8 @@ async def archive_contract(viewer: Viewer, contract_id: int) -> Contract:
             await contract.save()
             after = snapshot(contract)
             await record_change(viewer, "contract.archive", contract, before, after)
+        # Archived contracts get no reminders: cancel the pending ones at once.
+        await reschedule(viewer, contract.id)
     return contract
 
 
