@@ -16,7 +16,12 @@ import pytest_asyncio
 from contractgql.config import Settings
 from contractgql.ids import decode_id
 from contractgql.jobs.renewals import RenewalReport, renew_and_expire
-from contractgql.models import AuditOutbox, ContractEvent, ContractEventKind
+from contractgql.models import (
+    AuditLog,
+    AuditOutbox,
+    ContractEvent,
+    ContractEventKind,
+)
 from tests.conftest import Api, make_tenant
 from tests.graphql.helpers import create_client, create_contract
 
@@ -221,9 +226,15 @@ async def test_non_renewing_contract_expires_once(api: Api) -> None:
     assert [(e["kind"], e["termEnd"], e["occurredOn"]) for e in terms["events"]] == [
         ("EXPIRED", "2025-12-31", "2026-01-01")
     ]
-    audited = await AuditOutbox.filter(
-        entity_type="Contract", entity_id=decode_id(contract_id)[1]
-    ).values_list("action", "actor_id", "changes")
+    entity = {"entity_type": "Contract", "entity_id": decode_id(contract_id)[1]}
+    audited = [
+        *await AuditLog.filter(**entity)
+        .order_by("sequence")
+        .values_list("action", "actor_id", "changes"),
+        *await AuditOutbox.filter(**entity)
+        .order_by("id")
+        .values_list("action", "actor_id", "changes"),
+    ]
     assert audited[-1:] == [
         (
             "contract.expire",
@@ -480,3 +491,78 @@ async def test_events_notify_owner_once(api: Api) -> None:
     )
     assert "12345" not in str(received)
     assert "12962" not in str(received)
+
+
+async def test_notice_in_time_recorded_after_renewal_undoes_it(api: Api) -> None:
+    # Deadline 2025-11-30. The scan renews on 2026-01-02, before anyone records
+    # the client's notice of 2025-11-15, which ended the contract on 2025-12-31.
+    contract_id = await _contract(
+        api,
+        {
+            "startDate": "2025-01-01",
+            "endDate": "2025-12-31",
+            "noticePeriod": {"count": 1, "unit": "MONTHS"},
+            "amount": "1000.00",
+            "indexation": "5",
+        },
+    )
+    renewed = await _run(api, date(2026, 1, 2))
+    variables = {"contractId": contract_id, "party": "CLIENT", "date": "2025-11-15"}
+
+    data = await api.data(RECORD_NOTICE, variables)
+    terms = await _terms(api, contract_id)
+    expired = await _run(api, date(2026, 1, 3))
+
+    assert renewed == RenewalReport(contracts_renewed=1, terms_renewed=1)
+    assert data["recordNotice"]["errors"] == []
+    assert data["recordNotice"]["contract"]["noticeEffectiveEnd"] == "2025-12-31"
+    assert (terms["endDate"], terms["amount"], terms["noticeDeadline"]) == (
+        "2025-12-31",
+        "1000.00",
+        "2025-11-30",
+    )
+    assert [(e["kind"], e["termEnd"], e["newEndDate"]) for e in terms["events"]] == [
+        ("NOTICE_RECEIVED", "2025-12-31", "2025-12-31")
+    ]
+    assert expired == RenewalReport(expired=1)
+    # The request's recorder may have moved the event into the log already.
+    notice = {
+        "action": "contract.notice",
+        "entity_type": "Contract",
+        "entity_id": decode_id(contract_id)[1],
+    }
+    audited = [
+        *await AuditOutbox.filter(**notice).values_list("changes"),
+        *await AuditLog.filter(**notice).values_list("changes"),
+    ]
+    assert len(audited) == 1
+    changed = {change["field"]: change for change in audited[0][0]}
+    assert (changed["endDate"]["old"], changed["endDate"]["new"]) == (
+        "2026-12-31",
+        "2025-12-31",
+    )
+    assert (changed["amount"]["old"], changed["amount"]["new"]) == (
+        "1050.00",
+        "1000.00",
+    )
+
+
+async def test_late_notice_recorded_after_renewal_keeps_it(api: Api) -> None:
+    contract_id = await _contract(
+        api,
+        {
+            "startDate": "2025-01-01",
+            "endDate": "2025-12-31",
+            "noticePeriod": {"count": 1, "unit": "MONTHS"},
+        },
+    )
+    await _run(api, date(2026, 1, 2))
+    # After the deadline of the first term: notice ends the renewed one.
+    variables = {"contractId": contract_id, "party": "CLIENT", "date": "2025-12-10"}
+
+    data = await api.data(RECORD_NOTICE, variables)
+    terms = await _terms(api, contract_id)
+
+    assert data["recordNotice"]["contract"]["noticeEffectiveEnd"] == "2026-12-31"
+    assert terms["endDate"] == "2026-12-31"
+    assert [e["kind"] for e in terms["events"]] == ["NOTICE_RECEIVED", "RENEWED"]

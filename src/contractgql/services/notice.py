@@ -16,6 +16,7 @@ end date to the earliest end that notice given on that day reaches.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import enum
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -429,7 +430,13 @@ async def record_notice(
     validator.raise_if_any()
 
     terms = await load_terms(contract)
-    effective_end = notice_effective_end(terms, day)
+    # Notice counts in the term that ran on its date. When the scans have renewed
+    # the contract since then, that is an earlier term than the current one.
+    later_renewals = await _renewals_ending_on_or_after(contract, day)
+    running_end = later_renewals[0].term_end if later_renewals else contract.end_date
+    effective_end = notice_effective_end(
+        dataclasses.replace(terms, end_date=running_end), day
+    )
     if effective_end is None or effective_end > LATEST_DATE:
         _reject(
             "date",
@@ -446,9 +453,18 @@ async def record_notice(
         "updated_at": datetime.now(UTC),
         "updated_by_id": viewer.user_id,
     }
-    if contract.end_date is None:
+    # Renewals of terms that the notice ended never should have happened: they
+    # are undone, with the amount from before the first of them.
+    undone = [
+        renewal
+        for renewal in later_renewals
+        if renewal.term_end is not None and renewal.term_end >= effective_end
+    ]
+    if contract.end_date is None or undone:
         changes["end_date"] = effective_end
         changes["notice_deadline"] = notice_deadline(effective_end, terms.notice_period)
+    if undone:
+        changes["amount_minor"] = undone[0].old_amount_minor
     try:
         async with in_transaction():
             changed = await Contract.filter(
@@ -456,11 +472,17 @@ async def record_notice(
             ).update(**changes)
             if not changed:
                 raise _NoticeConflict
+            if undone:
+                await ContractEvent.filter(
+                    id__in=[renewal.id for renewal in undone]
+                ).delete()
             event = await ContractEvent.create(
                 organization_id=contract.organization_id,
                 contract_id=contract.id,
                 kind=_NOTICE_EVENTS[party],
-                term_end=contract.end_date or effective_end,
+                term_end=effective_end
+                if undone
+                else contract.end_date or effective_end,
                 new_end_date=effective_end,
                 occurred_on=day,
                 created_by_id=viewer.user_id,
@@ -473,9 +495,9 @@ async def record_notice(
                 status=ReminderStatus.PENDING,
             ).update(status=ReminderStatus.DONE, updated_at=datetime.now(UTC))
             noticed = {"notice_date": day, "notice_party": party}
-            if "end_date" in changes:
-                noticed["end_date"] = changes["end_date"]
-                noticed["notice_deadline"] = changes["notice_deadline"]
+            for column in ("end_date", "notice_deadline", "amount_minor"):
+                if column in changes:
+                    noticed[column] = changes[column]
             await _record_contract_change(
                 contract, viewer.user_id, "contract.notice", noticed
             )
@@ -498,6 +520,19 @@ async def record_notice(
     await reschedule(viewer, contract.id)
     await contract.refresh_from_db()
     return contract
+
+
+async def _renewals_ending_on_or_after(
+    contract: Contract, day: date
+) -> list[ContractEvent]:
+    """Return the contract's renewals of terms that ended on `day` or later."""
+    return list(
+        await ContractEvent.filter(
+            contract_id=contract.id,
+            kind=ContractEventKind.RENEWED,
+            term_end__gte=day,
+        ).order_by("term_end")
+    )
 
 
 class _NoticeConflict(Exception):
