@@ -6,7 +6,7 @@ POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 # Numbers of contracts for `make bench-scan`, separated by commas.
 CONTRACTS ?= 100000,1000000
 
-.PHONY: demo test test-sqlite test-postgres install schema lint bench bench-scan
+.PHONY: demo test test-sqlite test-postgres install schema lint bench bench-scan bench-audit
 
 $(BIN)/contractgql: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,3 +41,7 @@ bench: install
 
 bench-scan: install
 	$(BIN)/python -m bench.scan --contracts $(CONTRACTS) --phases
+
+bench-audit: install
+	$(BIN)/pip install --quiet -e ".[bench]"
+	$(BIN)/python -m bench.audit

@@ -23,7 +23,7 @@ from typing import Any
 
 from arq import cron
 from arq.connections import RedisSettings
-from arq.worker import Retry, func, run_worker
+from arq.worker import Retry, create_worker, func
 from redis.asyncio.retry import Retry as RedisRetry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -52,6 +52,13 @@ REDIS_BACKOFF_BASE = 0.5
 REDIS_BACKOFF_CAP = 8.0
 # How long a finished job's result stays in Redis, in seconds.
 KEEP_RESULT = 3600
+# Passes of one audit recorder run before it hands over to a new job. A pass
+# appends at most recorder.MAX_BATCHES batches.
+MAX_RECORDER_PASSES = 100
+# Seconds between the worker's polls of the queue. arq's default of 0.5 s would
+# be up to half of the 1 s that an audit event may wait for its recorder job.
+# An idle worker costs Redis one ZRANGEBYSCORE per poll.
+POLL_DELAY = 0.1
 
 
 async def scan_job(ctx: dict[str, Any], now: str | None = None) -> dict[str, Any]:
@@ -95,16 +102,81 @@ async def scan_job(ctx: dict[str, Any], now: str | None = None) -> dict[str, Any
     return dataclasses.asdict(report)
 
 
+class AuditRecorderRuns:
+    """The audit recorder runs of one worker process, at most one per organization.
+
+    Recorder jobs can arrive while a run for their organization is in progress:
+    the API enqueues one per window of requests, the sweep runs every minute, and
+    a backlog can make a run last longer than a window. Such a job only requests
+    one more pass of that run and returns. The pass starts after the request, so
+    it reads every event that committed before the job was enqueued. Without
+    this, the jobs queue on the chain's lock and on the database connections, and
+    each reads an outbox that the job before it emptied.
+    """
+
+    def __init__(self) -> None:
+        # Organization id -> whether a job requested another pass of its run.
+        self._pass_requested: dict[int, bool] = {}
+
+    def is_running(self, organization_id: int) -> bool:
+        return organization_id in self._pass_requested
+
+    async def record(self, ctx: dict[str, Any], organization_id: int) -> int:
+        """Record the organization's outbox, or request a pass of the run in progress.
+
+        Returns the number of entries this call appended: 0 when it only
+        requested another pass. A run makes at most MAX_RECORDER_PASSES passes, and
+        then enqueues a new job for the rest, so that a constant stream of
+        requests does not hold one job past its timeout.
+        """
+        if self.is_running(organization_id):
+            self._pass_requested[organization_id] = True
+            return 0
+        self._pass_requested[organization_id] = False
+        appended = 0
+        try:
+            for _ in range(MAX_RECORDER_PASSES):
+                appended += await record_audit(organization_id)
+                if not self._pass_requested[organization_id]:
+                    return appended
+                self._pass_requested[organization_id] = False
+            await _enqueue_recorder(ctx, organization_id)
+            return appended
+        finally:
+            del self._pass_requested[organization_id]
+
+
+async def _enqueue_recorder(ctx: dict[str, Any], organization_id: int) -> None:
+    settings: Settings = ctx["settings"]
+    try:
+        await ctx["redis"].enqueue_job(
+            RECORD_AUDIT_JOB, organization_id, _queue_name=settings.worker_queue
+        )
+    except Exception as error:  # noqa: BLE001 - the sweep records the events
+        logger.warning(
+            "Enqueueing the next audit recorder job for organization %s failed: "
+            "%r. The events wait for the next sweep.",
+            organization_id,
+            error,
+        )
+
+
 async def record_audit_job(
     ctx: dict[str, Any], organization_id: int | None = None
 ) -> int:
     """Move outbox events into the audit log: one organization's, or all of them.
 
-    The API enqueues it after each request that wrote events, and the cron job
-    sweeps all organizations for events whose job was never enqueued. arq retries
-    a failed run, and the recorder's lock makes concurrent runs safe.
+    The API enqueues it for each organization and window of
+    `enqueue.RECORD_WINDOW` seconds with requests that wrote events, and the cron
+    job sweeps all organizations for events whose job was never enqueued. arq
+    retries a failed run, and the recorder's lock makes concurrent runs safe, also
+    across workers. Within a worker, jobs of one organization share one run
+    (`AuditRecorderRuns`).
     """
-    appended = await record_audit(organization_id)
+    if organization_id is None:
+        appended = await record_audit(None)
+    else:
+        appended = await ctx["audit_runs"].record(ctx, organization_id)
     if appended:
         logger.info(
             "Recorded %d audit events of %s",
@@ -169,6 +241,7 @@ def worker_settings(settings: Settings) -> type:
     async def startup(ctx: dict[str, Any]) -> None:
         await db.connect(settings)
         ctx["policy"] = Policy.load(settings.policy_dir)
+        ctx["audit_runs"] = AuditRecorderRuns()
         logger.info(
             "Worker started on queue %r: scans every %d minutes and at start",
             settings.worker_queue,
@@ -224,6 +297,7 @@ def worker_settings(settings: Settings) -> type:
         max_tries = MAX_TRIES
         keep_result = KEEP_RESULT
         health_check_interval = 60
+        poll_delay = POLL_DELAY
         timezone = UTC
 
     return WorkerSettings
@@ -234,7 +308,7 @@ def run(settings: Settings) -> int:
     if settings.is_sqlite:
         asyncio.run(db.migrate(settings))
     try:
-        run_worker(worker_settings(settings))
+        _run_until_stopped(worker_settings(settings))
     except (RedisConnectionError, RedisTimeoutError, OSError) as error:
         logger.error(
             "The worker stopped because Redis at %s cannot be reached: %s. Check "
@@ -244,6 +318,21 @@ def run(settings: Settings) -> int:
         )
         return 1
     return 0
+
+
+def _run_until_stopped(settings_class: type) -> None:
+    """Run an arq worker, and close the database when a stop cut off a job.
+
+    arq cancels running jobs on SIGTERM and then raises that cancellation before
+    its shutdown hook runs. The database would stay open, and on SQLite its
+    thread would keep the process from exiting. The job runs again later.
+    """
+    worker = create_worker(settings_class)
+    try:
+        worker.run()
+    except asyncio.CancelledError:
+        logger.info("The worker stopped during a job, which runs again later")
+        worker.loop.run_until_complete(db.disconnect())
 
 
 def _safe_url(url: str) -> str:
