@@ -13,13 +13,15 @@ from tortoise import connections
 
 from contractgql.audit.recorder import (
     GENESIS_HASH,
+    ChainEnd,
+    ChainProblem,
     chain_hash,
     entry_content,
     record_audit,
     verify_chain,
 )
 from contractgql.config import Settings
-from contractgql.models import AuditLog, AuditOutbox, Organization
+from contractgql.models import AuditChainHead, AuditLog, AuditOutbox, Organization
 from tests.jobs.conftest import CONTRACTGQL, process_env
 
 # Seconds a recorder process may take before the test gives up on it.
@@ -59,7 +61,7 @@ async def assert_complete_chain(organization: Organization, count: int) -> None:
     assert len(set(outbox_ids)) == count
     assert [entry.entity_id for entry in entries] == list(range(1, count + 1))
     assert await AuditOutbox.filter(organization_id=organization.id).count() == 0
-    assert await verify_chain(organization) is None
+    assert isinstance(await verify_chain(organization), ChainEnd)
 
 
 def recorder(organization: Organization, batch_size: int) -> list[str]:
@@ -193,10 +195,158 @@ async def test_verify_names_missing_entry(scratch: Settings) -> None:
         f"DELETE FROM audit_log WHERE id = {second.id}"
     )
     problem = await verify_chain(organization)
-    assert problem is not None
+    assert isinstance(problem, ChainProblem)
     assert problem.sequence == 2
     assert problem.entry_id is None
 
     broken = verify(scratch, organization)
     assert broken.returncode == 1
     assert "sequence 2" in broken.stderr
+
+
+def run_audit(
+    settings: Settings, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CONTRACTGQL, "audit", *args],
+        env=process_env(settings, **env),
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+    )
+
+
+async def _execute(sql: str) -> None:
+    await connections.get("default").execute_script(sql)
+
+
+async def test_anchors_reveal_a_log_cut_short(scratch: Settings, tmp_path) -> None:
+    organization = await make_events(4)
+    await record_audit(organization.id)
+    anchors = tmp_path / "anchors.txt"
+    named = ("--organization", organization.name)
+
+    anchored = run_audit(scratch, "verify", *named, "--anchors", str(anchors))
+    end = await AuditLog.get(organization_id=organization.id, sequence=4)
+    # Entries 3 and 4 are deleted and the head is made to match entry 2.
+    second = await AuditLog.get(organization_id=organization.id, sequence=2)
+    await _execute(
+        f"DELETE FROM audit_log WHERE organization_id = {organization.id} "
+        f"AND sequence > 2; UPDATE audit_chain_heads SET sequence = 2, "
+        f"hash = '{second.hash}' WHERE organization_id = {organization.id}"
+    )
+    without = run_audit(scratch, "verify", *named)
+    against = run_audit(scratch, "verify", *named, "--anchors", str(anchors))
+
+    assert anchored.returncode == 0, anchored.stderr
+    assert anchors.read_text() == f"{organization.id} 4 {end.hash}\n"
+    # The chain alone looks intact, the anchor does not.
+    assert without.returncode == 0, without.stderr
+    assert against.returncode == 1
+    assert "an anchor names sequence 4 but the log ends at 2" in against.stderr
+
+
+async def test_anchors_reveal_a_rewritten_log(scratch: Settings, tmp_path) -> None:
+    organization = await make_events(3)
+    await record_audit(organization.id)
+    anchors = tmp_path / "anchors.txt"
+    named = ("--organization", organization.name)
+    run_audit(scratch, "verify", *named, "--anchors", str(anchors))
+
+    # Someone with write access changes entry 2 and recomputes every hash after it.
+    entries = await AuditLog.filter(organization_id=organization.id).order_by(
+        "sequence"
+    )
+    prev_hash = entries[0].hash
+    for entry in entries[1:]:
+        if entry.sequence == 2:
+            entry.changes = [{"field": "name", "old": "v1", "new": "forged"}]
+        entry.prev_hash = prev_hash
+        entry.hash = chain_hash(prev_hash, entry_content(entry, entry.sequence))
+        prev_hash = entry.hash
+        await entry.save()
+    await _execute(
+        f"UPDATE audit_chain_heads SET hash = '{prev_hash}' "
+        f"WHERE organization_id = {organization.id}"
+    )
+    without = run_audit(scratch, "verify", *named)
+    against = run_audit(scratch, "verify", *named, "--anchors", str(anchors))
+
+    assert without.returncode == 0, without.stderr
+    assert against.returncode == 1
+    assert "sequence 3" in against.stderr
+    assert "differs from the anchor" in against.stderr
+
+
+async def test_missing_head_stops_recording_until_restored(scratch: Settings) -> None:
+    organization = await make_events(2)
+    await record_audit(organization.id)
+    await _execute(
+        f"DELETE FROM audit_chain_heads WHERE organization_id = {organization.id}"
+    )
+    more = await make_events(2)
+    await AuditOutbox.filter(organization_id=more.id).update(
+        organization_id=organization.id
+    )
+    named = ("--organization", organization.name)
+
+    stopped = run_audit(scratch, "record", *named)
+    broken = run_audit(scratch, "verify", *named)
+    waiting = await AuditOutbox.filter(organization_id=organization.id).count()
+    restored = run_audit(scratch, "restore-head", *named)
+    recorded = run_audit(scratch, "record", *named)
+    intact = run_audit(scratch, "verify", *named)
+
+    assert stopped.returncode == 1
+    assert "chain head of organization" in stopped.stderr
+    assert "Traceback" not in stopped.stderr
+    assert broken.returncode == 1
+    assert "the chain head is missing although the log has 2 entries" in broken.stderr
+    assert waiting == 2
+    assert restored.returncode == 0, restored.stderr
+    assert recorded.stdout.strip() == "Recorded 2 audit events."
+    assert intact.stdout.strip() == "Audit chains intact: 1 organizations, 4 entries."
+
+
+async def test_restore_head_refuses_a_broken_chain(scratch: Settings) -> None:
+    organization = await make_events(3)
+    await record_audit(organization.id)
+    await _execute(
+        f"DELETE FROM audit_log WHERE organization_id = {organization.id} "
+        f"AND sequence = 2; DELETE FROM audit_chain_heads "
+        f"WHERE organization_id = {organization.id}"
+    )
+
+    restored = run_audit(scratch, "restore-head", "--organization", organization.name)
+
+    assert restored.returncode == 1
+    assert "sequence 2" in restored.stderr
+    assert not await AuditChainHead.exists(organization_id=organization.id)
+
+
+def test_commands_reject_a_missing_database_and_bad_batch_size(
+    scratch: Settings, tmp_path
+) -> None:
+    empty = str(tmp_path / "empty")
+
+    missing = subprocess.run(
+        [*CONTRACTGQL, "audit", "verify"],
+        env={
+            **{
+                k: v
+                for k, v in process_env(scratch).items()
+                if k != "CONTRACTGQL_DATABASE_URL"
+            },
+            "CONTRACTGQL_DATA_DIR": empty,
+        },
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+    )
+    batch = run_audit(scratch, "record", "--batch-size", "0")
+
+    assert missing.returncode == 2
+    assert "there is no database at" in missing.stderr
+    assert not (tmp_path / "empty" / "contractgql.sqlite3").exists()
+    assert batch.returncode == 2
+    assert "--batch-size 0 is invalid" in batch.stderr

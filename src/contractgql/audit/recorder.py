@@ -153,10 +153,31 @@ def _same_sequence() -> Any:
     return F("sequence")
 
 
+class ChainHeadMissing(Exception):
+    """An organization's audit log has entries but its chain head row is gone."""
+
+    def __init__(self, organization_id: int, entries: int) -> None:
+        super().__init__(
+            f"The audit chain head of organization {organization_id} is missing "
+            f"although its log has {entries} entries, so its events stay in the "
+            "outbox. Someone removed the row: run `contractgql audit verify` to check "
+            "the log, then `contractgql audit restore-head` to continue the chain."
+        )
+        self.organization_id = organization_id
+
+
 async def _ensure_head(organization_id: int) -> None:
-    """Create the organization's chain head row unless it exists."""
+    """Create the organization's chain head row unless it exists.
+
+    A new head starts the chain at sequence 0, which is right only for an empty
+    log. Raise ChainHeadMissing otherwise, because a new head would repeat
+    sequence numbers that the log already holds.
+    """
     if await AuditChainHead.filter(organization_id=organization_id).exists():
         return
+    entries = await AuditLog.filter(organization_id=organization_id).count()
+    if entries:
+        raise ChainHeadMissing(organization_id, entries)
     client = connections.get("default")
     table = AuditChainHead._meta.db_table
     placeholders = (
@@ -189,48 +210,124 @@ class ChainProblem:
         )
 
 
-async def verify_chain(organization: Organization) -> ChainProblem | None:
-    """Recompute an organization's chain and return its first bad entry, if any."""
+# Entries that verify_chain reads per query, so that memory stays flat.
+VERIFY_BATCH_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class ChainEnd:
+    """The last entry of an organization's verified chain: its anchor."""
+
+    organization_id: int
+    sequence: int
+    hash: str
+
+    def line(self) -> str:
+        """Return the anchor as a line of an anchors file."""
+        return f"{self.organization_id} {self.sequence} {self.hash}"
+
+
+async def verify_chain(
+    organization: Organization,
+    anchors: dict[int, str] | None = None,
+    *,
+    require_head: bool = True,
+) -> ChainProblem | ChainEnd:
+    """Recompute an organization's chain: return its first bad entry, or its end.
+
+    `anchors` maps sequence numbers to the hashes that an earlier verification
+    printed. Kept outside the database, they reveal what the chain alone cannot:
+    a log cut short, or rewritten with recomputed hashes.
+    """
     expected_sequence = 1
     prev_hash = GENESIS_HASH
-    entries = await AuditLog.filter(organization_id=organization.id).order_by(
-        "sequence"
-    )
+    anchors = anchors or {}
 
     def problem(sequence: int, entry_id: int | None, reason: str) -> ChainProblem:
         return ChainProblem(
             organization.id, organization.name, sequence, entry_id, reason
         )
 
-    for entry in entries:
-        if entry.sequence != expected_sequence:
-            return problem(
-                expected_sequence,
-                None,
-                f"the chain jumps from sequence {expected_sequence - 1} to "
-                f"{entry.sequence}",
+    while True:
+        entries = (
+            await AuditLog.filter(
+                organization_id=organization.id, sequence__gte=expected_sequence
             )
-        if entry.prev_hash != prev_hash:
-            return problem(
-                entry.sequence, entry.id, "prev_hash differs from the previous hash"
-            )
-        digest = chain_hash(prev_hash, entry_content(entry, entry.sequence))
-        if digest != entry.hash:
-            return problem(
-                entry.sequence,
-                entry.id,
-                "the stored hash does not match the entry's content",
-            )
-        prev_hash = digest
-        expected_sequence += 1
+            .order_by("sequence")
+            .limit(VERIFY_BATCH_SIZE)
+        )
+        for entry in entries:
+            if entry.sequence != expected_sequence:
+                return problem(
+                    expected_sequence,
+                    None,
+                    f"the chain jumps from sequence {expected_sequence - 1} to "
+                    f"{entry.sequence}",
+                )
+            if entry.prev_hash != prev_hash:
+                return problem(
+                    entry.sequence,
+                    entry.id,
+                    "prev_hash differs from the previous hash",
+                )
+            digest = chain_hash(prev_hash, entry_content(entry, entry.sequence))
+            if digest != entry.hash:
+                return problem(
+                    entry.sequence,
+                    entry.id,
+                    "the stored hash does not match the entry's content",
+                )
+            anchored = anchors.get(entry.sequence)
+            if anchored is not None and anchored != digest:
+                return problem(
+                    entry.sequence,
+                    entry.id,
+                    f"the hash differs from the anchor {anchored[:16]}…, so the log "
+                    "was rewritten after the anchor was taken",
+                )
+            prev_hash = digest
+            expected_sequence += 1
+        if len(entries) < VERIFY_BATCH_SIZE:
+            break
+    last = expected_sequence - 1
+    beyond = [sequence for sequence in anchors if sequence > last]
+    if beyond:
+        return problem(
+            min(beyond),
+            None,
+            f"an anchor names sequence {min(beyond)} but the log ends at {last}, so "
+            "entries were removed from its end",
+        )
     head = await AuditChainHead.filter(organization_id=organization.id).first()
-    if head is not None and (
-        head.sequence != expected_sequence - 1 or head.hash != prev_hash
-    ):
+    if head is None and last > 0 and require_head:
+        return problem(
+            last,
+            None,
+            f"the chain head is missing although the log has {last} entries: if "
+            "no entries were removed from its end, run `contractgql audit "
+            "restore-head`",
+        )
+    if head is not None and (head.sequence != last or head.hash != prev_hash):
         return problem(
             head.sequence,
             None,
-            f"the chain head names sequence {head.sequence} but the log ends at "
-            f"{expected_sequence - 1}",
+            f"the chain head names sequence {head.sequence} but the log ends at {last}",
         )
-    return None
+    return ChainEnd(organization.id, last, prev_hash)
+
+
+async def restore_head(organization: Organization) -> ChainEnd | ChainProblem:
+    """Recreate a missing chain head from the end of a chain that verifies.
+
+    Returns the chain's first problem instead when an entry does not verify. An
+    existing head is left alone.
+    """
+    if await AuditChainHead.filter(organization_id=organization.id).exists():
+        return await verify_chain(organization)
+    end = await verify_chain(organization, require_head=False)
+    if isinstance(end, ChainProblem) or end.sequence == 0:
+        return end
+    await AuditChainHead.create(
+        organization_id=organization.id, sequence=end.sequence, hash=end.hash
+    )
+    return await verify_chain(organization)
