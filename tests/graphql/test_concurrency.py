@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tortoise.expressions import F
 
 from contractgql.config import Settings
 from contractgql.ids import decode_id
@@ -264,24 +265,47 @@ async def _state(model: type[Record], global_id: str) -> dict[str, Any]:
 async def test_stale_version_rejected(api: Api, name: str) -> None:
     case = CASES[name]
     variables = {**await _target(api, name), **case.variables}
-    before = await _stored(case.model, variables["id"])
+    read = await _stored(case.model, variables["id"])
+    # Someone else's change after the caller read the record.
+    await case.model.filter(id=read.id).update(version=F("version") + 1)
     state = await _state(case.model, variables["id"])
 
     body = await api.post(
-        _document(case), {**variables, "version": before.version + 1}, role="admin"
+        _document(case), {**variables, "version": read.version}, role="admin"
     )
 
     assert body["data"] is None
     error = body["errors"][0]
     assert error["extensions"]["code"] == "CONFLICT"
-    assert error["extensions"]["currentVersion"] == before.version
+    assert error["extensions"]["currentVersion"] == read.version + 1
     assert error["extensions"]["changedFields"] == list(case.changed_fields)
     assert error["message"] == (
         f"{_label(case.model)} {variables['id']!r} was changed by someone else: the "
-        f"request expected version {before.version + 1}, but the current version is "
-        f"{before.version}. Reload the record and apply your changes again."
+        f"request expected version {read.version}, but the current version is "
+        f"{read.version + 1}. Reload the record and apply your changes again."
     )
     assert await _state(case.model, variables["id"]) == state
+
+
+@pytest.mark.parametrize("version", [0, -5, 99])
+async def test_version_never_reached_named(api: Api, version: int) -> None:
+    client_id = await create_client(api)
+    contract = await create_contract(api, client_id)
+
+    body = await api.post(
+        UPDATE_CONTRACT,
+        {"id": contract["id"], "input": {"name": "Other"}, "version": version},
+        role="admin",
+    )
+
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "CONFLICT"
+    assert error["message"] == (
+        f"Contract {contract['id']!r} never had version {version}: versions start at "
+        "1 and the current version is 1. Send the version of the record as you read "
+        "it."
+    )
+    assert (await _stored(Contract, contract["id"])).name == "Hosting"
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -103,10 +103,19 @@ def _conflict(
     stored: Record, label: str, expected: int, changed_fields: list[str]
 ) -> Conflict:
     record_id = encode_id(type(stored).__name__, stored.id)
+    if expected < 1 or expected > stored.version:
+        # No read can have returned this version, so nobody else changed anything.
+        message = (
+            f"{label} {record_id!r} never had version {expected}: versions start at "
+            f"1 and the current version is {stored.version}. Send the version of the "
+            "record as you read it."
+        )
+    else:
+        message = (
+            f"{label} {record_id!r} was changed by someone else: the request expected "
+            f"version {expected}, but the current version is {stored.version}. Reload "
+            "the record and apply your changes again."
+        )
     return Conflict(
-        f"{label} {record_id!r} was changed by someone else: the request expected "
-        f"version {expected}, but the current version is {stored.version}. Reload "
-        "the record and apply your changes again.",
-        current_version=stored.version,
-        changed_fields=changed_fields,
+        message, current_version=stored.version, changed_fields=changed_fields
     )
