@@ -68,7 +68,12 @@ async def main() -> None:
 
     contract = await Contract.get(id=1)
     contract_type = await ContractType.get(id=1)
-    print(contract.name, contract.notice_date, contract_type.renewal_workflow)
+    print(
+        contract.name,
+        contract.notice_date,
+        contract_type.renewal_workflow,
+        contract_type.updated_by_id,
+    )
     await db.disconnect()
 
 
@@ -88,4 +93,4 @@ def test_upgrade_with_existing_rows(tmp_path: Path) -> None:
         )
 
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip() == "Old contract None None"
+    assert result.stdout.strip() == "Old contract None None None"

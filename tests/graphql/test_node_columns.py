@@ -32,7 +32,7 @@ def test_contract_columns_of_unknown_field_are_all() -> None:
 def test_node_columns_keep_keys() -> None:
     columns = node_columns(ClientNode, CLIENT_COLUMNS, {"name", "contracts"})
 
-    assert columns == ("id", "name")
+    assert columns == ("id", "updated_by_id", "created_by_id", "name")
 
 
 def test_node_columns_of_unknown_field_are_all() -> None:

@@ -29,7 +29,11 @@ from contractgql.models import (
     Contract,
     ContractEvent,
     ContractEventKind,
+    ContractType,
     ContractWatcher,
+    CustomFieldDefinition,
+    CustomFieldEntity,
+    CustomFieldKind,
     Note,
     Notification,
     Project,
@@ -445,7 +449,7 @@ async def plant_foreign_links(victim: SeededTenant, foreign: SeededTenant) -> No
 
     # A victim contract and note whose nullable references all point at foreign
     # records, for Contract.owner, .contact, .contractType, .parent, .createdBy,
-    # .updatedBy and Note.author.
+    # .updatedBy, Note.author and Note.updatedBy.
     planted = await Contract.create(
         organization_id=org,
         client_id=client.id,
@@ -463,6 +467,7 @@ async def plant_foreign_links(victim: SeededTenant, foreign: SeededTenant) -> No
     note = await Note.create(
         organization_id=org,
         author_id=foreign_user,
+        updated_by_id=foreign_user,
         client_id=client.id,
         body=f"{victim.marker} planted note",
     )
@@ -495,7 +500,39 @@ async def plant_foreign_links(victim: SeededTenant, foreign: SeededTenant) -> No
     )
     victim.ids["Notification"].append(encode_id("Notification", notification.id))
 
+    await _plant_foreign_editors(victim, foreign_user, client.id)
     await _plant_workflow_links(victim, foreign, contract.id)
+
+
+async def _plant_foreign_editors(
+    victim: SeededTenant, foreign_user: int, client_id: int
+) -> None:
+    """Plant a victim record of each editable kind whose last editor is foreign.
+
+    The walks of each kind's updatedBy field and of Client.createdBy reach them.
+    """
+    org = victim.organization_id
+    name = f"{victim.marker} planted editor"
+    records = [
+        Client(organization_id=org, name=name, created_by_id=foreign_user),
+        ContactPerson(organization_id=org, client_id=client_id, name=name),
+        Project(organization_id=org, client_id=client_id, name=name),
+        Service(organization_id=org, name=name),
+        Tag(organization_id=org, name=name),
+        ContractType(organization_id=org, name=name),
+        CustomFieldDefinition(
+            organization_id=org,
+            entity=CustomFieldEntity.PROJECT,
+            key="planted_editor",
+            label=name,
+            kind=CustomFieldKind.TEXT,
+        ),
+    ]
+    for record in records:
+        record.updated_by_id = foreign_user
+        await record.save()
+        type_name = type(record).__name__
+        victim.ids[type_name].append(encode_id(type_name, record.id))
 
 
 async def _plant_workflow_links(

@@ -30,10 +30,6 @@ class Client(Record):
         "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )
     created_by_id: int | None
-    updated_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
-        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
-    )
-    updated_by_id: int | None
 
     class Meta:
         table = "clients"

@@ -132,10 +132,6 @@ class Contract(Record):
         "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )
     created_by_id: int | None
-    updated_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
-        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
-    )
-    updated_by_id: int | None
 
     # What the last reminder scan planned: the version it read, and the first day
     # on which a reminder that was not due then becomes due, null when none will.

@@ -47,6 +47,7 @@ async def create_note(viewer: Viewer, values: dict[str, Any]) -> Note:
         note = await Note.create(
             organization_id=viewer.organization_id,
             author_id=viewer.user_id,
+            updated_by_id=viewer.user_id,
             body=values["body"],
             **{target: values[target]},
         )
@@ -76,7 +77,8 @@ async def update_note(
     async with in_transaction():
         await claim_version(note, "Note", expected_version, changed)
         note.body = values["body"]
-        await note.save(update_fields=["body", "updated_at"])
+        note.updated_by_id = viewer.user_id
+        await note.save(update_fields=["body", "updated_by_id", "updated_at"])
         await record_change(viewer, "note.update", note, before, snapshot(note))
     return note
 
@@ -86,6 +88,7 @@ async def archive_note(viewer: Viewer, note_id: int) -> Note:
     if note.archived_at is None:
         before = snapshot(note)
         note.archived_at = datetime.now(UTC)
+        note.updated_by_id = viewer.user_id
         note.version += 1
         async with in_transaction():
             await note.save()

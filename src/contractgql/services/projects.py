@@ -79,7 +79,8 @@ async def set_members(
                 if user_id not in current
             ]
         )
-        await project.save(update_fields=["updated_at"])
+        project.updated_by_id = viewer.user_id
+        await project.save(update_fields=["updated_by_id", "updated_at"])
         after = await _member_snapshot(project)
         await record_change(viewer, "project.members", project, before, after)
     return project

@@ -80,7 +80,13 @@ async def create_record(
     columns = await spec.validate(validator, viewer, values, None)
     validator.raise_if_any()
 
-    record = spec.model(organization_id=viewer.organization_id, **columns)
+    record = spec.model(
+        organization_id=viewer.organization_id,
+        updated_by_id=viewer.user_id,
+        **columns,
+    )
+    if isinstance(record, Client):
+        record.created_by_id = viewer.user_id
     await _save(spec, record, values, audit=AuditedChange(viewer, "create", None))
     return record
 
@@ -125,9 +131,11 @@ async def update_record(
 
     for name, value in columns.items():
         setattr(record, name, value)
+    record.updated_by_id = viewer.user_id
     # Only the columns that the request sets are written, so that concurrent
     # updates of other columns without an expected version are kept.
-    await _save(spec, record, values, claim, [*columns, "updated_at"], change)
+    written = [*columns, "updated_by_id", "updated_at"]
+    await _save(spec, record, values, claim, written, change)
     return record
 
 
@@ -137,6 +145,7 @@ async def archive_record(viewer: Viewer, spec: RecordSpec, record_id: int) -> An
     if record.archived_at is None:
         before = snapshot(record)
         record.archived_at = datetime.now(UTC)
+        record.updated_by_id = viewer.user_id
         record.version += 1
         async with in_transaction():
             await record.save()

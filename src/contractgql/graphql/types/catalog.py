@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -12,7 +13,12 @@ from tortoise.expressions import Q
 from contractgql.graphql.context import Info
 from contractgql.graphql.relay import Connection, Node
 from contractgql.graphql.types.audit import AuditEntryNode, history_connection
-from contractgql.graphql.types.common import JSON, PeriodType, period_type
+from contractgql.graphql.types.common import (
+    JSON,
+    UPDATED_BY_DESCRIPTION,
+    PeriodType,
+    period_type,
+)
 from contractgql.graphql.types.filters import ContractFilter, ContractOrder
 from contractgql.graphql.types.related import linked_to, related_contracts
 from contractgql.graphql.types.totals import ContractConnection
@@ -30,7 +36,14 @@ ClientRef = Annotated[
 NoteRef = Annotated["NoteNode", strawberry.lazy("contractgql.graphql.types.notes")]
 UserRef = Annotated["UserNode", strawberry.lazy("contractgql.graphql.types.users")]
 
-RECORD_COLUMNS = ("id", "created_at", "updated_at", "version", "archived_at")
+RECORD_COLUMNS = (
+    "id",
+    "created_at",
+    "updated_at",
+    "updated_by_id",
+    "version",
+    "archived_at",
+)
 
 
 @strawberry.type(
@@ -58,6 +71,7 @@ class WorkflowStepType:
 )
 class ContractTypeNode(Node):
     pk: strawberry.Private[int]
+    updated_by_pk: strawberry.Private[int | None]
     name: str
     description: str | None
     reminder_offsets: list[PeriodType] = strawberry.field(
@@ -72,6 +86,10 @@ class ContractTypeNode(Node):
     updated_at: datetime
     version: int
     archived_at: datetime | None
+
+    @strawberry.field(description=UPDATED_BY_DESCRIPTION)
+    def updated_by(self, info: Info) -> UserRef | None:
+        return load_user(info, self.updated_by_pk)
 
     @strawberry.field(description="Contracts of this type that the caller may see.")
     async def contracts(
@@ -122,6 +140,7 @@ def contract_type_node(row: dict[str, Any]) -> ContractTypeNode:
 @strawberry.type(name="Project", description="A project for a client.")
 class ProjectNode(Node):
     pk: strawberry.Private[int]
+    updated_by_pk: strawberry.Private[int | None]
     client_pk: strawberry.Private[int]
     name: str
     code: str | None
@@ -131,6 +150,10 @@ class ProjectNode(Node):
     updated_at: datetime
     version: int
     archived_at: datetime | None
+
+    @strawberry.field(description=UPDATED_BY_DESCRIPTION)
+    def updated_by(self, info: Info) -> UserRef | None:
+        return load_user(info, self.updated_by_pk)
 
     @strawberry.field
     def client(self, info: Info) -> ClientRef:
@@ -207,6 +230,7 @@ def project_node(row: dict[str, Any]) -> ProjectNode:
 )
 class ServiceNode(Node):
     pk: strawberry.Private[int]
+    updated_by_pk: strawberry.Private[int | None]
     name: str
     code: str | None
     description: str | None
@@ -214,6 +238,10 @@ class ServiceNode(Node):
     updated_at: datetime
     version: int
     archived_at: datetime | None
+
+    @strawberry.field(description=UPDATED_BY_DESCRIPTION)
+    def updated_by(self, info: Info) -> UserRef | None:
+        return load_user(info, self.updated_by_pk)
 
     @strawberry.field(description="Contracts for this service that the caller may see.")
     async def contracts(
@@ -246,12 +274,17 @@ def service_node(row: dict[str, Any]) -> ServiceNode:
 @strawberry.type(name="Tag", description="An organization-wide label with a colour.")
 class TagNode(Node):
     pk: strawberry.Private[int]
+    updated_by_pk: strawberry.Private[int | None]
     name: str
     color: str = strawberry.field(description="Hex colour such as '#d97706'.")
     created_at: datetime
     updated_at: datetime
     version: int
     archived_at: datetime | None
+
+    @strawberry.field(description=UPDATED_BY_DESCRIPTION)
+    def updated_by(self, info: Info) -> UserRef | None:
+        return load_user(info, self.updated_by_pk)
 
     @strawberry.field(description="Contracts with this tag that the caller may see.")
     async def contracts(
@@ -284,6 +317,19 @@ def _record_fields(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
+        "updated_by_pk": row["updated_by_id"],
         "version": row["version"],
         "archived_at": row["archived_at"],
     }
+
+
+def load_user(info: Info, pk: int | None) -> Awaitable[UserNode | None] | None:
+    """Load a user of the viewer's organization with the request's user loader.
+
+    The loader gathers the users of a whole page into one query. A user of another
+    organization loads as None.
+    """
+    if pk is None:
+        return None
+    result: Awaitable[UserNode | None] = info.context.loaders.user(pk)
+    return result

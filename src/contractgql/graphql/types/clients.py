@@ -12,8 +12,16 @@ from contractgql.graphql.context import Info
 from contractgql.graphql.relay import Connection, Node
 from contractgql.graphql.types.activity import ActivityConnection, activity_connection
 from contractgql.graphql.types.audit import AuditEntryNode, history_connection
-from contractgql.graphql.types.catalog import RECORD_COLUMNS, _record_fields
-from contractgql.graphql.types.common import JSON
+from contractgql.graphql.types.catalog import (
+    RECORD_COLUMNS,
+    _record_fields,
+    load_user,
+)
+from contractgql.graphql.types.common import (
+    CREATED_BY_DESCRIPTION,
+    JSON,
+    UPDATED_BY_DESCRIPTION,
+)
 from contractgql.graphql.types.filters import ContractFilter, ContractOrder
 from contractgql.graphql.types.related import related_contracts
 from contractgql.graphql.types.totals import ContractConnection
@@ -22,9 +30,11 @@ from contractgql.ids import encode_id
 if TYPE_CHECKING:
     from contractgql.graphql.types.catalog import ProjectNode, TagNode
     from contractgql.graphql.types.notes import NoteNode
+    from contractgql.graphql.types.users import UserNode
 
 NoteRef = Annotated["NoteNode", strawberry.lazy("contractgql.graphql.types.notes")]
 TagRef = Annotated["TagNode", strawberry.lazy("contractgql.graphql.types.catalog")]
+UserRef = Annotated["UserNode", strawberry.lazy("contractgql.graphql.types.users")]
 ProjectRef = Annotated[
     "ProjectNode", strawberry.lazy("contractgql.graphql.types.catalog")
 ]
@@ -42,6 +52,8 @@ class AddressType:
 @strawberry.type(name="Client", description="A customer of the organization.")
 class ClientNode(Node):
     pk: strawberry.Private[int]
+    created_by_pk: strawberry.Private[int | None]
+    updated_by_pk: strawberry.Private[int | None]
     name: str
     coc_number: str | None = strawberry.field(
         description="Chamber-of-commerce registration number."
@@ -54,6 +66,14 @@ class ClientNode(Node):
     updated_at: datetime
     version: int
     archived_at: datetime | None
+
+    @strawberry.field(description=CREATED_BY_DESCRIPTION)
+    def created_by(self, info: Info) -> UserRef | None:
+        return load_user(info, self.created_by_pk)
+
+    @strawberry.field(description=UPDATED_BY_DESCRIPTION)
+    def updated_by(self, info: Info) -> UserRef | None:
+        return load_user(info, self.updated_by_pk)
 
     @strawberry.field
     def tags(self, info: Info) -> list[TagRef]:
@@ -106,6 +126,7 @@ class ClientNode(Node):
 
 CLIENT_COLUMNS = (
     *RECORD_COLUMNS,
+    "created_by_id",
     "name",
     "coc_number",
     "vat_number",
@@ -119,6 +140,7 @@ def client_node(row: dict[str, Any]) -> ClientNode:
     return ClientNode(
         id=strawberry.ID(encode_id("Client", row["id"])),
         pk=row["id"],
+        created_by_pk=row["created_by_id"],
         name=row["name"],
         coc_number=row["coc_number"],
         vat_number=row["vat_number"],
@@ -142,6 +164,7 @@ def _address(raw: dict[str, Any]) -> AddressType:
 @strawberry.type(name="ContactPerson", description="A person at a client.")
 class ContactPersonNode(Node):
     pk: strawberry.Private[int]
+    updated_by_pk: strawberry.Private[int | None]
     client_pk: strawberry.Private[int]
     name: str
     email: str | None
@@ -151,6 +174,10 @@ class ContactPersonNode(Node):
     updated_at: datetime
     version: int
     archived_at: datetime | None
+
+    @strawberry.field(description=UPDATED_BY_DESCRIPTION)
+    def updated_by(self, info: Info) -> UserRef | None:
+        return load_user(info, self.updated_by_pk)
 
     @strawberry.field
     def client(self, info: Info) -> ClientNode:

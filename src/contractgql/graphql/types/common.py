@@ -49,6 +49,17 @@ CustomFieldEntityEnum = strawberry.enum(CustomFieldEntity, name="CustomFieldEnti
 
 JSON = strawberry.scalars.JSON
 
+# Descriptions of the fields that name the users behind an editable record.
+CREATED_BY_DESCRIPTION = (
+    "The user who created this record through the API, or null when unknown, such "
+    "as for imported records."
+)
+UPDATED_BY_DESCRIPTION = (
+    "The user who last created, changed or archived this record through the API, "
+    "or null when unknown, such as for imported records. Imports and scans leave "
+    "it unchanged."
+)
+
 
 @strawberry.type(name="Period", description="A length of time such as '3 months'.")
 class PeriodType:

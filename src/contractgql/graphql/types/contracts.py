@@ -26,7 +26,9 @@ from contractgql.graphql.relay import Connection, Node
 from contractgql.graphql.types.activity import ActivityConnection, activity_connection
 from contractgql.graphql.types.audit import AuditEntryNode, history_connection
 from contractgql.graphql.types.common import (
+    CREATED_BY_DESCRIPTION,
     JSON,
+    UPDATED_BY_DESCRIPTION,
     ContractStageEnum,
     ContractStatusEnum,
     PaymentFrequencyEnum,
@@ -242,11 +244,11 @@ class ContractNode(Node):
     def parent(self, info: Info) -> ContractNode | None:
         return _one(self, info, "parent", self.parent_pk, "contract")
 
-    @strawberry.field
+    @strawberry.field(description=CREATED_BY_DESCRIPTION)
     def created_by(self, info: Info) -> UserRef | None:
         return _one(self, info, "created_by", self.created_by_pk, "user")
 
-    @strawberry.field
+    @strawberry.field(description=UPDATED_BY_DESCRIPTION)
     def updated_by(self, info: Info) -> UserRef | None:
         return _one(self, info, "updated_by", self.updated_by_pk, "user")
 

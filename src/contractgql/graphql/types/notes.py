@@ -9,8 +9,16 @@ import strawberry
 
 from contractgql.graphql.context import Info
 from contractgql.graphql.relay import Node
-from contractgql.graphql.types.catalog import RECORD_COLUMNS, _record_fields
-from contractgql.graphql.types.common import CustomFieldEntityEnum, CustomFieldKindEnum
+from contractgql.graphql.types.catalog import (
+    RECORD_COLUMNS,
+    _record_fields,
+    load_user,
+)
+from contractgql.graphql.types.common import (
+    UPDATED_BY_DESCRIPTION,
+    CustomFieldEntityEnum,
+    CustomFieldKindEnum,
+)
 from contractgql.ids import encode_id
 
 if TYPE_CHECKING:
@@ -22,12 +30,17 @@ UserRef = Annotated["UserNode", strawberry.lazy("contractgql.graphql.types.users
 @strawberry.type(name="Note", description="A free-text note on a record.")
 class NoteNode(Node):
     pk: strawberry.Private[int]
+    updated_by_pk: strawberry.Private[int | None]
     author_pk: strawberry.Private[int | None]
     body: str
     created_at: datetime
     updated_at: datetime
     version: int
     archived_at: datetime | None
+
+    @strawberry.field(description=UPDATED_BY_DESCRIPTION)
+    def updated_by(self, info: Info) -> UserRef | None:
+        return load_user(info, self.updated_by_pk)
 
     @strawberry.field
     def author(self, info: Info) -> UserRef | None:
@@ -55,6 +68,7 @@ def note_node(row: dict[str, Any]) -> NoteNode:
 )
 class CustomFieldDefinitionNode(Node):
     pk: strawberry.Private[int]
+    updated_by_pk: strawberry.Private[int | None]
     entity: CustomFieldEntityEnum  # type: ignore[valid-type]
     key: str
     label: str
@@ -65,6 +79,10 @@ class CustomFieldDefinitionNode(Node):
     updated_at: datetime
     version: int
     archived_at: datetime | None
+
+    @strawberry.field(description=UPDATED_BY_DESCRIPTION)
+    def updated_by(self, info: Info) -> UserRef | None:
+        return load_user(info, self.updated_by_pk)
 
 
 CUSTOM_FIELD_COLUMNS = (
