@@ -478,8 +478,8 @@ async def test_events_notify_owner_once(api: Api) -> None:
                 renewing,
                 "contract_event",
                 "Contract renewed: Hosting",
-                "Contract 'Hosting' renewed after the term that ended on 2025-12-31. "
-                "The new term ends on 2026-12-31.",
+                "Contract 'Hosting' renewed for the term after 2025-12-31. The new "
+                "term ends on 2026-12-31.",
             ),
             (
                 ending,

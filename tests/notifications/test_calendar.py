@@ -199,6 +199,21 @@ async def test_feed_uids_stable_when_dates_move(feed_api: Api) -> None:
     assert [e["start"] for e in after] == [date(2028, 3, 31), date(2028, 6, 30)]
 
 
+async def test_feed_drops_the_deadline_once_notice_is_recorded(feed_api: Api) -> None:
+    lease = await make_contract(feed_api.tenant, "Office lease")
+    url = await _create(feed_api, "admin")
+    before = _events((await _fetch(feed_api, url)).text)
+
+    await Contract.filter(id=lease.id).update(notice_date=date(2026, 11, 2))
+    after = _events((await _fetch(feed_api, url)).text)
+
+    assert [e["summary"] for e in before] == [
+        "Notice deadline: Office lease",
+        "Contract ends: Office lease",
+    ]
+    assert [e["summary"] for e in after] == ["Contract ends: Office lease"]
+
+
 @pytest.mark.parametrize(
     "role",
     ["admin", "management", "finance", "account_manager", "sales", "project_staff"],

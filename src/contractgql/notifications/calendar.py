@@ -200,14 +200,19 @@ async def _contract_events(
     rows = await (
         visible_contracts(viewer)
         .filter(archived_at=None, stage=ContractStage.SIGNED)
-        .values(*CONTRACT_DETAIL_COLUMNS, "updated_at")
+        .values(*CONTRACT_DETAIL_COLUMNS, "notice_date", "updated_at")
     )
     events = []
     for row in rows:
         global_id = encode_id("Contract", row["id"])
         details = _contract_details(row)
         url = contract_link(settings, row["id"])
-        if row["notice_deadline"] is not None and row["notice_deadline"] >= since:
+        # Once notice is recorded, its deadline no longer asks anything of anyone.
+        if (
+            row["notice_deadline"] is not None
+            and row["notice_deadline"] >= since
+            and row["notice_date"] is None
+        ):
             events.append(
                 FeedEvent(
                     uid=f"notice-deadline-{global_id}@{UID_DOMAIN}",

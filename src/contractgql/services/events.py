@@ -61,8 +61,8 @@ def _message(contract: Contract, event: ContractEvent) -> tuple[str, str]:
         new_end = event.new_end_date.isoformat() if event.new_end_date else "open"
         return (
             f"Contract renewed: {label}",
-            f"Contract {label!r} renewed after the term that ended on "
-            f"{event.term_end}. The new term ends on {new_end}.",
+            f"Contract {label!r} renewed for the term after {event.term_end}. The "
+            f"new term ends on {new_end}.",
         )
     if event.kind is ContractEventKind.EXPIRED:
         return (
