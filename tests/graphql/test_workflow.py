@@ -19,6 +19,8 @@ from contractgql.config import Settings
 from contractgql.ids import decode_id, encode_id
 from contractgql.jobs.scans import scan_organization
 from contractgql.models import (
+    AuditLog,
+    AuditOutbox,
     Notification,
     Reminder,
     ReminderKind,
@@ -489,6 +491,74 @@ async def test_record_notice_twice_rejected(api: Api) -> None:
     stored = await api.data(READ_NOTICE, {"id": contract_id})
     assert stored["node"]["noticeDate"] == "2026-05-01"
     assert len(stored["node"]["events"]) == 1
+
+
+WITHDRAW_NOTICE = f"""
+mutation WithdrawNotice($contractId: ID!, $version: Int) {{
+  withdrawNotice(contractId: $contractId, expectedVersion: $version) {{
+    contract {{ {NOTICE_FIELDS} }} {FIELD_ERRORS}
+  }}
+}}
+"""
+
+
+async def test_withdrawn_notice_can_be_recorded_again(api: Api) -> None:
+    contract_id = await _contract(api)
+    await _notice(api, contract_id, "2026-10-01")
+
+    data = await api.data(WITHDRAW_NOTICE, {"contractId": contract_id, "version": 2})
+    corrected = await _notice(api, contract_id, "2026-09-01")
+
+    withdrawn = data["withdrawNotice"]
+    assert withdrawn["errors"] == []
+    contract = withdrawn["contract"]
+    assert (contract["noticeDate"], contract["noticeParty"], contract["events"]) == (
+        None,
+        None,
+        [],
+    )
+    assert contract["version"] == 3
+    # In time for the deadline of 2026-09-30 this time.
+    assert corrected["contract"]["noticeEffectiveEnd"] == "2026-12-31"
+    assert [e["occurredOn"] for e in corrected["contract"]["events"]] == ["2026-09-01"]
+    audited = (
+        await AuditOutbox.filter(
+            entity_id=decode_id(contract_id)[1], action="contract.withdraw_notice"
+        ).count()
+        + await AuditLog.filter(
+            entity_id=decode_id(contract_id)[1], action="contract.withdraw_notice"
+        ).count()
+    )
+    assert audited == 1
+
+
+async def test_withdraw_notice_rejections(api: Api) -> None:
+    contract_id = await _contract(api)
+
+    without = await api.data(WITHDRAW_NOTICE, {"contractId": contract_id})
+    await _notice(api, contract_id, "2026-10-01")
+    stale = await api.post(
+        WITHDRAW_NOTICE, {"contractId": contract_id, "version": 1}, role="admin"
+    )
+    as_sales = await api.post(
+        WITHDRAW_NOTICE, {"contractId": contract_id}, role="sales"
+    )
+
+    assert without["withdrawNotice"]["errors"] == [
+        {
+            "field": "contractId",
+            "code": "NO_NOTICE",
+            "message": f"Contract {contract_id!r} has no recorded notice to withdraw.",
+        }
+    ]
+    assert stale["errors"][0]["extensions"]["code"] == "CONFLICT"
+    assert stale["errors"][0]["extensions"]["changedFields"] == [
+        "noticeDate",
+        "noticeParty",
+    ]
+    assert as_sales["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    stored = await api.data(READ_NOTICE, {"id": contract_id})
+    assert stored["node"]["noticeDate"] == "2026-10-01"
 
 
 async def test_record_notice_on_draft_rejected(api: Api) -> None:

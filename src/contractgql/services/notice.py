@@ -28,7 +28,7 @@ from tortoise.expressions import F
 from tortoise.functions import Min
 from tortoise.transactions import in_transaction
 
-from contractgql.audit import record_event, snapshot
+from contractgql.audit import record_change, record_event, snapshot
 from contractgql.domain.dates import (
     ONE_DAY,
     Period,
@@ -57,6 +57,7 @@ from contractgql.services.contracts import (
 )
 from contractgql.services.events import notify_event
 from contractgql.services.validation import LATEST_DATE, Validator
+from contractgql.services.versions import check_version, claim_version
 
 # Indexation is stored in basis points: 10,000 is 100%.
 BASIS_POINTS = 10_000
@@ -522,6 +523,57 @@ async def record_notice(
     return contract
 
 
+async def withdraw_notice(
+    viewer: Viewer, contract_id: int, expected_version: int | None = None
+) -> Contract:
+    """Remove recorded notice, such as notice recorded by mistake or with a wrong date.
+
+    Clears the notice and deletes its event. The end date stays as it is: when the
+    notice set or moved it, the caller changes it with the contract update or
+    renews the contract by hand. The audit trail keeps the withdrawn notice.
+    """
+    contract = await get_visible_contract(viewer, contract_id)
+    require_contract_write(viewer, contract)
+    label = encode_id("Contract", contract.id)
+    if contract.notice_date is None:
+        _reject(
+            "contract_id",
+            "no_notice",
+            f"Contract {label!r} has no recorded notice to withdraw.",
+        )
+
+    async def changed(stored: Contract) -> list[str]:
+        return ["noticeDate", "noticeParty"] if stored.notice_date else []
+
+    await check_version(contract, "Contract", expected_version, changed)
+    async with in_transaction():
+        await claim_version(contract, "Contract", expected_version, changed)
+        await contract.refresh_from_db()
+        if contract.notice_date is None:
+            _reject(
+                "contract_id",
+                "no_notice",
+                f"The notice on contract {label!r} was withdrawn by another request "
+                "in the meantime.",
+            )
+        before = snapshot(contract)
+        contract.notice_date = None
+        contract.notice_party = None
+        contract.updated_by_id = viewer.user_id
+        await contract.save(
+            update_fields=["notice_date", "notice_party", "updated_by_id", "updated_at"]
+        )
+        await ContractEvent.filter(
+            contract_id=contract.id, kind__in=list(_NOTICE_EVENTS.values())
+        ).delete()
+        await record_change(
+            viewer, "contract.withdraw_notice", contract, before, snapshot(contract)
+        )
+    # Without notice the reminder ladder of the current term applies again.
+    await reschedule(viewer, contract.id)
+    return contract
+
+
 async def _renewals_ending_on_or_after(
     contract: Contract, day: date
 ) -> list[ContractEvent]:
@@ -555,7 +607,8 @@ def _check_notice(
             "contract_id",
             "notice_already_recorded",
             f"Notice on contract {label!r} was already recorded, given on "
-            f"{contract.notice_date.isoformat()}.",
+            f"{contract.notice_date.isoformat()}: to correct it, withdraw it with "
+            "withdrawNotice and record it again.",
         )
     if day > today:
         validator.add(

@@ -62,6 +62,27 @@ class WorkflowMutations:
         return await _contract_payload(info, contract.id)
 
     @strawberry.mutation(
+        description="Withdraw recorded notice, to correct notice recorded by "
+        "mistake or with a wrong date: record it again afterwards. The end date "
+        "stays as it is, so change it with updateContract when the notice had set "
+        "or moved it. Needs the right to change the contract."
+    )
+    async def withdraw_notice(
+        self,
+        info: Info,
+        contract_id: strawberry.ID,
+        expected_version: int | None = None,
+    ) -> ContractPayload:
+        pk = decode_typed_id(contract_id, "Contract", "contractId")
+        try:
+            contract = await notice_service.withdraw_notice(
+                info.context.viewer, pk, expected_version
+            )
+        except ValidationError as error:
+            return ContractPayload(contract=None, errors=field_errors(error.errors))
+        return await _contract_payload(info, contract.id)
+
+    @strawberry.mutation(
         description="Renew a signed contract by hand for one term, as the daily "
         "renewal would: the new term follows the end date and the indexation is "
         "applied to the amount. Needs 'contract:write'."
