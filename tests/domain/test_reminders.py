@@ -10,6 +10,7 @@ from contractgql.domain.reminders import (
     DEFAULT_OFFSETS,
     ContractDates,
     PlannedReminder,
+    current_term_start,
     due,
     effective_offsets,
     missed_notice,
@@ -212,3 +213,19 @@ def test_next_change_of_an_open_ended_contract() -> None:
 
 def test_recorded_notice_has_no_next_change() -> None:
     assert next_change(_dates(notice_date=date(2027, 1, 5)), date(2026, 12, 4)) is None
+
+
+def test_current_term_start() -> None:
+    six_months = Period(6, PeriodUnit.MONTHS)
+
+    never_renewed = current_term_start(date(2024, 1, 1), date(2026, 12, 31), None, None)
+    renewal_term = current_term_start(
+        date(2024, 1, 1), date(2026, 12, 31), six_months, date(2024, 6, 30)
+    )
+    first_term_length = current_term_start(
+        date(2020, 1, 1), date(2025, 12, 31), None, date(2022, 12, 31)
+    )
+
+    assert never_renewed == date(2024, 1, 1)
+    assert renewal_term == date(2026, 7, 1)
+    assert first_term_length == date(2023, 1, 1)

@@ -20,6 +20,8 @@ from contractgql.jobs import scans
 from contractgql.jobs.scans import ScanError, scan_all, scan_organization
 from contractgql.models import (
     Contract,
+    ContractEvent,
+    ContractEventKind,
     ContractStage,
     ContractWatcher,
     Notification,
@@ -365,6 +367,33 @@ async def test_changed_offsets_keep_the_reminders_of_the_same_deadline(
     assert await Task.filter(contract_id=contract.id).values_list("status") == [
         ("open",)
     ]
+
+
+async def test_long_term_rule_counts_the_current_term(world: World) -> None:
+    # Six-month terms since 2024: the current term runs from 2027-01-01 to
+    # 2027-06-30, too short for a 6-month reminder, which would be due before it.
+    contract = await make_contract(
+        world,
+        start_date=date(2024, 1, 1),
+        end_date=date(2027, 6, 30),
+        renewal_term_count=6,
+        renewal_term_unit="months",
+        auto_renewal=True,
+    )
+    await ContractEvent.create(
+        organization_id=world.organization.id,
+        contract_id=contract.id,
+        kind=ContractEventKind.RENEWED,
+        term_end=date(2024, 6, 30),
+        new_end_date=date(2024, 12, 31),
+        occurred_on=date(2024, 7, 1),
+    )
+
+    report = await scan_organization(world.organization.id, date(2027, 1, 4))
+
+    assert report.reminders_created == 0
+    settled = await Contract.get(id=contract.id)
+    assert settled.next_scan_on == date(2027, 3, 30)
 
 
 async def test_end_date_change_reschedules(world: World) -> None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from dateutil.relativedelta import relativedelta
+
 from contractgql.domain.dates import (
     ONE_DAY,
     Period,
@@ -66,9 +68,9 @@ def effective_offsets(
 ) -> tuple[Period, ...]:
     """Return the offsets a contract uses, furthest first.
 
-    They are the contract's own, else its type's, else the default. A contract of
-    LONG_TERM_MONTHS or more gets LONG_TERM_OFFSET added when none of its offsets
-    reaches that far.
+    They are the contract's own, else its type's, else the default. A contract
+    whose current term, from `start` to `end`, lasts LONG_TERM_MONTHS or more
+    gets LONG_TERM_OFFSET added when none of its offsets reaches that far.
     """
     offsets = contract_offsets or type_offsets or DEFAULT_OFFSETS
     if end is not None and term_months(start, end) >= LONG_TERM_MONTHS:
@@ -79,6 +81,35 @@ def effective_offsets(
     return tuple(
         sorted(set(offsets), key=lambda o: _days_before(reference, o), reverse=True)
     )
+
+
+# Renewed terms that current_term_start steps through at most. Only a term of a
+# few days renewed for decades needs more, and then the first term counts.
+MAX_TERMS = 5000
+
+
+def current_term_start(
+    start: date, end: date | None, renewal_term: Period | None, first_end: date | None
+) -> date:
+    """Return the first day of the term that ends on `end`.
+
+    `first_end` is the end of the first term when the contract has renewed, and
+    each later term lasts the renewal term, or as long as the first term.
+    """
+    if end is None or first_end is None or first_end >= end:
+        return start
+    length = (
+        renewal_term.as_relativedelta()
+        if renewal_term is not None
+        else relativedelta(first_end + ONE_DAY, start)
+    )
+    previous = first_end
+    for _ in range(MAX_TERMS):
+        following = previous + ONE_DAY + length - ONE_DAY
+        if following >= end:
+            return previous + ONE_DAY
+        previous = following
+    return start
 
 
 def anchor(dates: ContractDates) -> tuple[str, date] | None:

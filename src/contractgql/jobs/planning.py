@@ -18,6 +18,7 @@ from contractgql.domain.dates import Period, PeriodUnit, notice_deadline
 from contractgql.domain.reminders import (
     ContractDates,
     PlannedReminder,
+    current_term_start,
     effective_offsets,
     missed_notice,
     next_change,
@@ -58,6 +59,10 @@ class ContractRow:
     auto_renewal: bool
     notice_date: date | None
     reminder_offsets: Any
+    renewal_term_count: int | None = None
+    renewal_term_unit: str | None = None
+    # The end of the first term, when the contract has renewed.
+    first_end: date | None = None
     # What the last scan recorded (see Contract.scanned_version).
     scanned_version: int = 0
     next_scan_on: date | None = None
@@ -191,10 +196,20 @@ def plan_contract(
     notice = None
     if contract.notice_count is not None and contract.notice_unit is not None:
         notice = Period(contract.notice_count, PeriodUnit(contract.notice_unit))
+    renewal_term = None
+    if contract.renewal_term_count and contract.renewal_term_unit:
+        renewal_term = Period(
+            contract.renewal_term_count, PeriodUnit(contract.renewal_term_unit)
+        )
+    # Whether a contract is long counts for its current term, not for the years
+    # of renewals since its start.
+    term_start = current_term_start(
+        contract.start_date, contract.end_date, renewal_term, contract.first_end
+    )
     offsets = effective_offsets(
         own,
         rules.offsets if rules else None,
-        contract.start_date,
+        term_start,
         contract.end_date,
     )
     dates = ContractDates(

@@ -908,9 +908,14 @@ CONTRACT_SELECT = ", ".join(
                 "reminder_offsets",
                 "scanned_version",
                 "next_scan_on",
+                "renewal_term_count",
+                "renewal_term_unit",
             )
         ),
         "cl.name AS client_name",
+        # One lookup in the unique index of contract_events per contract.
+        "(SELECT MIN(e.term_end) FROM contract_events e WHERE e.contract_id = c.id "
+        "AND e.kind = 'renewed') AS first_end",
     ]
 )
 
@@ -945,4 +950,7 @@ def _contract_row(row: dict[str, Any]) -> ContractRow:
         reminder_offsets=offsets,
         scanned_version=row["scanned_version"],
         next_scan_on=None if next_scan_on is None else _as_date(next_scan_on),
+        renewal_term_count=row["renewal_term_count"],
+        renewal_term_unit=row["renewal_term_unit"] or None,
+        first_end=None if row["first_end"] is None else _as_date(row["first_end"]),
     )
