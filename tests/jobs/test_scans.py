@@ -511,6 +511,19 @@ async def test_archived_contract_cancels_pending(world: World) -> None:
     ) == [(2, None), (2, None)]
 
 
+async def test_inactive_contracts_are_handled_in_batches(world: World) -> None:
+    ids = await make_contracts(world, 5, **NOTICE)
+    org = world.organization.id
+    await scan_organization(org, date(2027, 3, 1))
+    for contract_id in ids:
+        await _edit(contract_id, stage=ContractStage.CANCELLED)
+
+    report = await scan_organization(org, date(2027, 3, 2), batch_size=2)
+
+    assert report.cancelled == 5
+    assert await Contract.filter(organization_id=org, scanned_version=2).count() == 5
+
+
 async def test_rescheduling_one_inactive_contract_cancels_its_reminders(
     world: World,
 ) -> None:

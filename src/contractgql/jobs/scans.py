@@ -274,7 +274,7 @@ async def scan_organization(
             analyzes=Reminder._meta.db.capabilities.dialect == "postgres",
         )
         report.cancelled += await _cancel_inactive_contracts(
-            organization_id, today, contract_ids, full=full
+            organization_id, today, contract_ids, full=full, batch_size=batch_size
         )
         last_id = 0
         while True:
@@ -751,6 +751,7 @@ async def _cancel_inactive_contracts(
     contract_ids: Sequence[int] | None = None,
     *,
     full: bool = False,
+    batch_size: int = BATCH_SIZE,
 ) -> int:
     """Cancel pending reminders of contracts no longer signed, or archived.
 
@@ -773,31 +774,39 @@ async def _cancel_inactive_contracts(
         ).update(status=ReminderStatus.CANCELLED, updated_at=datetime.now(UTC))
 
     connection = Contract._meta.db
-    statement = Statement(connection)
-    # Parameters in the order of the text, which SQLite's placeholders need.
-    organization = statement.parameter(organization_id)
-    if contract_ids is None:
-        # The condition of the partial index contracts_unscanned, word for word,
-        # so that SQLite uses the index too.
-        which = "scanned_version <> version"
-    else:
-        which = statement.any_of("id", list(contract_ids))
-    signed = statement.parameter(ContractStage.SIGNED.value)
-    rows = await connection.execute_query_dict(
-        f"SELECT id, version FROM contracts WHERE organization_id = {organization} "
-        f"AND {which} AND (archived_at IS NOT NULL OR stage <> {signed})",
-        statement.parameters,
-    )
-    if not rows:
-        return 0
-    cancelled = await Reminder.filter(
-        organization_id=organization_id,
-        status=ReminderStatus.PENDING,
-        anchor_date__gte=today,
-        contract_id__in=[row["id"] for row in rows],
-    ).update(status=ReminderStatus.CANCELLED, updated_at=datetime.now(UTC))
-    await settle_contracts([(row["id"], row["version"], None) for row in rows])
-    return cancelled
+    cancelled = 0
+    last_id = 0
+    while True:
+        statement = Statement(connection)
+        # Parameters in the order of the text, which SQLite's placeholders need.
+        organization = statement.parameter(organization_id)
+        if contract_ids is None:
+            # The condition of the partial index contracts_unscanned, word for
+            # word, so that SQLite uses the index too.
+            which = "scanned_version <> version"
+        else:
+            which = statement.any_of("id", list(contract_ids))
+        signed = statement.parameter(ContractStage.SIGNED.value)
+        after = statement.parameter(last_id)
+        size = statement.parameter(batch_size)
+        rows = await connection.execute_query_dict(
+            f"SELECT id, version FROM contracts WHERE organization_id = "
+            f"{organization} AND {which} AND (archived_at IS NOT NULL OR stage <> "
+            f"{signed}) AND id > {after} ORDER BY id LIMIT {size}",
+            statement.parameters,
+        )
+        if not rows:
+            return cancelled
+        cancelled += await Reminder.filter(
+            organization_id=organization_id,
+            status=ReminderStatus.PENDING,
+            anchor_date__gte=today,
+            contract_id__in=[row["id"] for row in rows],
+        ).update(status=ReminderStatus.CANCELLED, updated_at=datetime.now(UTC))
+        await settle_contracts([(row["id"], row["version"], None) for row in rows])
+        last_id = rows[-1]["id"]
+        if len(rows) < batch_size:
+            return cancelled
 
 
 async def _contract_batch(
