@@ -314,7 +314,7 @@ def run(settings: Settings) -> int:
             "The worker stopped because Redis at %s cannot be reached: %s. Check "
             "CONTRACTGQL_REDIS_URL and that Redis runs.",
             _safe_url(settings.redis_url or ""),
-            error,
+            str(error).rstrip("."),
         )
         return 1
     return 0
