@@ -276,3 +276,30 @@ async def test_update_keeps_values_of_columns_the_file_lacks(
     # An empty cell in a column the file has clears the value, and only that one.
     assert emptied.count("updated") == 1
     assert (after_clear.amount_minor, after_clear.end_date) == (None, date(2027, 6, 30))
+
+
+async def test_rejected_rows_name_their_number_and_cell_text(
+    settings, tmp_path: Path
+) -> None:
+    organization = await new_organization()
+    path = tmp_path / "register.csv"
+    path.write_text(
+        "contract number,name,client,start date,notice period\n"
+        "E05,Negative,Zeta,2026-01-01,-1 month\n"
+        "E06,Huge,Zeta,2026-01-01,400 months\n"
+        "E08,No client,,2026-01-01,1 month\n",
+        encoding="utf-8",
+    )
+
+    report = await import_file(path, organization, ImportOptions())
+
+    assert [(o.row, o.outcome, o.number) for o in report.outcomes] == [
+        (2, "rejected", "E05"),
+        (3, "rejected", "E06"),
+        (4, "rejected", "E08"),
+    ]
+    assert [(e.row, e.column, e.value) for e in report.errors] == [
+        (2, "notice period", "-1 month"),
+        (3, "notice period", "400 months"),
+        (4, "client", ""),
+    ]

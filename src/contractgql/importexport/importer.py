@@ -150,7 +150,7 @@ async def import_file(
         mapped_columns=mapping.mapped_fields,
     )
     for error in parsed.errors:
-        _reject(report, error.row, None, error)
+        _reject(report, error.row, error.number, error)
     for duplicate in parsed.duplicates:
         report.outcomes.append(
             RowOutcome(
@@ -503,6 +503,9 @@ def _canonical(service_field: str) -> str:
 
 def _cell(row: ParsedRow, service_field: str) -> str:
     value = getattr(row, _canonical(service_field), None)
+    if isinstance(value, tuple):
+        # A period, stored as (count, unit).
+        return " ".join(str(part) for part in value)
     return "" if value is None else str(value)
 
 

@@ -51,6 +51,8 @@ class RowError:
     reason: str
     # Physical line on which the row starts in a CSV file.
     line: int | None = None
+    # The row's contract number, when it has one, to name the row in reports.
+    number: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +226,7 @@ class _CellReader:
                 value=value,
                 reason=reason,
                 line=self.table_row.line,
+                number=self.raw("number").strip() or None,
             )
         )
 
