@@ -834,23 +834,27 @@ async def _contract_batch(
     if contract_ids is not None:
         conditions.append(statement.any_of("c.id", list(contract_ids)))
     if settled_before is not None:
-        # Two index scans: the partial index contracts_unscanned, whose condition
-        # the first part repeats word for word, and the one on next_scan_on. A
-        # single OR of both conditions made PostgreSQL read every contract.
-        organization = statement.parameter(organization_id)
-        after = statement.parameter(after_id)
-        unscanned = (
-            f"SELECT id FROM contracts WHERE organization_id = {organization} "
-            f"AND scanned_version <> version AND id > {after}"
-        )
-        organization = statement.parameter(organization_id)
-        after = statement.parameter(after_id)
-        today = statement.parameter(settled_before)
-        due = (
-            f"SELECT id FROM contracts WHERE organization_id = {organization} "
-            f"AND id > {after} AND next_scan_on <= {today}"
-        )
-        conditions.append(f"c.id IN ({unscanned} UNION ALL {due})")
+        # Two index scans, each for the first `size` ids after `after_id`: one on
+        # the partial index contracts_unscanned, whose condition the first part
+        # repeats word for word, and one on next_scan_on. Each part filters the
+        # stage itself, so the first `size` ids of the union are the batch. A
+        # single OR of both conditions read every contract, and parts without a
+        # limit read every unscanned contract for each batch of a first scan.
+        # SQLite's placeholders are positional: parameters in the order of the text.
+        parts = []
+        for condition in ("scanned_version <> version", "next_scan_on <= {today}"):
+            organization = statement.parameter(organization_id)
+            today = statement.parameter(settled_before) if "today" in condition else ""
+            signed = statement.parameter(ContractStage.SIGNED.value)
+            after = statement.parameter(after_id)
+            limit = statement.parameter(size)
+            parts.append(
+                "SELECT id FROM (SELECT id FROM contracts WHERE organization_id = "
+                f"{organization} AND {condition.format(today=today)} AND stage = "
+                f"{signed} AND archived_at IS NULL AND id > {after} ORDER BY id "
+                f"LIMIT {limit}) AS part"
+            )
+        conditions.append(f"c.id IN ({parts[0]} UNION ALL {parts[1]})")
     sql = (
         f"SELECT {CONTRACT_SELECT} FROM contracts c "
         "JOIN clients cl ON cl.id = c.client_id "
