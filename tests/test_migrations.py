@@ -64,15 +64,18 @@ async def main() -> None:
 
     await db.migrate(settings)
     await db.connect(settings)
-    from contractgql.models import Contract, ContractType
+    from contractgql.models import Contract, ContractType, User
 
     contract = await Contract.get(id=1)
     contract_type = await ContractType.get(id=1)
+    user = await User.get(id=1)
     print(
         contract.name,
         contract.notice_date,
         contract_type.renewal_workflow,
         contract_type.updated_by_id,
+        user.version,
+        user.updated_by_id,
     )
     await db.disconnect()
 
@@ -93,4 +96,4 @@ def test_upgrade_with_existing_rows(tmp_path: Path) -> None:
         )
 
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip() == "Old contract None None None"
+    assert result.stdout.strip() == "Old contract None None None 1 None"

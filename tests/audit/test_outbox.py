@@ -10,7 +10,23 @@ from contractgql.audit.recorder import record_audit
 from contractgql.ids import decode_id
 from contractgql.models import AuditLog, AuditOutbox, Contract
 from tests.conftest import Api
-from tests.graphql.helpers import UPDATE_CONTRACT, create_client, create_contract
+from tests.graphql.helpers import (
+    UPDATE_CONTRACT,
+    create_client,
+    create_contract,
+    user_id,
+)
+
+SET_USER_ROLES = """
+mutation SetRoles($id: ID!, $roles: [String!]!, $version: Int) {
+  setUserRoles(id: $id, roles: $roles, expectedVersion: $version) { errors { code } }
+}
+"""
+DEACTIVATE_USER = """
+mutation Deactivate($id: ID!, $version: Int) {
+  deactivateUser(id: $id, expectedVersion: $version) { errors { code } }
+}
+"""
 
 
 async def entries_of(api: Api, entity_type: str, entity_id: int) -> list[AuditLog]:
@@ -116,3 +132,25 @@ async def test_client_and_note_changes_recorded(api: Api) -> None:
     )
     assert len(notes) == 1
     assert changes_by_field(notes[0])["client"]["new"] == client_id
+
+
+async def test_user_changes_leave_version_out(api: Api) -> None:
+    """The version and last editor of a user are bookkeeping, not audited changes."""
+    target = user_id(api.tenant, "sales")
+    for document, variables in (
+        (SET_USER_ROLES, {"id": target, "roles": ["finance"], "version": 1}),
+        (DEACTIVATE_USER, {"id": target, "version": 2}),
+    ):
+        data = await api.data(document, variables)
+        (payload,) = data.values()
+        assert payload["errors"] == []
+
+    entries = await entries_of(api, "User", api.tenant.user_ids["sales"])
+
+    assert [entry.action for entry in entries] == ["user.roles", "user.deactivate"]
+    roles, deactivate = (changes_by_field(entry) for entry in entries)
+    assert set(roles) == {"roles"}
+    assert roles["roles"]["old"] == ["sales"]
+    assert roles["roles"]["new"] == ["finance"]
+    assert set(deactivate) == {"isActive"}
+    assert entries[0].actor_id == api.tenant.user_ids["admin"]

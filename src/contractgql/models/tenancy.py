@@ -38,6 +38,17 @@ class User(Model):
     is_service_account = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
+    # The administrator who created or last changed the user through the API. It
+    # is null for users from `contractgql create-user` and the demo data, for
+    # users unchanged since the column was added, and after that administrator is
+    # deleted.
+    updated_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    updated_by_id: int | None
+    # Each change of the roles or the active flag increments it. Logins leave it
+    # as it is.
+    version = fields.IntField(default=1, db_default=1)
     last_login_at = fields.DatetimeField(null=True)
     # Login tokens carry the generation they were issued in. Deactivation increments
     # it, so tokens from before stay invalid after a reactivation.

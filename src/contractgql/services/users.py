@@ -20,9 +20,15 @@ from contractgql.security.passwords import MIN_PASSWORD_LENGTH, hash_password
 from contractgql.security.policy import ROLES, Policy
 from contractgql.security.viewer import Viewer
 from contractgql.services.validation import Validator
+from contractgql.services.versions import ChangedFields, check_version, claim_version
 
 MAX_EMAIL_LENGTH = 254
 MAX_NAME_LENGTH = 200
+# The record kind that conflict messages name.
+USER_LABEL = "User"
+# Columns that every change of a user writes besides the changed ones.
+# claim_version writes the version.
+LAST_CHANGE_COLUMNS = ["updated_by_id", "updated_at"]
 
 
 async def create_user(viewer: Viewer, values: dict[str, Any]) -> User:
@@ -58,6 +64,7 @@ async def create_user(viewer: Viewer, values: dict[str, Any]) -> User:
                 roles=roles,
                 password_hash=password_hash,
                 is_service_account=is_service_account,
+                updated_by_id=viewer.user_id,
             )
             await record_change(viewer, "user.create", user, None, snapshot(user))
             return user
@@ -68,15 +75,24 @@ async def create_user(viewer: Viewer, values: dict[str, Any]) -> User:
         raise
 
 
-async def deactivate_user(viewer: Viewer, user_id: int) -> User:
+async def deactivate_user(
+    viewer: Viewer, user_id: int, expected_version: int | None = None
+) -> User:
     """Deactivate a user and revoke their API tokens.
 
     Their login and API tokens stop working on their next request, because every
     request checks that the user is active, and login tokens issued before stay
-    invalid after a reactivation. Deactivating them again changes nothing.
+    invalid after a reactivation. Deactivating them again changes nothing and
+    keeps the version. Raises Conflict, and changes nothing, when
+    `expected_version` is given and is not the stored version.
     """
     viewer.require(MANAGE_PERMISSION, "deactivate users")
     user = await _get_user(viewer, user_id)
+
+    async def changed(stored: User) -> list[str]:
+        return ["isActive"] if stored.is_active else []
+
+    await check_version(user, USER_LABEL, expected_version, changed)
     if user.id == viewer.user_id:
         validator = Validator()
         validator.add(
@@ -87,39 +103,67 @@ async def deactivate_user(viewer: Viewer, user_id: int) -> User:
         validator.raise_if_any()
     async with in_transaction():
         if user.is_active:
-            before = snapshot(user)
-            user.is_active = False
-            user.token_generation += 1
+            user, before = await _claim_user(viewer, user, expected_version, changed)
+            # When a concurrent deactivation came first, this one only increments
+            # the version and sets the editor.
+            if user.is_active:
+                user.is_active = False
+                user.token_generation += 1
             await user.save(
-                update_fields=["is_active", "token_generation", "updated_at"]
+                update_fields=["is_active", "token_generation", *LAST_CHANGE_COLUMNS]
             )
             await record_change(viewer, "user.deactivate", user, before, snapshot(user))
         await revoke_tokens_of_user(user.id)
     return user
 
 
-async def reactivate_user(viewer: Viewer, user_id: int) -> User:
-    """Let a deactivated user log in again. Their revoked API tokens stay revoked."""
+async def reactivate_user(
+    viewer: Viewer, user_id: int, expected_version: int | None = None
+) -> User:
+    """Let a deactivated user log in again. Their revoked API tokens stay revoked.
+
+    Reactivating an active user changes nothing and keeps the version. Raises
+    Conflict, and changes nothing, when `expected_version` is given and is not
+    the stored version.
+    """
     viewer.require(MANAGE_PERMISSION, "reactivate users")
     user = await _get_user(viewer, user_id)
+
+    async def changed(stored: User) -> list[str]:
+        return [] if stored.is_active else ["isActive"]
+
+    await check_version(user, USER_LABEL, expected_version, changed)
     if not user.is_active:
-        before = snapshot(user)
-        user.is_active = True
         async with in_transaction():
-            await user.save(update_fields=["is_active", "updated_at"])
+            user, before = await _claim_user(viewer, user, expected_version, changed)
+            user.is_active = True
+            await user.save(update_fields=["is_active", *LAST_CHANGE_COLUMNS])
             await record_change(viewer, "user.reactivate", user, before, snapshot(user))
     return user
 
 
 async def set_user_roles(
-    viewer: Viewer, policy: Policy, user_id: int, roles: list[str]
+    viewer: Viewer,
+    policy: Policy,
+    user_id: int,
+    roles: list[str],
+    expected_version: int | None = None,
 ) -> User:
     """Replace a user's roles. Administrators cannot take `user:manage` from
-    themselves, so an organization keeps at least the administrator who acts."""
+    themselves, so an organization keeps at least the administrator who acts.
+
+    Raises Conflict, and changes nothing, when `expected_version` is given and is
+    not the stored version.
+    """
     viewer.require(MANAGE_PERMISSION, "change the roles of users")
     user = await _get_user(viewer, user_id)
     validator = Validator()
     new_roles = _check_roles(validator, roles)
+
+    async def changed(stored: User) -> list[str]:
+        return [] if sorted(stored.roles) == new_roles else ["roles"]
+
+    await check_version(user, USER_LABEL, expected_version, changed)
     if (
         new_roles
         and user.id == viewer.user_id
@@ -133,12 +177,29 @@ async def set_user_roles(
             "administrator to change your roles.",
         )
     validator.raise_if_any()
-    before = snapshot(user)
-    user.roles = new_roles
     async with in_transaction():
-        await user.save(update_fields=["roles", "updated_at"])
+        user, before = await _claim_user(viewer, user, expected_version, changed)
+        user.roles = new_roles
+        await user.save(update_fields=["roles", *LAST_CHANGE_COLUMNS])
         await record_change(viewer, "user.roles", user, before, snapshot(user))
     return user
+
+
+async def _claim_user(
+    viewer: Viewer, user: User, expected_version: int | None, changed: ChangedFields
+) -> tuple[User, dict[str, Any]]:
+    """Claim the next version and return the stored user and its audited values.
+
+    Call it inside the change's transaction, before any other write. The claim
+    locks the row until the transaction ends, so the returned user contains the
+    values that the change replaces, also under concurrent changes. Its
+    `updated_by_id` is set to the viewer's user.
+    """
+    await claim_version(user, USER_LABEL, expected_version, changed)
+    stored = await User.get(id=user.id)
+    before = snapshot(stored)
+    stored.updated_by_id = viewer.user_id
+    return stored, before
 
 
 async def _get_user(viewer: Viewer, user_id: int) -> User:

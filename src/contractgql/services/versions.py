@@ -16,7 +16,11 @@ from tortoise.expressions import F
 
 from contractgql.errors import Conflict
 from contractgql.ids import encode_id
+from contractgql.models import User
 from contractgql.models.base import Record
+
+# The models with a version column: the editable records and users.
+Versioned = Record | User
 
 # Returns the GraphQL names of the fields that the request sets to a value other
 # than the one stored in the given record.
@@ -24,7 +28,7 @@ ChangedFields = Callable[[Any], Awaitable[list[str]]]
 
 
 async def check_version(
-    record: Record, label: str, expected: int | None, changed: ChangedFields
+    record: Versioned, label: str, expected: int | None, changed: ChangedFields
 ) -> None:
     """Raise Conflict when `expected` is given and is not the version of `record`.
 
@@ -37,7 +41,7 @@ async def check_version(
 
 
 async def claim_version(
-    record: Record, label: str, expected: int | None, changed: ChangedFields
+    record: Versioned, label: str, expected: int | None, changed: ChangedFields
 ) -> None:
     """Increment the stored version, only while it equals `expected` when given.
 
@@ -100,7 +104,7 @@ def camel_case(name: str) -> str:
 
 
 def _conflict(
-    stored: Record, label: str, expected: int, changed_fields: list[str]
+    stored: Versioned, label: str, expected: int, changed_fields: list[str]
 ) -> Conflict:
     record_id = encode_id(type(stored).__name__, stored.id)
     if expected < 1 or expected > stored.version:

@@ -10,7 +10,7 @@ from strawberry import UNSET
 
 from contractgql.errors import FieldError, InvalidArgument, ValidationError
 from contractgql.graphql.context import Info
-from contractgql.graphql.inputs import decode_typed_id, input_values
+from contractgql.graphql.inputs import ExpectedVersion, decode_typed_id, input_values
 from contractgql.graphql.mutations.records import Payload
 from contractgql.graphql.types.common import FieldErrorType, field_errors
 from contractgql.graphql.types.tokens import (
@@ -88,10 +88,17 @@ class AccountMutations:
         description="Deactivate a user: their login and API tokens stop working at "
         "once, and their API tokens are revoked."
     )
-    async def deactivate_user(self, info: Info, id: strawberry.ID) -> Payload[UserNode]:
+    async def deactivate_user(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        expected_version: ExpectedVersion = None,
+    ) -> Payload[UserNode]:
         pk = decode_typed_id(id, "User")
         try:
-            user = await service.deactivate_user(info.context.viewer, pk)
+            user = await service.deactivate_user(
+                info.context.viewer, pk, expected_version
+            )
         except ValidationError as error:
             return Payload(record=None, errors=field_errors(error.errors))
         return Payload(record=user_node_of(user), errors=[])
@@ -100,19 +107,32 @@ class AccountMutations:
         description="Let a deactivated user log in again. API tokens revoked on "
         "deactivation stay revoked."
     )
-    async def reactivate_user(self, info: Info, id: strawberry.ID) -> Payload[UserNode]:
+    async def reactivate_user(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        expected_version: ExpectedVersion = None,
+    ) -> Payload[UserNode]:
         pk = decode_typed_id(id, "User")
-        user = await service.reactivate_user(info.context.viewer, pk)
+        user = await service.reactivate_user(info.context.viewer, pk, expected_version)
         return Payload(record=user_node_of(user), errors=[])
 
     @strawberry.mutation(description="Replace the roles of a user.")
     async def set_user_roles(
-        self, info: Info, id: strawberry.ID, roles: list[str]
+        self,
+        info: Info,
+        id: strawberry.ID,
+        roles: list[str],
+        expected_version: ExpectedVersion = None,
     ) -> Payload[UserNode]:
         pk = decode_typed_id(id, "User")
         try:
             user = await service.set_user_roles(
-                info.context.viewer, info.context.services.policy, pk, roles
+                info.context.viewer,
+                info.context.services.policy,
+                pk,
+                roles,
+                expected_version,
             )
         except ValidationError as error:
             return Payload(record=None, errors=field_errors(error.errors))
