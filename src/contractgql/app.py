@@ -1,5 +1,5 @@
 """The ASGI application: GraphQL endpoint with GraphiQL and subscriptions, the CSV
-export, calendar feeds and health checks."""
+export, document downloads, calendar feeds and health checks."""
 
 from __future__ import annotations
 
@@ -33,6 +33,9 @@ from contractgql.audit import current_request_id, pending_organizations
 from contractgql.audit.enqueue import start_recording
 from contractgql.body_limit import BodySizeLimit
 from contractgql.config import Settings
+from contractgql.documents.http import download_document
+from contractgql.documents.links import DOWNLOAD_PATH
+from contractgql.documents.uploads import CSRF_HEADERS, UploadRequestAdapter
 from contractgql.errors import AuthenticationError
 from contractgql.graphql.context import Context, Services
 from contractgql.graphql.protection import install_policy, reload_policy
@@ -64,6 +67,8 @@ class GraphQLApp(GraphQL[Context, None]):
     """/graphql over HTTP, and subscriptions over graphql-transport-ws websockets."""
 
     websocket_adapter_class = LimitedWebSocketAdapter
+    # Checks the CSRF header and the number of files of multipart uploads.
+    request_adapter_class = UploadRequestAdapter
 
     def __init__(self, services: Services, hub: NotificationHub) -> None:
         super().__init__(
@@ -76,6 +81,8 @@ class GraphQLApp(GraphQL[Context, None]):
             # in connection_init, not in a cookie, so other pages cannot use the
             # browser's credentials anyway.
             allowed_origins=list(services.settings.cors_origins),
+            # File uploads, as the GraphQL multipart request specification defines.
+            multipart_uploads_enabled=True,
         )
         self.services = services
         self.hub = hub
@@ -243,6 +250,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql_app),
         Route("/export/contracts.csv", export_contracts, methods=["GET"]),
+        Route(DOWNLOAD_PATH, download_document, methods=["GET"]),
         Route(FEED_PATH, calendar_feed_endpoint, methods=["GET"]),
         Route("/health/live", _live),
         Route("/health/ready", _ready),
@@ -254,11 +262,20 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST"],
-                allow_headers=["authorization", "content-type"],
+                allow_headers=["authorization", "content-type", *CSRF_HEADERS],
             )
         )
     # Inside CORSMiddleware, so that a browser may read the 413 response too.
-    middleware.append(Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes))
+    # Multipart uploads to /graphql may carry one document of the maximum size
+    # besides the operation.
+    middleware.append(
+        Middleware(
+            BodySizeLimit,
+            max_bytes=settings.max_body_bytes,
+            upload_path="/graphql",
+            upload_max_bytes=settings.max_body_bytes + settings.max_document_bytes,
+        )
+    )
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.services = services
     app.state.notification_hub = hub

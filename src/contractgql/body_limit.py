@@ -25,18 +25,29 @@ class BodySizeLimit:
     never reads more than `max_bytes` plus one chunk into memory.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        upload_path: str | None = None,
+        upload_max_bytes: int | None = None,
+    ) -> None:
+        """`upload_max_bytes`, when given, replaces `max_bytes` for multipart POST
+        requests to `upload_path`, which carry files."""
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_path = upload_path
+        self.upload_max_bytes = upload_max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
+        max_bytes = self._max_bytes_for(scope)
         declared = _content_length(scope)
-        if declared is not None and declared > self.max_bytes:
-            await self._reject(scope, send, declared)
+        if declared is not None and declared > max_bytes:
+            await self._reject(scope, send, declared, max_bytes)
             return
 
         received = 0
@@ -47,7 +58,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     raise _BodyTooLarge
             return message
 
@@ -63,20 +74,38 @@ class BodySizeLimit:
             if response_started:
                 # Too late for a 413, so the server closes the connection.
                 raise
-            await self._reject(scope, send, None)
+            await self._reject(scope, send, None, max_bytes)
 
-    async def _reject(self, scope: Scope, send: Send, declared: int | None) -> None:
+    def _max_bytes_for(self, scope: Scope) -> int:
+        if (
+            self.upload_max_bytes is None
+            or scope["path"] != self.upload_path
+            or scope["method"] != "POST"
+        ):
+            return self.max_bytes
+        content_type = _header(scope, b"content-type") or b""
+        if content_type.split(b";")[0].strip().lower() != b"multipart/form-data":
+            return self.max_bytes
+        return self.upload_max_bytes
+
+    async def _reject(
+        self, scope: Scope, send: Send, declared: int | None, max_bytes: int
+    ) -> None:
         size = "" if declared is None else f" of {declared} bytes"
+        if max_bytes == self.max_bytes:
+            fix = "send a smaller request, such as a shorter query or fewer variable "
+            fix += "values."
+        else:
+            fix = "upload a smaller file, or one file per request."
         message = (
-            f"The request body{size} is larger than the maximum of {self.max_bytes} "
-            "bytes: send a smaller request, such as a shorter query or fewer "
-            "variable values."
+            f"The request body{size} is larger than the maximum of {max_bytes} "
+            f"bytes: {fix}"
         )
         # A caller's error, logged at DEBUG like the GraphQL errors callers cause.
         logger.debug(
             "Rejected a request body%s over %d bytes from %s",
             size,
-            self.max_bytes,
+            max_bytes,
             scope.get("client"),
         )
         body = orjson.dumps(
@@ -104,10 +133,17 @@ class BodySizeLimit:
 
 def _content_length(scope: Scope) -> int | None:
     """Return the declared Content-Length, or None when it is missing or invalid."""
+    value = _header(scope, b"content-length")
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def _header(scope: Scope, wanted: bytes) -> bytes | None:
     for name, value in scope["headers"]:
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
+        if name == wanted:
+            return bytes(value)
     return None

@@ -46,6 +46,12 @@ class Settings:
     # their client, owner and tags costs 4,805), and the maximum request body size.
     max_query_cost: int = 10_000
     max_body_bytes: int = 1024 * 1024
+    # Uploaded documents (contractgql.documents): the folder of the stored files,
+    # data_dir/documents when None, the maximum size of one file in bytes, and the
+    # lifetime of a signed download link in seconds.
+    document_dir: Path | None = None
+    max_document_bytes: int = 25 * 1024 * 1024
+    download_link_ttl: int = 5 * 60
     # Reminder scans (contractgql.jobs). Without redis_url, `serve` runs them in its
     # own process unless scheduler is False. scan_interval is in minutes, and
     # scan_timeout is the seconds one scan may take in a worker before arq stops it.
@@ -79,6 +85,12 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite://{(self.data_dir / 'contractgql.sqlite3').resolve()}"
+
+    @property
+    def resolved_document_dir(self) -> Path:
+        if self.document_dir is not None:
+            return self.document_dir
+        return self.data_dir / "documents"
 
     @property
     def is_sqlite(self) -> bool:
@@ -136,6 +148,11 @@ def load_settings() -> Settings:
         ),
         max_query_cost=_int_setting("CONTRACTGQL_MAX_QUERY_COST", 10_000),
         max_body_bytes=_int_setting("CONTRACTGQL_MAX_BODY_BYTES", 1024 * 1024),
+        document_dir=_path_setting("CONTRACTGQL_DOCUMENT_DIR"),
+        max_document_bytes=_int_setting(
+            "CONTRACTGQL_MAX_DOCUMENT_BYTES", 25 * 1024 * 1024
+        ),
+        download_link_ttl=_int_setting("CONTRACTGQL_DOWNLOAD_LINK_TTL", 5 * 60),
         scheduler=_switch_setting("CONTRACTGQL_SCHEDULER", True),
         scan_interval=_int_setting("CONTRACTGQL_SCAN_INTERVAL", 15),
         scan_timeout=_int_setting("CONTRACTGQL_SCAN_TIMEOUT", 600),
@@ -155,6 +172,7 @@ def load_settings() -> Settings:
         ),
     )
     _validate(settings)
+    _validate_documents(settings)
     _validate_scans(settings)
     _validate_delivery(settings)
     return settings
@@ -186,6 +204,25 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(
             f"CONTRACTGQL_MAX_BODY_BYTES={settings.max_body_bytes} is out of range: "
             "use a value of at least 1024 bytes."
+        )
+
+
+def _path_setting(name: str) -> Path | None:
+    raw = os.environ.get(name)
+    return Path(raw) if raw else None
+
+
+def _validate_documents(settings: Settings) -> None:
+    # GraphQL's Int, which DocumentVersion.size uses, has 32 bits.
+    if not 1 <= settings.max_document_bytes <= 2**31 - 1:
+        raise ConfigError(
+            f"CONTRACTGQL_MAX_DOCUMENT_BYTES={settings.max_document_bytes} is out of "
+            "range: use from 1 to 2147483647 bytes, such as 26214400 for 25 MiB."
+        )
+    if not 10 <= settings.download_link_ttl <= 24 * 3600:
+        raise ConfigError(
+            f"CONTRACTGQL_DOWNLOAD_LINK_TTL={settings.download_link_ttl} is out of "
+            "range: use from 10 to 86400 seconds."
         )
 
 

@@ -34,6 +34,9 @@ from contractgql.models import (
     CustomFieldDefinition,
     CustomFieldEntity,
     CustomFieldKind,
+    Document,
+    DocumentKind,
+    DocumentVersion,
     Note,
     Notification,
     Project,
@@ -43,6 +46,7 @@ from contractgql.models import (
     Service,
     Tag,
     Task,
+    User,
 )
 from contractgql.security.api_tokens import (
     SHOWN_PREFIX_LENGTH,
@@ -51,6 +55,7 @@ from contractgql.security.api_tokens import (
 )
 from contractgql.services.workflow import start_step
 from tests.conftest import Api, make_tenant
+from tests.documents.helpers import pdf_bytes, upload
 
 PAYLOAD = "record { id } errors { field code message }"
 SEED_CATALOG = f"""
@@ -326,6 +331,17 @@ async def seed_tenant(
     )
     ids["Notification"] = [encode_id("Notification", notification.id)]
     ids.update(await _seed_workflow(api, contract["contract"]))
+    ids.update(
+        await _seed_documents(
+            api,
+            marker,
+            {
+                "contractId": contract["contract"],
+                "clientId": client_id,
+                "projectId": records["project"],
+            },
+        )
+    )
 
     secrets = [
         marker,
@@ -384,6 +400,22 @@ async def _created(
         assert record is not None, (alias, payload)
         created[alias] = record["id"]
     return created
+
+
+async def _seed_documents(
+    api: Api, marker: str, targets: dict[str, str]
+) -> dict[str, list[str]]:
+    """Upload one PDF to each of the contract, the client and the project."""
+    documents = []
+    for field, target in targets.items():
+        name = f"{marker} {field.removesuffix('Id')}.pdf"
+        payload = await upload(api, {field: target}, name, pdf_bytes(marker))
+        assert payload["errors"] == [], payload["errors"]
+        documents.append(payload["document"])
+    return {
+        "Document": [document["id"] for document in documents],
+        "DocumentVersion": [document["versions"][0]["id"] for document in documents],
+    }
 
 
 async def plant_foreign_links(victim: SeededTenant, foreign: SeededTenant) -> None:
@@ -473,6 +505,35 @@ async def plant_foreign_links(victim: SeededTenant, foreign: SeededTenant) -> No
     )
     victim.ids["Note"].append(encode_id("Note", note.id))
 
+    # Foreign documents on the victim's contract, client and project, for their
+    # documents, and a foreign version of the victim's document, for
+    # Document.versions.
+    for target, pk in (
+        ("contract_id", contract.id),
+        ("client_id", client.id),
+        ("project_id", victim.pk("Project")),
+    ):
+        foreign_document = Document(
+            organization_id=foreign_org,
+            kind=DocumentKind.OTHER,
+            name=f"{foreign.marker} planted document",
+            last_version_number=1,
+            created_by_id=foreign_user,
+        )
+        setattr(foreign_document, target, pk)
+        await foreign_document.save()
+    await DocumentVersion.create(
+        organization_id=foreign_org,
+        document_id=victim.pk("Document"),
+        number=99,
+        file_name=f"{foreign.marker} planted.pdf",
+        generated_name="planted.pdf",
+        content_type="application/pdf",
+        size=1,
+        sha256="0" * 64,
+        created_by_id=foreign_user,
+    )
+
     # A victim API token created by a foreign user, for ApiToken.createdBy.
     secret = generate_token()
     api_token = await ApiToken.create(
@@ -507,7 +568,7 @@ async def plant_foreign_links(victim: SeededTenant, foreign: SeededTenant) -> No
 async def _plant_foreign_editors(
     victim: SeededTenant, foreign_user: int, client_id: int
 ) -> None:
-    """Plant a victim record of each editable kind whose last editor is foreign.
+    """Plant a victim user and record of each editable kind with a foreign editor.
 
     The walks of each kind's updatedBy field and of Client.createdBy reach them.
     """
@@ -526,6 +587,12 @@ async def _plant_foreign_editors(
             key="planted_editor",
             label=name,
             kind=CustomFieldKind.TEXT,
+        ),
+        User(
+            organization_id=org,
+            email=f"editor-{victim.marker.lower()}@example.com",
+            name=name,
+            roles=["sales"],
         ),
     ]
     for record in records:

@@ -106,6 +106,10 @@ BASE_ARGUMENTS: dict[str, dict[str, Any]] = {
     # because the resolver's parameter has no default. A null clears the parent.
     "Mutation.setContractParent": {"parentId": None},
     "Mutation.recordNotice": {"party": "CLIENT", "date": "2026-02-01"},
+    # A JSON request cannot carry a file. The ids are checked before the file is
+    # read, so a placeholder proves the same.
+    "Mutation.uploadDocument": {"input": {"kind": "OTHER", "file": "placeholder"}},
+    "Mutation.uploadDocumentVersion": {"file": "placeholder"},
 }
 # Arguments that list links to remove. Unlinking a record that is not linked does
 # nothing, whatever the id names, so these must return for B's id exactly what they
@@ -119,6 +123,7 @@ ID_NAME_ALIASES = {
     "owner": "User",
     "parent": "Contract",
     "user": "User",
+    "version": "DocumentVersion",
     "watcher": "User",
 }
 # Generated selections stop at this depth, below the server's limit of 12.
@@ -846,6 +851,8 @@ async def test_cross_tenant_check_finds_planted_links(planted: TenantPair) -> No
         "ContractType",
         "ContractWatcher",
         "CustomFieldDefinition",
+        "Document",
+        "DocumentVersion",
         "Note",
         "Notification",
         "Project",
@@ -854,6 +861,7 @@ async def test_cross_tenant_check_finds_planted_links(planted: TenantPair) -> No
         "Service",
         "Tag",
         "Task",
+        "User",
     ]
 
 

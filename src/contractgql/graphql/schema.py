@@ -25,12 +25,14 @@ from contractgql.graphql.limits import (
 from contractgql.graphql.mutations.accounts import AccountMutations
 from contractgql.graphql.mutations.auth import LoginPayload, login
 from contractgql.graphql.mutations.contracts import ContractMutations
+from contractgql.graphql.mutations.documents import DocumentMutations
 from contractgql.graphql.mutations.notifications import NotificationMutations
 from contractgql.graphql.mutations.policy import PolicyMutations
 from contractgql.graphql.mutations.records import RecordMutations
 from contractgql.graphql.mutations.workflow import WorkflowMutations
 from contractgql.graphql.queries.root import Query
 from contractgql.graphql.subscriptions import Subscription
+from contractgql.graphql.types import documents as document_types
 from contractgql.graphql.types.catalog import (
     ContractTypeNode,
     ProjectNode,
@@ -174,6 +176,7 @@ class Mutation(
     PolicyMutations,
     AccountMutations,
     NotificationMutations,
+    DocumentMutations,
 ):
     @strawberry.mutation(
         description="Log in with e-mail and password; returns a token."
@@ -201,6 +204,8 @@ schema = ContractSchema(
         NotificationNode,
         ReminderNode,
         TaskNode,
+        document_types.DocumentNode,
+        document_types.DocumentVersionNode,
     ],
     extensions=[
         ErrorCodes,

@@ -28,6 +28,7 @@ from contractgql.models.custom_fields import (
     CustomFieldEntity,
     CustomFieldKind,
 )
+from contractgql.models.documents import Document, DocumentKind, DocumentVersion
 from contractgql.models.notes import Note
 from contractgql.models.tenancy import Organization, User
 from contractgql.models.tokens import ApiToken
@@ -65,6 +66,9 @@ __all__ = [
     "CustomFieldDefinition",
     "CustomFieldEntity",
     "CustomFieldKind",
+    "Document",
+    "DocumentKind",
+    "DocumentVersion",
     "Note",
     "Organization",
     "Project",

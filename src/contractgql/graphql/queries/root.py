@@ -44,6 +44,7 @@ from contractgql.graphql.types.clients import (
     contact_node,
 )
 from contractgql.graphql.types.common import CustomFieldEntityEnum
+from contractgql.graphql.types.documents import document_by_id
 from contractgql.graphql.types.filters import ContractFilter, ContractOrder
 from contractgql.graphql.types.notes import (
     CUSTOM_FIELD_COLUMNS,
@@ -191,6 +192,8 @@ class Query:
             return await workflow_node(viewer, type_name, pk)
         if type_name == "Notification":
             return await notification_by_id(viewer, pk)
+        if type_name in ("Document", "DocumentVersion"):
+            return await document_by_id(viewer, type_name, pk)
         source = _NODE_SOURCES.get(type_name)
         if source is None:
             return None

@@ -19,6 +19,7 @@ from contractgql.graphql.types.common import (
     PeriodType,
     period_type,
 )
+from contractgql.graphql.types.documents import documents_of
 from contractgql.graphql.types.filters import ContractFilter, ContractOrder
 from contractgql.graphql.types.related import linked_to, related_contracts
 from contractgql.graphql.types.totals import ContractConnection
@@ -27,9 +28,13 @@ from contractgql.models import ProjectMember
 
 if TYPE_CHECKING:
     from contractgql.graphql.types.clients import ClientNode
+    from contractgql.graphql.types.documents import DocumentNode
     from contractgql.graphql.types.notes import NoteNode
     from contractgql.graphql.types.users import UserNode
 
+DocumentRef = Annotated[
+    "DocumentNode", strawberry.lazy("contractgql.graphql.types.documents")
+]
 ClientRef = Annotated[
     "ClientNode", strawberry.lazy("contractgql.graphql.types.clients")
 ]
@@ -162,6 +167,12 @@ class ProjectNode(Node):
     @strawberry.field(description="Notes on this project, newest first.")
     def notes(self, info: Info) -> list[NoteRef]:
         return info.context.loaders.notes("project", self.pk)
+
+    @strawberry.field(
+        description="Documents of this project that are not deleted, newest first."
+    )
+    def documents(self, info: Info) -> list[DocumentRef]:
+        return documents_of(info, "project_id", self.pk)
 
     @strawberry.field(
         description="Recorded changes of this project, newest first. Protected "

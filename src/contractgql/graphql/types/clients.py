@@ -22,6 +22,7 @@ from contractgql.graphql.types.common import (
     JSON,
     UPDATED_BY_DESCRIPTION,
 )
+from contractgql.graphql.types.documents import documents_of
 from contractgql.graphql.types.filters import ContractFilter, ContractOrder
 from contractgql.graphql.types.related import related_contracts
 from contractgql.graphql.types.totals import ContractConnection
@@ -29,9 +30,13 @@ from contractgql.ids import encode_id
 
 if TYPE_CHECKING:
     from contractgql.graphql.types.catalog import ProjectNode, TagNode
+    from contractgql.graphql.types.documents import DocumentNode
     from contractgql.graphql.types.notes import NoteNode
     from contractgql.graphql.types.users import UserNode
 
+DocumentRef = Annotated[
+    "DocumentNode", strawberry.lazy("contractgql.graphql.types.documents")
+]
 NoteRef = Annotated["NoteNode", strawberry.lazy("contractgql.graphql.types.notes")]
 TagRef = Annotated["TagNode", strawberry.lazy("contractgql.graphql.types.catalog")]
 UserRef = Annotated["UserNode", strawberry.lazy("contractgql.graphql.types.users")]
@@ -90,6 +95,12 @@ class ClientNode(Node):
     @strawberry.field(description="Notes on this client, newest first.")
     def notes(self, info: Info) -> list[NoteRef]:
         return info.context.loaders.notes("client", self.pk)
+
+    @strawberry.field(
+        description="Documents of this client that are not deleted, newest first."
+    )
+    def documents(self, info: Info) -> list[DocumentRef]:
+        return documents_of(info, "client_id", self.pk)
 
     @strawberry.field(
         description="Recorded changes of this client, newest first. Protected "

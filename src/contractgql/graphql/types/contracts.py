@@ -36,6 +36,7 @@ from contractgql.graphql.types.common import (
     SensitivityEnum,
     period_type,
 )
+from contractgql.graphql.types.documents import documents_of
 from contractgql.graphql.types.workflow import (
     ContractEventType,
     NoticePartyEnum,
@@ -61,9 +62,13 @@ if TYPE_CHECKING:
         TagNode,
     )
     from contractgql.graphql.types.clients import ClientNode, ContactPersonNode
+    from contractgql.graphql.types.documents import DocumentNode
     from contractgql.graphql.types.notes import NoteNode
     from contractgql.graphql.types.users import UserNode
 
+DocumentRef = Annotated[
+    "DocumentNode", strawberry.lazy("contractgql.graphql.types.documents")
+]
 ClientRef = Annotated[
     "ClientNode", strawberry.lazy("contractgql.graphql.types.clients")
 ]
@@ -273,6 +278,12 @@ class ContractNode(Node):
         return info.context.loaders.notes("contract", self.pk)
 
     @strawberry.field(
+        description="Documents of this contract that are not deleted, newest first."
+    )
+    def documents(self, info: Info) -> list[DocumentRef]:
+        return documents_of(info, "contract_id", self.pk)
+
+    @strawberry.field(
         description="Recorded changes of this contract, newest first. Protected "
         "fields that you may not read show their name with null values."
     )
@@ -431,6 +442,7 @@ _FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
     "services": (),
     "children": (),
     "notes": (),
+    "documents": (),
     "watchers": (),
     "reminders": (),
     "tasks": (),
