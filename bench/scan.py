@@ -1,12 +1,22 @@
-"""Time a full reminder scan against one SQL statement that selects the same rows.
+"""Time the reminder scans against one SQL statement that selects the due reminders.
 
     .venv/bin/python -m bench.scan [--contracts 100000,1000000] [--profile] [--phases]
 
 For each size the run seeds a fresh database (`bench.scan_seed`) and times the
-hand-written statement of `bench.scan_sql`. Then it runs two scans, each in a
-process of its own (`bench.scan_worker`): the first creates the reminders, tasks
-and notifications, and the repeat, at the same moment, must change nothing. It
-checks that the statement selects exactly the reminders that the first scan
+hand-written statement of `bench.scan_sql`. Then it runs four scans, each in a
+process of its own (`bench.scan_worker`):
+
+- first: on an empty reminders table, it creates the reminders, tasks and
+  notifications that are due, and records each contract's next scan date;
+- repeat: at the same moment, it must change nothing and skips every settled
+  contract;
+- full: at the same moment with `full`, it plans every contract again and must
+  change nothing either;
+- next day: a day later, the daily scan of a running installation, it must create
+  exactly the reminders that the statement selects for that day and not for the
+  day before.
+
+It checks that the statement selects exactly the reminders that the first scan
 created, prints the figures with the machine's load average, and writes them as
 JSON under bench/results/. While the server's autovacuum is off, the run analyzes
 the tables that the scans write as autovacuum would (see `AutoAnalyze`). The
@@ -27,7 +37,7 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +67,16 @@ SCAN_TIMEOUT_S = 3 * 3600
 # transaction count is read until it stops changing.
 STATS_SETTLE_S = 0.5
 STATS_TIMEOUT_S = 10.0
+
+
+NEXT_DAY = timedelta(days=1)
+# Label, moment after SCAN_MOMENT and whether the scan is full, in running order.
+SCANS = (
+    ("first", timedelta(0), False),
+    ("repeat", timedelta(0), False),
+    ("full", timedelta(0), True),
+    ("next day", NEXT_DAY, False),
+)
 
 
 class CheckFailed(Exception):
@@ -150,20 +170,23 @@ async def _reminder_scans(url: str) -> dict[str, int]:
 
 
 class AutoAnalyze:
-    """Analyze the tables a scan writes when autovacuum would, if the server has it off.
+    """Vacuum and analyze the tables a scan writes when autovacuum would, if the
+    server has it off.
 
-    Production servers run autovacuum, whose ANALYZE keeps the planner's row
+    Production servers run autovacuum. Its ANALYZE keeps the planner's row
     estimates current and makes backends re-plan their cached statements, the
-    foreign key checks included. Without it, the check that each new task's
-    reminder exists keeps the sequential scan planned while the reminders table
-    was one page, and the first scan grows quadratic. So while `SHOW autovacuum`
-    is off, this analyzes reminders, tasks and notifications every
-    autovacuum_naptime, each once more than autovacuum_analyze_threshold +
-    autovacuum_analyze_scale_factor × its rows have changed, which is
-    autovacuum's rule.
+    foreign key checks included, and its VACUUM removes the index entries of
+    updated rows. Without them, a first scan's foreign key checks read the whole
+    reminders table, and later scans read a million dead entries of the partial
+    index contracts_unscanned that the first scan's updates left behind. So while
+    `SHOW autovacuum` is off, this checks every autovacuum_naptime each table
+    that scans write, and applies autovacuum's rules: VACUUM (ANALYZE) once more
+    than autovacuum_vacuum_threshold + autovacuum_vacuum_scale_factor × its rows
+    are dead, else ANALYZE once more than autovacuum_analyze_threshold +
+    autovacuum_analyze_scale_factor × its rows have changed.
     """
 
-    TABLES = ("reminders", "tasks", "notifications")
+    TABLES = ("contracts", "reminders", "tasks", "notifications")
 
     def __init__(self, url: str, enabled: bool) -> None:
         self.url = url
@@ -172,6 +195,8 @@ class AutoAnalyze:
         self.naptime_s = 60.0
         self.threshold = 50
         self.scale_factor = 0.1
+        self.vacuum_threshold = 50
+        self.vacuum_scale_factor = 0.2
 
     async def start(self) -> None:
         """Read autovacuum's settings, and do nothing from then on if it is on."""
@@ -191,6 +216,12 @@ class AutoAnalyze:
             self.scale_factor = float(
                 await connection.fetchval("SHOW autovacuum_analyze_scale_factor")
             )
+            self.vacuum_threshold = int(
+                await connection.fetchval("SHOW autovacuum_vacuum_threshold")
+            )
+            self.vacuum_scale_factor = float(
+                await connection.fetchval("SHOW autovacuum_vacuum_scale_factor")
+            )
         finally:
             await connection.close()
 
@@ -201,23 +232,30 @@ class AutoAnalyze:
         connection = await asyncpg.connect(self.url)
         try:
             for table in self.TABLES:
-                changed, rows = await connection.fetchrow(
-                    "SELECT s.n_mod_since_analyze, c.reltuples FROM "
+                changed, dead, rows = await connection.fetchrow(
+                    "SELECT s.n_mod_since_analyze, s.n_dead_tup, c.reltuples FROM "
                     "pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
                     "WHERE s.relname = $1",
                     table,
                 )
-                if changed > self.threshold + self.scale_factor * max(rows, 0):
-                    started = time.perf_counter()
-                    await connection.execute(f"ANALYZE {table}")
-                    self.analyzed.append(
-                        {
-                            "during": label,
-                            "table": table,
-                            "changed_rows": changed,
-                            "seconds": time.perf_counter() - started,
-                        }
-                    )
+                rows = max(rows, 0)
+                if dead > self.vacuum_threshold + self.vacuum_scale_factor * rows:
+                    command = f"VACUUM (ANALYZE) {table}"
+                elif changed > self.threshold + self.scale_factor * rows:
+                    command = f"ANALYZE {table}"
+                else:
+                    continue
+                started = time.perf_counter()
+                await connection.execute(command)
+                self.analyzed.append(
+                    {
+                        "during": label,
+                        "command": command,
+                        "changed_rows": changed,
+                        "dead_rows": dead,
+                        "seconds": time.perf_counter() - started,
+                    }
+                )
         finally:
             await connection.close()
 
@@ -232,7 +270,13 @@ class AutoAnalyze:
 
 
 async def _scan_process(
-    url: str, label: str, args: argparse.Namespace, auto_analyze: AutoAnalyze
+    url: str,
+    label: str,
+    args: argparse.Namespace,
+    auto_analyze: AutoAnalyze,
+    *,
+    moment: datetime = SCAN_MOMENT,
+    full: bool = False,
 ) -> dict[str, Any]:
     """Run bench.scan_worker in a new process and return its figures."""
     with tempfile.TemporaryDirectory(prefix="contractgql-bench-scan-") as data_dir:
@@ -251,9 +295,12 @@ async def _scan_process(
                 [*([str(args.source)] if args.source else []), str(REPO_ROOT)]
             ),
         )
-        command = ["-m", "bench.scan_worker", "--now", SCAN_MOMENT.isoformat()]
+        command = ["-m", "bench.scan_worker", "--now", moment.isoformat()]
+        if full:
+            command.append("--full")
         if args.profile:
-            command += ["--profile", str(args.results_dir / f"scan-{label}.prof")]
+            name = label.replace(" ", "-")
+            command += ["--profile", str(args.results_dir / f"scan-{name}.prof")]
         if args.phases:
             command.append("--phases")
         load_before = _load_average()
@@ -336,7 +383,7 @@ async def _verify_reminders(
     return counts
 
 
-def _check_repeat(report: dict[str, Any]) -> None:
+def _check_unchanged(label: str, report: dict[str, Any]) -> None:
     changed = {
         name: report[name]
         for name in (
@@ -349,7 +396,36 @@ def _check_repeat(report: dict[str, Any]) -> None:
         if report[name]
     }
     if changed:
-        raise CheckFailed(f"The repeat scan changed rows: {changed}")
+        raise CheckFailed(f"The {label} scan changed rows: {changed}")
+
+
+async def _verify_next_day(url: str, organization_id: int, created: int) -> int:
+    """Check that the next day's scan created what the statement adds that day.
+
+    Return the number of reminders that the statement selects on the next day and
+    not on the scan date.
+    """
+    next_day = SCAN_DATE + NEXT_DAY
+    day_two = DUE_REMINDERS_SQL
+    day_one = DUE_REMINDERS_SQL.replace("$2", "$3")
+    connection = await asyncpg.connect(url)
+    try:
+        added = await connection.fetchval(
+            difference_sql(day_two, day_one), organization_id, next_day, SCAN_DATE
+        )
+        missing = await connection.fetchval(
+            difference_sql(DUE_REMINDERS_SQL, STORED_REMINDERS_SQL),
+            organization_id,
+            next_day,
+        )
+    finally:
+        await connection.close()
+    if added != created or missing:
+        raise CheckFailed(
+            f"The next day's scan created {created} reminders, the statement adds "
+            f"{added} that day, and {missing} rows of the statement are not stored"
+        )
+    return int(added)
 
 
 async def run_size(args: argparse.Namespace, contracts: int) -> dict[str, Any]:
@@ -375,15 +451,22 @@ async def run_size(args: argparse.Namespace, contracts: int) -> dict[str, Any]:
     auto_analyze = AutoAnalyze(url, enabled=args.auto_analyze)
     await auto_analyze.start()
     result["auto_analyze"] = auto_analyze.enabled
-    for label in ("first", "repeat"):
-        if label == "repeat":
+    for label, after, full in SCANS:
+        if label != "first":
             # Scans run CONTRACTGQL_SCAN_INTERVAL (15) minutes apart, long enough
             # for autovacuum to analyze what the first one wrote.
-            await auto_analyze.check("before the repeat scan")
+            await auto_analyze.check(f"before the {label} scan")
         logger.info("Running the %s scan", label)
         before = await _transaction_count(server_url, database)
         scans_before = await _reminder_scans(url)
-        scan = await _scan_process(url, f"{label}-{contracts}", args, auto_analyze)
+        scan = await _scan_process(
+            url,
+            f"{label}-{contracts}",
+            args,
+            auto_analyze,
+            moment=SCAN_MOMENT + after,
+            full=full,
+        )
         scan["transactions"] = await _transaction_count(server_url, database) - before
         # Read after the transaction count has settled, so the scan's backend has
         # published its table statistics too.
@@ -391,7 +474,7 @@ async def run_size(args: argparse.Namespace, contracts: int) -> dict[str, Any]:
         scan["reminder_table_scans"] = {
             name: scans_after[name] - scans_before[name] for name in scans_after
         }
-        result[f"{label}_scan"] = scan
+        result[f"{label.replace(' ', '_')}_scan"] = scan
         logger.info(
             "%s scan: %.1f s, peak RSS %.0f MiB, %d statements, reminders table "
             "scans %s: %s",
@@ -409,20 +492,26 @@ async def run_size(args: argparse.Namespace, contracts: int) -> dict[str, Any]:
                 statement["rows"],
                 scan["report"]["reminders_created"],
             )
+        elif label == "next day":
+            result["next_day_added"] = await _verify_next_day(
+                url, summary.organization_id, scan["report"]["reminders_created"]
+            )
         else:
-            _check_repeat(scan["report"])
+            _check_unchanged(label, scan["report"])
     result["analyzed"] = auto_analyze.analyzed
     return result
 
 
+SCAN_KEYS = tuple(f"{label.replace(' ', '_')}_scan" for label, _, _ in SCANS)
+
+
 def format_table(results: list[dict[str, Any]]) -> str:
-    """Return the figures of every size as a Markdown table."""
+    """Return the figures of every size as Markdown tables."""
     lines = [
         "| contracts | seed s | statement s, JIT off (server default) | rows | "
-        "first scan s | ratio | "
-        "repeat scan s | ratio | peak RSS MiB first / repeat | RSS before scan MiB "
-        "| SQL first / repeat | load average |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "first scan s (ratio) | repeat s (ratio) | full s (ratio) | "
+        "next day s (ratio) | next day reminders | load average |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for result in results:
         statement = result["statement"]["median_s"]
@@ -430,34 +519,46 @@ def format_table(results: list[dict[str, Any]]) -> str:
         statement_text = (
             f"{medians['jit off']:.2f} ({medians['jit server default']:.2f})"
         )
-        first, repeat = result["first_scan"], result["repeat_scan"]
+        scans = [result[key] for key in SCAN_KEYS]
         loads = [
             result["load_average_before_seed"][0],
-            first["load_average_before"][0],
-            first["load_average_after"][0],
-            repeat["load_average_after"][0],
+            scans[0]["load_average_before"][0],
+            *(scan["load_average_after"][0] for scan in scans),
         ]
+        timings = " | ".join(
+            f"{scan['wall_s']:.2f} ({scan['wall_s'] / statement:.2f})" for scan in scans
+        )
         lines.append(
             f"| {result['contracts']:,} | {result['seed']['seconds']['total']:.1f} "
-            f"| {statement_text} | {result['statement']['rows']:,} "
-            f"| {first['wall_s']:.1f} | {first['wall_s'] / statement:.1f} "
-            f"| {repeat['wall_s']:.1f} | {repeat['wall_s'] / statement:.1f} "
-            f"| {first['peak_rss_mib']:.0f} / {repeat['peak_rss_mib']:.0f} "
-            f"| {first['rss_before_scan_mib']:.0f} "
-            f"| {first['statements_total']:,} / {repeat['statements_total']:,} "
+            f"| {statement_text} | {result['statement']['rows']:,} | {timings} "
+            f"| {scans[3]['report']['reminders_created']:,} "
             f"| {' → '.join(f'{load:.2f}' for load in loads)} |"
         )
+    lines += [
+        "",
+        "| contracts | scan | contracts planned | peak RSS MiB | RSS before MiB "
+        "| SQL statements | CPU s |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for result in results:
+        for (label, _, _), key in zip(SCANS, SCAN_KEYS, strict=True):
+            scan = result[key]
+            lines.append(
+                f"| {result['contracts']:,} | {label} "
+                f"| {scan['report']['contracts']:,} | {scan['peak_rss_mib']:.0f} "
+                f"| {scan['rss_before_scan_mib']:.0f} "
+                f"| {scan['statements_total']:,} | {scan['cpu_s']:.1f} |"
+            )
     return "\n".join(lines)
 
 
 def format_phases(result: dict[str, Any]) -> str:
     lines = []
-    for label in ("first_scan", "repeat_scan"):
-        phases = result[label].get("phases")
+    for (label, _, _), key in zip(SCANS, SCAN_KEYS, strict=True):
+        phases = result[key].get("phases")
         if not phases:
             continue
-        scan = label.replace("_", " ")
-        lines.append(f"Phases of the {scan} ({result['contracts']:,} contracts):")
+        lines.append(f"Phases of the {label} scan ({result['contracts']:,} contracts):")
         for name, figures in sorted(
             phases.items(), key=lambda item: item[1]["seconds"], reverse=True
         ):

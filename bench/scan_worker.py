@@ -1,7 +1,7 @@
 """Run one full reminder scan in this process and print its figures as JSON.
 
     .venv/bin/python -m bench.scan_worker --now 2027-01-04T09:00:00+00:00
-        [--profile FILE] [--phases]
+        [--full] [--profile FILE] [--phases]
 
 `bench.scan` starts this module in a fresh process for every scan, so that the
 peak RSS (VmHWM) covers the scan and the imports, and not the seeding. The
@@ -107,6 +107,7 @@ class _PhaseTimer:
             ("insert reminders", batch, "_insert_reminders"),
             ("insert tasks", batch, "_insert_tasks"),
             ("plan contracts", batch, "_plan"),
+            ("settle contracts", batch, "_settle"),
             ("build notifications", batch, "_reminder_notifications"),
         )
         for name, owner, attribute in targets:
@@ -171,7 +172,9 @@ def _rss_mib(field_name: str) -> float:
     return 0.0
 
 
-async def _run(moment: datetime, profile: Path | None, phases: bool) -> dict[str, Any]:
+async def _run(
+    moment: datetime, profile: Path | None, phases: bool, full: bool
+) -> dict[str, Any]:
     from contractgql import db
     from contractgql.config import load_settings
     from contractgql.jobs import scans
@@ -196,7 +199,8 @@ async def _run(moment: datetime, profile: Path | None, phases: bool) -> dict[str
         with _RssSampler() as sampler:
             if profiler is not None:
                 profiler.enable()
-            report = await scans.scan_all(moment, policy=policy)
+            options = {"full": True} if full else {}
+            report = await scans.scan_all(moment, policy=policy, **options)
             if profiler is not None:
                 profiler.disable()
         wall_s = time.perf_counter() - started
@@ -235,6 +239,11 @@ def main(argv: list[str] | None = None) -> int:
         help="moment of the scan, an ISO 8601 time with its UTC offset",
     )
     parser.add_argument(
+        "--full",
+        action="store_true",
+        help="plan every contract, also those that an earlier scan settled",
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         help="write cProfile statistics of the scan to this file",
@@ -251,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    result = asyncio.run(_run(args.now, args.profile, args.phases))
+    result = asyncio.run(_run(args.now, args.profile, args.phases, args.full))
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
     return 0
