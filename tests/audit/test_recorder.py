@@ -350,3 +350,43 @@ def test_commands_reject_a_missing_database_and_bad_batch_size(
     assert not (tmp_path / "empty" / "contractgql.sqlite3").exists()
     assert batch.returncode == 2
     assert "--batch-size 0 is invalid" in batch.stderr
+
+
+async def test_anchors_reveal_a_deleted_organization(
+    scratch: Settings, tmp_path
+) -> None:
+    organization = await make_events(2)
+    await record_audit(organization.id)
+    anchors = tmp_path / "anchors.txt"
+    named = ("--organization", organization.name, "--anchors", str(anchors))
+    first = run_audit(scratch, "verify", *named)
+    lines = anchors.read_text()
+    again = run_audit(scratch, "verify", *named)
+    await _execute(
+        f"DELETE FROM audit_log WHERE organization_id = {organization.id}; "
+        f"DELETE FROM audit_chain_heads WHERE organization_id = {organization.id}; "
+        f"DELETE FROM organizations WHERE id = {organization.id}"
+    )
+
+    # Without --organization, so that every anchored organization must exist. The
+    # check of the anchors comes before the chains of the other test organizations.
+    deleted = run_audit(scratch, "verify", "--anchors", str(anchors))
+
+    assert first.returncode == 0, first.stderr
+    # An unchanged chain adds no second, identical anchor.
+    assert again.returncode == 0, again.stderr
+    assert anchors.read_text() == lines
+    assert deleted.returncode == 1
+    assert f"organization id {organization.id}, which no longer exists" in (
+        deleted.stderr
+    )
+
+
+def test_anchors_file_in_a_missing_folder_rejected(scratch: Settings, tmp_path) -> None:
+    path = tmp_path / "missing" / "anchors.txt"
+
+    result = run_audit(scratch, "verify", "--anchors", str(path))
+
+    assert result.returncode == 2
+    assert f"cannot append to the anchors file {path}" in result.stderr
+    assert "intact" not in result.stdout

@@ -486,6 +486,82 @@ async def test_concurrent_updates_audit_the_values_they_replace(
     assert chain[-1][1] == getattr(stored, field)
 
 
+ARCHIVE = {
+    "contract": "mutation A($id: ID!) { archiveContract(id: $id) { contract { id } } }",
+    "client": "mutation A($id: ID!) { archiveClient(id: $id) { record { id } } }",
+}
+
+
+UPDATE_NOTE = """
+mutation UpdateNote($id: ID!, $body: String!) {
+  updateNote(id: $id, body: $body) { record { id } errors { code } }
+}
+"""
+
+
+async def test_concurrent_note_edits_audit_the_bodies_they_replace(api: Api) -> None:
+    client_id = await create_client(api)
+    created = await api.data(
+        CREATE_NOTE, {"input": {"body": "start", "clientId": client_id}}
+    )
+    note_id = created["createNote"]["record"]["id"]
+
+    bodies = await _concurrent(
+        api,
+        UPDATE_NOTE,
+        [{"id": note_id, "body": f"body {index}"} for index in range(10)],
+    )
+
+    assert [body.get("errors") for body in bodies] == [None] * 10
+    events = await _audited_changes("Note", decode_id(note_id)[1])
+    setup, *chain = _chain(events, "body")
+    assert setup == (None, "start")
+    assert [old for old, _ in chain] == ["start", *(new for _, new in chain[:-1])]
+    assert (await _stored(Note, note_id)).body == chain[-1][1]
+
+
+@pytest.mark.parametrize("kind", ["contract", "client"])
+async def test_archive_during_updates_loses_no_update(api: Api, kind: str) -> None:
+    """An archive running among updates neither undoes one nor is undone by one."""
+    client_id = await create_client(api)
+    if kind == "contract":
+        contract = await create_contract(api, client_id, {"description": "start"})
+        target, document, model, field = (
+            contract["id"],
+            UPDATE_CONTRACT,
+            Contract,
+            "description",
+        )
+    else:
+        await api.data(UPDATE_CLIENT, {"id": client_id, "input": {"segment": "start"}})
+        target, document, model, field = client_id, UPDATE_CLIENT, Client, "segment"
+    before = await _stored(model, target)
+    updates = [
+        api.post(
+            document, {"id": target, "input": {field: f"value {index}"}}, role="admin"
+        )
+        for index in range(5)
+    ]
+    archive = api.post(ARCHIVE[kind], {"id": target}, role="admin")
+
+    bodies = await asyncio.gather(*updates, archive)
+
+    succeeded = [body for body in bodies[:5] if not body.get("errors")]
+    stored = await _stored(model, target)
+    events = await _audited_changes(model.__name__, decode_id(target)[1])
+    _, *chain = _chain(events, field)
+    assert bodies[5].get("errors") is None
+    assert stored.archived_at is not None
+    # Every write took its own version, the archive included.
+    assert stored.version == before.version + len(succeeded) + 1
+    assert len(chain) == len(succeeded)
+    assert [old for old, _ in chain] == ["start", *(new for _, new in chain[:-1])]
+    assert getattr(stored, field) == chain[-1][1]
+    archives = [c for c in events if any(x["field"] == "archivedAt" for x in c)]
+    assert len(archives) == 1
+    assert [x["field"] for x in archives[0]] == ["archivedAt"]
+
+
 async def test_concurrent_field_updates_all_kept(api: Api) -> None:
     """Updates without a version that set different fields all keep their value."""
     client_id = await create_client(api)

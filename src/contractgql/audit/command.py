@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
@@ -178,6 +179,24 @@ async def _run_verify(args: argparse.Namespace) -> int:
     except (AnchorsError, OSError, UnicodeDecodeError) as error:
         print(f"contractgql: {error}", file=sys.stderr)
         return 2
+    if args.anchors and not _writable(args.anchors):
+        print(
+            f"contractgql: cannot append to the anchors file {args.anchors}: create "
+            "its folder or give a writable path.",
+            file=sys.stderr,
+        )
+        return 2
+    if args.organization is None:
+        known = {organization.id for organization in organizations}
+        for organization_id, pinned in sorted(anchors.items()):
+            if organization_id not in known:
+                print(
+                    f"Audit chain broken: the anchors pin {len(pinned)} entries of "
+                    f"organization id {organization_id}, which no longer exists, so "
+                    "its log was deleted.",
+                    file=sys.stderr,
+                )
+                return 1
     ends = []
     for organization in organizations:
         result = await verify_chain(organization, anchors.get(organization.id))
@@ -191,7 +210,13 @@ async def _run_verify(args: argparse.Namespace) -> int:
     )
     if args.anchors:
         checked = sum(len(anchors.get(org.id, {})) for org in organizations)
-        new_anchors = [end.line() for end in ends if end.sequence]
+        # A chain that has not grown since its last anchor needs no new line.
+        new_anchors = [
+            end.line()
+            for end in ends
+            if end.sequence
+            and anchors.get(end.organization_id, {}).get(end.sequence) != end.hash
+        ]
         with args.anchors.open("a", encoding="utf-8") as file:
             file.writelines(line + "\n" for line in new_anchors)
         print(
@@ -199,6 +224,15 @@ async def _run_verify(args: argparse.Namespace) -> int:
             f"{args.anchors}."
         )
     return 0
+
+
+def _writable(path: Path) -> bool:
+    """Return whether `path` can be appended to: it is a writable file, or its
+    folder exists and is writable."""
+    if path.exists():
+        return path.is_file() and os.access(path, os.W_OK)
+    folder = path.parent
+    return folder.is_dir() and os.access(folder, os.W_OK)
 
 
 async def _run_record(args: argparse.Namespace) -> int:

@@ -283,8 +283,9 @@ async def verify_chain(
                 return problem(
                     entry.sequence,
                     entry.id,
-                    f"the hash differs from the anchor {anchored[:16]}…, so the log "
-                    "was rewritten after the anchor was taken",
+                    f"the hash differs from the anchor {anchored[:16]}…, so this "
+                    "entry or an earlier one was rewritten after the anchor was "
+                    "taken, with the hashes after it recomputed",
                 )
             prev_hash = digest
             expected_sequence += 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -42,6 +41,7 @@ from contractgql.services.records import reminder_offsets_column
 from contractgql.services.references import check_reference, check_references
 from contractgql.services.validation import Validator
 from contractgql.services.versions import (
+    archive_with_version,
     camel_case,
     changed_columns,
     changed_links,
@@ -213,15 +213,9 @@ async def reschedule(viewer: Viewer, contract_id: int) -> None:
 async def archive_contract(viewer: Viewer, contract_id: int) -> Contract:
     contract = await get_visible_contract(viewer, contract_id)
     _check_update_permission(viewer, contract, {})
-    if contract.archived_at is None:
-        before = snapshot(contract)
-        contract.archived_at = datetime.now(UTC)
-        contract.updated_by_id = viewer.user_id
-        contract.version += 1
-        async with in_transaction():
-            await contract.save()
-            after = snapshot(contract)
-            await record_change(viewer, "contract.archive", contract, before, after)
+    if contract.archived_at is None and await archive_with_version(
+        viewer, contract, "contract.archive"
+    ):
         # Archived contracts get no reminders: cancel the pending ones at once.
         await reschedule(viewer, contract.id)
     return contract

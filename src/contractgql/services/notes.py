@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -15,7 +14,11 @@ from contractgql.security.viewer import Viewer
 from contractgql.services.contracts import get_visible_contract
 from contractgql.services.records import get_record
 from contractgql.services.validation import Validator
-from contractgql.services.versions import check_version, claim_version
+from contractgql.services.versions import (
+    archive_with_version,
+    check_version,
+    claim_version,
+)
 
 MAX_NOTE_LENGTH = 20_000
 TARGETS = ("contract_id", "client_id", "project_id")
@@ -73,9 +76,11 @@ async def update_note(
 
     await check_version(note, "Note", expected_version, changed)
     validator.raise_if_any()
-    before = snapshot(note)
     async with in_transaction():
         await claim_version(note, "Note", expected_version, changed)
+        # Read under the claim's row lock: the body this update replaces.
+        await note.refresh_from_db()
+        before = snapshot(note)
         note.body = values["body"]
         note.updated_by_id = viewer.user_id
         await note.save(update_fields=["body", "updated_by_id", "updated_at"])
@@ -86,13 +91,7 @@ async def update_note(
 async def archive_note(viewer: Viewer, note_id: int) -> Note:
     note = await _own_note(viewer, note_id)
     if note.archived_at is None:
-        before = snapshot(note)
-        note.archived_at = datetime.now(UTC)
-        note.updated_by_id = viewer.user_id
-        note.version += 1
-        async with in_transaction():
-            await note.save()
-            await record_change(viewer, "note.archive", note, before, snapshot(note))
+        await archive_with_version(viewer, note, "note.archive")
     return note
 
 

@@ -60,9 +60,10 @@ async def set_members(
         )
     validator.raise_if_any()
 
-    before = await _member_snapshot(project)
     async with in_transaction():
         await claim_version(project, "Project", expected_version, changed)
+        # Read under the claim's row lock: the members this change replaces.
+        before = await _member_snapshot(project)
         await (
             ProjectMember.filter(project_id=project.id)
             .exclude(user_id__in=requested)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -39,6 +38,7 @@ from contractgql.services.custom_fields import validate_custom_fields
 from contractgql.services.references import check_reference, check_references
 from contractgql.services.validation import MAX_PERIOD, Validator, is_storable_text
 from contractgql.services.versions import (
+    archive_with_version,
     changed_columns,
     changed_links,
     check_version,
@@ -143,14 +143,7 @@ async def archive_record(viewer: Viewer, spec: RecordSpec, record_id: int) -> An
     viewer.require(spec.write_permission, f"archive a {spec.label.lower()}")
     record = await get_record(viewer, spec.model, record_id, spec.label)
     if record.archived_at is None:
-        before = snapshot(record)
-        record.archived_at = datetime.now(UTC)
-        record.updated_by_id = viewer.user_id
-        record.version += 1
-        async with in_transaction():
-            await record.save()
-            action = f"{audit_name(record)}.archive"
-            await record_change(viewer, action, record, before, snapshot(record))
+        await archive_with_version(viewer, record, f"{audit_name(record)}.archive")
     return record
 
 

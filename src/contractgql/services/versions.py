@@ -10,14 +10,18 @@ through it lose no increment.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.expressions import F
+from tortoise.transactions import in_transaction
 
+from contractgql.audit import record_change, snapshot
 from contractgql.errors import Conflict
 from contractgql.ids import encode_id
 from contractgql.models import User
 from contractgql.models.base import Record
+from contractgql.security.viewer import Viewer
 
 # The models with a version column: the editable records and users.
 Versioned = Record | User
@@ -123,3 +127,30 @@ def _conflict(
     return Conflict(
         message, current_version=stored.version, changed_fields=changed_fields
     )
+
+
+async def archive_with_version(viewer: Viewer, record: Record, action: str) -> bool:
+    """Archive `record` with one conditional UPDATE, and audit it as `action`.
+
+    The UPDATE sets the archive time, the editor and the next version only while
+    the row is not archived, and takes the row's lock, so it neither overwrites
+    nor is overwritten by a concurrent update, and two archives record one event.
+    `record` is read again afterwards. Returns whether this call archived it.
+    Call it outside a transaction: it runs its own.
+    """
+    model = type(record)
+    now = datetime.now(UTC)
+    async with in_transaction():
+        archived = await model.filter(id=record.id, archived_at=None).update(
+            archived_at=now,
+            updated_at=now,
+            updated_by_id=viewer.user_id,
+            version=F("version") + 1,
+        )
+        await record.refresh_from_db()
+        if archived:
+            after = snapshot(record)
+            # Only the archive time changed among the audited values.
+            before = {**after, "archivedAt": None}
+            await record_change(viewer, action, record, before, after)
+    return bool(archived)
