@@ -8,6 +8,7 @@ from typing import Any
 from contractgql.ids import decode_id
 from contractgql.models import Reminder, ReminderKind, Task
 from tests.conftest import Api
+from tests.documents.helpers import pdf_bytes, upload, upload_version
 from tests.graphql.helpers import UPDATE_CONTRACT, create_client, create_contract
 
 ACTIVITY = """
@@ -22,6 +23,7 @@ query($id: ID!, $first: Int, $after: String) {
           change { action }
           reminder { kind }
           task { title }
+          document { number downloadName }
         }
       }
     }
@@ -55,6 +57,8 @@ def describe(item: dict[str, Any]) -> str:
         return f"change {item['change']['action']}"
     if item["kind"] == "REMINDER":
         return f"reminder {item['reminder']['kind']}"
+    if item["kind"] == "DOCUMENT":
+        return f"document v{item['document']['number']}"
     return f"task {item['task']['title']}"
 
 
@@ -129,4 +133,29 @@ async def test_client_activity_includes_contract_work(api: Api) -> None:
         "task Decide on renewal",
         "reminder END",
         "change client.create",
+    ]
+
+
+async def test_activity_lists_document_versions(api: Api) -> None:
+    client_id, contract_id = await seed_timeline(api)
+    uploaded = await upload(
+        api, {"contractId": contract_id}, "signed.pdf", pdf_bytes("Signed")
+    )
+    document_id = uploaded["document"]["id"]
+    await upload_version(api, document_id, "signed-2.pdf", pdf_bytes("Signed again"))
+    await upload(api, {"clientId": client_id}, "terms.pdf", pdf_bytes("Terms"))
+
+    contract = await activity(api, "Contract", contract_id, first=3)
+    client = await activity(api, "Client", client_id, first=3)
+
+    assert [describe(item) for item in contract["nodes"]] == [
+        "document v2",
+        "document v1",
+        "task Decide on renewal",
+    ]
+    # The client's own document and its contracts' documents.
+    assert [describe(item) for item in client["nodes"]] == [
+        "document v1",
+        "document v2",
+        "document v1",
     ]

@@ -1,6 +1,7 @@
-"""The activity timeline of a contract or client: notes, changes, reminders, tasks.
+"""The activity timeline of a contract or client: notes, changes, reminders, tasks
+and document versions.
 
-The four sources are separate tables, so a page reads up to `first + 1` rows of each,
+The five sources are separate tables, so a page reads up to `first + 1` rows of each,
 newest first, and merges them by creation time. Ties are broken by the kind's rank
 and then the id, and the cursor carries all three, so each source continues exactly
 after the last item of the page before.
@@ -27,10 +28,11 @@ from contractgql.graphql.types.audit import (
     AuditEntryNode,
     audit_entry,
 )
-from contractgql.models import AuditLog, Note, Reminder, Task
+from contractgql.models import AuditLog, DocumentVersion, Note, Reminder, Task
 from contractgql.security.records import visible_contracts
 
 if TYPE_CHECKING:
+    from contractgql.graphql.types.documents import DocumentVersionNode
     from contractgql.graphql.types.notes import NoteNode
     from contractgql.graphql.types.workflow import ReminderNode, TaskNode
 
@@ -39,6 +41,9 @@ ReminderRef = Annotated[
     "ReminderNode", strawberry.lazy("contractgql.graphql.types.workflow")
 ]
 TaskRef = Annotated["TaskNode", strawberry.lazy("contractgql.graphql.types.workflow")]
+DocumentVersionRef = Annotated[
+    "DocumentVersionNode", strawberry.lazy("contractgql.graphql.types.documents")
+]
 
 
 @strawberry.enum(name="ActivityKind")
@@ -47,10 +52,13 @@ class ActivityKind(enum.Enum):
     CHANGE = "change"
     REMINDER = "reminder"
     TASK = "task"
+    # A new document or a new version of one.
+    DOCUMENT = "document"
 
 
 # Order of the kinds among items created at the same moment, newest first.
 KIND_RANK = {
+    ActivityKind.DOCUMENT: 4,
     ActivityKind.NOTE: 3,
     ActivityKind.CHANGE: 2,
     ActivityKind.REMINDER: 1,
@@ -70,6 +78,7 @@ class ActivityItem:
     change: AuditEntryNode | None = None
     reminder: ReminderRef | None = None
     task: TaskRef | None = None
+    document: DocumentVersionRef | None = None
 
 
 @strawberry.type(name="ActivityEdge")
@@ -137,6 +146,7 @@ async def activity_connection(
     The caller has already read the record, so it is visible to them. A client's
     reminders and tasks are those of its contracts that the caller may see.
     """
+    from contractgql.graphql.types.documents import version_node
     from contractgql.graphql.types.notes import NOTE_COLUMNS, note_node
     from contractgql.graphql.types.workflow import (
         REMINDER_COLUMNS,
@@ -152,10 +162,16 @@ async def activity_connection(
     if type_name == "Contract":
         notes = Note.filter(contract_id=pk)
         contracts: Q = Q(contract_id=pk)
+        documents = Q(document__contract_id=pk)
     else:
         notes = Note.filter(client_id=pk)
         visible = visible_contracts(viewer).filter(client_id=pk).values("id")
         contracts = Q(contract_id__in=Subquery(visible))
+        documents = Q(document__client_id=pk) | Q(
+            document__contract_id__in=Subquery(
+                visible_contracts(viewer).filter(client_id=pk).values("id")
+            )
+        )
     sources = (
         _Source(
             ActivityKind.NOTE,
@@ -191,6 +207,27 @@ async def activity_connection(
         for row in found:
             row_position = _Position(row["created_at"], rank, row["id"])
             rows.append((row_position, source.kind, row))
+    # Document versions are built from model objects, so they are read apart.
+    document_rank = KIND_RANK[ActivityKind.DOCUMENT]
+    versions = (
+        await DocumentVersion.filter(
+            documents,
+            _after(document_rank, position),
+            organization_id=org,
+            document__deleted_at=None,
+        )
+        .order_by("-created_at", "-id")
+        .limit(limit + 1)
+    )
+    for version in versions:
+        version_position = _Position(version.created_at, document_rank, version.id)
+        rows.append(
+            (
+                version_position,
+                ActivityKind.DOCUMENT,
+                {"created_at": version.created_at, "version": version},
+            )
+        )
     rows.sort(key=lambda item: (item[0].at, item[0].rank, item[0].pk), reverse=True)
     has_next = len(rows) > limit
     rows = rows[:limit]
@@ -204,6 +241,8 @@ async def activity_connection(
             item.change = audit_entry(viewer, type_name, row)
         elif kind is ActivityKind.REMINDER:
             item.reminder = reminder_node(row)
+        elif kind is ActivityKind.DOCUMENT:
+            item.document = version_node(row["version"])
         else:
             item.task = task_node(row)
         edges.append(ActivityEdge(cursor=_encode_cursor(row_position), node=item))
