@@ -23,6 +23,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=os.environ.get("CONTRACTGQL_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    # Casbin logs the whole model and policy at INFO whenever one is loaded; the
+    # policy module logs a one-line summary instead.
+    logging.getLogger("casbin").setLevel(logging.WARNING)
     try:
         settings = load_settings()
     except ConfigError as error:

@@ -303,3 +303,26 @@ async def test_rejected_rows_name_their_number_and_cell_text(
         (3, "notice period", "400 months"),
         (4, "client", ""),
     ]
+
+
+async def test_update_keeps_the_name_when_the_file_has_no_name_column(
+    settings, tmp_path: Path
+) -> None:
+    organization = await new_organization()
+    named = tmp_path / "named.csv"
+    named.write_text(
+        "number,name,client,start date\nN-1,Hosting,Acme BV,2026-01-01\n",
+        encoding="utf-8",
+    )
+    numbers_only = tmp_path / "numbers.csv"
+    numbers_only.write_text(
+        "number,client,start date,end date\nN-1,Acme BV,2026-01-01,2027-06-30\n",
+        encoding="utf-8",
+    )
+
+    await import_file(named, organization, ImportOptions())
+    report = await import_file(numbers_only, organization, ImportOptions())
+
+    contract = await Contract.get(organization_id=organization.id, number="N-1")
+    assert report.count("updated") == 1
+    assert (contract.name, contract.end_date) == ("Hosting", date(2027, 6, 30))

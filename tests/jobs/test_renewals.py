@@ -21,6 +21,10 @@ from contractgql.models import (
     AuditOutbox,
     ContractEvent,
     ContractEventKind,
+    Reminder,
+    ReminderKind,
+    Task,
+    TaskStatus,
 )
 from tests.conftest import Api, make_tenant
 from tests.graphql.helpers import create_client, create_contract
@@ -566,3 +570,56 @@ async def test_late_notice_recorded_after_renewal_keeps_it(api: Api) -> None:
     assert data["recordNotice"]["contract"]["noticeEffectiveEnd"] == "2026-12-31"
     assert terms["endDate"] == "2026-12-31"
     assert [e["kind"] for e in terms["events"]] == ["NOTICE_RECEIVED", "RENEWED"]
+
+
+WITHDRAW_NOTICE = """
+mutation Withdraw($contractId: ID!) {
+  withdrawNotice(contractId: $contractId) { errors { field code message } }
+}
+"""
+
+
+async def test_withdrawn_notice_lets_an_expired_term_renew(api: Api) -> None:
+    contract_id = await _contract(
+        api,
+        {
+            "startDate": "2025-01-01",
+            "endDate": "2025-12-31",
+            "noticePeriod": {"count": 1, "unit": "MONTHS"},
+            "amount": "1000.00",
+            "indexation": "3",
+        },
+    )
+    pk = decode_id(contract_id)[1]
+    await _run(api, date(2026, 1, 2))
+    # Work of the renewed term, which the notice below undoes.
+    reminder = await Reminder.create(
+        organization_id=api.tenant.organization.id,
+        contract_id=pk,
+        kind=ReminderKind.NOTICE,
+        anchor_date=date(2026, 11, 30),
+        offset_count=1,
+        offset_unit="months",
+        due_date=date(2026, 10, 30),
+    )
+    task = await Task.create(
+        organization_id=api.tenant.organization.id,
+        contract_id=pk,
+        reminder_id=reminder.id,
+        step=0,
+        title="Review renewal",
+        due_date=date(2026, 11, 6),
+    )
+    notice = {"contractId": contract_id, "party": "CLIENT", "date": "2025-11-15"}
+    await api.data(RECORD_NOTICE, notice)
+    expired = await _run(api, date(2026, 1, 3))
+
+    withdrawn = await api.data(WITHDRAW_NOTICE, {"contractId": contract_id})
+    renewed = await _run(api, date(2026, 1, 4))
+
+    assert (await Task.get(id=task.id)).status == TaskStatus.CANCELLED
+    assert expired == RenewalReport(expired=1)
+    assert withdrawn["withdrawNotice"]["errors"] == []
+    assert renewed == RenewalReport(contracts_renewed=1, terms_renewed=1)
+    terms = await _terms(api, contract_id)
+    assert (terms["endDate"], terms["amount"]) == ("2026-12-31", "1030.00")

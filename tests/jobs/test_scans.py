@@ -17,7 +17,12 @@ from tortoise.expressions import F
 
 from contractgql.config import Settings
 from contractgql.jobs import scans
-from contractgql.jobs.scans import ScanError, scan_all, scan_organization
+from contractgql.jobs.scans import (
+    ScanError,
+    scan_all,
+    scan_organization,
+    settle_contracts,
+)
 from contractgql.models import (
     Contract,
     ContractEvent,
@@ -30,6 +35,7 @@ from contractgql.models import (
     Sensitivity,
     Task,
 )
+from contractgql.services.records import _unsettle_contracts_of_type
 from tests.conftest import BACKEND, QueryCounter
 from tests.jobs.factory import (
     AMOUNT_TEXTS,
@@ -394,6 +400,30 @@ async def test_long_term_rule_counts_the_current_term(world: World) -> None:
     assert report.reminders_created == 0
     settled = await Contract.get(id=contract.id)
     assert settled.next_scan_on == date(2027, 3, 30)
+
+
+async def test_offsets_changed_during_a_scan_are_not_settled(world: World) -> None:
+    contract_type = await make_type(world)
+    contract = await make_contract(world, contract_type_id=contract_type.id, **NOTICE)
+    org = world.organization.id
+    await scan_organization(org, THREE_MONTHS_DUE)
+    read = await Contract.get(id=contract.id)
+
+    # The type's offsets change after a scan read the contract and before it
+    # records what it planned with the old offsets.
+    await _unsettle_contracts_of_type(contract_type.id)
+    await settle_contracts(
+        [(read.id, read.version, ONE_MONTH_DUE, read.scanned_version)]
+    )
+    after_first = await Contract.get(id=contract.id)
+    await _unsettle_contracts_of_type(contract_type.id)
+    after_second = await Contract.get(id=contract.id)
+
+    assert read.scanned_version == 1
+    assert after_first.scanned_version == -1
+    assert after_second.scanned_version == -2
+    report = await scan_organization(org, THREE_MONTHS_DUE)
+    assert report.contracts == 1
 
 
 async def test_end_date_change_reschedules(world: World) -> None:
@@ -805,17 +835,17 @@ async def test_batches_use_constant_statements(
     await scan_organization(org, ONE_MONTH_DUE, batch_size=100, full=True)
     full = len(count_queries.statements)
 
-    # Types, users and inactive contracts once, then per batch of 100: contracts,
-    # stored reminders, and when writing watchers plus the reminder, task (none
-    # here) and notification inserts, and the contracts' scan dates. At the end, two
-    # statements make the tasks follow their reminders' status. PostgreSQL adds one
-    # read of the reminders table's row estimate.
-    assert writes <= 3 + 3 * 7 + 2 + (BACKEND == "postgres")
+    # Users and inactive contracts once, then per batch of 100: contracts, the
+    # types' rules, stored reminders, and when writing watchers plus the reminder,
+    # task (none here) and notification inserts, and the contracts' scan dates. At
+    # the end, two statements make the tasks follow their reminders' status.
+    # PostgreSQL adds one read of the reminders table's row estimate.
+    assert writes <= 2 + 3 * 8 + 2 + (BACKEND == "postgres")
     # The scan after it finds every contract settled with one read.
-    assert settled == 3 + 1 + 2
+    assert settled == 2 + 1 + 2
     # A full scan reads every batch again and writes nothing: what it plans is
     # what the first scan recorded.
-    assert full == 3 + 3 * 2 + 2
+    assert full == 2 + 3 * 3 + 2
     assert await Reminder.filter(organization_id=org).count() == 500
 
 

@@ -463,6 +463,8 @@ class _Writer:
 # Values that a new contract takes from defaults when the file has no column for
 # them, with the columns that give them. An update sets them only from a column.
 UPDATE_SOURCES: dict[str, frozenset[str]] = {
+    # A new contract without a name column is named after its number.
+    "name": frozenset({"name"}),
     "start_date": frozenset({"start_date"}),
     "end_date": frozenset({"end_date"}),
     "signed_date": frozenset({"signed_date"}),

@@ -268,7 +268,8 @@ async def scan_organization(
         scan = _OrganizationScan(
             organization_id,
             today,
-            await _type_rules(organization_id),
+            # Read again for each batch, see scan_batch.
+            {},
             await _directory(organization_id, rules),
             report,
             analyzes=Reminder._meta.db.capabilities.dialect == "postgres",
@@ -345,6 +346,10 @@ class _OrganizationScan:
 
     async def scan_batch(self, batch: list[ContractRow]) -> None:
         self.report.contracts += len(batch)
+        # Read after the batch: a type's offsets changed after this read move its
+        # contracts' scanned_version, so settling them fails and the next scan
+        # plans them with the new offsets.
+        self.types = await _type_rules(self.organization_id)
         plans = [plan for plan in map(self._plan, batch) if plan is not None]
         if not plans:
             return
@@ -402,7 +407,12 @@ class _OrganizationScan:
         """
         await settle_contracts(
             [
-                (plan.contract.id, plan.contract.version, plan.next_scan_on)
+                (
+                    plan.contract.id,
+                    plan.contract.version,
+                    plan.next_scan_on,
+                    plan.contract.scanned_version,
+                )
                 for plan in plans
                 if (plan.contract.scanned_version, plan.contract.next_scan_on)
                 != (plan.contract.version, plan.next_scan_on)
@@ -790,9 +800,9 @@ async def _cancel_inactive_contracts(
         after = statement.parameter(last_id)
         size = statement.parameter(batch_size)
         rows = await connection.execute_query_dict(
-            f"SELECT id, version FROM contracts WHERE organization_id = "
-            f"{organization} AND {which} AND (archived_at IS NOT NULL OR stage <> "
-            f"{signed}) AND id > {after} ORDER BY id LIMIT {size}",
+            "SELECT id, version, scanned_version FROM contracts WHERE "
+            f"organization_id = {organization} AND {which} AND (archived_at IS NOT "
+            f"NULL OR stage <> {signed}) AND id > {after} ORDER BY id LIMIT {size}",
             statement.parameters,
         )
         if not rows:
@@ -803,7 +813,9 @@ async def _cancel_inactive_contracts(
             anchor_date__gte=today,
             contract_id__in=[row["id"] for row in rows],
         ).update(status=ReminderStatus.CANCELLED, updated_at=datetime.now(UTC))
-        await settle_contracts([(row["id"], row["version"], None) for row in rows])
+        await settle_contracts(
+            [(row["id"], row["version"], None, row["scanned_version"]) for row in rows]
+        )
         last_id = rows[-1]["id"]
         if len(rows) < batch_size:
             return cancelled
@@ -865,12 +877,16 @@ async def _contract_batch(
     return [_contract_row(row) for row in rows]
 
 
-async def settle_contracts(rows: Sequence[tuple[int, int, date | None]]) -> None:
-    """Store (contract id, version planned, next scan date) for each contract.
+async def settle_contracts(
+    rows: Sequence[tuple[int, int, date | None, int]],
+) -> None:
+    """Store what scans planned: (contract id, version, next scan date, the
+    scanned_version read with the contract) for each contract.
 
-    A contract whose version is no longer the one planned keeps its values, so
-    the next scan plans it again. The writes change neither the version nor
-    updated_at.
+    A contract whose version or scanned_version changed since it was read keeps
+    its values, so the next scan plans it again: it was edited, or its type's
+    offsets changed, which moves scanned_version to a new negative value. The
+    writes change neither the version nor updated_at.
     """
     if not rows:
         return
@@ -879,22 +895,24 @@ async def settle_contracts(rows: Sequence[tuple[int, int, date | None]]) -> None
         await connection.execute_query(
             "UPDATE contracts AS c SET scanned_version = u.version, "
             "next_scan_on = u.next_scan_on "
-            "FROM unnest($1::bigint[], $2::int[], $3::date[]) "
-            "AS u(id, version, next_scan_on) "
-            "WHERE c.id = u.id AND c.version = u.version",
+            "FROM unnest($1::bigint[], $2::int[], $3::date[], $4::int[]) "
+            "AS u(id, version, next_scan_on, read) "
+            "WHERE c.id = u.id AND c.version = u.version "
+            "AND c.scanned_version = u.read",
             [
                 [row[0] for row in rows],
                 [row[1] for row in rows],
                 [row[2] for row in rows],
+                [row[3] for row in rows],
             ],
         )
         return
     await connection.execute_many(
         "UPDATE contracts SET scanned_version = ?, next_scan_on = ? "
-        "WHERE id = ? AND version = ?",
+        "WHERE id = ? AND version = ? AND scanned_version = ?",
         [
-            [version, next_on, contract_id, version]
-            for contract_id, version, next_on in rows
+            [version, next_on, contract_id, version, read]
+            for contract_id, version, next_on, read in rows
         ],
     )
 

@@ -48,6 +48,8 @@ from contractgql.models import (
     Reminder,
     ReminderKind,
     ReminderStatus,
+    Task,
+    TaskStatus,
 )
 from contractgql.security.viewer import Viewer
 from contractgql.services.contracts import (
@@ -477,6 +479,19 @@ async def record_notice(
                 await ContractEvent.filter(
                     id__in=[renewal.id for renewal in undone]
                 ).delete()
+                # The undone terms' reminders and workflow tasks no longer apply.
+                await Task.filter(
+                    contract_id=contract.id,
+                    status=TaskStatus.OPEN,
+                    reminder__anchor_date__gt=effective_end,
+                ).update(status=TaskStatus.CANCELLED)
+                await Reminder.filter(
+                    contract_id=contract.id,
+                    status=ReminderStatus.PENDING,
+                    anchor_date__gt=effective_end,
+                ).update(
+                    status=ReminderStatus.CANCELLED, updated_at=datetime.now(UTC)
+                )
             event = await ContractEvent.create(
                 organization_id=contract.organization_id,
                 contract_id=contract.id,
@@ -566,6 +581,14 @@ async def withdraw_notice(
         await ContractEvent.filter(
             contract_id=contract.id, kind__in=list(_NOTICE_EVENTS.values())
         ).delete()
+        if contract.auto_renewal:
+            # Without the notice nothing ends the term: the scans renew it, which
+            # they skip for a term that has its expiry event.
+            await ContractEvent.filter(
+                contract_id=contract.id,
+                kind=ContractEventKind.EXPIRED,
+                term_end=contract.end_date,
+            ).delete()
         await record_change(
             viewer, "contract.withdraw_notice", contract, before, snapshot(contract)
         )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from contractgql.audit import record_change, snapshot
@@ -187,9 +188,15 @@ async def _unsettle_contracts_of_type(contract_type_id: int) -> None:
     """Make the next scan plan the type's contracts again, with the new offsets.
 
     Scans skip contracts whose version they planned, and a type's offsets are
-    not part of its contracts' versions. No version is 0.
+    not part of its contracts' versions. Versions start at 1.
     """
-    await Contract.filter(contract_type_id=contract_type_id).update(scanned_version=0)
+    # A new value below any that a scan could have read, so that a scan running
+    # now fails to settle these contracts with the old offsets.
+    of_type = Contract.filter(contract_type_id=contract_type_id)
+    await of_type.filter(scanned_version__lte=0).update(
+        scanned_version=F("scanned_version") - 1
+    )
+    await of_type.filter(scanned_version__gt=0).update(scanned_version=-1)
 
 
 async def _save(
