@@ -13,6 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# The policy of the checkout, else the copy that an installed package carries.
+DEFAULT_POLICY_DIR = (
+    PROJECT_ROOT / "policies"
+    if (PROJECT_ROOT / "policies" / "model.conf").is_file()
+    else Path(__file__).resolve().parent / "policies"
+)
 
 
 class ConfigError(Exception):
@@ -39,7 +45,7 @@ class Settings:
     # Prefix of the Redis keys that the login rate limits use.
     redis_key_prefix: str = "contractgql:"
     max_page_size: int = 100
-    policy_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "policies")
+    policy_dir: Path = field(default_factory=lambda: DEFAULT_POLICY_DIR)
     cors_origins: tuple[str, ...] = ()
     # Limits against abusive requests: the maximum estimated cost of a query, which
     # contractgql.graphql.limits defines (the front end's page of 100 contracts with
@@ -140,7 +146,7 @@ def load_settings() -> Settings:
         trusted_proxies=_networks_setting("CONTRACTGQL_TRUSTED_PROXIES"),
         redis_key_prefix=env.get("CONTRACTGQL_REDIS_KEY_PREFIX") or "contractgql:",
         max_page_size=_int_setting("CONTRACTGQL_MAX_PAGE_SIZE", 100),
-        policy_dir=Path(env.get("CONTRACTGQL_POLICY_DIR") or PROJECT_ROOT / "policies"),
+        policy_dir=Path(env.get("CONTRACTGQL_POLICY_DIR") or DEFAULT_POLICY_DIR),
         cors_origins=tuple(
             origin.strip()
             for origin in (env.get("CONTRACTGQL_CORS_ORIGINS") or "").split(",")
