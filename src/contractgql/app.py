@@ -34,6 +34,7 @@ from contractgql.audit.enqueue import start_recording
 from contractgql.body_limit import BodySizeLimit
 from contractgql.config import Settings
 from contractgql.documents.http import download_document
+from contractgql.documents.indexing import pending_versions, start_extraction
 from contractgql.documents.links import DOWNLOAD_PATH
 from contractgql.documents.uploads import CSRF_HEADERS, UploadRequestAdapter
 from contractgql.errors import AuthenticationError
@@ -100,13 +101,18 @@ class GraphQLApp(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         written: set[int] = set()
+        versions: set[int] = set()
         token = pending_organizations.set(written)
+        versions_token = pending_versions.set(versions)
         try:
             await super().__call__(scope, receive, send)
         finally:
             pending_organizations.reset(token)
+            pending_versions.reset(versions_token)
         if written:
             await start_recording(self.services.settings, written)
+        if versions:
+            await start_extraction(self.services.settings, versions)
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object]:
         assert isinstance(context, SubscriptionContext)

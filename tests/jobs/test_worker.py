@@ -330,11 +330,14 @@ def test_worker_settings_on_class_itself() -> None:
     ):
         assert name in cls.__dict__
         assert name in kwargs
-    cron_job, audit_sweep = kwargs["cron_jobs"]
+    cron_job, audit_sweep, text_sweep = kwargs["cron_jobs"]
     assert cron_job.name == "cron:q:scan_all"
     assert audit_sweep.name == "cron:q:record_audit"
     assert audit_sweep.minute is None
     assert audit_sweep.run_at_startup is True
+    assert text_sweep.name == "cron:q:extract_pending_texts"
+    assert text_sweep.minute is None
+    assert text_sweep.run_at_startup is True
     assert cron_job.minute == {0, 15, 30, 45}
     assert cron_job.hour is None
     assert cron_job.run_at_startup is True
@@ -350,7 +353,7 @@ def test_hourly_interval_cron_hours() -> None:
     settings = Settings(redis_url="redis://127.0.0.1:6399/0", scan_interval=360)
 
     kwargs: dict[str, Any] = get_kwargs(worker_settings(settings))
-    cron_job, _ = kwargs["cron_jobs"]
+    cron_job, _, _ = kwargs["cron_jobs"]
 
     assert cron_job.hour == {0, 6, 12, 18}
     assert cron_job.minute == {0}

@@ -36,6 +36,7 @@ from contractgql.models import (
     CustomFieldKind,
     Document,
     DocumentKind,
+    DocumentTemplate,
     DocumentVersion,
     Note,
     Notification,
@@ -330,6 +331,18 @@ async def seed_tenant(
         body=f"{marker} contract needs a decision.",
     )
     ids["Notification"] = [encode_id("Notification", notification.id)]
+    # Uploading a template needs a multipart request, and the matrix needs only
+    # the row, so the seed writes it straight into the database.
+    template = await DocumentTemplate.create(
+        organization_id=tenant.organization.id,
+        name=f"{marker} template",
+        file_name=f"{marker}.docx",
+        size=1,
+        sha256="0" * 64,
+        placeholders=["client.name"],
+        created_by_id=tenant.user_ids["admin"],
+    )
+    ids["DocumentTemplate"] = [encode_id("DocumentTemplate", template.id)]
     ids.update(await _seed_workflow(api, contract["contract"]))
     ids.update(
         await _seed_documents(

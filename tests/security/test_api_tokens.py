@@ -476,6 +476,15 @@ MUTATIONS: dict[str, tuple[str, str]] = {
         f'createDownloadLink(versionId: "{encode_id("DocumentVersion", 1)}")',
         "errors { code }",
     ),
+    "createDocumentTemplate": (
+        'createDocumentTemplate(input: {name: "X", file: "x"})',
+        "errors { code }",
+    ),
+    "renderDocumentTemplate": (
+        f'renderDocumentTemplate(templateId: "{encode_id("DocumentTemplate", 1)}", '
+        "contractId: $contract, kind: OTHER)",
+        "errors { code }",
+    ),
 }
 # Mutations of MUTATIONS whose placeholders only a token's rejection can pass.
 DOCUMENT_MUTATIONS = {
@@ -483,6 +492,8 @@ DOCUMENT_MUTATIONS = {
     "uploadDocumentVersion",
     "deleteDocument",
     "createDownloadLink",
+    "createDocumentTemplate",
+    "renderDocumentTemplate",
 }
 MUTATION_VARIABLES = (
     "client",

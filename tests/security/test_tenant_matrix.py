@@ -110,6 +110,10 @@ BASE_ARGUMENTS: dict[str, dict[str, Any]] = {
     # read, so a placeholder proves the same.
     "Mutation.uploadDocument": {"input": {"kind": "OTHER", "file": "placeholder"}},
     "Mutation.uploadDocumentVersion": {"file": "placeholder"},
+    "Mutation.createDocumentTemplate": {
+        "input": {"name": PROBE, "file": "placeholder"}
+    },
+    "Mutation.renderDocumentTemplate": {"kind": "OTHER"},
 }
 # Arguments that list links to remove. Unlinking a record that is not linked does
 # nothing, whatever the id names, so these must return for B's id exactly what they
@@ -122,6 +126,7 @@ ID_NAME_ALIASES = {
     "member": "User",
     "owner": "User",
     "parent": "Contract",
+    "template": "DocumentTemplate",
     "user": "User",
     "version": "DocumentVersion",
     "watcher": "User",

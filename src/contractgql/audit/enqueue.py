@@ -134,3 +134,13 @@ def _log_failure(organization_id: int, error: BaseException) -> None:
     )
     _last_failure_log = now
     _failures_since_log = 0
+
+
+async def worker_pool(settings: Settings) -> ArqRedis:
+    """Return this event loop's connection pool to the workers' Redis."""
+    return await _pool(settings)
+
+
+def forget_worker_pool(settings: Settings) -> None:
+    """Close the pool after a failure, so the next call connects again."""
+    _forget_pool(settings)

@@ -20,6 +20,7 @@ from tortoise.transactions import in_transaction
 
 from contractgql.audit import record_change, record_event, snapshot
 from contractgql.config import Settings
+from contractgql.documents.indexing import initial_status, note_new_version
 from contractgql.documents.naming import (
     file_extension,
     generated_name,
@@ -339,7 +340,7 @@ async def _create_version(
     stored: Any,
     file_type: FileType,
 ) -> DocumentVersion:
-    return await DocumentVersion.create(
+    version = await DocumentVersion.create(
         organization_id=viewer.organization_id,
         document_id=document.id,
         number=number,
@@ -355,7 +356,10 @@ async def _create_version(
         size=stored.size,
         sha256=stored.sha256,
         created_by_id=viewer.user_id,
+        text_status=initial_status(file_type.content_type),
     )
+    note_new_version(version)
+    return version
 
 
 def _document_values(

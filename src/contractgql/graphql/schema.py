@@ -206,6 +206,7 @@ schema = ContractSchema(
         TaskNode,
         document_types.DocumentNode,
         document_types.DocumentVersionNode,
+        document_types.DocumentTemplateNode,
     ],
     extensions=[
         ErrorCodes,

@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 
 from contractgql.audit.recorder import record_audit
 from contractgql.config import Settings
+from contractgql.documents.indexing import extract_pending
 from contractgql.jobs.scans import ScanError, ScanReport, scan_all
 from contractgql.security.policy import Policy
 
@@ -25,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 # Seconds between sweeps of the audit outbox.
 AUDIT_SWEEP_INTERVAL = 60.0
+# Seconds between sweeps for document versions whose text is not extracted.
+TEXT_SWEEP_INTERVAL = 60.0
 # Seconds before the first retry of a failed scan; each further failure doubles it,
 # up to the scan interval.
 RETRY_BASE = 60.0
@@ -120,10 +123,11 @@ async def background_scans(
 
     task = asyncio.create_task(run_scans(scan, settings.scan_interval * 60.0))
     sweep = asyncio.create_task(run_audit_sweeps(AUDIT_SWEEP_INTERVAL))
+    text_sweep = asyncio.create_task(run_text_sweeps(settings, TEXT_SWEEP_INTERVAL))
     try:
         yield
     finally:
-        for running in (task, sweep):
+        for running in (task, sweep, text_sweep):
             running.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await running
@@ -145,4 +149,26 @@ async def run_audit_sweeps(
         else:
             if appended:
                 logger.info("Audit sweep recorded %d events", appended)
+        await sleep(interval)
+
+
+async def run_text_sweeps(
+    settings: Settings,
+    interval: float,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """Extract the text of pending document versions every `interval` seconds.
+
+    The API extracts a new version's text once its response is sent. The sweep
+    extracts the ones that this missed, and those uploaded before extraction
+    existed.
+    """
+    while True:
+        try:
+            done = await extract_pending(settings)
+        except Exception:
+            logger.exception("Text sweep failed; retrying in %.0f s", interval)
+        else:
+            if done:
+                logger.info("Text sweep extracted %d document versions", done)
         await sleep(interval)

@@ -33,6 +33,11 @@ from contractgql import db
 from contractgql.audit.enqueue import RECORD_AUDIT_JOB
 from contractgql.audit.recorder import record_audit
 from contractgql.config import Settings
+from contractgql.documents.indexing import (
+    EXTRACT_TEXT_JOB,
+    extract_pending,
+    extract_version,
+)
 from contractgql.jobs.scans import ScanError, scan_all
 from contractgql.jobs.scheduler import retry_delay
 from contractgql.security.policy import Policy
@@ -59,6 +64,10 @@ MAX_RECORDER_PASSES = 100
 # be up to half of the 1 s that an audit event may wait for its recorder job.
 # An idle worker costs Redis one ZRANGEBYSCORE per poll.
 POLL_DELAY = 0.1
+# Seconds that one text extraction job, and one sweep of up to
+# indexing.SWEEP_BATCH versions, may run before arq stops it.
+TEXT_JOB_TIMEOUT = 300
+TEXT_SWEEP_TIMEOUT = 1800
 
 
 async def scan_job(ctx: dict[str, Any], now: str | None = None) -> dict[str, Any]:
@@ -188,6 +197,20 @@ async def record_audit_job(
     return appended
 
 
+async def extract_text_job(ctx: dict[str, Any], version_id: int) -> str | None:
+    """Extract the text of one document version, which the API enqueues."""
+    status = await extract_version(ctx["settings"], version_id)
+    return None if status is None else status.value
+
+
+async def extract_pending_job(ctx: dict[str, Any]) -> int:
+    """Extract the versions whose text is still pending, a batch per run."""
+    done = await extract_pending(ctx["settings"])
+    if done:
+        logger.info("Text sweep extracted %d document versions", done)
+    return done
+
+
 class LoggedBackoff(ExponentialBackoff):
     """Exponential back-off that logs each retry of a Redis connection."""
 
@@ -266,6 +289,13 @@ def worker_settings(settings: Settings) -> type:
                 max_tries=MAX_TRIES,
                 keep_result=0,
             ),
+            func(
+                extract_text_job,
+                name=EXTRACT_TEXT_JOB,
+                max_tries=MAX_TRIES,
+                timeout=TEXT_JOB_TIMEOUT,
+                keep_result=KEEP_RESULT,
+            ),
         ]
         # The queue name goes into the cron job's name because arq's job ids are
         # global to the Redis database: without it, two installations sharing one
@@ -286,6 +316,14 @@ def worker_settings(settings: Settings) -> type:
                 minute=None,
                 run_at_startup=True,
                 max_tries=MAX_TRIES,
+            ),
+            cron(
+                extract_pending_job,
+                name=f"cron:{settings.worker_queue}:extract_pending_texts",
+                minute=None,
+                run_at_startup=True,
+                max_tries=MAX_TRIES,
+                timeout=TEXT_SWEEP_TIMEOUT,
             ),
         ]
         queue_name = settings.worker_queue

@@ -28,7 +28,14 @@ from contractgql.models.custom_fields import (
     CustomFieldEntity,
     CustomFieldKind,
 )
-from contractgql.models.documents import Document, DocumentKind, DocumentVersion
+from contractgql.models.documents import (
+    Document,
+    DocumentKind,
+    DocumentTemplate,
+    DocumentText,
+    DocumentVersion,
+    TextStatus,
+)
 from contractgql.models.notes import Note
 from contractgql.models.tenancy import Organization, User
 from contractgql.models.tokens import ApiToken
@@ -68,7 +75,10 @@ __all__ = [
     "CustomFieldKind",
     "Document",
     "DocumentKind",
+    "DocumentTemplate",
+    "DocumentText",
     "DocumentVersion",
+    "TextStatus",
     "Note",
     "Organization",
     "Project",

@@ -19,6 +19,16 @@ class DocumentKind(enum.StrEnum):
     OTHER = "other"
 
 
+class TextStatus(enum.StrEnum):
+    """How far the text extraction of a document version got."""
+
+    PENDING = "pending"
+    DONE = "done"
+    NO_TEXT = "no_text"
+    FAILED = "failed"
+    UNSUPPORTED = "unsupported"
+
+
 class Document(Model):
     """A document of one contract, client or project that groups its file versions.
 
@@ -102,7 +112,78 @@ class DocumentVersion(Model):
         "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )
     created_by_id: int | None
+    # The text extraction: its status, the error of a failed one, how many times it
+    # started and when it finished. The text itself is a DocumentText row.
+    text_status = fields.CharEnumField(
+        TextStatus,
+        max_length=20,
+        default=TextStatus.PENDING,
+        db_default="pending",
+        db_index=True,
+    )
+    text_error = fields.CharField(max_length=1000, null=True)
+    text_attempts = fields.IntField(default=0, db_default=0)
+    text_extracted_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "document_versions"
         unique_together = (("document", "number"),)
+
+
+class DocumentText(Model):
+    """The text extracted from one document version, for the search in documents.
+
+    The document id and the version number are copies from the version, so the
+    search can match the latest version of a document without another join.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    organization: fields.ForeignKeyRelation["Organization"] = fields.ForeignKeyField(
+        "models.Organization", related_name=False, on_delete=fields.RESTRICT
+    )
+    organization_id: int
+    document: fields.ForeignKeyRelation[Document] = fields.ForeignKeyField(
+        "models.Document", related_name="texts", on_delete=fields.RESTRICT
+    )
+    document_id: int
+    version: fields.OneToOneRelation[DocumentVersion] = fields.OneToOneField(
+        "models.DocumentVersion", related_name="text", on_delete=fields.RESTRICT
+    )
+    version_id: int
+    version_number = fields.IntField()
+    text = fields.TextField()
+    # Whether the text was cut at the maximum length that extraction stores.
+    truncated = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "document_texts"
+
+
+class DocumentTemplate(Model):
+    """A DOCX template of an organization, with Jinja placeholders.
+
+    The file is stored once per SHA-256 digest in the document storage, like
+    document versions.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    organization: fields.ForeignKeyRelation["Organization"] = fields.ForeignKeyField(
+        "models.Organization", related_name=False, on_delete=fields.RESTRICT
+    )
+    organization_id: int
+    name = fields.CharField(max_length=200)
+    # The file name as uploaded, after sanitising.
+    file_name = fields.CharField(max_length=255)
+    size = fields.BigIntField()
+    sha256 = fields.CharField(max_length=64)
+    # The placeholders the template uses, such as ["client.name"], sorted.
+    placeholders: fields.JSONField[list[str]] = fields.JSONField(default=list)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    created_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    created_by_id: int | None
+
+    class Meta:
+        table = "document_templates"

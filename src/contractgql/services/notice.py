@@ -489,9 +489,7 @@ async def record_notice(
                     contract_id=contract.id,
                     status=ReminderStatus.PENDING,
                     anchor_date__gt=effective_end,
-                ).update(
-                    status=ReminderStatus.CANCELLED, updated_at=datetime.now(UTC)
-                )
+                ).update(status=ReminderStatus.CANCELLED, updated_at=datetime.now(UTC))
             event = await ContractEvent.create(
                 organization_id=contract.organization_id,
                 contract_id=contract.id,

@@ -16,7 +16,7 @@ from starlette.datastructures import UploadFile
 from strawberry import UNSET
 from strawberry.file_uploads import Upload
 
-from contractgql.documents import service
+from contractgql.documents import service, template_service
 from contractgql.documents.links import LinkSigner
 from contractgql.documents.service import IncomingFile
 from contractgql.documents.storage import CHUNK_SIZE
@@ -27,8 +27,10 @@ from contractgql.graphql.types.common import FieldErrorType, field_errors
 from contractgql.graphql.types.documents import (
     DocumentKindEnum,
     DocumentNode,
+    DocumentTemplateNode,
     DocumentVersionNode,
     document_node,
+    template_node,
     version_node,
 )
 from contractgql.models import Document, DocumentKind
@@ -72,6 +74,21 @@ class DownloadLinkPayload:
         description="Absolute URL of the download, signed for the caller."
     )
     expires_at: datetime | None
+    errors: list[FieldErrorType]
+
+
+@strawberry.input(description="A new DOCX document template.")
+class CreateDocumentTemplateInput:
+    name: str = strawberry.field(description="A name such as 'Renewal letter'.")
+    file: Upload = strawberry.field(
+        description="The DOCX file with Jinja placeholders, such as "
+        "{{ client.name }}, as a part of a multipart request."
+    )
+
+
+@strawberry.type(description="The template, or the reasons it was rejected.")
+class DocumentTemplatePayload:
+    template: DocumentTemplateNode | None
     errors: list[FieldErrorType]
 
 
@@ -145,6 +162,75 @@ class DocumentMutations:
         pk = decode_typed_id(id, "Document")
         document = await service.delete_document(viewer, pk)
         return DocumentPayload(document=document_node(document), errors=[])
+
+    @strawberry.mutation(
+        description="Upload a DOCX template with Jinja placeholders. Needs "
+        "'contract_type:write'. A file that is not a Word document, has a Jinja "
+        "syntax error or uses unknown placeholders is rejected with a message that "
+        "names the problem."
+    )
+    async def create_document_template(
+        self, info: Info, input: CreateDocumentTemplateInput
+    ) -> DocumentTemplatePayload:
+        viewer = info.context.viewer
+        _require_user(viewer, "upload document templates")
+        try:
+            template = await template_service.create_template(
+                viewer,
+                info.context.services.settings,
+                input.name,
+                _incoming(input.file, "file"),
+            )
+        except ValidationError as error:
+            return DocumentTemplatePayload(
+                template=None, errors=field_errors(error.errors)
+            )
+        finally:
+            await _close(input.file)
+        return DocumentTemplatePayload(template=template_node(template), errors=[])
+
+    @strawberry.mutation(
+        description="Fill a template with a contract's client, contact, contract "
+        "and owner data and store the DOCX as a document of the contract: a new "
+        "document, or the next version of documentId. Needs the permission to "
+        "change the contract. A template with protected financial placeholders is "
+        "rejected, naming them, for roles that may not read those fields."
+    )
+    async def render_document_template(
+        self,
+        info: Info,
+        template_id: strawberry.ID,
+        contract_id: strawberry.ID,
+        kind: DocumentKindEnum,  # type: ignore[valid-type]
+        document_id: strawberry.ID | None = None,
+    ) -> DocumentVersionPayload:
+        viewer = info.context.viewer
+        _require_user(viewer, "render document templates")
+        template_pk = decode_typed_id(template_id, "DocumentTemplate", "templateId")
+        contract_pk = decode_typed_id(contract_id, "Contract", "contractId")
+        document_pk = (
+            None
+            if document_id is None
+            else decode_typed_id(document_id, "Document", "documentId")
+        )
+        try:
+            version = await template_service.render_for_contract(
+                viewer,
+                info.context.services.settings,
+                template_pk,
+                contract_pk,
+                DocumentKind(kind),
+                document_pk,
+            )
+        except ValidationError as error:
+            return DocumentVersionPayload(
+                version=None, document=None, errors=field_errors(error.errors)
+            )
+        return DocumentVersionPayload(
+            version=version_node(version),
+            document=await _document(version.document_id),
+            errors=[],
+        )
 
     @strawberry.mutation(
         description="Create a signed link to download a document version without "

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
-from tortoise.expressions import Q, Subquery
-from tortoise.queryset import QuerySet
+from tortoise.expressions import F, Q, Subquery
+from tortoise.queryset import QuerySet, ValuesQuery
 
 from contractgql.db import shared_connection
 from contractgql.domain.money import MoneyError, to_minor_units, validate_currency
@@ -30,7 +30,7 @@ from contractgql.graphql.types.filters import (
     SortDirection,
 )
 from contractgql.graphql.types.totals import ContractConnection
-from contractgql.models import Contract, ContractStage
+from contractgql.models import Contract, ContractStage, Document
 from contractgql.security.fields import require_readable
 from contractgql.security.records import visible_contracts
 from contractgql.security.viewer import Viewer
@@ -210,7 +210,24 @@ def _search_q(text: str, viewer: Viewer) -> Q:
     for (type_name, field_name), lookup in SEARCHED_FIELDS.items():
         if viewer.fields.may_read(type_name, field_name):
             matches |= Q(**{lookup: text})
-    return matches
+    return matches | Q(id__in=Subquery(_contracts_with_text(text, viewer)))
+
+
+def _contracts_with_text(text: str, viewer: Viewer) -> ValuesQuery[Literal[False]]:
+    """Return the ids of the visible contracts whose documents contain `text`.
+
+    Only the latest version of each document that is not deleted counts. The
+    documents are limited to the viewer's visible contracts here too, so no
+    document of a contract that the viewer cannot see is ever matched.
+    """
+    visible = visible_contracts(viewer).values("id")
+    return Document.filter(
+        organization_id=viewer.organization_id,
+        deleted_at__isnull=True,
+        contract_id__in=Subquery(visible),
+        texts__text__icontains=text,
+        texts__version_number=F("last_version_number"),
+    ).values("contract_id")
 
 
 def _status_q(statuses: list[ContractStatus], today: date) -> Q:

@@ -44,7 +44,12 @@ from contractgql.graphql.types.clients import (
     contact_node,
 )
 from contractgql.graphql.types.common import CustomFieldEntityEnum
-from contractgql.graphql.types.documents import document_by_id
+from contractgql.graphql.types.documents import (
+    DocumentTemplateNode,
+    document_by_id,
+    template_by_id,
+    template_node,
+)
 from contractgql.graphql.types.filters import ContractFilter, ContractOrder
 from contractgql.graphql.types.notes import (
     CUSTOM_FIELD_COLUMNS,
@@ -72,6 +77,7 @@ from contractgql.models import (
     ContactPerson,
     ContractType,
     CustomFieldDefinition,
+    DocumentTemplate,
     Note,
     Project,
     Service,
@@ -194,6 +200,8 @@ class Query:
             return await notification_by_id(viewer, pk)
         if type_name in ("Document", "DocumentVersion"):
             return await document_by_id(viewer, type_name, pk)
+        if type_name == "DocumentTemplate":
+            return await template_by_id(viewer, pk)
         source = _NODE_SOURCES.get(type_name)
         if source is None:
             return None
@@ -341,6 +349,16 @@ class Query:
             search=search,
             include_archived=include_archived,
         )
+
+    @strawberry.field(
+        description="The organization's document templates, by name. The "
+        "README lists the placeholders that templates may use."
+    )
+    async def document_templates(self, info: Info) -> list[DocumentTemplateNode]:
+        templates = await DocumentTemplate.filter(
+            organization_id=info.context.viewer.organization_id
+        ).order_by("name", "id")
+        return [template_node(template) for template in templates]
 
     @strawberry.field(description="Contract types, by name.")
     async def contract_types(

@@ -20,7 +20,13 @@ from contractgql.graphql.types.common import (
     UPDATED_BY_DESCRIPTION,
 )
 from contractgql.ids import encode_id
-from contractgql.models import Document, DocumentKind, DocumentVersion
+from contractgql.models import (
+    Document,
+    DocumentKind,
+    DocumentTemplate,
+    DocumentVersion,
+    TextStatus,
+)
 from contractgql.security.viewer import Viewer
 
 if TYPE_CHECKING:
@@ -33,6 +39,16 @@ DocumentKindEnum = strawberry.enum(
     name="DocumentKind",
     description="What a document is: the signed contract, a quote, an addendum, "
     "general terms, correspondence or something else.",
+)
+
+TextStatusEnum = strawberry.enum(
+    TextStatus,
+    name="TextStatus",
+    description="How far the text extraction of a document version got, for the "
+    "search in documents: PENDING until a job extracts it, DONE when the text is "
+    "searchable, NO_TEXT for files without a text layer (such as scanned PDFs), "
+    "FAILED when the file could not be read (see textError) and UNSUPPORTED for "
+    "types other than PDF and DOCX.",
 )
 
 
@@ -58,6 +74,12 @@ class DocumentVersionNode(Node):
     size: int = strawberry.field(description="Size in bytes.")
     sha256: str = strawberry.field(description="SHA-256 digest of the content, in hex.")
     created_at: datetime
+    text_status: TextStatusEnum = strawberry.field(  # type: ignore[valid-type]
+        description="Whether the text of this version is searchable."
+    )
+    text_error: str | None = strawberry.field(
+        description="Why the text extraction failed, when textStatus is FAILED."
+    )
 
     @strawberry.field(description="The user who uploaded this version.")
     def created_by(self, info: Info) -> UserRef | None:
@@ -136,6 +158,8 @@ def version_node(version: DocumentVersion) -> DocumentVersionNode:
         size=version.size,
         sha256=version.sha256,
         created_at=version.created_at,
+        text_status=version.text_status,
+        text_error=version.text_error,
     )
 
 
@@ -203,3 +227,47 @@ async def document_by_id(viewer: Viewer, type_name: str, pk: int) -> Node | None
     except NotFound:
         return None
     return version_node(version)
+
+
+@strawberry.type(
+    name="DocumentTemplate",
+    description="A DOCX template with Jinja placeholders, such as "
+    "{{ client.name }}, that renderDocumentTemplate fills for a contract.",
+)
+class DocumentTemplateNode(Node):
+    pk: strawberry.Private[int]
+    created_by_pk: strawberry.Private[int | None]
+    name: str
+    file_name: str = strawberry.field(
+        description="The file name as uploaded, without folders or unsafe characters."
+    )
+    size: int = strawberry.field(description="Size in bytes.")
+    placeholders: list[str] = strawberry.field(
+        description="The placeholders the template uses, such as contract.end_date."
+    )
+    created_at: datetime
+
+    @strawberry.field(description="The user who uploaded the template.")
+    def created_by(self, info: Info) -> UserRef | None:
+        return load_user(info, self.created_by_pk)
+
+
+def template_node(template: DocumentTemplate) -> DocumentTemplateNode:
+    return DocumentTemplateNode(
+        id=strawberry.ID(encode_id("DocumentTemplate", template.id)),
+        pk=template.id,
+        created_by_pk=template.created_by_id,
+        name=template.name,
+        file_name=template.file_name,
+        size=template.size,
+        placeholders=list(template.placeholders),
+        created_at=template.created_at,
+    )
+
+
+async def template_by_id(viewer: Viewer, pk: int) -> DocumentTemplateNode | None:
+    """Return a template of the viewer's organization, or None."""
+    template = await DocumentTemplate.filter(
+        id=pk, organization_id=viewer.organization_id
+    ).first()
+    return None if template is None else template_node(template)
