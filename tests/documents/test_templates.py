@@ -7,6 +7,7 @@ from typing import Any
 
 import docx
 import httpx
+import pytest
 
 from tests.conftest import Api
 from tests.documents.helpers import CSRF_HEADER, multipart, pdf_bytes, post_upload
@@ -271,3 +272,44 @@ async def test_sandbox_blocks_internals(docs: Api) -> None:
         return
     response = await download(docs, payload["version"]["downloadUrl"])
     assert "class" not in docx_text(response.content)
+
+
+@pytest.mark.parametrize(
+    ("source", "named"),
+    [
+        ("{{ client.name|nosuchfilter }}", "unknown filter 'nosuchfilter'"),
+        ("{% if client.name is nosuchtest %}x{% endif %}", "unknown test 'nosuchtest'"),
+        ("{% include 'other.docx' %}", "{% include %}"),
+        ("{% extends 'base' %}", "{% extends %}"),
+    ],
+)
+async def test_constructs_that_cannot_render_rejected_at_upload(
+    docs: Api, source: str, named: str
+) -> None:
+    payload = await create_template(docs, "Broken", template_docx(source))
+
+    [error] = payload["errors"]
+    assert error["code"] == "INVALID_TEMPLATE"
+    assert named in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("{{ 1/0 }}", "division by zero"),
+        ("{% for i in range(1000000) %}x{% endfor %}", "Range too big"),
+    ],
+)
+async def test_errors_while_rendering_named(
+    docs: Api, source: str, reason: str
+) -> None:
+    client_id = await create_client(docs, "Acme")
+    contract = await create_contract(docs, client_id)
+    created = await create_template(docs, "Faulty", template_docx(source))
+    assert created["errors"] == []
+
+    payload = await render(docs, created["template"]["id"], contract["id"])
+
+    [error] = payload["errors"]
+    assert reason in error["message"]
+    assert "Correct the template" in error["message"]

@@ -25,7 +25,7 @@ from typing import Any
 
 from docx.opc.exceptions import PackageNotFoundError
 from docxtpl import DocxTemplate
-from jinja2 import TemplateError, TemplateSyntaxError, nodes
+from jinja2 import TemplateSyntaxError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 from lxml.etree import XMLSyntaxError
 
@@ -130,6 +130,7 @@ def inspect_template(content: bytes) -> list[str]:
                 "placeholders' braces, such as {{ client.name }}, and that every "
                 "{% if %} or {% for %} has its {% endif %} or {% endfor %}."
             ) from None
+        _check_constructs(environment, parsed)
         used |= _placeholders(parsed)
     unknown = sorted(name for name in used if not _is_known(name))
     if unknown:
@@ -139,6 +140,41 @@ def inspect_template(content: bytes) -> list[str]:
             "or {{ contract.end_date }}."
         )
     return sorted(used)
+
+
+# Tags that read other templates, which a template in a Word document has none of.
+_LOADING_TAGS = {
+    nodes.Include: "include",
+    nodes.Extends: "extends",
+    nodes.Import: "import",
+    nodes.FromImport: "from … import",
+}
+
+
+def _check_constructs(
+    environment: SandboxedEnvironment, parsed: nodes.Template
+) -> None:
+    """Reject tags, filters and tests that would only fail when the template renders."""
+    for node_type, tag in _LOADING_TAGS.items():
+        if next(parsed.find_all(node_type), None) is not None:
+            raise TemplateInvalid(
+                f"The template uses {{% {tag} %}}, which reads another template: put "
+                "that text into this template instead."
+            )
+    for node in parsed.find_all(nodes.Filter):
+        assert isinstance(node, nodes.Filter)
+        if node.name not in environment.filters:
+            raise TemplateInvalid(
+                f"The template uses the unknown filter '{node.name}': use one of "
+                "Jinja's built-in filters, such as upper or default."
+            )
+    for test in parsed.find_all(nodes.Test):
+        assert isinstance(test, nodes.Test)
+        if test.name not in environment.tests:
+            raise TemplateInvalid(
+                f"The template uses the unknown test '{test.name}': use one of "
+                "Jinja's built-in tests, such as defined or none."
+            )
 
 
 def _placeholders(parsed: nodes.Template) -> set[str]:
@@ -352,10 +388,16 @@ def render_template(content: bytes, context: dict[str, Any], reads: set[str]) ->
     # upload templates.
     try:
         template.render(context, jinja_env=sandbox(), autoescape=True)
-    except (TemplateError, TypeError, ValueError) as error:
+    except Exception as error:
+        # A template is code written by users: any error of its own, such as a
+        # division by zero or a range() over the sandbox's limit, is theirs to fix.
         if reads:
             raise ProtectedFieldRead(sorted(reads)) from None
-        raise TemplateInvalid(f"The template could not be rendered: {error}.") from None
+        reason = str(error).rstrip(".") or type(error).__name__
+        raise TemplateInvalid(
+            f"The template could not be rendered: {reason}. Correct the template "
+            "and upload it again."
+        ) from None
     if reads:
         raise ProtectedFieldRead(sorted(reads))
     output = io.BytesIO()
