@@ -9,7 +9,7 @@ import pytest
 
 from contractgql.config import Settings
 from contractgql.documents.links import LinkSigner
-from contractgql.ids import decode_id
+from contractgql.ids import decode_id, encode_id
 from contractgql.models import AuditLog, AuditOutbox, Document, User
 from contractgql.security.policy import ROLES
 from tests.conftest import Api
@@ -191,7 +191,9 @@ async def test_signed_link_expired(docs: Api, document_settings: Settings) -> No
     version_id = document["versions"][0]["id"]
     _, version_pk = decode_id(version_id)
     signer = LinkSigner(document_settings.resolved_secret_key())
-    url, _ = signer.link("http://test", version_pk, docs.tenant.user_ids["admin"], -1)
+    url, _ = signer.link(
+        "http://test", version_pk, docs.tenant.user_ids["admin"], 0, -1
+    )
 
     response = await docs.client.get(_relative(url))
 
@@ -251,6 +253,25 @@ async def test_signed_link_of_deactivated_user(docs: Api) -> None:
 
     assert response.status_code == 403
     assert "deactivated" in response.json()["errors"][0]["message"]
+
+
+async def test_signed_link_stays_dead_after_reactivation(docs: Api) -> None:
+    _, document, _ = await _document(docs)
+    url = await _link(docs, document["versions"][0]["id"], role="finance")
+    finance = docs.tenant.user_ids["finance"]
+    before = await docs.client.get(_relative(url))
+    for mutation in ("deactivateUser", "reactivateUser"):
+        data = await docs.data(
+            f"mutation($id: ID!) {{ {mutation}(id: $id) {{ errors {{ code }} }} }}",
+            {"id": encode_id("User", finance)},
+        )
+        assert data[mutation]["errors"] == []
+
+    after = await docs.client.get(_relative(url))
+
+    assert before.status_code == 200
+    assert after.status_code == 403
+    assert after.json()["errors"][0]["extensions"]["code"] == "LINK_INVALID"
 
 
 async def test_link_for_hidden_version_not_found(docs: Api) -> None:

@@ -33,7 +33,7 @@ from contractgql.security.viewer import Viewer, authenticate, viewer_for
 
 logger = logging.getLogger(__name__)
 
-LINK_PARAMETERS = ("user", "expires", "signature")
+LINK_PARAMETERS = ("user", "generation", "expires", "signature")
 # The permissions that decide which documents a user may read.
 LINK_PERMISSIONS = frozenset({"contract:read", "contract.confidential:read"})
 
@@ -162,6 +162,7 @@ async def _link_viewer(request: Request, services: Services, version_pk: int) ->
     claims = signer.verify(
         version_pk,
         parameters["user"],
+        parameters["generation"],
         parameters["expires"],
         parameters["signature"],
     )
@@ -170,10 +171,11 @@ async def _link_viewer(request: Request, services: Services, version_pk: int) ->
         .select_related("organization")
         .first()
     )
-    if user is None:
+    if user is None or user.token_generation != claims.generation:
         raise LinkInvalid(
             f"The user {encode_id('User', claims.user_id)!r} who created this "
-            "download link is deactivated: ask someone else to create a new link."
+            "download link is deactivated, or was since the link was created: ask "
+            "for a new link."
         )
     # A link lets its holder read, never change, whatever the user may read.
     return viewer_for(user, services.policy, LINK_PERMISSIONS)

@@ -33,7 +33,7 @@ from contractgql.graphql.types.documents import (
     template_node,
     version_node,
 )
-from contractgql.models import Document, DocumentKind
+from contractgql.models import Document, DocumentKind, User
 from contractgql.security.viewer import Viewer
 
 FILE_DESCRIPTION = (
@@ -248,8 +248,14 @@ class DocumentMutations:
         version, _ = await service.get_visible_version(viewer, pk)
         assert viewer.user_id is not None, "GraphQL callers are always users"
         signer = LinkSigner(settings.resolved_secret_key())
+        # Links die with the user's login tokens, when the account is deactivated.
+        user = await User.get(id=viewer.user_id).only("id", "token_generation")
         url, expires_at = signer.link(
-            _base_url(info), version.id, viewer.user_id, settings.download_link_ttl
+            _base_url(info),
+            version.id,
+            viewer.user_id,
+            user.token_generation,
+            settings.download_link_ttl,
         )
         return DownloadLinkPayload(url=url, expires_at=expires_at, errors=[])
 
