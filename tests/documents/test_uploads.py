@@ -153,7 +153,7 @@ async def test_file_lying_about_type(docs: Api, document_dir: Path) -> None:
     assert error["field"] == "file"
     assert error["code"] == "TYPE_MISMATCH"
     assert "'contract.pdf'" in error["message"]
-    assert "PDF document (.pdf)" in error["message"]
+    assert "extension .pdf (PDF document)" in error["message"]
     assert "PNG image" in error["message"]
     assert "rename it to .png" in error["message"]
     assert stored_files(document_dir) == []
@@ -166,8 +166,13 @@ async def test_file_lying_about_type(docs: Api, document_dir: Path) -> None:
     ("name", "content", "expected"),
     [
         ("setup.exe", b"MZ\x90\x00", "extension .exe"),
-        ("notes.pdf", b"just some text\n", "is not a supported type"),
-        ("archive.docx", odt_bytes(), "is named as a Word document"),
+        ("notes.pdf", b"just some text\n", "matches no supported file type"),
+        (
+            "archive.docx",
+            odt_bytes(),
+            "extension .docx (Word document (DOCX)), but its content is of the "
+            "type OpenDocument text (ODT)",
+        ),
     ],
 )
 async def test_upload_rejects_unsupported_files(

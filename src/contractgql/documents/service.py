@@ -301,15 +301,15 @@ async def _store(settings: Settings, file: IncomingFile) -> tuple[str, Any, File
         except UnknownContent as error:
             raise _file_error(
                 "unsupported_type",
-                f"The content of {provisional!r} is not a supported type: {error} "
-                f"Upload a {SUPPORTED_LABEL} file.",
-            ) from None
+                f"The content of {provisional!r} matches no supported file type: "
+                f"upload a {SUPPORTED_LABEL} file.",
+            ) from error
         if claimed is not None and claimed != actual:
             raise _file_error(
                 "type_mismatch",
-                f"The file {provisional!r} is named as a {claimed.label} "
-                f"(.{extension}), but its content is a {actual.label}: rename it "
-                f"to .{actual.extension} or upload the right file.",
+                f"The file {provisional!r} has the extension .{extension} "
+                f"({claimed.label}), but its content is of the type {actual.label}: "
+                f"rename it to .{actual.extension} or upload the right file.",
             )
         found.append(actual)
 
