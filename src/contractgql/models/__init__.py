@@ -36,6 +36,7 @@ from contractgql.models.documents import (
     DocumentVersion,
     TextStatus,
 )
+from contractgql.models.imports import ImportFormat, ImportJob, ImportStatus
 from contractgql.models.notes import Note
 from contractgql.models.tenancy import Organization, User
 from contractgql.models.tokens import ApiToken
@@ -79,6 +80,9 @@ __all__ = [
     "DocumentText",
     "DocumentVersion",
     "TextStatus",
+    "ImportFormat",
+    "ImportJob",
+    "ImportStatus",
     "Note",
     "Organization",
     "Project",
