@@ -3,16 +3,20 @@
 An import runs in one database transaction: a file is imported whole or not at all,
 and a dry run is the same import rolled back at the end, so its report is exact.
 Rows the services reject are reported and skipped; the other rows are written.
+A progress callback sees the counts every PROGRESS_EVERY rows and may stop the
+import by raising, which rolls the whole transaction back.
 Re-importing a file updates the contracts with the same number instead of adding
 new ones.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -27,7 +31,7 @@ from contractgql.domain.money import PaymentFrequency, from_minor_units
 from contractgql.errors import ValidationError
 from contractgql.importexport.columns import ColumnMapping, resolve_columns
 from contractgql.importexport.rows import ParsedRow, RowError, parse_rows
-from contractgql.importexport.tables import read_table
+from contractgql.importexport.tables import Table, read_table
 from contractgql.models import (
     Client,
     Contract,
@@ -42,6 +46,9 @@ from contractgql.security.viewer import Viewer, system_viewer
 from contractgql.services.contracts import create_contract, update_contract
 
 logger = logging.getLogger(__name__)
+
+# Rows written between two calls of the progress callback.
+PROGRESS_EVERY = 250
 
 # Register status values and the stage each one records.
 STAGE_WORDS = {
@@ -99,6 +106,16 @@ class RowOutcome:
     detail: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class RowWarning:
+    """A value that was imported with a doubt, or left out, and why."""
+
+    row: int
+    column: str | None
+    value: str
+    message: str
+
+
 @dataclass
 class ImportReport:
     path: Path
@@ -106,14 +123,23 @@ class ImportReport:
     total_rows: int = 0
     outcomes: list[RowOutcome] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    warnings: list[RowWarning] = field(default_factory=list)
+    # The audit request id that every event of this import carries.
+    request_id: str = ""
+    outcome_counts: Counter[str] = field(default_factory=Counter)
     ignored_columns: list[str] = field(default_factory=list)
     mapped_columns: dict[str, str] = field(default_factory=dict)
     created_clients: int = 0
     unmapped_contract_types: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    rejected_rows: set[int] = field(default_factory=set)
+
+    def add(self, outcome: RowOutcome) -> None:
+        self.outcomes.append(outcome)
+        self.outcome_counts[outcome.outcome] += 1
 
     def count(self, outcome: str) -> int:
-        return sum(1 for o in self.outcomes if o.outcome == outcome)
+        return self.outcome_counts[outcome]
 
     @property
     def accounted_for(self) -> int:
@@ -130,29 +156,72 @@ class ImportOptions:
     strict: bool = False
     # Notice period for rows whose file gives none, as (count, unit).
     default_notice_period: tuple[int, str] | None = None
+    # "register" for CSV and XLSX files, "decp" for French procurement JSON.
+    file_format: str = "register"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportProgress:
+    """Counts of an import in progress. Written rows include unchanged ones."""
+
+    total_rows: int
+    rows_read: int
+    rows_written: int
+    rows_rejected: int
+
+
+ProgressCallback = Callable[[ImportProgress], Awaitable[None]]
+
+
+@dataclass
+class SourceTable:
+    """A table to import, with the steps that file formats other than registers add.
+
+    `history` maps a row number to the values its contract had first, followed by
+    the changes of each amendment, oldest first. A contract that the import
+    creates is written with those first values and then updated once per
+    amendment, so its audit history shows each change.
+    """
+
+    table: Table
+    warnings: list[RowWarning] = field(default_factory=list)
+    history: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    # Also match a 14-digit French SIRET on the 9-digit SIREN that starts it.
+    match_siren: bool = False
 
 
 async def import_file(
-    path: Path, organization: Organization, options: ImportOptions
+    path: Path,
+    organization: Organization,
+    options: ImportOptions,
+    *,
+    viewer: Viewer | None = None,
+    progress: ProgressCallback | None = None,
 ) -> ImportReport:
-    """Import a CSV or XLSX register into `organization` and report every row."""
+    """Import a register or DECP file into `organization` and report every row.
+
+    `viewer` is the user the import acts as, checked and audited like an API
+    request; the default is the command line's system viewer. An exception that
+    `progress` raises stops the import and rolls everything back.
+    """
     started = time.perf_counter()
+    source = _read_source(path, options)
     explicit = options.mapping or {}
-    table = read_table(path, options.sheet, mapped_headers=explicit.keys())
-    mapping = resolve_columns(table.headers, explicit)
-    parsed = parse_rows(table, mapping)
+    mapping = resolve_columns(source.table.headers, explicit)
+    parsed = parse_rows(source.table, mapping)
 
     report = ImportReport(
         path=path,
         dry_run=options.dry_run,
-        total_rows=len(table.rows),
+        total_rows=len(source.table.rows),
         ignored_columns=parsed.ignored_columns,
         mapped_columns=mapping.mapped_fields,
+        warnings=list(source.warnings),
     )
     for error in parsed.errors:
         _reject(report, error.row, error.number, error)
     for duplicate in parsed.duplicates:
-        report.outcomes.append(
+        report.add(
             RowOutcome(
                 duplicate.row,
                 "duplicate",
@@ -161,15 +230,17 @@ async def import_file(
             )
         )
 
-    viewer = system_viewer(organization, PERMISSIONS)
+    if viewer is None:
+        viewer = system_viewer(organization, PERMISSIONS)
     # Every audit event of one import carries the same id, as those of one request do.
-    request = current_request_id.set(f"import-{uuid.uuid4().hex[:16]}")
+    report.request_id = f"import-{uuid.uuid4().hex[:16]}"
+    request = current_request_id.set(report.request_id)
     try:
         async with in_transaction():
             writer = _Writer(viewer, organization, options, mapping, report)
+            writer.match_siren = source.match_siren
             await writer.prepare(parsed.rows)
-            for row in parsed.rows:
-                await writer.write(row)
+            await _write_rows(writer, parsed.rows, source, progress)
             if options.dry_run or (options.strict and report.errors):
                 raise _DryRun
     except _DryRun:
@@ -195,12 +266,53 @@ async def import_file(
     return report
 
 
+def _read_source(path: Path, options: ImportOptions) -> SourceTable:
+    if options.file_format == "decp":
+        # Imported here because the DECP reader builds on this module's types.
+        from contractgql.importexport.decp import read_decp
+
+        return read_decp(path)
+    explicit = options.mapping or {}
+    return SourceTable(read_table(path, options.sheet, mapped_headers=explicit.keys()))
+
+
+async def _write_rows(
+    writer: _Writer,
+    rows: list[ParsedRow],
+    source: SourceTable,
+    progress: ProgressCallback | None,
+) -> None:
+    """Write every row, apply amendment history, and report progress."""
+    report = writer.report
+    for index, row in enumerate(rows, start=1):
+        steps = source.history.get(row.row)
+        if steps and writer.is_new(row):
+            await writer.write_with_history(row, steps)
+        else:
+            await writer.write(row)
+        if progress is not None and (index % PROGRESS_EVERY == 0 or index == len(rows)):
+            await progress(_progress_of(report))
+    if progress is not None and not rows:
+        await progress(_progress_of(report))
+
+
+def _progress_of(report: ImportReport) -> ImportProgress:
+    rejected = report.count("rejected")
+    return ImportProgress(
+        total_rows=report.total_rows,
+        rows_read=len(report.outcomes),
+        rows_written=len(report.outcomes) - rejected - report.count("duplicate"),
+        rows_rejected=rejected,
+    )
+
+
 def _reject(
     report: ImportReport, row: int, number: str | None, error: RowError
 ) -> None:
     report.errors.append(error)
-    if not any(o.row == row and o.outcome == "rejected" for o in report.outcomes):
-        report.outcomes.append(RowOutcome(row, "rejected", number, error.reason))
+    if row not in report.rejected_rows:
+        report.rejected_rows.add(row)
+        report.add(RowOutcome(row, "rejected", number, error.reason))
 
 
 class _Writer:
@@ -227,6 +339,7 @@ class _Writer:
         self.existing: dict[str, Contract] = {}
         self.created_in_row: list[tuple[dict[str, int], str]] = []
         self.unnumbered: dict[tuple[int, str, date | None], Contract] = {}
+        self.match_siren = False
 
     async def prepare(self, rows: list[ParsedRow]) -> None:
         org = self.organization.id
@@ -293,7 +406,28 @@ class _Writer:
             self.existing[contract.number] = contract
         else:
             self.unnumbered[_unnumbered_key(contract)] = contract
-        self.report.outcomes.append(RowOutcome(row.row, outcome, row.number))
+        self.report.add(RowOutcome(row.row, outcome, row.number))
+
+    def is_new(self, row: ParsedRow) -> bool:
+        """Return whether no stored contract has the row's contract number."""
+        return row.number is not None and row.number not in self.existing
+
+    async def write_with_history(
+        self, row: ParsedRow, steps: list[dict[str, Any]]
+    ) -> None:
+        """Create the row's contract with its first values, then apply each change.
+
+        Every change is a separate update, so the audit log records one
+        `contract.update` per amendment. `steps[0]` replaces fields of `row`, and
+        each later step holds service values such as amount and end_date.
+        """
+        await self.write(dataclasses.replace(row, **steps[0]))
+        contract = self.existing.get(row.number or "")
+        if contract is None:
+            return
+        for changes in steps[1:]:
+            contract = await update_contract(self.viewer, contract.id, dict(changes))
+        self.existing[row.number or ""] = contract
 
     def _from_file(self, values: dict[str, Any]) -> dict[str, Any]:
         """Leave out the values that an update would take from defaults.
@@ -370,9 +504,9 @@ class _Writer:
 
     async def _client(self, row: ParsedRow) -> int:
         """Match the client on registration numbers, then on name, else create it."""
-        for number in (row.client_coc_number, row.client_vat_number):
-            if number and _key(number) in self.clients_by_registration:
-                return self.clients_by_registration[_key(number)]
+        for key in self._registration_keys(row):
+            if key in self.clients_by_registration:
+                return self.clients_by_registration[key]
         if _key(row.client) in self.clients:
             return self.clients[_key(row.client)]
 
@@ -389,6 +523,18 @@ class _Writer:
             if number:
                 self._remember(self.clients_by_registration, _key(number), client.id)
         return int(client.id)
+
+    def _registration_keys(self, row: ParsedRow) -> list[str]:
+        """Return the keys to match the client on, chamber of commerce number first."""
+        keys = [
+            _key(number)
+            for number in (row.client_coc_number, row.client_vat_number)
+            if number
+        ]
+        coc = row.client_coc_number
+        if self.match_siren and coc and len(coc) == 14 and coc.isdigit():
+            keys.insert(1, coc[:9])
+        return keys
 
     async def _audit_creation(self, action: str, record: Any) -> None:
         """Record the creation in the audit outbox, as the API's mutations do.
