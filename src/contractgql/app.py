@@ -49,6 +49,8 @@ from contractgql.graphql.subscriptions import (
     accept_connection,
 )
 from contractgql.importexport.export import export_contracts
+from contractgql.importexport.jobs import background_imports
+from contractgql.importexport.template import TEMPLATE_PATH, download_template
 from contractgql.jobs.scheduler import background_scans
 from contractgql.notifications.calendar import (
     FEED_PATH,
@@ -237,6 +239,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
                 async with (
                     _database(settings),
                     background_scans(settings, lambda: services.policy),
+                    background_imports(settings, lambda: services.policy),
                 ):
                     yield
             else:
@@ -256,6 +259,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql_app),
         Route("/export/contracts.csv", export_contracts, methods=["GET"]),
+        Route(TEMPLATE_PATH, download_template, methods=["GET"]),
         Route(DOWNLOAD_PATH, download_document, methods=["GET"]),
         Route(FEED_PATH, calendar_feed_endpoint, methods=["GET"]),
         Route("/health/live", _live),

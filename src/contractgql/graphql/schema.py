@@ -26,6 +26,7 @@ from contractgql.graphql.mutations.accounts import AccountMutations
 from contractgql.graphql.mutations.auth import LoginPayload, login
 from contractgql.graphql.mutations.contracts import ContractMutations
 from contractgql.graphql.mutations.documents import DocumentMutations
+from contractgql.graphql.mutations.imports import ImportMutations
 from contractgql.graphql.mutations.notifications import NotificationMutations
 from contractgql.graphql.mutations.policy import PolicyMutations
 from contractgql.graphql.mutations.records import RecordMutations
@@ -177,6 +178,7 @@ class Mutation(
     AccountMutations,
     NotificationMutations,
     DocumentMutations,
+    ImportMutations,
 ):
     @strawberry.mutation(
         description="Log in with e-mail and password; returns a token."

@@ -38,6 +38,8 @@ from contractgql.documents.indexing import (
     extract_pending,
     extract_version,
 )
+from contractgql.importexport.jobs import IMPORT_JOB, IMPORT_TIMEOUT, run_job
+from contractgql.importexport.jobs import MAX_ATTEMPTS as IMPORT_MAX_ATTEMPTS
 from contractgql.jobs.scans import ScanError, scan_all
 from contractgql.jobs.scheduler import retry_delay
 from contractgql.security.policy import Policy
@@ -211,6 +213,12 @@ async def extract_pending_job(ctx: dict[str, Any]) -> int:
     return done
 
 
+async def import_job(ctx: dict[str, Any], job_id: int) -> str | None:
+    """Run one import job, which the API or `contractgql import --enqueue` queued."""
+    job = await run_job(ctx["settings"], ctx["policy"], job_id)
+    return None if job is None else job.status.value
+
+
 class LoggedBackoff(ExponentialBackoff):
     """Exponential back-off that logs each retry of a Redis connection."""
 
@@ -294,6 +302,15 @@ def worker_settings(settings: Settings) -> type:
                 name=EXTRACT_TEXT_JOB,
                 max_tries=MAX_TRIES,
                 timeout=TEXT_JOB_TIMEOUT,
+                keep_result=KEEP_RESULT,
+            ),
+            # One try more than run_job allows, so that the last one marks the
+            # job failed in the database instead of arq dropping it.
+            func(
+                import_job,
+                name=IMPORT_JOB,
+                max_tries=IMPORT_MAX_ATTEMPTS + 1,
+                timeout=IMPORT_TIMEOUT,
                 keep_result=KEEP_RESULT,
             ),
         ]

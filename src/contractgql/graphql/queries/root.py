@@ -11,6 +11,7 @@ from contractgql.graphql.context import Info
 from contractgql.graphql.inputs import decode_typed_id
 from contractgql.graphql.loaders import _fetch_by_id
 from contractgql.graphql.queries.contracts import contracts_connection
+from contractgql.graphql.queries.imports import ImportQueries
 from contractgql.graphql.queries.notifications import (
     notification_by_id,
     notifications_connection,
@@ -145,7 +146,7 @@ class ViewerType:
 
 
 @strawberry.type
-class Query:
+class Query(ImportQueries):
     @strawberry.field(
         description="The logged-in caller, their organization and rights."
     )

@@ -1,0 +1,398 @@
+"""Import jobs through GraphQL, run in the API process without Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from tests.conftest import Api, Tenant, make_tenant
+from tests.documents.helpers import post_upload
+
+from contractgql.config import Settings
+from contractgql.ids import decode_id, encode_id
+from contractgql.importexport import jobs
+from contractgql.importexport.importer import ImportProgress
+from contractgql.models import (
+    AuditLog,
+    AuditOutbox,
+    Client,
+    Contract,
+    ImportFormat,
+    ImportJob,
+    ImportStatus,
+    User,
+)
+from contractgql.security.policy import Policy
+
+HEADER = "number,name,client,start_date,end_date,amount,payment_frequency\r\n"
+
+START_IMPORT = """
+mutation Start($file: Upload!, $format: ImportFormat! = REGISTER) {
+  startImport(input: {file: $file, format: $format}) {
+    job { id status fileName format startedById }
+    errors { field code message }
+  }
+}
+"""
+
+JOB = """
+query Job($id: ID!) {
+  importJob(id: $id) {
+    id status totalRows rowsRead rowsWritten rowsRejected rowsCreated rowsUpdated
+    rowsUnchanged rowsDuplicate failure cancelRequested attempts
+    errors { row column value reason }
+    warnings { row column value message }
+  }
+}
+"""
+
+JOBS = """
+query Jobs($status: ImportStatus) {
+  importJobs(first: 10, status: $status) { edges { node { id status fileName } } }
+}
+"""
+
+CANCEL = """
+mutation Cancel($id: ID!) {
+  cancelImport(id: $id) { job { id status cancelRequested } errors { message } }
+}
+"""
+
+FINISHED = ("SUCCEEDED", "FAILED", "CANCELLED")
+
+
+def register(rows: int, *, prefix: str = "J", bad_rows: tuple[int, ...] = ()) -> bytes:
+    """Return a CSV register of `rows` contracts; `bad_rows` get an invalid amount."""
+    lines = [HEADER]
+    for index in range(1, rows + 1):
+        amount = "twelve" if index in bad_rows else f"{index}.50"
+        lines.append(
+            f"{prefix}-{index},Contract {index},Client {index % 7},2027-01-01,"
+            f"2027-12-31,{amount},monthly\r\n"
+        )
+    return "".join(lines).encode()
+
+
+async def start(
+    api: Api, content: bytes, *, role: str = "admin", name: str = "register.csv"
+) -> dict[str, Any]:
+    response = await post_upload(
+        api.client,
+        api.tenant.tokens[role],
+        START_IMPORT,
+        {"file": None},
+        {"0": (name, ["variables.file"], content)},
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def wait_for_job(
+    api: Api, job_id: str, statuses: tuple[str, ...] = FINISHED, timeout: float = 60
+) -> dict[str, Any]:
+    """Poll the job until its status is one of `statuses`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job: dict[str, Any] = (await api.data(JOB, {"id": job_id}))["importJob"]
+        if job["status"] in statuses:
+            return job
+        assert time.monotonic() < deadline, f"Job stayed {job['status']}: {job}"
+        await asyncio.sleep(0.05)
+
+
+async def test_start_import_runs_job(api: Api, tenant: Tenant) -> None:
+    body = await start(api, register(5, bad_rows=(3,)))
+
+    started = body["data"]["startImport"]
+    assert started["errors"] == []
+    assert started["job"]["fileName"] == "register.csv"
+    assert started["job"]["format"] == "REGISTER"
+    assert started["job"]["startedById"] == encode_id("User", tenant.user_ids["admin"])
+    job = await wait_for_job(api, started["job"]["id"])
+    assert job["status"] == "SUCCEEDED"
+    assert job["totalRows"] == 5
+    assert job["rowsRead"] == 5
+    assert job["rowsWritten"] == 4
+    assert job["rowsCreated"] == 4
+    assert job["rowsRejected"] == 1
+    assert job["attempts"] == 1
+    assert job["failure"] is None
+    assert job["errors"] == [
+        {
+            "row": 4,
+            "column": "amount",
+            "value": "twelve",
+            "reason": "Invalid amount 'twelve': expected a number such as 45000, "
+            "45,000, 1234.56 or € 1.234,56.",
+        }
+    ]
+    organization_id = tenant.organization.id
+    assert await Contract.filter(organization_id=organization_id).count() == 4
+
+
+async def test_import_audited_as_starter(api: Api, tenant: Tenant) -> None:
+    body = await start(api, register(3))
+    await wait_for_job(api, body["data"]["startImport"]["job"]["id"])
+
+    organization_id = tenant.organization.id
+    events = [
+        (row.action, row.actor_id, row.request_id)
+        for model in (AuditOutbox, AuditLog)
+        for row in await model.filter(organization_id=organization_id)
+    ]
+    assert sorted(action for action, _, _ in events) == [
+        "client.create",
+        "client.create",
+        "client.create",
+        "contract.create",
+        "contract.create",
+        "contract.create",
+    ]
+    assert {actor for _, actor, _ in events} == {tenant.user_ids["admin"]}
+    request_ids = {request_id for _, _, request_id in events}
+    assert len(request_ids) == 1
+    assert next(iter(request_ids)).startswith("import-")
+    contract = await Contract.get(organization_id=organization_id, number="J-1")
+    assert contract.owner_id == tenant.user_ids["admin"]
+
+
+async def test_import_roles(api: Api) -> None:
+    for role in ("finance", "account_manager", "sales", "project_staff", "integrator"):
+        body = await start(api, register(1, prefix=role), role=role)
+        assert body["data"] is None, role
+        assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", role
+
+    body = await start(api, register(2, prefix="M"), role="management")
+    job = await wait_for_job(api, body["data"]["startImport"]["job"]["id"])
+    assert job["status"] == "SUCCEEDED"
+    assert job["rowsCreated"] == 2
+
+
+async def test_jobs_hidden_from_other_roles(api: Api) -> None:
+    body = await start(api, register(1))
+    job_id = body["data"]["startImport"]["job"]["id"]
+    await wait_for_job(api, job_id)
+
+    for role in ("finance", "sales"):
+        error = await api.error(JOB, {"id": job_id}, role=role)
+        assert error["extensions"]["code"] == "FORBIDDEN", role
+        error = await api.error(JOBS, role=role)
+        assert error["extensions"]["code"] == "FORBIDDEN", role
+
+
+async def test_jobs_hidden_from_other_organizations(
+    api: Api, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    body = await start(api, register(1))
+    job_id = body["data"]["startImport"]["job"]["id"]
+    await wait_for_job(api, job_id)
+    other = Api(client, await make_tenant(settings))
+
+    error = await other.error(JOB, {"id": job_id})
+    assert error["extensions"]["code"] == "NOT_FOUND"
+    jobs_data = await other.data(JOBS)
+    assert jobs_data["importJobs"]["edges"] == []
+    cancel = await other.error(CANCEL, {"id": job_id})
+    assert cancel["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_import_jobs_list_newest_first(api: Api) -> None:
+    first = await start(api, register(1, prefix="A"), name="a.csv")
+    await wait_for_job(api, first["data"]["startImport"]["job"]["id"])
+    second = await start(api, b"nothing,here\r\n1,2\r\n", name="b.csv")
+    await wait_for_job(api, second["data"]["startImport"]["job"]["id"])
+
+    listed = (await api.data(JOBS))["importJobs"]["edges"]
+    assert [(e["node"]["fileName"], e["node"]["status"]) for e in listed] == [
+        ("b.csv", "FAILED"),
+        ("a.csv", "SUCCEEDED"),
+    ]
+    failed = (await api.data(JOBS, {"status": "FAILED"}))["importJobs"]["edges"]
+    assert [e["node"]["fileName"] for e in failed] == ["b.csv"]
+
+
+async def test_failed_import_writes_nothing(api: Api, tenant: Tenant) -> None:
+    body = await start(api, b"nothing,here\r\n1,2\r\n")
+
+    job = await wait_for_job(api, body["data"]["startImport"]["job"]["id"])
+
+    assert job["status"] == "FAILED"
+    assert job["failure"].startswith("No header row found in register.csv: ")
+    assert job["rowsWritten"] == 0
+    assert await Contract.filter(organization_id=tenant.organization.id).count() == 0
+
+
+async def test_upload_wrong_file_type(api: Api) -> None:
+    body = await start(api, b"%PDF-1.4", name="register.pdf")
+
+    payload = body["data"]["startImport"]
+    assert payload["job"] is None
+    assert payload["errors"] == [
+        {
+            "field": "file",
+            "code": "INVALID_FILE_TYPE",
+            "message": "'register.pdf' does not end in .csv, .xlsx, .txt, .tsv: a "
+            "register import reads only those files.",
+        }
+    ]
+
+
+async def test_cancel_leaves_zero_rows(api: Api, tenant: Tenant) -> None:
+    body = await start(api, register(1500))
+    job_id = body["data"]["startImport"]["job"]["id"]
+    running = await wait_for_job(api, job_id, ("RUNNING", *FINISHED))
+    assert running["status"] == "RUNNING"
+
+    cancel = await api.data(CANCEL, {"id": job_id})
+
+    assert cancel["cancelImport"]["job"]["cancelRequested"] is True
+    job = await wait_for_job(api, job_id)
+    assert job["status"] == "CANCELLED"
+    assert job["rowsCreated"] == 0
+    organization_id = tenant.organization.id
+    assert await Contract.filter(organization_id=organization_id).count() == 0
+    assert await Client.filter(organization_id=organization_id).count() == 0
+    assert await AuditOutbox.filter(organization_id=organization_id).count() == 0
+
+
+async def test_progress_values(
+    settings: Settings, tenant: Tenant, tmp_path: Path
+) -> None:
+    path = tmp_path / "progress.csv"
+    # Rows 2 and 4 of the file are invalid, so parsing rejects them first.
+    path.write_bytes(register(602, bad_rows=(1, 3)))
+    job = await jobs.create_job(
+        None, tenant.organization.id, path.name, path, ImportFormat.REGISTER, {}
+    )
+    seen: list[ImportProgress] = []
+
+    async def observe(current: ImportProgress) -> None:
+        seen.append(current)
+
+    policy = Policy.load(settings.policy_dir)
+    finished = await jobs.run_job(settings, policy, job.id, observer=observe)
+
+    assert finished is not None
+    assert finished.status is ImportStatus.SUCCEEDED
+    assert seen == [
+        ImportProgress(
+            total_rows=602, rows_read=252, rows_written=250, rows_rejected=2
+        ),
+        ImportProgress(
+            total_rows=602, rows_read=502, rows_written=500, rows_rejected=2
+        ),
+        ImportProgress(
+            total_rows=602, rows_read=602, rows_written=600, rows_rejected=2
+        ),
+    ]
+    assert finished.rows_created == 600
+    assert finished.rows_rejected == 2
+    assert path.exists(), "the command line's own file is never deleted"
+
+
+async def test_interrupted_job_runs_again(
+    settings: Settings, tenant: Tenant, tmp_path: Path
+) -> None:
+    path = tmp_path / "again.csv"
+    path.write_bytes(register(2, prefix="R"))
+    job = await jobs.create_job(
+        None, tenant.organization.id, path.name, path, ImportFormat.REGISTER, {}
+    )
+    # As a process that stopped mid-import leaves it.
+    await ImportJob.filter(id=job.id).update(status=ImportStatus.RUNNING, attempts=1)
+    policy = Policy.load(settings.policy_dir)
+
+    finished = await jobs.run_job(settings, policy, job.id)
+
+    assert finished is not None
+    assert finished.status is ImportStatus.SUCCEEDED
+    assert finished.attempts == 2
+    assert finished.rows_created == 2
+
+
+async def test_job_fails_after_max_attempts(
+    settings: Settings, tenant: Tenant, tmp_path: Path
+) -> None:
+    path = tmp_path / "stuck.csv"
+    path.write_bytes(register(2, prefix="S"))
+    job = await jobs.create_job(
+        None, tenant.organization.id, path.name, path, ImportFormat.REGISTER, {}
+    )
+    await ImportJob.filter(id=job.id).update(
+        status=ImportStatus.RUNNING, attempts=jobs.MAX_ATTEMPTS
+    )
+    policy = Policy.load(settings.policy_dir)
+
+    finished = await jobs.run_job(settings, policy, job.id)
+
+    assert finished is not None
+    assert finished.status is ImportStatus.FAILED
+    assert finished.failure is not None
+    assert finished.failure.startswith("The import was interrupted 3 times")
+    organization_id = tenant.organization.id
+    assert await Contract.filter(organization_id=organization_id).count() == 0
+
+
+async def test_job_of_deactivated_user_fails(
+    api: Api, settings: Settings, tenant: Tenant, tmp_path: Path
+) -> None:
+    path = tmp_path / "deactivated.csv"
+    path.write_bytes(register(2, prefix="D"))
+    admin = await User.get(id=tenant.user_ids["admin"])
+    job = await ImportJob.create(
+        organization_id=tenant.organization.id,
+        created_by_id=admin.id,
+        file_name=path.name,
+        stored_path=str(path),
+        file_format=ImportFormat.REGISTER,
+        status=ImportStatus.QUEUED,
+    )
+    await User.filter(id=admin.id).update(is_active=False)
+    policy = Policy.load(settings.policy_dir)
+
+    finished = await jobs.run_job(settings, policy, job.id)
+
+    assert finished is not None
+    assert finished.status is ImportStatus.FAILED
+    assert finished.failure == (
+        "The user who started the import was deactivated or deleted before it "
+        "ran, so nothing was imported."
+    )
+    assert await Contract.filter(organization_id=tenant.organization.id).count() == 0
+
+
+async def test_finished_job_not_run_again(
+    settings: Settings, tenant: Tenant, tmp_path: Path
+) -> None:
+    path = tmp_path / "done.csv"
+    path.write_bytes(register(1, prefix="F"))
+    job = await jobs.create_job(
+        None, tenant.organization.id, path.name, path, ImportFormat.REGISTER, {}
+    )
+    policy = Policy.load(settings.policy_dir)
+    await jobs.run_job(settings, policy, job.id)
+
+    again = await jobs.run_job(settings, policy, job.id)
+
+    assert again is None
+    assert await Contract.filter(organization_id=tenant.organization.id).count() == 1
+    stored = await ImportJob.get(id=job.id)
+    assert stored.attempts == 1
+
+
+async def test_uploaded_file_deleted_after_job(api: Api, settings: Settings) -> None:
+    body = await start(api, register(1, prefix="U"))
+    job_id = body["data"]["startImport"]["job"]["id"]
+    await wait_for_job(api, job_id)
+
+    _, pk = decode_id(job_id)
+    stored = await ImportJob.get(id=pk)
+    stored_path = Path(stored.stored_path)
+    assert stored_path.parent.parent == jobs.import_dir(settings)
+    assert stored_path.name == "register.csv"
+    assert not stored_path.exists()
+    assert not stored_path.parent.exists()
