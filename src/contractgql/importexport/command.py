@@ -1,17 +1,38 @@
-"""The `contractgql import` command."""
+"""The `contractgql import` command and the import job commands next to it.
+
+`contractgql import` records an import job and runs it in this process with a
+progress bar. Ctrl-C cancels it, and then nothing is written. `--enqueue` hands
+the job to `contractgql worker` instead. A dry run or `--strict` import runs
+without a job record.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from contractgql.config import Settings
 from contractgql.importexport.errors import ImportFileError, ValueParseError
-from contractgql.importexport.importer import ImportOptions, ImportReport, import_file
+from contractgql.importexport.importer import (
+    ImportOptions,
+    ImportProgress,
+    ImportReport,
+    import_file,
+)
 from contractgql.importexport.values import parse_period
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from contractgql.models import ImportJob, Organization
+    from contractgql.security.policy import Policy
+
+# Exit status of an import that Ctrl-C cancelled, as shells report SIGINT.
+EXIT_CANCELLED = 130
 
 
 def add_import_parser(
@@ -66,7 +87,59 @@ def add_import_parser(
         action="store_true",
         help="Check every row and print what would happen to it; write nothing.",
     )
+    parser.add_argument(
+        "--format",
+        choices=("register", "decp"),
+        default="register",
+        help="register: a CSV or XLSX file (default). decp: French public "
+        "procurement JSON, whose buyers become the clients.",
+    )
+    parser.add_argument(
+        "--enqueue",
+        action="store_true",
+        help="Queue the import for `contractgql worker`, print the job id and "
+        "return. Needs CONTRACTGQL_REDIS_URL, and the worker must read the file at "
+        "the same path.",
+    )
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="Hide the progress bar, which shows only on a terminal anyway.",
+    )
     parser.set_defaults(handler=run_import)
+
+    status = commands.add_parser(
+        "import-status",
+        help="Print the status and counts of an import job.",
+        description="Print the status, row counts and rejected rows of an import "
+        "job, given its number or global id.",
+    )
+    status.add_argument("job", help="The job number, or its global id.")
+    status.set_defaults(handler=run_import_status)
+
+    cancel = commands.add_parser(
+        "import-cancel",
+        help="Cancel a queued or running import job; it writes nothing.",
+        description="Request that an import job stop. The import rolls back and "
+        "writes nothing. A job that `contractgql import` runs on SQLite without "
+        "Redis can only be cancelled with Ctrl-C in its terminal.",
+    )
+    cancel.add_argument("job", help="The job number, or its global id.")
+    cancel.set_defaults(handler=run_import_cancel)
+
+    template = commands.add_parser(
+        "import-template",
+        help="Write the XLSX import template of an organization.",
+        description="Write the XLSX import template: the headers the importer "
+        "reads, drop-down lists with the organization's contract types and the "
+        "choices of status, payment frequency, currency and auto-renewal, and an "
+        "example row.",
+    )
+    template.add_argument("output", type=Path, help="The .xlsx file to write.")
+    template.add_argument(
+        "--organization", required=True, help="Name of the organization."
+    )
+    template.set_defaults(handler=run_import_template)
 
 
 def run_import(args: argparse.Namespace, settings: Settings) -> int:
@@ -88,43 +161,181 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
         create_types=args.create_types,
         strict=args.strict,
         default_notice_period=notice,
+        file_format=args.format,
     )
-    return asyncio.run(_run(args.file, args.organization, options, settings))
+    run = _Run(args, options, settings)
+    return asyncio.run(run.main())
 
 
-async def _run(
-    path: Path, organization_name: str, options: ImportOptions, settings: Settings
-) -> int:
-    from contractgql import db
-    from contractgql.models import Organization
+class _Run:
+    """One `contractgql import`: the database connection, the job and the bar."""
 
-    if settings.is_sqlite:
-        await db.migrate(settings)
-    await db.connect(settings)
-    try:
-        organization_name = " ".join(organization_name.split())
-        organization = await Organization.filter(name=organization_name).first()
-        if organization is None:
-            names = (
-                await Organization.all().order_by("name").values_list("name", flat=True)
+    def __init__(
+        self, args: argparse.Namespace, options: ImportOptions, settings: Settings
+    ) -> None:
+        self.args = args
+        self.options = options
+        self.settings = settings
+        self.bar = _ProgressBar(enabled=not args.no_progress and sys.stderr.isatty())
+
+    async def main(self) -> int:
+        from contractgql import db
+
+        if self.settings.is_sqlite:
+            await db.migrate(self.settings)
+        await db.connect(self.settings)
+        try:
+            organization = await _organization(self.args.organization, "import")
+            if organization is None:
+                return 2
+            if self.options.dry_run or self.options.strict:
+                report = await import_file(
+                    self.args.file,
+                    organization,
+                    self.options,
+                    progress=self.bar.update,
+                )
+            else:
+                return await self._run_job(organization.id)
+        except ImportFileError as error:
+            print(f"contractgql import: {error}", file=sys.stderr)
+            return 2
+        finally:
+            self.bar.close()
+            await db.disconnect()
+
+        print_report(report, verbose=self.options.dry_run)
+        return 1 if report.errors else 0
+
+    async def _run_job(self, organization_id: int) -> int:
+        from contractgql.errors import ValidationError
+        from contractgql.importexport import jobs
+        from contractgql.importexport import progress as board
+        from contractgql.models import ImportFormat, ImportStatus
+        from contractgql.security.policy import Policy
+
+        args = self.args
+        path = args.file.resolve()
+        if not path.is_file():
+            raise ImportFileError(f"Cannot read {path}: no such file.")
+        try:
+            stored = jobs.options_json(
+                mapping=self.options.mapping,
+                currency=self.options.currency,
+                create_types=self.options.create_types,
+                default_notice_period=args.default_notice_period,
+                sheet=self.options.sheet,
             )
-            choices = ", ".join(repr(name) for name in names)
-            hint = f"use one of {choices}" if choices else "create one with create-user"
+        except ValidationError as error:
+            print(f"contractgql import: {error.message}", file=sys.stderr)
+            return 2
+        job = await jobs.create_job(
+            None, organization_id, path.name, path, ImportFormat(args.format), stored
+        )
+        policy = Policy.load(self.settings.policy_dir)
+        if args.enqueue:
+            return await self._enqueue(job, policy)
+
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGINT, board.request_cancel_here, job.id)
+        print(f"Import job {job.id} started; Ctrl-C cancels it.", file=sys.stderr)
+        reports: list[ImportReport] = []
+        try:
+            finished = await jobs.run_job(
+                self.settings,
+                policy,
+                job.id,
+                observer=self.bar.update,
+                reports=reports,
+            )
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
+            self.bar.close()
+
+        assert finished is not None, "a job this command created is never finished"
+        if finished.status is ImportStatus.CANCELLED:
             print(
-                f"contractgql import: organization {organization_name!r} does not "
-                f"exist: {hint}.",
+                f"Import job {job.id} cancelled: nothing was imported.", file=sys.stderr
+            )
+            return EXIT_CANCELLED
+        if finished.status is ImportStatus.FAILED:
+            print(f"contractgql import: {finished.failure}", file=sys.stderr)
+            return 2
+        [report] = reports
+        print_report(report, verbose=False)
+        print(f"Import job {job.id} succeeded.")
+        return 1 if report.errors else 0
+
+    async def _enqueue(self, job: ImportJob, policy: Policy) -> int:
+        from contractgql.importexport import jobs
+        from contractgql.models import ImportStatus
+
+        if self.settings.redis_url is None:
+            await job.delete()
+            print(
+                "contractgql import: --enqueue needs CONTRACTGQL_REDIS_URL, the "
+                "Redis of the workers. Leave out --enqueue to import here.",
                 file=sys.stderr,
             )
             return 2
-        report = await import_file(path, organization, options)
-    except ImportFileError as error:
-        print(f"contractgql import: {error}", file=sys.stderr)
-        return 2
-    finally:
-        await db.disconnect()
+        await jobs.start_job(self.settings, lambda: policy, job)
+        await job.refresh_from_db()
+        if job.status is ImportStatus.FAILED:
+            print(f"contractgql import: {job.failure}", file=sys.stderr)
+            return 2
+        print(
+            f"Import job {job.id} queued; follow it with: contractgql import-status "
+            f"{job.id}"
+        )
+        return 0
 
-    print_report(report, verbose=options.dry_run)
-    return 1 if report.errors else 0
+
+class _ProgressBar:
+    """A rich progress bar on standard error, updated from import progress."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    async def update(self, current: ImportProgress) -> None:
+        if not self.enabled:
+            return
+        from rich.console import Console
+        from rich.progress import Progress
+
+        if self._progress is None or self._task is None:
+            self._progress = Progress(console=Console(stderr=True))
+            self._progress.start()
+            self._task = self._progress.add_task("Importing", total=current.total_rows)
+        self._progress.update(
+            self._task,
+            completed=current.rows_read,
+            description=f"Importing: {current.rows_written} written, "
+            f"{current.rows_rejected} rejected",
+        )
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+async def _organization(name: str, command: str) -> Organization | None:
+    """Return the organization named `name`, or print the names there are."""
+    from contractgql.models import Organization
+
+    name = " ".join(name.split())
+    organization = await Organization.filter(name=name).first()
+    if organization is None:
+        names = await Organization.all().order_by("name").values_list("name", flat=True)
+        choices = ", ".join(repr(name) for name in names)
+        hint = f"use one of {choices}" if choices else "create one with create-user"
+        print(
+            f"contractgql {command}: organization {name!r} does not exist: {hint}.",
+            file=sys.stderr,
+        )
+    return organization
 
 
 def _parse_mapping(items: list[str]) -> dict[str, str]:
@@ -180,3 +391,137 @@ def print_report(
         f"new clients; {report.accounted_for} of {report.total_rows} rows accounted "
         "for."
     )
+
+
+def run_import_status(args: argparse.Namespace, settings: Settings) -> int:
+    return asyncio.run(_import_status(args.job, settings))
+
+
+def run_import_cancel(args: argparse.Namespace, settings: Settings) -> int:
+    return asyncio.run(_import_cancel(args.job, settings))
+
+
+def run_import_template(args: argparse.Namespace, settings: Settings) -> int:
+    return asyncio.run(_import_template(args.output, args.organization, settings))
+
+
+async def _connect(settings: Settings) -> None:
+    """Connect the ORM, creating or upgrading an embedded SQLite database first."""
+    from contractgql import db
+
+    if settings.is_sqlite:
+        await db.migrate(settings)
+    await db.connect(settings)
+
+
+async def _job(text: str, command: str) -> ImportJob | None:
+    """Return the job that `text` names by number or global id, or print why not."""
+    from contractgql.errors import InvalidArgument
+    from contractgql.ids import decode_id
+    from contractgql.models import ImportJob
+
+    job_id: int | None = None
+    if text.isdigit():
+        job_id = int(text)
+    else:
+        try:
+            type_name, pk = decode_id(text)
+        except InvalidArgument:
+            type_name, pk = "", 0
+        job_id = pk if type_name == "ImportJob" else None
+    job = None if job_id is None else await ImportJob.filter(id=job_id).first()
+    if job is None:
+        print(
+            f"contractgql {command}: import job {text!r} does not exist. Give the "
+            "number that `contractgql import` printed, or the job's global id.",
+            file=sys.stderr,
+        )
+    return job
+
+
+async def _import_status(text: str, settings: Settings) -> int:
+    from contractgql import db
+    from contractgql.importexport import jobs
+
+    await _connect(settings)
+    try:
+        job = await _job(text, "import-status")
+        if job is None:
+            return 2
+        live = await jobs.live_progress(settings, job)
+    finally:
+        await db.disconnect()
+
+    print(f"Import job {job.id}: {job.status.value}, file {job.file_name}")
+    if live is not None:
+        print(
+            f"{live.rows_read} of {live.total_rows} rows read, {live.rows_written} "
+            f"written, {live.rows_rejected} rejected"
+        )
+    else:
+        print(
+            f"{job.rows_read} of {job.total_rows or 0} rows read: {job.rows_created} "
+            f"created, {job.rows_updated} updated, {job.rows_unchanged} unchanged, "
+            f"{job.rows_duplicate} duplicates, {job.rows_rejected} rejected"
+        )
+    if job.failure:
+        print(f"Failure: {job.failure}")
+    for error in job.errors:
+        print(
+            f"  row {error['row']}, column {error['column'] or '-'}, value "
+            f"{error['value']!r}: {error['reason']}"
+        )
+    for warning in job.warnings:
+        print(
+            f"  warning row {warning['row']}, column {warning['column'] or '-'}, "
+            f"value {warning['value']!r}: {warning['message']}"
+        )
+    return 0
+
+
+async def _import_cancel(text: str, settings: Settings) -> int:
+    from contractgql import db
+    from contractgql.importexport import jobs
+    from contractgql.models import Organization
+    from contractgql.security.policy import PERMISSIONS
+    from contractgql.security.viewer import system_viewer
+
+    await _connect(settings)
+    try:
+        job = await _job(text, "import-cancel")
+        if job is None:
+            return 2
+        organization = await Organization.get(id=job.organization_id)
+        viewer = system_viewer(organization, PERMISSIONS)
+        job = await jobs.cancel_job(settings, viewer, job.id)
+    finally:
+        await db.disconnect()
+    if job.status.value in ("succeeded", "failed", "cancelled"):
+        print(f"Import job {job.id} had already finished: {job.status.value}.")
+        return 1
+    print(f"Cancel of import job {job.id} requested; it writes nothing.")
+    return 0
+
+
+async def _import_template(output: Path, name: str, settings: Settings) -> int:
+    from contractgql import db
+    from contractgql.importexport.template import build_template
+
+    await _connect(settings)
+    try:
+        organization = await _organization(name, "import-template")
+        if organization is None:
+            return 2
+        content = await build_template(organization)
+    finally:
+        await db.disconnect()
+    try:
+        output.write_bytes(content)
+    except OSError as error:
+        print(
+            f"contractgql import-template: cannot write {output}: {error.strerror}.",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"Wrote the import template to {output}")
+    return 0

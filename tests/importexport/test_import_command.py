@@ -1,0 +1,139 @@
+"""`contractgql import` as import jobs, Ctrl-C, and the job commands, as subprocesses."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.importexport.test_import_jobs import register
+from tests.test_cli import env, run  # noqa: F401 - env is a fixture
+
+ROOT = Path(__file__).resolve().parents[2]
+DECP_SAMPLE = ROOT / "tests/data/fr_decp_sample.json"
+
+
+def create_organization(env: dict[str, str]) -> None:
+    created = run(
+        env,
+        "create-user",
+        "--email",
+        "admin@example.com",
+        "--name",
+        "Admin",
+        "--role",
+        "admin",
+        "--organization",
+        "Acme",
+    )
+    assert created.returncode == 0, created.stderr
+
+
+def test_import_ctrl_c_writes_nothing(env: dict[str, str], tmp_path: Path) -> None:
+    create_organization(env)
+    path = tmp_path / "large.csv"
+    path.write_bytes(register(3000))
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "contractgql",
+            "import",
+            str(path),
+            "--organization",
+            "Acme",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        deadline = time.monotonic() + 120
+        line = ""
+        while "started" not in line:
+            assert time.monotonic() < deadline, "the import never started"
+            line = process.stderr.readline()
+            assert line or process.poll() is None, "the import stopped early"
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+    assert process.returncode == 130, stderr
+    assert "Import job 1 cancelled: nothing was imported." in stderr
+    status = run(env, "import-status", "1")
+    assert status.stdout.splitlines()[0] == "Import job 1: cancelled, file large.csv"
+    # Importing again creates every contract, so the cancelled run left none.
+    again = run(env, "import", str(path), "--organization", "Acme")
+    assert again.returncode == 0, again.stderr
+    assert "3000 created, 0 updated, 0 unchanged" in again.stdout
+
+
+def test_import_decp_then_status(env: dict[str, str]) -> None:
+    create_organization(env)
+
+    result = run(
+        env, "import", str(DECP_SAMPLE), "--organization", "Acme", "--format", "decp"
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "11 created, 0 updated" in result.stdout
+    assert "Import job 1 succeeded." in result.stdout
+    status = run(env, "import-status", "1")
+    assert status.returncode == 0, status.stderr
+    lines = status.stdout.splitlines()
+    assert lines[:2] == [
+        "Import job 1: succeeded, file fr_decp_sample.json",
+        "11 of 11 rows read: 11 created, 0 updated, 0 unchanged, 0 duplicates, "
+        "0 rejected",
+    ]
+    assert lines[2].startswith(
+        "  warning row 1, column montant, value '0': Placeholder"
+    )
+    cancel = run(env, "import-cancel", "1")
+    assert cancel.returncode == 1
+    assert cancel.stdout.strip() == "Import job 1 had already finished: succeeded."
+
+
+def test_template_command_imports(env: dict[str, str], tmp_path: Path) -> None:
+    create_organization(env)
+    output = tmp_path / "template.xlsx"
+
+    written = run(env, "import-template", str(output), "--organization", "Acme")
+    imported = run(env, "import", str(output), "--organization", "Acme")
+
+    assert written.returncode == 0, written.stderr
+    assert written.stdout.strip() == f"Wrote the import template to {output}"
+    assert imported.returncode == 0, imported.stderr
+    assert "1 created, 0 updated" in imported.stdout
+
+
+def test_import_status_unknown_job(env: dict[str, str]) -> None:
+    result = run(env, "import-status", "42")
+
+    assert result.returncode == 2
+    assert "import job '42' does not exist" in result.stderr
+
+
+def test_enqueue_needs_redis(env: dict[str, str]) -> None:
+    create_organization(env)
+
+    result = run(
+        env,
+        "import",
+        str(DECP_SAMPLE),
+        "--organization",
+        "Acme",
+        "--format",
+        "decp",
+        "--enqueue",
+    )
+
+    assert result.returncode == 2
+    assert "--enqueue needs CONTRACTGQL_REDIS_URL" in result.stderr
