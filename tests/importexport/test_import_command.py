@@ -1,18 +1,39 @@
-"""`contractgql import` as import jobs, Ctrl-C, and the job commands, as subprocesses."""
+"""`contractgql import` jobs, Ctrl-C and the job commands, run as subprocesses."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+from tests.conftest import scratch_database
 from tests.importexport.test_import_jobs import register
-from tests.test_cli import env, run  # noqa: F401 - env is a fixture
+from tests.test_cli import run
 
 ROOT = Path(__file__).resolve().parents[2]
 DECP_SAMPLE = ROOT / "tests/data/fr_decp_sample.json"
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Environment for commands on a new database of the backend under test."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CONTRACTGQL_")}
+    env = {
+        **base,
+        "CONTRACTGQL_DATA_DIR": str(tmp_path / "data"),
+        "CONTRACTGQL_PASSWORD": "a-long-enough-password",
+        "CONTRACTGQL_LOG_LEVEL": "WARNING",
+    }
+    with scratch_database() as database_url:
+        if database_url is not None:
+            env["CONTRACTGQL_DATABASE_URL"] = database_url
+            assert run(env, "migrate").returncode == 0
+        yield env
 
 
 def create_organization(env: dict[str, str]) -> None:
