@@ -253,7 +253,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
     graphql_app = GraphQLApp(services, hub)
     routes = [
         Route("/", lambda request: RedirectResponse("/graphql")),
-        # Every method reaches the view, which answers the ones other than GET
+        # Every method reaches the view, which responds to methods other than GET
         # and POST with a GraphQL error and HTTP 405.
         Route("/graphql", graphql_app),
         WebSocketRoute("/graphql", graphql_app),
@@ -271,6 +271,10 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST"],
                 allow_headers=["authorization", "content-type", *CSRF_HEADERS],
+                # Browsers hide other response headers from scripts. Front ends
+                # read the wait after a throttled login and the file name of
+                # exports and document downloads.
+                expose_headers=["Retry-After", "Content-Disposition"],
             )
         )
     # Inside CORSMiddleware, so that a browser may read the 413 response too.

@@ -1,4 +1,4 @@
-"""Check that a GraphQL response matches the schema and the document it answers.
+"""Check that a GraphQL response matches the schema and the request's document.
 
 schemathesis only reports a null in a non-null field. This walks the `data` of a
 response along the operation's selection set and reports every value whose shape

@@ -35,7 +35,7 @@ ORGANIZATION = "HTTP Conformance BV"
 # Roles that may not read the financial fields of contracts (policies/policy.csv).
 NON_FINANCIAL_ROLES = ("account_manager", "sales", "project_staff", "integrator")
 # Values of the seeded contract that only admin, management and finance may read.
-# Each string is distinctive enough that it cannot appear in a response by chance.
+# Each string is distinctive enough to be unlikely in a response by chance.
 SECRET_AMOUNT = "987654.31"
 SECRET_INDEXATION = "7.31"
 SECRET_RENEWAL_PRICE = "Renewal price WOMBAT-2718"

@@ -7,7 +7,7 @@ matches the schema. For the roles without the financial permission, the raw
 response body must contain none of the seeded contract's financial values.
 
 The run is bounded by CONTRACTGQL_FUZZ_MAX_EXAMPLES examples per operation and
-role (3 by default, with a fixed seed so that CI sees the same cases). `make fuzz`
+role (3 by default, with a fixed seed so that CI runs the same cases). `make fuzz`
 runs 100 random examples per operation instead.
 """
 
@@ -159,3 +159,48 @@ def test_fuzz_as_role(live_server: LiveServer, role: str) -> None:
     assert len(operations) >= 60
     assert cases >= len(operations)
     assert failures == [], "\n\n".join(failures)
+
+
+SECRET_CONTRACT = """
+query Secret($search: String!) {
+  contracts(first: 5, filter: {search: $search}) {
+    edges { node {
+      name amount vatRate indexation renewalPriceAgreement mrr arr totalContractValue
+    } }
+  }
+}
+"""
+
+
+@pytest.mark.parametrize("role", NON_FINANCIAL_ROLES)
+def test_secret_contract_visible_to_role(live_server: LiveServer, role: str) -> None:
+    """The leak check above is not vacuous: each role sees the seeded contract."""
+    body = live_server.post(SECRET_CONTRACT, {"search": "Secret pricing"}, role=role)
+
+    nodes = [edge["node"] for edge in body["data"]["contracts"]["edges"]]
+    assert nodes == [
+        {
+            "name": "Secret pricing",
+            "amount": None,
+            "vatRate": None,
+            "indexation": None,
+            "renewalPriceAgreement": None,
+            "mrr": None,
+            "arr": None,
+            "totalContractValue": None,
+        }
+    ]
+
+
+@pytest.mark.parametrize("role", ["admin", "management", "finance"])
+def test_secret_values_readable_by_role(live_server: LiveServer, role: str) -> None:
+    """The needles are the values that financial roles really receive."""
+    data = live_server.data(SECRET_CONTRACT, {"search": "Secret pricing"}, role=role)
+
+    [edge] = data["contracts"]["edges"]
+    node = edge["node"]
+    assert node["amount"] == "987654.31"
+    assert node["indexation"] == "7.31"
+    assert node["renewalPriceAgreement"] == "Renewal price WOMBAT-2718"
+    assert node["mrr"] == "987654.31"
+    assert node["arr"] == "11851851.72"

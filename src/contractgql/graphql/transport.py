@@ -9,10 +9,10 @@ npm package graphql-http 1.23 check it (tests/http/test_graphql_http.py):
   `application/json`, and any other client gets HTTP 406. When both types are
   acceptable with the same quality, the newer graphql-response type wins.
 - With `application/json` every well-formed request gets HTTP 200, as the
-  specification requires for legacy clients.
-- With `application/graphql-response+json` a request error, that is a document
-  that does not parse or validate or variables that cannot be coerced, gets
-  HTTP 400 and a body without a `data` entry. A response that has `data`, even
+  audits expect for legacy clients, with `"data": null` beside request errors.
+- With `application/graphql-response+json` a request error gets HTTP 400 and a
+  body without a `data` entry. Request errors are documents that do not parse or
+  validate, variables that cannot be coerced, and operations that a limit rejects. A response that has `data`, even
   null after a field error, gets HTTP 200.
 - A mutation sent with GET gets HTTP 405 with `Allow: POST`, and a method other
   than GET and POST gets HTTP 405 with `Allow: GET, POST`.
