@@ -12,8 +12,9 @@ npm package graphql-http 1.23 check it (tests/http/test_graphql_http.py):
   audits expect for legacy clients, with `"data": null` beside request errors.
 - With `application/graphql-response+json` a request error gets HTTP 400 and a
   body without a `data` entry. Request errors are documents that do not parse or
-  validate, variables that cannot be coerced, and operations that a limit rejects. A response that has `data`, even
-  null after a field error, gets HTTP 200.
+  validate, variables that cannot be coerced, and operations that a limit
+  rejects. A response that has `data`, even null after a field error, gets
+  HTTP 200.
 - A mutation sent with GET gets HTTP 405 with `Allow: POST`, and a method other
   than GET and POST gets HTTP 405 with `Allow: GET, POST`.
 - Errors of the HTTP request itself, such as an unreadable body or an invalid
