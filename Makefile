@@ -6,7 +6,7 @@ POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 # Numbers of contracts for `make bench-scan`, separated by commas.
 CONTRACTS ?= 100000,1000000
 
-.PHONY: demo test test-sqlite test-postgres install schema lint bench bench-scan bench-audit
+.PHONY: demo test test-sqlite test-postgres install schema lint fuzz bench bench-scan bench-audit
 
 $(BIN)/contractgql: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,13 @@ test-postgres: install
 
 schema: install
 	$(BIN)/python -m contractgql.graphql.sdl > schema.graphql
+
+# Fuzzes every query and mutation once per role against a live server, with
+# FUZZ_EXAMPLES random examples per operation (see docs/graphql-http.md).
+FUZZ_EXAMPLES ?= 100
+fuzz: install
+	CONTRACTGQL_FUZZ_MAX_EXAMPLES=$(FUZZ_EXAMPLES) CONTRACTGQL_FUZZ_RANDOM=1 \
+		CONTRACTGQL_TEST_BACKEND=sqlite $(BIN)/pytest tests/http/test_fuzz.py -s -q
 
 lint: install
 	$(BIN)/ruff check src tests bench

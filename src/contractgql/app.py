@@ -23,7 +23,6 @@ from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketClose
-from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 from tortoise import connections
@@ -48,6 +47,7 @@ from contractgql.graphql.subscriptions import (
     SubscriptionContext,
     accept_connection,
 )
+from contractgql.graphql.transport import ConformingGraphQL
 from contractgql.importexport.export import export_contracts
 from contractgql.importexport.jobs import background_imports
 from contractgql.importexport.template import TEMPLATE_PATH, download_template
@@ -66,10 +66,10 @@ from contractgql.security.viewer import authenticate
 logger = logging.getLogger(__name__)
 
 
-class GraphQLApp(GraphQL[Context, None]):
+class GraphQLApp(ConformingGraphQL):
     """/graphql over HTTP, and subscriptions over graphql-transport-ws websockets."""
 
-    websocket_adapter_class = LimitedWebSocketAdapter
+    websocket_adapter_class = LimitedWebSocketAdapter  # type: ignore[assignment]
     # Checks the CSRF header and the number of files of multipart uploads.
     request_adapter_class = UploadRequestAdapter
 
@@ -256,7 +256,9 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
     graphql_app = GraphQLApp(services, hub)
     routes = [
         Route("/", lambda request: RedirectResponse("/graphql")),
-        Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        # Every method reaches the view, which responds to methods other than GET
+        # and POST with a GraphQL error and HTTP 405.
+        Route("/graphql", graphql_app),
         WebSocketRoute("/graphql", graphql_app),
         Route("/export/contracts.csv", export_contracts, methods=["GET"]),
         Route(TEMPLATE_PATH, download_template, methods=["GET"]),
@@ -273,6 +275,10 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST"],
                 allow_headers=["authorization", "content-type", *CSRF_HEADERS],
+                # Browsers hide other response headers from scripts. Front ends
+                # read the wait after a throttled login and the file name of
+                # exports and document downloads.
+                expose_headers=["Retry-After", "Content-Disposition"],
             )
         )
     # Inside CORSMiddleware, so that a browser may read the 413 response too.

@@ -12,6 +12,7 @@ import pytest
 from starlette.requests import ClientDisconnect
 
 from contractgql.documents.storage import TEMPORARY_PREFIX
+from contractgql.documents.uploads import CSRF_MESSAGE
 from contractgql.models import AuditLog, AuditOutbox, Document, DocumentVersion
 from tests.conftest import Api
 from tests.documents.conftest import MAX_BODY_BYTES, MAX_DOCUMENT_BYTES
@@ -312,7 +313,10 @@ async def test_csrf_header_required(docs: Api, document_dir: Path) -> None:
     )
 
     assert response.status_code == 400
-    assert "Apollo-Require-Preflight" in response.text
+    assert response.headers["content-type"] == "application/json"
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "BAD_REQUEST"}
+    assert error["message"] == CSRF_MESSAGE
     assert stored_files(document_dir) == []
 
 
@@ -350,7 +354,13 @@ async def test_too_many_files_rejected(docs: Api, document_dir: Path) -> None:
     )
 
     assert response.status_code == 400
-    assert "at most 10 files" in response.text
+    assert response.headers["content-type"] == "application/json"
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "BAD_REQUEST"}
+    assert error["message"] == (
+        "The multipart request was rejected: Too many files. Maximum number of "
+        "files is 10. Send at most 10 files in one request."
+    )
     assert stored_files(document_dir) == []
 
 
@@ -521,3 +531,89 @@ async def test_same_content_stored_once(docs: Api, document_dir: Path) -> None:
     files = stored_files(document_dir)
     assert len(files) == 1
     assert not any(path.name.startswith(TEMPORARY_PREFIX) for path in files)
+
+
+@pytest.mark.parametrize(
+    ("files_map", "message"),
+    [
+        (
+            '["variables.input.file"]',
+            "The multipart field 'map' must be a JSON object from file part names "
+            'to lists of paths, such as {"0": ["variables.input.file"]}.',
+        ),
+        (
+            '{"0": "variables.input.file"}',
+            "The map entry of the file part '0' must be a list of paths such as "
+            '["variables.input.file"].',
+        ),
+        (
+            '{"0": [7]}',
+            "The map entry of the file part '0' must be a list of paths such as "
+            '["variables.input.file"].',
+        ),
+        (
+            '{"1": ["variables.input.file"]}',
+            "The map names the file part '1', which the request lacks.",
+        ),
+        (
+            '{"0": ["variables.missing.file"]}',
+            "The map path 'variables.missing.file' does not name a place in the "
+            "operations: name a variable that is null, such as "
+            "'variables.input.file'.",
+        ),
+        (
+            '{"0": ["variables.input.kind.file"]}',
+            "The map path 'variables.input.kind.file' does not name a place in the "
+            "operations: name a variable that is null, such as "
+            "'variables.input.file'.",
+        ),
+        (
+            '{"0": ["variables.input.tags.x"]}',
+            "The map path 'variables.input.tags.x' does not name a place in the "
+            "operations: name a variable that is null, such as "
+            "'variables.input.file'.",
+        ),
+        ("{not json", "Unable to parse request body as JSON"),
+    ],
+)
+async def test_invalid_map_rejected(
+    docs: Api, document_dir: Path, files_map: str, message: str
+) -> None:
+    contract_id = await _contract(docs)
+    variables = {
+        "input": {"contractId": contract_id, "kind": "OTHER", "file": None, "tags": []}
+    }
+    arguments = multipart(UPLOAD_DOCUMENT, variables, {"0": ("a.pdf", [], pdf_bytes())})
+    arguments["data"]["map"] = files_map
+
+    response = await docs.client.post(
+        "/graphql",
+        headers={
+            "Authorization": f"Bearer {docs.tenant.tokens['admin']}",
+            "Apollo-Require-Preflight": "true",
+        },
+        **arguments,
+    )
+
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {
+        "errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]
+    }
+    assert stored_files(document_dir) == []
+
+
+async def test_operations_must_be_object(docs: Api) -> None:
+    response = await docs.client.post(
+        "/graphql",
+        headers={"Apollo-Require-Preflight": "true"},
+        data={"operations": "[1, 2]", "map": "{}"},
+        files={"0": ("a.pdf", pdf_bytes(), "application/pdf")},
+    )
+
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "BAD_REQUEST"}
+    assert error["message"] == (
+        "The multipart field 'operations' must be a JSON object with a `query` string."
+    )

@@ -659,7 +659,14 @@ async def test_batched_request_rejected(client: httpx.AsyncClient) -> None:
     response = await client.post("/graphql", json=batch)
 
     assert response.status_code == 400
-    assert response.text == "Batching is not enabled"
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "Batching is not enabled",
+                "extensions": {"code": "BAD_REQUEST"},
+            }
+        ]
+    }
 
 
 async def test_subscription_over_http_rejected(

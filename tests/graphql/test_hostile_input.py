@@ -149,7 +149,9 @@ async def test_body_not_an_object(api: Api, body: str) -> None:
     )
 
     assert response.status_code == 400
-    assert response.text == (
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "BAD_REQUEST"}
+    assert error["message"] == (
         "The request body must be a JSON object with a `query` string, such as "
         '{"query": "{ viewer { roles } }"}.'
     )
@@ -164,7 +166,9 @@ async def test_body_not_utf8(api: Api, body: bytes) -> None:
     )
 
     assert response.status_code == 400
-    assert response.text == (
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "BAD_REQUEST"}
+    assert error["message"] == (
         "The request body is not UTF-8 text: send JSON encoded as UTF-8, without "
         "compression."
     )
