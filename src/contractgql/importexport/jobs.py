@@ -138,7 +138,7 @@ async def store_upload(
     """Write an uploaded file under data_dir/imports and return its path.
 
     Raises ValidationError for a wrong suffix, an empty file, or one larger than
-    CONTRACTGQL_MAX_DOCUMENT_BYTES; nothing is left behind then.
+    CONTRACTGQL_MAX_DOCUMENT_BYTES, and then deletes what it wrote.
     """
     suffix = Path(file_name).suffix.lower()
     if suffix not in FILE_SUFFIXES[file_format]:
@@ -336,7 +336,7 @@ async def run_job(
     Returns the finished job, or None when it had already finished or does not
     exist. asyncio cancellation (a worker's SIGTERM) propagates after the
     transaction rolled back and leaves the job running, to be run again.
-    `observer` sees every progress update, and `reports` receives the report of
+    `observer` receives every progress update, and `reports` receives the report of
     a job that succeeded, for the command line.
     """
     job = await _claim(job_id)

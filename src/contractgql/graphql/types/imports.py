@@ -15,7 +15,7 @@ from contractgql.importexport import jobs
 from contractgql.models import ImportJob
 
 
-@strawberry.enum(name="ImportStatus", description="Where an import job stands.")
+@strawberry.enum(name="ImportStatus", description="The state of an import job.")
 class ImportStatusEnum(Enum):
     QUEUED = strawberry.enum_value("queued", description="Waiting for its turn.")
     RUNNING = strawberry.enum_value("running", description="Reading and writing rows.")
