@@ -396,3 +396,37 @@ async def test_uploaded_file_deleted_after_job(api: Api, settings: Settings) -> 
     assert stored_path.name == "register.csv"
     assert not stored_path.exists()
     assert not stored_path.parent.exists()
+
+
+async def test_decp_import_job_warnings(api: Api, tenant: Tenant) -> None:
+    content = (
+        Path(__file__).resolve().parents[1] / "data/fr_decp_sample.json"
+    ).read_bytes()
+    response = await post_upload(
+        api.client,
+        api.tenant.tokens["management"],
+        START_IMPORT,
+        {"file": None, "format": "DECP"},
+        {"0": ("decp.json", ["variables.file"], content)},
+    )
+    started = response.json()["data"]["startImport"]
+
+    job = await wait_for_job(api, started["job"]["id"])
+
+    assert started["job"]["format"] == "DECP"
+    assert job["status"] == "SUCCEEDED"
+    assert job["rowsCreated"] == 11
+    assert [(w["row"], w["column"], w["value"]) for w in job["warnings"]] == [
+        (1, "montant", "0"),
+        (2, "montant", "999999999"),
+        (11, "montant", "1"),
+        (
+            0,
+            "contract_type",
+            "'Accord-cadre' (5), 'Marché' (5), 'Concession de service' (1)",
+        ),
+    ]
+    contract = await Contract.get(
+        organization_id=tenant.organization.id, number="211300876000112019MAPA28201801"
+    )
+    assert contract.amount_minor == 5286600

@@ -281,6 +281,7 @@ async def _run_local(
                 # hold the connection that serves the API's requests.
                 async with TortoiseContext() as context:
                     await context.init(config=db.tortoise_config(settings))
+                    await db.prepare_sqlite_connection()
                     await run_job(settings, policy(), job_id)
             else:
                 await run_job(settings, policy(), job_id)
@@ -297,7 +298,12 @@ async def stop_local_jobs() -> None:
 
 
 async def resume_local_jobs(settings: Settings, policy: Callable[[], Policy]) -> int:
-    """Run again the jobs that were queued or running when the API last stopped."""
+    """Run again the jobs that were queued or running when the API last stopped.
+
+    NOTE: every API process without Redis resumes every such job, so with several
+    API processes on one PostgreSQL database a job can run twice at once. Run one
+    API process, or set CONTRACTGQL_REDIS_URL, when imports are used.
+    """
     ids = (
         await ImportJob.filter(status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING])
         .order_by("id")
