@@ -55,6 +55,10 @@ query Jobs($status: ImportStatus) {
 }
 """
 
+NODE = """
+query Node($id: ID!) { node(id: $id) { id ... on ImportJob { fileName } } }
+"""
+
 CANCEL = """
 mutation Cancel($id: ID!) {
   cancelImport(id: $id) { job { id status cancelRequested } errors { message } }
@@ -177,7 +181,11 @@ async def test_jobs_hidden_from_other_roles(api: Api) -> None:
     job_id = body["data"]["startImport"]["job"]["id"]
     await wait_for_job(api, job_id)
 
+    node = await api.data(NODE, {"id": job_id})
+    assert node["node"] == {"id": job_id, "fileName": "register.csv"}
     for role in ("finance", "sales"):
+        hidden = await api.data(NODE, {"id": job_id}, role=role)
+        assert hidden["node"] is None, role
         error = await api.error(JOB, {"id": job_id}, role=role)
         assert error["extensions"]["code"] == "FORBIDDEN", role
         error = await api.error(JOBS, role=role)
@@ -192,8 +200,9 @@ async def test_jobs_hidden_from_other_organizations(
     await wait_for_job(api, job_id)
     other = Api(client, await make_tenant(settings))
 
-    error = await other.error(JOB, {"id": job_id})
-    assert error["extensions"]["code"] == "NOT_FOUND"
+    assert (await other.data(JOB, {"id": job_id}))["importJob"] is None
+    node = await other.data(NODE, {"id": job_id})
+    assert node["node"] is None
     jobs_data = await other.data(JOBS)
     assert jobs_data["importJobs"]["edges"] == []
     cancel = await other.error(CANCEL, {"id": job_id})
