@@ -6,7 +6,8 @@ POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 # Numbers of contracts for `make bench-scan`, separated by commas.
 CONTRACTS ?= 100000,1000000
 
-.PHONY: demo test test-sqlite test-postgres install schema lint fuzz bench bench-scan bench-audit
+.PHONY: demo test test-sqlite test-postgres install schema lint fuzz bench bench-scan bench-audit \
+	bench-imports
 
 $(BIN)/contractgql: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +49,12 @@ bench: install
 
 bench-scan: install
 	$(BIN)/python -m bench.scan --contracts $(CONTRACTS) --phases
+
+# Numbers of register rows for `make bench-imports`, separated by commas.
+IMPORT_ROWS ?= 10000,100000
+
+bench-imports: install
+	$(BIN)/python -m bench.imports --rows $(IMPORT_ROWS) --postgres $(POSTGRES_URL)
 
 bench-audit: install
 	$(BIN)/pip install --quiet -e ".[bench]"

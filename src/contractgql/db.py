@@ -63,6 +63,11 @@ async def connect(settings: Settings) -> None:
         await _unicode_upper_on_sqlite()
 
 
+async def prepare_sqlite_connection() -> None:
+    """Give the current context's SQLite connection the functions that queries use."""
+    await _unicode_upper_on_sqlite()
+
+
 async def _unicode_upper_on_sqlite() -> None:
     """Replace SQLite's ASCII-only UPPER() with Python's Unicode-aware one.
 

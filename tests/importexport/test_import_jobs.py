@@ -55,6 +55,10 @@ query Jobs($status: ImportStatus) {
 }
 """
 
+NODE = """
+query Node($id: ID!) { node(id: $id) { id ... on ImportJob { fileName } } }
+"""
+
 CANCEL = """
 mutation Cancel($id: ID!) {
   cancelImport(id: $id) { job { id status cancelRequested } errors { message } }
@@ -177,7 +181,11 @@ async def test_jobs_hidden_from_other_roles(api: Api) -> None:
     job_id = body["data"]["startImport"]["job"]["id"]
     await wait_for_job(api, job_id)
 
+    node = await api.data(NODE, {"id": job_id})
+    assert node["node"] == {"id": job_id, "fileName": "register.csv"}
     for role in ("finance", "sales"):
+        hidden = await api.data(NODE, {"id": job_id}, role=role)
+        assert hidden["node"] is None, role
         error = await api.error(JOB, {"id": job_id}, role=role)
         assert error["extensions"]["code"] == "FORBIDDEN", role
         error = await api.error(JOBS, role=role)
@@ -192,8 +200,9 @@ async def test_jobs_hidden_from_other_organizations(
     await wait_for_job(api, job_id)
     other = Api(client, await make_tenant(settings))
 
-    error = await other.error(JOB, {"id": job_id})
-    assert error["extensions"]["code"] == "NOT_FOUND"
+    assert (await other.data(JOB, {"id": job_id}))["importJob"] is None
+    node = await other.data(NODE, {"id": job_id})
+    assert node["node"] is None
     jobs_data = await other.data(JOBS)
     assert jobs_data["importJobs"]["edges"] == []
     cancel = await other.error(CANCEL, {"id": job_id})
@@ -396,3 +405,37 @@ async def test_uploaded_file_deleted_after_job(api: Api, settings: Settings) -> 
     assert stored_path.name == "register.csv"
     assert not stored_path.exists()
     assert not stored_path.parent.exists()
+
+
+async def test_decp_import_job_warnings(api: Api, tenant: Tenant) -> None:
+    content = (
+        Path(__file__).resolve().parents[1] / "data/fr_decp_sample.json"
+    ).read_bytes()
+    response = await post_upload(
+        api.client,
+        api.tenant.tokens["management"],
+        START_IMPORT,
+        {"file": None, "format": "DECP"},
+        {"0": ("decp.json", ["variables.file"], content)},
+    )
+    started = response.json()["data"]["startImport"]
+
+    job = await wait_for_job(api, started["job"]["id"])
+
+    assert started["job"]["format"] == "DECP"
+    assert job["status"] == "SUCCEEDED"
+    assert job["rowsCreated"] == 11
+    assert [(w["row"], w["column"], w["value"]) for w in job["warnings"]] == [
+        (1, "montant", "0"),
+        (2, "montant", "999999999"),
+        (11, "montant", "1"),
+        (
+            0,
+            "contract_type",
+            "'Accord-cadre' (5), 'Marché' (5), 'Concession de service' (1)",
+        ),
+    ]
+    contract = await Contract.get(
+        organization_id=tenant.organization.id, number="211300876000112019MAPA28201801"
+    )
+    assert contract.amount_minor == 5286600

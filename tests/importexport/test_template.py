@@ -7,10 +7,10 @@ from datetime import date
 from pathlib import Path
 
 import openpyxl
+from tests.conftest import Api, Tenant
 
 from contractgql.importexport.importer import ImportOptions, import_file
 from contractgql.models import Client, Contract, ContractType, Tag
-from tests.conftest import Api, Tenant
 
 TEMPLATE_URL = "/import/template.xlsx"
 HEADERS = [

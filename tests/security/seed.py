@@ -38,6 +38,9 @@ from contractgql.models import (
     DocumentKind,
     DocumentTemplate,
     DocumentVersion,
+    ImportFormat,
+    ImportJob,
+    ImportStatus,
     Note,
     Notification,
     Project,
@@ -343,6 +346,16 @@ async def seed_tenant(
         created_by_id=tenant.user_ids["admin"],
     )
     ids["DocumentTemplate"] = [encode_id("DocumentTemplate", template.id)]
+    # A finished import job, written straight into the database for the same reason.
+    import_job = await ImportJob.create(
+        organization_id=tenant.organization.id,
+        created_by_id=tenant.user_ids["admin"],
+        file_name=f"{marker}.csv",
+        stored_path=f"{marker}.csv",
+        file_format=ImportFormat.REGISTER,
+        status=ImportStatus.SUCCEEDED,
+    )
+    ids["ImportJob"] = [encode_id("ImportJob", import_job.id)]
     ids.update(await _seed_workflow(api, contract["contract"]))
     ids.update(
         await _seed_documents(

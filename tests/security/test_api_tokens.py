@@ -485,6 +485,11 @@ MUTATIONS: dict[str, tuple[str, str]] = {
         "contractId: $contract, kind: OTHER)",
         "errors { code }",
     ),
+    "startImport": ('startImport(input: {file: "x"})', "errors { code }"),
+    "cancelImport": (
+        f'cancelImport(id: "{encode_id("ImportJob", 1)}")',
+        "errors { code }",
+    ),
 }
 # Mutations of MUTATIONS whose placeholders only a token's rejection can pass.
 DOCUMENT_MUTATIONS = {
@@ -494,6 +499,8 @@ DOCUMENT_MUTATIONS = {
     "createDownloadLink",
     "createDocumentTemplate",
     "renderDocumentTemplate",
+    "startImport",
+    "cancelImport",
 }
 MUTATION_VARIABLES = (
     "client",

@@ -217,7 +217,7 @@ class _Run:
         args = self.args
         path = args.file.resolve()
         if not path.is_file():
-            raise ImportFileError(f"Cannot read {path}: no such file.")
+            raise ImportFileError(f"Cannot read {path}: no such file. Check the path.")
         try:
             stored = jobs.options_json(
                 mapping=self.options.mapping,

@@ -54,7 +54,7 @@ HEADERS = [
     "payment_frequency",
     "description",
 ]
-# Contract.name holds at most this many characters.
+# Maximum length of Contract.name, in characters.
 MAX_NAME_LENGTH = 300
 CONCESSION = "Contrat de concession"
 

@@ -3,7 +3,7 @@
 An import runs in one database transaction: a file is imported whole or not at all,
 and a dry run is the same import rolled back at the end, so its report is exact.
 Rows the services reject are reported and skipped; the other rows are written.
-A progress callback sees the counts every PROGRESS_EVERY rows and may stop the
+A progress callback receives the counts every PROGRESS_EVERY rows and may stop the
 import by raising, which rolls the whole transaction back.
 Re-importing a file updates the contracts with the same number instead of adding
 new ones.
@@ -419,7 +419,7 @@ class _Writer:
 
         Every change is a separate update, so the audit log records one
         `contract.update` per amendment. `steps[0]` replaces fields of `row`, and
-        each later step holds service values such as amount and end_date.
+        each later step contains service values such as amount and end_date.
         """
         await self.write(dataclasses.replace(row, **steps[0]))
         contract = self.existing.get(row.number or "")

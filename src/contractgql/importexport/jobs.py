@@ -138,7 +138,7 @@ async def store_upload(
     """Write an uploaded file under data_dir/imports and return its path.
 
     Raises ValidationError for a wrong suffix, an empty file, or one larger than
-    CONTRACTGQL_MAX_DOCUMENT_BYTES; nothing is left behind then.
+    CONTRACTGQL_MAX_DOCUMENT_BYTES, and then deletes what it wrote.
     """
     suffix = Path(file_name).suffix.lower()
     if suffix not in FILE_SUFFIXES[file_format]:
@@ -281,6 +281,7 @@ async def _run_local(
                 # hold the connection that serves the API's requests.
                 async with TortoiseContext() as context:
                     await context.init(config=db.tortoise_config(settings))
+                    await db.prepare_sqlite_connection()
                     await run_job(settings, policy(), job_id)
             else:
                 await run_job(settings, policy(), job_id)
@@ -297,7 +298,12 @@ async def stop_local_jobs() -> None:
 
 
 async def resume_local_jobs(settings: Settings, policy: Callable[[], Policy]) -> int:
-    """Run again the jobs that were queued or running when the API last stopped."""
+    """Run again the jobs that were queued or running when the API last stopped.
+
+    NOTE: every API process without Redis resumes every such job, so with several
+    API processes on one PostgreSQL database a job can run twice at once. Run one
+    API process, or set CONTRACTGQL_REDIS_URL, when imports are used.
+    """
     ids = (
         await ImportJob.filter(status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING])
         .order_by("id")
@@ -336,7 +342,7 @@ async def run_job(
     Returns the finished job, or None when it had already finished or does not
     exist. asyncio cancellation (a worker's SIGTERM) propagates after the
     transaction rolled back and leaves the job running, to be run again.
-    `observer` sees every progress update, and `reports` receives the report of
+    `observer` receives every progress update, and `reports` receives the report of
     a job that succeeded, for the command line.
     """
     job = await _claim(job_id)

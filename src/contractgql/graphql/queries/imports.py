@@ -12,6 +12,7 @@ from contractgql.graphql.relay import Connection, SortKey, paginate
 from contractgql.graphql.types.imports import (
     ImportJobNode,
     ImportStatusEnum,
+    import_job_by_id,
     import_job_node,
 )
 from contractgql.importexport import jobs
@@ -22,12 +23,14 @@ from contractgql.models import ImportJob
 class ImportQueries:
     @strawberry.field(
         description="An import job of the organization, with live counts while it "
-        "runs. Needs 'contract:write'."
+        "runs, or null when the organization has no such job. Needs "
+        "'contract:write'."
     )
-    async def import_job(self, info: Info, id: strawberry.ID) -> ImportJobNode:
+    async def import_job(self, info: Info, id: strawberry.ID) -> ImportJobNode | None:
         viewer = info.context.viewer
-        job = await jobs.get_job(viewer, decode_typed_id(id, "ImportJob"))
-        return await import_job_node(info.context.services.settings, job)
+        return await import_job_by_id(
+            viewer, info.context.services.settings, decode_typed_id(id, "ImportJob")
+        )
 
     @strawberry.field(
         description="Import jobs of the organization, newest first. Needs "

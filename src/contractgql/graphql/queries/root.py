@@ -52,6 +52,7 @@ from contractgql.graphql.types.documents import (
     template_node,
 )
 from contractgql.graphql.types.filters import ContractFilter, ContractOrder
+from contractgql.graphql.types.imports import import_job_by_id
 from contractgql.graphql.types.notes import (
     CUSTOM_FIELD_COLUMNS,
     NOTE_COLUMNS,
@@ -73,6 +74,7 @@ from contractgql.graphql.types.workflow import (
     workflow_node,
 )
 from contractgql.ids import decode_id
+from contractgql.importexport.jobs import IMPORT_PERMISSION
 from contractgql.models import (
     Client,
     ContactPerson,
@@ -203,6 +205,10 @@ class Query(ImportQueries):
             return await document_by_id(viewer, type_name, pk)
         if type_name == "DocumentTemplate":
             return await template_by_id(viewer, pk)
+        if type_name == "ImportJob":
+            if not viewer.may(IMPORT_PERMISSION):
+                return None
+            return await import_job_by_id(viewer, info.context.services.settings, pk)
         source = _NODE_SOURCES.get(type_name)
         if source is None:
             return None

@@ -9,13 +9,15 @@ from typing import Any
 import strawberry
 
 from contractgql.config import Settings
+from contractgql.errors import NotFound
 from contractgql.graphql.relay import Node
 from contractgql.ids import encode_id
 from contractgql.importexport import jobs
 from contractgql.models import ImportJob
+from contractgql.security.viewer import Viewer
 
 
-@strawberry.enum(name="ImportStatus", description="Where an import job stands.")
+@strawberry.enum(name="ImportStatus", description="The state of an import job.")
 class ImportStatusEnum(Enum):
     QUEUED = strawberry.enum_value("queued", description="Waiting for its turn.")
     RUNNING = strawberry.enum_value("running", description="Reading and writing rows.")
@@ -102,6 +104,20 @@ class ImportJobNode(Node):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+
+
+async def import_job_by_id(
+    viewer: Viewer, settings: Settings, job_id: int
+) -> ImportJobNode | None:
+    """Return the node of a job of the viewer's organization, or None when missing.
+
+    Raises PermissionDenied for roles that may not import.
+    """
+    try:
+        job = await jobs.get_job(viewer, job_id)
+    except NotFound:
+        return None
+    return await import_job_node(settings, job)
 
 
 async def import_job_node(settings: Settings, job: ImportJob) -> ImportJobNode:

@@ -1,0 +1,173 @@
+"""Measure how fast `contractgql import` writes a large CSV register, and its memory.
+
+    .venv/bin/python -m bench.imports [--rows 10000,100000] [--postgres URL]
+
+The run creates its own PostgreSQL database on the server of --postgres
+(default postgres://postgres@127.0.0.1:5432/test), migrates it, and drops it at
+the end. For each row count it writes a CSV register of that many contracts of
+1,000 clients, with European amounts and Dutch notice periods. A child process
+of its own imports each file, so that the peak memory of one import (the
+process's maximum resident set size) is measured alone. Rows per second run
+from the start of `import_file` to its commit, file reading and parsing
+included. The child checks that every row was created.
+
+It prints one line per row count and a verdict on the target of 20,000 rows
+per second, and exits 1 when a check failed, 2 when the target was missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import asyncpg  # type: ignore[import-untyped]
+
+TARGET_ROWS_PER_SECOND = 20_000
+CLIENTS = 1000
+HEADER = (
+    "Contract number;Name;Client;Client CoC number;Start date;End date;Amount;"
+    "Payment frequency;Auto renewal;Notice period\n"
+)
+
+
+def write_register(path: Path, rows: int) -> None:
+    """Write a semicolon register of `rows` contracts, streamed to disk."""
+    with path.open("w", encoding="utf-8") as output:
+        output.write(HEADER)
+        for index in range(1, rows + 1):
+            client = index % CLIENTS
+            # Whole euros from 1 to 90,000 in Dutch notation, such as "€ 12.345,56".
+            euros = f"{index % 90_000 + 1:,}".replace(",", ".")
+            output.write(
+                f"B-{index:07d};Contract {index};Client {client};{10_000_000 + client};"
+                f"01-01-2027;31-12-2027;€ {euros},56;maandelijks;ja;3 mnd\n"
+            )
+
+
+async def child(path: Path, database_url: str, rows: int) -> dict[str, float]:
+    """Import `path` into a new organization and return the figures."""
+    from contractgql import db
+    from contractgql.accounts import get_or_create_organization
+    from contractgql.config import Settings
+    from contractgql.importexport.importer import ImportOptions, import_file
+    from contractgql.models import Contract
+
+    settings = Settings(database_url=database_url, data_dir=path.parent)
+    await db.connect(settings)
+    try:
+        organization = await get_or_create_organization(f"Bench {uuid.uuid4().hex}")
+        started = time.perf_counter()
+        report = await import_file(path, organization, ImportOptions())
+        seconds = time.perf_counter() - started
+        created = await Contract.filter(organization_id=organization.id).count()
+    finally:
+        await db.disconnect()
+    return {
+        "rows": rows,
+        "seconds": seconds,
+        "rows_per_second": rows / seconds,
+        "created": created,
+        "rejected": report.count("rejected"),
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def run_child(path: Path, database_url: str, rows: int) -> dict[str, float]:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.imports", "--child", str(path), str(rows)],
+        env={**os.environ, "CONTRACTGQL_BENCH_DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"The import child failed:\n{result.stderr[-4000:]}")
+    figures: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
+    return figures
+
+
+async def admin(url: str, statement: str) -> None:
+    connection = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default="10000,100000")
+    parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432/test")
+    parser.add_argument(
+        "--child",
+        nargs=2,
+        metavar=("FILE", "ROWS"),
+        help="Import FILE of ROWS rows and print the figures as JSON. The "
+        "benchmark starts itself with it for each row count.",
+    )
+    args = parser.parse_args()
+
+    if args.child:
+        url = os.environ["CONTRACTGQL_BENCH_DATABASE_URL"]
+        figures = asyncio.run(child(Path(args.child[0]), url, int(args.child[1])))
+        print(json.dumps(figures))
+        return 0
+
+    name = f"contractgql_bench_imports_{uuid.uuid4().hex[:8]}"
+    database_url = args.postgres.rsplit("/", 1)[0] + "/" + name
+    asyncio.run(admin(args.postgres, f'CREATE DATABASE "{name}"'))
+    failed = missed = False
+    try:
+        env = {**os.environ, "CONTRACTGQL_DATABASE_URL": database_url}
+        migrated = subprocess.run(
+            [sys.executable, "-m", "contractgql", "migrate"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if migrated.returncode != 0:
+            print(migrated.stderr, file=sys.stderr)
+            return 1
+        print(f"load average before: {os.getloadavg()[0]:.2f} (1 min)")
+        with tempfile.TemporaryDirectory() as directory:
+            for rows in (int(part) for part in args.rows.split(",")):
+                path = Path(directory) / f"register-{rows}.csv"
+                write_register(path, rows)
+                figures = run_child(path, database_url, rows)
+                ok = figures["created"] == rows and figures["rejected"] == 0
+                failed = failed or not ok
+                missed = missed or figures["rows_per_second"] < TARGET_ROWS_PER_SECOND
+                print(
+                    f"{rows:>8} rows: {figures['seconds']:8.1f} s, "
+                    f"{figures['rows_per_second']:8.0f} rows/s, peak RSS "
+                    f"{figures['peak_rss_mib']:7.1f} MiB, "
+                    f"{'all created' if ok else 'CHECK FAILED: ' + json.dumps(figures)}"
+                )
+        print(f"load average after: {os.getloadavg()[0]:.2f} (1 min)")
+    finally:
+        asyncio.run(
+            admin(args.postgres, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        )
+
+    verdict = "met" if not missed else "missed"
+    print(f"target {TARGET_ROWS_PER_SECOND} rows/s: {verdict}")
+    if failed:
+        return 1
+    return 2 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
