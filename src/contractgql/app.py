@@ -49,6 +49,7 @@ from contractgql.graphql.subscriptions import (
     accept_connection,
 )
 from contractgql.importexport.export import export_contracts
+from contractgql.importexport.xlsx_export import export_contracts_xlsx
 from contractgql.jobs.scheduler import background_scans
 from contractgql.notifications.calendar import (
     FEED_PATH,
@@ -256,6 +257,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql_app),
         Route("/export/contracts.csv", export_contracts, methods=["GET"]),
+        Route("/export/contracts.xlsx", export_contracts_xlsx, methods=["GET"]),
         Route(DOWNLOAD_PATH, download_document, methods=["GET"]),
         Route(FEED_PATH, calendar_feed_endpoint, methods=["GET"]),
         Route("/health/live", _live),
