@@ -26,11 +26,12 @@ from contractgql.graphql.mutations.accounts import AccountMutations
 from contractgql.graphql.mutations.auth import LoginPayload, login
 from contractgql.graphql.mutations.contracts import ContractMutations
 from contractgql.graphql.mutations.documents import DocumentMutations
+from contractgql.graphql.mutations.hours import HoursMutations, HoursQueries
 from contractgql.graphql.mutations.notifications import NotificationMutations
 from contractgql.graphql.mutations.policy import PolicyMutations
 from contractgql.graphql.mutations.records import RecordMutations
 from contractgql.graphql.mutations.workflow import WorkflowMutations
-from contractgql.graphql.queries.root import Query
+from contractgql.graphql.queries.root import Query as RootQuery
 from contractgql.graphql.subscriptions import Subscription
 from contractgql.graphql.types import documents as document_types
 from contractgql.graphql.types.catalog import (
@@ -169,6 +170,11 @@ class DocumentCache(SchemaExtension):
 
 
 @strawberry.type
+class Query(RootQuery, HoursQueries):
+    pass
+
+
+@strawberry.type
 class Mutation(
     ContractMutations,
     WorkflowMutations,
@@ -177,6 +183,7 @@ class Mutation(
     AccountMutations,
     NotificationMutations,
     DocumentMutations,
+    HoursMutations,
 ):
     @strawberry.mutation(
         description="Log in with e-mail and password; returns a token."

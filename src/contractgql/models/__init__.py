@@ -36,6 +36,15 @@ from contractgql.models.documents import (
     DocumentVersion,
     TextStatus,
 )
+from contractgql.models.hours import (
+    BudgetSettings,
+    CapPeriod,
+    CapUnit,
+    ContractCap,
+    EntryKind,
+    EntryStatus,
+    TimeEntry,
+)
 from contractgql.models.notes import Note
 from contractgql.models.tenancy import Organization, User
 from contractgql.models.tokens import ApiToken
@@ -51,6 +60,13 @@ from contractgql.models.workflow import (
 )
 
 __all__ = [
+    "BudgetSettings",
+    "CapPeriod",
+    "CapUnit",
+    "ContractCap",
+    "EntryKind",
+    "EntryStatus",
+    "TimeEntry",
     "AuditChainHead",
     "AuditLog",
     "AuditOutbox",
