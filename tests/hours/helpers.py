@@ -6,27 +6,32 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.conftest import Api
-from tests.graphql.helpers import FIELD_ERRORS, create_client, create_contract, user_id
-from tests.graphql.helpers import join_client
+from tests.graphql.helpers import (
+    FIELD_ERRORS,
+    create_client,
+    create_contract,
+    join_client,
+    user_id,
+)
 
 ENTRY_FIELDS = """
   id projectId contractId personId date kind hours amount currency description
   billable status approvedById version
 """
 USAGE_FIELDS = """
-  capId unit periodStart periodEnd label limitHours usedHours remainingHours
+  cap { id } unit periodStart periodEnd label limitHours usedHours remainingHours
   pendingHours limitAmount usedAmount remainingAmount pendingAmount currency
   percentage warningPercent warning
 """
 CREATE_ENTRY = f"""
-mutation CreateEntry($input: TimeEntryInput!, $overrun: CapOverrun) {{
+mutation CreateEntry($input: CreateTimeEntryInput!, $overrun: CapOverrun) {{
   createTimeEntry(input: $input, overrun: $overrun) {{
     entry {{ {ENTRY_FIELDS} }} warnings {{ {USAGE_FIELDS} }} {FIELD_ERRORS}
   }}
 }}
 """
 CREATE_ENTRY_DEFAULT = f"""
-mutation CreateEntry($input: TimeEntryInput!) {{
+mutation CreateEntry($input: CreateTimeEntryInput!) {{
   createTimeEntry(input: $input) {{
     entry {{ {ENTRY_FIELDS} }} warnings {{ {USAGE_FIELDS} }} {FIELD_ERRORS}
   }}
@@ -34,7 +39,7 @@ mutation CreateEntry($input: TimeEntryInput!) {{
 """
 UPDATE_ENTRY = f"""
 mutation UpdateEntry(
-  $id: ID!, $input: TimeEntryInput!, $version: Int, $overrun: CapOverrun
+  $id: ID!, $input: UpdateTimeEntryInput!, $version: Int, $overrun: CapOverrun
 ) {{
   updateTimeEntry(
     id: $id, input: $input, expectedVersion: $version, overrun: $overrun
@@ -52,7 +57,9 @@ mutation ApproveEntry($id: ID!, $version: Int) {{
 """
 DELETE_ENTRY = f"""
 mutation DeleteEntry($id: ID!, $version: Int) {{
-  deleteTimeEntry(id: $id, expectedVersion: $version) {{ deletedId {FIELD_ERRORS} }}
+  deleteTimeEntry(id: $id, expectedVersion: $version) {{
+    entry {{ id }} {FIELD_ERRORS}
+  }}
 }}
 """
 SET_CAP = f"""
@@ -87,7 +94,9 @@ query TimeEntries($projectId: ID, $contractId: ID) {{
 }}
 """
 SET_WARNING_PERCENT = """
-mutation SetWarningPercent($percent: Int!) { setCapWarningPercent(percent: $percent) }
+mutation SetWarningPercent($percent: Int!) {
+  setCapWarningPercent(percent: $percent) { percent errors { field code message } }
+}
 """
 
 

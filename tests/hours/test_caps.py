@@ -6,6 +6,9 @@ import asyncio
 import json
 
 import pytest
+
+from contractgql.ids import decode_id
+from contractgql.models import Notification
 from tests.conftest import Api
 from tests.hours.helpers import (
     APPROVE_ENTRY,
@@ -20,9 +23,6 @@ from tests.hours.helpers import (
     set_cap,
     usage,
 )
-
-from contractgql.ids import decode_id
-from contractgql.models import Notification
 
 
 def figures(period: dict[str, object]) -> tuple[object, ...]:
@@ -138,7 +138,7 @@ async def test_warning_at_exactly_80_percent(api: Api) -> None:
     assert below["warnings"] == []
     assert len(at["warnings"]) == 1
     warning = at["warnings"][0]
-    assert warning["capId"] == cap["id"]
+    assert warning["cap"] == {"id": cap["id"]}
     assert figures(warning) == ("2027-06", "8.00", "2.00", "80.00")
     assert warning["warning"] is True
     assert warning["warningPercent"] == 80
@@ -165,7 +165,7 @@ async def test_warning_percent_per_cap_and_organization(api: Api) -> None:
 
     payload = await add_hours(api, setup, "2027-07-01", "5.00")
 
-    assert data["setCapWarningPercent"] == 5
+    assert data["setCapWarningPercent"] == {"percent": 5, "errors": []}
     assert monthly["warningPercent"] == 50
     assert [(w["label"], w["warningPercent"]) for w in payload["warnings"]] == [
         ("2027-07", 50),

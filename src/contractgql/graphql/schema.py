@@ -26,11 +26,12 @@ from contractgql.graphql.mutations.accounts import AccountMutations
 from contractgql.graphql.mutations.auth import LoginPayload, login
 from contractgql.graphql.mutations.contracts import ContractMutations
 from contractgql.graphql.mutations.documents import DocumentMutations
-from contractgql.graphql.mutations.hours import HoursMutations, HoursQueries
+from contractgql.graphql.mutations.hours import HoursMutations
 from contractgql.graphql.mutations.notifications import NotificationMutations
 from contractgql.graphql.mutations.policy import PolicyMutations
 from contractgql.graphql.mutations.records import RecordMutations
 from contractgql.graphql.mutations.workflow import WorkflowMutations
+from contractgql.graphql.queries.hours import HoursQueries
 from contractgql.graphql.queries.root import Query as RootQuery
 from contractgql.graphql.subscriptions import Subscription
 from contractgql.graphql.types import documents as document_types
@@ -42,6 +43,7 @@ from contractgql.graphql.types.catalog import (
 )
 from contractgql.graphql.types.clients import ClientNode, ContactPersonNode
 from contractgql.graphql.types.contracts import ContractNode
+from contractgql.graphql.types.hours import ContractCapNode, TimeEntryNode
 from contractgql.graphql.types.notes import CustomFieldDefinitionNode, NoteNode
 from contractgql.graphql.types.notifications import NotificationNode
 from contractgql.graphql.types.tokens import ApiTokenNode
@@ -214,6 +216,8 @@ schema = ContractSchema(
         document_types.DocumentNode,
         document_types.DocumentVersionNode,
         document_types.DocumentTemplateNode,
+        TimeEntryNode,
+        ContractCapNode,
     ],
     extensions=[
         ErrorCodes,

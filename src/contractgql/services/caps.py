@@ -361,7 +361,7 @@ def _cap_columns(
 
 async def delete_cap(
     viewer: Viewer, cap_id: int, expected_version: int | None = None
-) -> None:
+) -> ContractCap:
     """Delete a cap. Its entries stay, and no longer count against anything."""
     viewer.require(CAP_WRITE, "delete a cap of a contract")
     cap = await get_cap(viewer, cap_id)
@@ -377,6 +377,7 @@ async def delete_cap(
         before = cap_snapshot(cap)
         await ContractCap.filter(id=cap.id).delete()
         await record_change(viewer, "contract_cap.delete", cap, before, None)
+    return cap
 
 
 async def set_organization_warning_percent(viewer: Viewer, percent: int) -> int:

@@ -53,7 +53,7 @@ from contractgql.services.caps import (
     warning_percent_of,
 )
 from contractgql.services.validation import Validator
-from contractgql.services.versions import check_version, claim_version
+from contractgql.services.versions import camel_case, check_version, claim_version
 
 logger = logging.getLogger(__name__)
 
@@ -559,6 +559,17 @@ async def update_entry(
     await _require_entry_write(
         viewer, entry.project_id, entry.person_id, "correct entries"
     )
+    validator = Validator()
+    for name in ("project_id", "contract_id", "date", "description"):
+        if name in values and values[name] is None:
+            validator.add(
+                name,
+                "required",
+                f"{camel_case(name)} cannot be null: leave it out to keep the "
+                "stored value.",
+            )
+    validator.raise_if_any()
+    values = {name: value for name, value in values.items() if value is not None}
     if values.get("hours") is not None:
         values = {**values, "amount": None, "currency": None}
     if values.get("amount") is not None:
@@ -571,7 +582,6 @@ async def update_entry(
     )
     if entry.amount_minor is not None or merged.get("amount") is not None:
         require_writable(viewer, "TimeEntry", ["amount"])
-    validator = Validator()
     columns = await _validated_columns(viewer, merged, validator)
 
     async def changed(stored: TimeEntry) -> list[str]:

@@ -11,6 +11,7 @@ from contractgql.graphql.context import Info
 from contractgql.graphql.inputs import decode_typed_id
 from contractgql.graphql.loaders import _fetch_by_id
 from contractgql.graphql.queries.contracts import contracts_connection
+from contractgql.graphql.queries.hours import hours_node
 from contractgql.graphql.queries.notifications import (
     notification_by_id,
     notifications_connection,
@@ -202,6 +203,8 @@ class Query:
             return await document_by_id(viewer, type_name, pk)
         if type_name == "DocumentTemplate":
             return await template_by_id(viewer, pk)
+        if type_name in ("TimeEntry", "ContractCap"):
+            return await hours_node(viewer, type_name, pk)
         source = _NODE_SOURCES.get(type_name)
         if source is None:
             return None

@@ -15,6 +15,7 @@ import strawberry
 
 from contractgql.domain.money import from_minor_units
 from contractgql.graphql.context import Info
+from contractgql.graphql.relay import Node
 from contractgql.ids import encode_id
 from contractgql.models import (
     CapPeriod,
@@ -41,8 +42,7 @@ CapPeriodEnum = strawberry.enum(
     name="TimeEntry",
     description="Hours worked or material used on a project, under a contract.",
 )
-class TimeEntryNode:
-    id: strawberry.ID
+class TimeEntryNode(Node):
     project_id: strawberry.ID
     contract_id: strawberry.ID
     person_id: strawberry.ID
@@ -107,7 +107,7 @@ def time_entry_node(entry: TimeEntry) -> TimeEntryNode:
     "entries count. Hours are in hours, amounts in the cap's currency.",
 )
 class CapUsageNode:
-    cap_id: strawberry.ID
+    cap: ContractCapNode
     unit: CapUnitEnum  # type: ignore[valid-type]
     period_start: date
     period_end: date | None = strawberry.field(
@@ -156,7 +156,7 @@ def cap_usage_node(usage: CapUsage) -> CapUsageNode:
         return usage.quantity(units) if of_unit else None
 
     return CapUsageNode(
-        cap_id=strawberry.ID(encode_id("ContractCap", cap.id)),
+        cap=contract_cap_node(cap),
         unit=cap.unit,
         period_start=usage.window.start,
         period_end=usage.window.end,
@@ -180,8 +180,7 @@ def cap_usage_node(usage: CapUsage) -> CapUsageNode:
     name="ContractCap",
     description="A limit on a contract's hours or material amount per period.",
 )
-class ContractCapNode:
-    id: strawberry.ID
+class ContractCapNode(Node):
     contract_id: strawberry.ID
     unit: CapUnitEnum  # type: ignore[valid-type]
     period: CapPeriodEnum  # type: ignore[valid-type]
