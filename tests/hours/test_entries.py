@@ -12,6 +12,7 @@ from tests.graphql.helpers import create_client, create_contract, user_id
 from tests.hours.helpers import (
     CREATE_ENTRY,
     DELETE_ENTRY,
+    SET_CAP,
     TIME_ENTRIES,
     UPDATE_ENTRY,
     add_hours,
@@ -290,3 +291,60 @@ async def test_other_organization_sees_no_entries(api: Api, settings: Settings) 
 
     assert listed["data"]["timeEntries"] == []
     assert deleted["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_pending_entry_correction_stays_pending(api: Api) -> None:
+    setup = await make_setup(api)
+    await set_cap(api, setup, "HOURS", "MONTH", "1")
+    pending = await create_entry(
+        api, setup, "2027-06-01", hours="2.00", overrun="REQUEST_APPROVAL"
+    )
+
+    data = await api.data(
+        UPDATE_ENTRY,
+        {"id": pending["entry"]["id"], "input": {"description": "More detail"}},
+        role="project_staff",
+    )
+
+    result = data["updateTimeEntry"]
+    assert result["errors"] == []
+    assert result["entry"]["status"] == "PENDING_APPROVAL"
+    assert result["entry"]["description"] == "More detail"
+    assert result["entry"]["version"] == 2
+
+
+async def test_null_required_field_rejected(api: Api) -> None:
+    setup = await make_setup(api)
+    created = await add_hours(api, setup, "2027-06-01", "1.00")
+
+    data = await api.data(
+        UPDATE_ENTRY,
+        {"id": created["entry"]["id"], "input": {"date": None}},
+        role="project_staff",
+    )
+
+    assert data["updateTimeEntry"]["errors"] == [
+        {
+            "field": "date",
+            "code": "REQUIRED",
+            "message": "date cannot be null: leave it out to keep the stored value.",
+        }
+    ]
+
+
+async def test_staff_cannot_set_caps(api: Api) -> None:
+    setup = await make_setup(api)
+
+    body = await api.post(
+        SET_CAP,
+        {
+            "contractId": setup.contract_id,
+            "unit": "HOURS",
+            "period": "MONTH",
+            "limit": "10",
+        },
+        role="project_staff",
+    )
+
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert "'contract_cap:write'" in body["errors"][0]["message"]

@@ -31,7 +31,7 @@ from typing import IO, Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from starlette.requests import Request
@@ -71,27 +71,31 @@ def is_exact_number(value: Decimal) -> bool:
     return digits <= MAX_EXACT_DIGITS and Decimal(format(float(value), ".16g")) == value
 
 
-def xlsx_cell(sheet: WriteOnlyWorksheet, value: Any) -> WriteOnlyCell | None:
-    """Return the cell for one export value, typed as the module docstring says."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return WriteOnlyCell(sheet, value=value)
+def xlsx_cell(sheet: WriteOnlyWorksheet, value: Any) -> Any:
+    """Return the cell value for one export value, typed as the module docstring says.
+
+    Plain values cost openpyxl less than cell objects, so only values that need a
+    number format or a forced text type become WriteOnlyCell objects.
+    """
+    if value is None or isinstance(value, bool):
+        return value
     if isinstance(value, datetime):
         cell = WriteOnlyCell(sheet, value=value.astimezone(UTC).replace(tzinfo=None))
         cell.number_format = DATETIME_FORMAT
         return cell
     if isinstance(value, date):
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.number_format = DATE_FORMAT
-        return cell
+        # openpyxl gives date cells the format yyyy-mm-dd.
+        return value
     if isinstance(value, Decimal) and is_exact_number(value):
         cell = WriteOnlyCell(sheet, value=value)
         cell.number_format = AMOUNT_FORMAT
         return cell
     # Enums, periods, tag lists and larger decimals are written as the CSV writes
     # them, quoted against formula injection.
-    return text_cell(sheet, format_cell(value))
+    text = ILLEGAL_CHARACTERS_RE.sub(REPLACEMENT_CHARACTER, format_cell(value))
+    if text in ERROR_CODES or text.startswith("="):
+        return text_cell(sheet, text)
+    return text
 
 
 def text_cell(sheet: WriteOnlyWorksheet, text: str) -> WriteOnlyCell:

@@ -395,13 +395,22 @@ async def set_organization_warning_percent(viewer: Viewer, percent: int) -> int:
         settings = await BudgetSettings.filter(
             organization_id=viewer.organization_id
         ).first()
+        before = None
         if settings is None:
-            await BudgetSettings.create(
+            settings = await BudgetSettings.create(
                 organization_id=viewer.organization_id, warning_percent=percent
             )
         else:
+            before = {"warningPercent": settings.warning_percent}
             settings.warning_percent = percent
             await settings.save(update_fields=["warning_percent", "updated_at"])
+        await record_change(
+            viewer,
+            "budget_settings.update",
+            settings,
+            before,
+            {"warningPercent": percent},
+        )
     return percent
 
 

@@ -602,7 +602,13 @@ async def update_entry(
         recheck = bool(QUANTITY_FIELDS & values.keys())
         status = stored.status
         approving = False
-        if recheck or stored.status is EntryStatus.PENDING_APPROVAL:
+        if stored.status is EntryStatus.PENDING_APPROVAL:
+            # Its approval was requested already, so a correction that still
+            # exceeds the cap keeps it waiting instead of failing.
+            if overrun is OverrunAction.REJECT:
+                overrun = OverrunAction.REQUEST_APPROVAL
+            status, approving = _status_for(viewer, checks, overrun, stored)
+        elif recheck:
             status, approving = _status_for(viewer, checks, overrun, stored)
         for name, value in columns.items():
             setattr(stored, name, value)
