@@ -10,15 +10,17 @@ import pytest
 from contractgql.ids import decode_id
 from contractgql.models import Notification
 from tests.conftest import Api
+from tests.graphql.helpers import user_id
 from tests.hours.helpers import (
     APPROVE_ENTRY,
     CONTRACT_CAPS,
+    CREATE_ENTRY,
     SET_CAP,
     SET_WARNING_PERCENT,
     TIME_ENTRIES,
-    Setup,
     add_hours,
     create_entry,
+    entry_input,
     make_setup,
     set_cap,
     usage,
@@ -240,17 +242,11 @@ async def test_pending_entry_approved_by_finance(api: Api) -> None:
     result = approved["approveTimeEntry"]
     assert result["errors"] == []
     assert result["entry"]["status"] == "APPROVED"
-    assert result["entry"]["approvedById"] == ("VXNlcjo" + _user_suffix(api, "finance"))
+    assert result["entry"]["approvedById"] == user_id(api.tenant, "finance")
     assert result["entry"]["version"] == 2
     assert figures(result["warnings"][0]) == ("2027-09", "11.00", "0.00", "110.00")
     assert figures(after[0]) == ("2027-09", "11.00", "0.00", "110.00")
     assert after[0]["pendingHours"] == "0.00"
-
-
-def _user_suffix(api: Api, role: str) -> str:
-    from contractgql.ids import encode_id
-
-    return encode_id("User", api.tenant.user_ids[role]).removeprefix("VXNlcjo")
 
 
 async def test_project_staff_cannot_approve(api: Api) -> None:
@@ -264,8 +260,11 @@ async def test_project_staff_cannot_approve(api: Api) -> None:
         APPROVE_ENTRY, {"id": pending["entry"]["id"]}, role="project_staff"
     )
     direct = await api.post(
-        _create_document(),
-        {"input": _input(setup, "2027-10-02", "2.00"), "overrun": "APPROVE"},
+        CREATE_ENTRY,
+        {
+            "input": entry_input(setup, "2027-10-02", hours="2.00"),
+            "overrun": "APPROVE",
+        },
         role="project_staff",
     )
 
@@ -287,18 +286,6 @@ async def test_finance_creates_approved_overrun(api: Api) -> None:
     assert payload["entry"]["approvedById"] is not None
     periods = await usage(api, cap["id"], "2027-10-01", "2027-10-01")
     assert figures(periods[0]) == ("2027-10", "1.50", "0.00", "150.00")
-
-
-def _create_document() -> str:
-    from tests.hours.helpers import CREATE_ENTRY
-
-    return CREATE_ENTRY
-
-
-def _input(setup: Setup, day: str, hours: str) -> dict[str, str]:
-    from tests.hours.helpers import entry_input
-
-    return entry_input(setup, day, hours=hours)
 
 
 # --- Concurrency --------------------------------------------------------------------
@@ -377,7 +364,7 @@ async def test_sales_cannot_record_material(api: Api) -> None:
     setup = await make_setup(api)
 
     body = await api.post(
-        _create_document(),
+        CREATE_ENTRY,
         {
             "input": {
                 "projectId": setup.project_id,

@@ -72,7 +72,7 @@ def is_exact_number(value: Decimal) -> bool:
 
 
 def xlsx_cell(sheet: WriteOnlyWorksheet, value: Any) -> Any:
-    """Return the cell value for one export value, typed as the module docstring says.
+    """Return the cell value of one export value, typed as the module docstring lists.
 
     Plain values cost openpyxl less than cell objects, so only values that need a
     number format or a forced text type become WriteOnlyCell objects.

@@ -3,7 +3,7 @@
 An entry names a project and the contract that covers it. That contract must be
 linked to the project, signed, not archived, and in force on the entry's date.
 An entry that would take a cap past its limit is rejected, unless the request
-asks for approval (the entry is stored as pending and does not count until a
+requests approval (the entry is stored as pending and does not count until a
 role with 'time_entry.overrun:approve' approves it) or is made by such a role
 with `overrun: APPROVE`.
 
@@ -15,7 +15,6 @@ concurrent entries cannot both fit into the same remaining hours.
 from __future__ import annotations
 
 import enum
-import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -55,8 +54,6 @@ from contractgql.services.caps import (
 from contractgql.services.validation import Validator
 from contractgql.services.versions import camel_case, check_version, claim_version
 
-logger = logging.getLogger(__name__)
-
 ENTRY_WRITE = "time_entry:write"
 OWN_PROJECT_ENTRY_WRITE = "time_entry.own_project:write"
 OVERRUN_APPROVE = "time_entry.overrun:approve"
@@ -70,7 +67,7 @@ QUANTITY_FIELDS = frozenset(
 
 
 class OverrunAction(enum.Enum):
-    """What happens to an entry that would take a cap past its limit."""
+    """The handling of an entry that would take a cap past its limit."""
 
     REJECT = "reject"
     REQUEST_APPROVAL = "request_approval"
@@ -88,7 +85,8 @@ class EntryResult:
 @dataclass(frozen=True)
 class _CapCheck:
     usage: CapUsage
-    # What the entry adds to the cap, in hundredths of an hour or minor units.
+    # The entry's quantity that counts against the cap, in hundredths of an hour
+    # or minor units.
     added: int
 
     @property
@@ -188,6 +186,7 @@ def _quantity_columns(
 ) -> None:
     hours: str | None = values.get("hours")
     amount: str | None = values.get("amount")
+
     if (hours is None) == (amount is None):
         validator.add(
             "hours",
@@ -203,6 +202,7 @@ def _quantity_columns(
         columns["amount_minor"] = None
         columns["currency"] = None
         return
+
     assert amount is not None
     columns["kind"] = EntryKind.MATERIAL
     columns["hours_hundredths"] = None
@@ -214,6 +214,7 @@ def _quantity_columns(
             "A material entry needs a currency: give an ISO 4217 code such as 'EUR'.",
         )
         return
+
     try:
         columns["amount_minor"] = to_minor_units(amount.strip(), currency)
     except MoneyError as error:

@@ -1,4 +1,4 @@
-"""Mutations and queries of time and material entries and contract caps."""
+"""Mutations of time and material entries and contract caps."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from contractgql.services.hours import EntryResult, OverrunAction
 OverrunEnum = strawberry.enum(
     OverrunAction,
     name="CapOverrun",
-    description="What to do with an entry that would take a cap past its limit: "
+    description="Handling of an entry that would take a cap past its limit: "
     "REJECT it with the code CAP_EXCEEDED, store it for approval "
     "(REQUEST_APPROVAL), or APPROVE it at once, which needs the "
     "'time_entry.overrun:approve' permission.",
