@@ -13,6 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from tortoise.exceptions import IntegrityError
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
@@ -299,16 +300,30 @@ async def _create_cap(
     period: CapPeriod,
     columns: dict[str, Any],
 ) -> ContractCap:
-    async with in_transaction():
-        cap = await ContractCap.create(
-            organization_id=viewer.organization_id,
-            contract_id=contract.id,
-            unit=unit,
-            period=period,
-            updated_by_id=viewer.user_id,
-            **columns,
+    try:
+        async with in_transaction():
+            cap = await ContractCap.create(
+                organization_id=viewer.organization_id,
+                contract_id=contract.id,
+                unit=unit,
+                period=period,
+                updated_by_id=viewer.user_id,
+                **columns,
+            )
+            await record_change(
+                viewer, "contract_cap.create", cap, None, cap_snapshot(cap)
+            )
+    except IntegrityError:
+        # A concurrent request created the same cap after this one checked.
+        validator = Validator()
+        validator.add(
+            "period",
+            "duplicate",
+            f"Another request has just created the contract's {unit.value} cap per "
+            f"{period.value}: reload the caps and change that one.",
         )
-        await record_change(viewer, "contract_cap.create", cap, None, cap_snapshot(cap))
+        validator.raise_if_any()
+        raise
     return cap
 
 
