@@ -51,6 +51,7 @@ from contractgql.graphql.transport import ConformingGraphQL
 from contractgql.importexport.export import export_contracts
 from contractgql.importexport.jobs import background_imports
 from contractgql.importexport.template import TEMPLATE_PATH, download_template
+from contractgql.importexport.xlsx_export import export_contracts_xlsx
 from contractgql.jobs.scheduler import background_scans
 from contractgql.notifications.calendar import (
     FEED_PATH,
@@ -262,6 +263,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
         WebSocketRoute("/graphql", graphql_app),
         Route("/export/contracts.csv", export_contracts, methods=["GET"]),
         Route(TEMPLATE_PATH, download_template, methods=["GET"]),
+        Route("/export/contracts.xlsx", export_contracts_xlsx, methods=["GET"]),
         Route(DOWNLOAD_PATH, download_document, methods=["GET"]),
         Route(FEED_PATH, calendar_feed_endpoint, methods=["GET"]),
         Route("/health/live", _live),

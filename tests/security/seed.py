@@ -133,6 +133,17 @@ mutation SeedComplete($id: ID!) {
   task: completeTask(id: $id) { task { id } errors { field code message } }
 }
 """
+SEED_HOURS = """
+mutation SeedHours($contract: ID!, $project: ID!) {
+  cap: setContractCap(contractId: $contract, unit: HOURS, period: YEAR,
+                      limit: "1000") { cap { id } errors { field code message } }
+  entry: createTimeEntry(input: {projectId: $project, contractId: $contract,
+                                 date: "2026-06-01", hours: "2",
+                                 description: "Seeded work"}) {
+    entry { id } errors { field code message }
+  }
+}
+"""
 CUSTOM_FIELD_KEY = "matrix_reference"
 
 
@@ -321,6 +332,7 @@ async def seed_tenant(
         },
     )
     ids["Note"] = [notes["contractNote"], notes["clientNote"], notes["projectNote"]]
+    ids.update(await _seed_hours(api, contract["contract"], records["project"]))
 
     # Notifications come from the background scans, which no mutation starts, so
     # the seed writes one for the admin straight into the database.
@@ -411,6 +423,19 @@ async def _seed_workflow(api: Api, contract_id: str) -> dict[str, list[str]]:
     return {
         "Reminder": [encode_id("Reminder", reminder.id)],
         "Task": [first_id, encode_id("Task", second.id)],
+    }
+
+
+async def _seed_hours(
+    api: Api, contract_id: str, project_id: str
+) -> dict[str, list[str]]:
+    """Cap the contract's hours per year and record one entry on the project."""
+    data = await api.data(SEED_HOURS, {"contract": contract_id, "project": project_id})
+    assert data["cap"]["errors"] == [], data["cap"]["errors"]
+    assert data["entry"]["errors"] == [], data["entry"]["errors"]
+    return {
+        "ContractCap": [data["cap"]["cap"]["id"]],
+        "TimeEntry": [data["entry"]["entry"]["id"]],
     }
 
 

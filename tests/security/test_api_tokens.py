@@ -304,7 +304,34 @@ async def _records(api: Api) -> dict[str, str]:
         task=await _open_task(api, contract["id"]),
         noticed=await _contract_with_notice(api, client_id),
     )
+    ids.update(await _pending_entry(api, contract["id"], ids["project"]))
     return ids
+
+
+async def _pending_entry(api: Api, contract_id: str, project_id: str) -> dict[str, str]:
+    """Link the project to the contract, cap its hours and store an entry past it."""
+    data = await api.data(
+        """
+        mutation Entry($contract: ID!, $project: ID!) {
+          changeContractLinks(id: $contract, add: {projectIds: [$project]}) {
+            errors { code }
+          }
+          setContractCap(contractId: $contract, unit: HOURS, period: MONTH,
+                         limit: "1") { cap { id } errors { code } }
+          createTimeEntry(input: {projectId: $project, contractId: $contract,
+                                  date: "2026-03-02", hours: "2", description: "X"},
+                          overrun: REQUEST_APPROVAL) {
+            entry { id status } errors { code }
+          }
+        }
+        """,
+        {"contract": contract_id, "project": project_id},
+    )
+    assert data["createTimeEntry"]["entry"]["status"] == "PENDING_APPROVAL"
+    return {
+        "cap": data["setContractCap"]["cap"]["id"],
+        "entry": data["createTimeEntry"]["entry"]["id"],
+    }
 
 
 async def _contract_with_notice(api: Api, client_id: str) -> str:
@@ -455,6 +482,24 @@ MUTATIONS: dict[str, tuple[str, str]] = {
     "completeTask": ("completeTask(id: $task)", "errors { code }"),
     "markNotificationsRead": ("markNotificationsRead(ids: [])", "errors { code }"),
     "markAllNotificationsRead": ("markAllNotificationsRead", "errors { code }"),
+    "createTimeEntry": (
+        "createTimeEntry(input: {projectId: $project, contractId: $contract, "
+        'date: "2026-03-03", hours: "0.5", description: "X"})',
+        "errors { code }",
+    ),
+    "updateTimeEntry": (
+        'updateTimeEntry(id: $entry, input: {description: "Y"}, '
+        "overrun: REQUEST_APPROVAL)",
+        "errors { code }",
+    ),
+    "approveTimeEntry": ("approveTimeEntry(id: $entry)", "errors { code }"),
+    "deleteTimeEntry": ("deleteTimeEntry(id: $entry)", "errors { code }"),
+    "setContractCap": (
+        'setContractCap(contractId: $contract, unit: HOURS, period: YEAR, limit: "9")',
+        "errors { code }",
+    ),
+    "deleteContractCap": ("deleteContractCap(id: $cap)", "errors { code }"),
+    "setCapWarningPercent": ("setCapWarningPercent(percent: 75)", "errors { code }"),
     "createCalendarFeed": ("createCalendarFeed", "errors { code }"),
     "revokeCalendarFeed": ("revokeCalendarFeed", "errors { code }"),
     # Uploads need multipart requests. A token is rejected before the file and
@@ -517,6 +562,8 @@ MUTATION_VARIABLES = (
     "token",
     "task",
     "noticed",
+    "entry",
+    "cap",
 )
 
 

@@ -31,6 +31,22 @@ from tests.conftest import Api, Tenant
 POLICY_DIR = PROJECT_ROOT / "policies"
 DEFAULT_POLICY = (POLICY_DIR / "policy.csv").read_text()
 NOTE_WRITE = "note:write"
+# Financial fields of entries and caps, which the policy protects too.
+HOURS_FINANCIAL_FIELDS = (
+    ("CapUsage", "limitAmount"),
+    ("CapUsage", "pendingAmount"),
+    ("CapUsage", "remainingAmount"),
+    ("CapUsage", "usedAmount"),
+    ("ContractCap", "limitAmount"),
+    ("TimeEntry", "amount"),
+)
+# The line number that a rule appended to the default policy gets.
+APPENDED_LINE = len(DEFAULT_POLICY.splitlines()) + 1
+TIME_ENTRY_APPROVERS = {
+    "time_entry:write",
+    "time_entry.overrun:approve",
+    "contract_cap:write",
+}
 FINANCIAL_FIELDS = (
     "amount",
     "arr",
@@ -55,6 +71,7 @@ EXPECTED_PERMISSIONS = {
         "contract_type:write",
         "custom_field:write",
         NOTE_WRITE,
+        *TIME_ENTRY_APPROVERS,
         "user:manage",
         "policy:manage",
     },
@@ -65,6 +82,7 @@ EXPECTED_PERMISSIONS = {
         "contract.financial:write",
         "contract.confidential:read",
         NOTE_WRITE,
+        *TIME_ENTRY_APPROVERS,
     },
     "finance": {
         "contract:read",
@@ -72,6 +90,7 @@ EXPECTED_PERMISSIONS = {
         "contract.financial:write",
         "contract.confidential:read",
         NOTE_WRITE,
+        *TIME_ENTRY_APPROVERS,
     },
     "account_manager": {"contract:read", "contract.own:write", NOTE_WRITE},
     "sales": {
@@ -81,7 +100,7 @@ EXPECTED_PERMISSIONS = {
         "contract.draft:write",
         NOTE_WRITE,
     },
-    "project_staff": {NOTE_WRITE},
+    "project_staff": {NOTE_WRITE, "time_entry.own_project:write"},
     "integrator": {"contract:read"},
 }
 FINANCIAL_READERS = {"admin", "management", "finance"}
@@ -168,7 +187,8 @@ def test_unknown_role_grants_nothing(policy: Policy) -> None:
 
 def test_protected_fields_are_financial(policy: Policy) -> None:
     assert policy.protected_fields == {
-        ("Contract", field): "contract.financial" for field in FINANCIAL_FIELDS
+        **{("Contract", field): "contract.financial" for field in FINANCIAL_FIELDS},
+        **{field: "contract.financial" for field in HOURS_FINANCIAL_FIELDS},
     }
 
 
@@ -225,15 +245,18 @@ async def test_viewer_protected_fields(api: Api, role: str) -> None:
     data = await api.data(PROTECTED_FIELDS_QUERY, role=role)
 
     allowed = role in FINANCIAL_READERS
+    fields = sorted(
+        [*(("Contract", name) for name in FINANCIAL_FIELDS), *HOURS_FINANCIAL_FIELDS]
+    )
     assert data["viewer"]["protectedFields"] == [
         {
-            "typeName": "Contract",
+            "typeName": type_name,
             "fieldName": field,
             "permission": "contract.financial",
             "readable": allowed,
             "writable": allowed,
         }
-        for field in FINANCIAL_FIELDS
+        for type_name, field in fields
     ]
 
 
@@ -313,8 +336,9 @@ def test_policy_rejects_field_without_type(tmp_path: Path) -> None:
     folder = _write_policy(tmp_path, DEFAULT_POLICY + "g, amount, contract.financial\n")
 
     assert _load_error(folder) == (
-        f"{folder / 'policy.csv'}, line 46: protects 'amount', which is not a field "
-        "name: write the GraphQL type and field, such as 'Contract.amount'."
+        f"{folder / 'policy.csv'}, line {APPENDED_LINE}: protects 'amount', which "
+        "is not a field name: write the GraphQL type and field, such as "
+        "'Contract.amount'."
     )
 
 
@@ -382,7 +406,7 @@ def test_policy_accepts_whole_notice_chain(tmp_path: Path) -> None:
     policy = Policy.load(folder)
     check_policy(policy, schema._schema)
 
-    assert len(policy.protected_fields) == 12
+    assert len(policy.protected_fields) == 7 + len(HOURS_FINANCIAL_FIELDS) + 5
 
 
 def test_policy_rejects_other_matcher(tmp_path: Path) -> None:
@@ -408,7 +432,7 @@ def test_policy_rejects_unparsed_line(tmp_path: Path, line: str) -> None:
 
     message = _load_error(folder)
 
-    assert message.startswith(f"{folder / 'policy.csv'}, line 46: ")
+    assert message.startswith(f"{folder / 'policy.csv'}, line {APPENDED_LINE}: ")
     assert message.endswith(
         "is not a rule: write 'p, role, permission, action' or "
         "'g, Type.field, permission'."
@@ -479,11 +503,12 @@ async def test_reload_mutation_applies_policy(
 
     assert reloaded["reloadPolicy"] == {
         "source": str(folder),
-        "protectedFieldCount": 7,
+        "protectedFieldCount": 7 + len(HOURS_FINANCIAL_FIELDS),
     }
     assert {f["readable"] for f in before["viewer"]["protectedFields"]} == {True}
     assert {f["readable"] for f in after["viewer"]["protectedFields"]} == {False}
-    assert f"Reloaded policy from {folder}: 7 protected fields" in caplog.messages
+    count = 7 + len(HOURS_FINANCIAL_FIELDS)
+    assert f"Reloaded policy from {folder}: {count} protected fields" in caplog.messages
 
 
 async def test_reload_keeps_old_policy_on_error(

@@ -114,6 +114,12 @@ BASE_ARGUMENTS: dict[str, dict[str, Any]] = {
         "input": {"name": PROBE, "file": "placeholder"}
     },
     "Mutation.renderDocumentTemplate": {"kind": "OTHER"},
+    # The seeded contract covers 2026 and 2027 and has a yearly cap of 1,000 hours.
+    "Mutation.createTimeEntry": {
+        "input": {"date": "2026-06-02", "hours": "1", "description": PROBE}
+    },
+    "Mutation.updateTimeEntry": {"input": {"description": PROBE}},
+    "Mutation.setContractCap": {"unit": "HOURS", "period": "YEAR", "limit": "100"},
 }
 # Arguments that list links to remove. Unlinking a record that is not linked does
 # nothing, whatever the id names, so these must return for B's id exactly what they
@@ -122,10 +128,12 @@ UNLINK_ARGUMENTS = {"remove"}
 # ID field names, without the Id or Ids suffix, that do not name their Node type.
 ID_NAME_ALIASES = {
     "author": "User",
+    "cap": "ContractCap",
     "contact": "ContactPerson",
     "member": "User",
     "owner": "User",
     "parent": "Contract",
+    "person": "User",
     "template": "DocumentTemplate",
     "user": "User",
     "version": "DocumentVersion",

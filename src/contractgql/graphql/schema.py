@@ -27,11 +27,13 @@ from contractgql.graphql.mutations.auth import LoginPayload, login
 from contractgql.graphql.mutations.contracts import ContractMutations
 from contractgql.graphql.mutations.documents import DocumentMutations
 from contractgql.graphql.mutations.imports import ImportMutations
+from contractgql.graphql.mutations.hours import HoursMutations
 from contractgql.graphql.mutations.notifications import NotificationMutations
 from contractgql.graphql.mutations.policy import PolicyMutations
 from contractgql.graphql.mutations.records import RecordMutations
 from contractgql.graphql.mutations.workflow import WorkflowMutations
-from contractgql.graphql.queries.root import Query
+from contractgql.graphql.queries.hours import HoursQueries
+from contractgql.graphql.queries.root import Query as RootQuery
 from contractgql.graphql.subscriptions import Subscription
 from contractgql.graphql.types import documents as document_types
 from contractgql.graphql.types.catalog import (
@@ -42,6 +44,7 @@ from contractgql.graphql.types.catalog import (
 )
 from contractgql.graphql.types.clients import ClientNode, ContactPersonNode
 from contractgql.graphql.types.contracts import ContractNode
+from contractgql.graphql.types.hours import ContractCapNode, TimeEntryNode
 from contractgql.graphql.types.notes import CustomFieldDefinitionNode, NoteNode
 from contractgql.graphql.types.notifications import NotificationNode
 from contractgql.graphql.types.tokens import ApiTokenNode
@@ -170,6 +173,11 @@ class DocumentCache(SchemaExtension):
 
 
 @strawberry.type
+class Query(RootQuery, HoursQueries):
+    pass
+
+
+@strawberry.type
 class Mutation(
     ContractMutations,
     WorkflowMutations,
@@ -179,6 +187,7 @@ class Mutation(
     NotificationMutations,
     DocumentMutations,
     ImportMutations,
+    HoursMutations,
 ):
     @strawberry.mutation(
         description="Log in with e-mail and password; returns a token."
@@ -209,6 +218,8 @@ schema = ContractSchema(
         document_types.DocumentNode,
         document_types.DocumentVersionNode,
         document_types.DocumentTemplateNode,
+        TimeEntryNode,
+        ContractCapNode,
     ],
     extensions=[
         ErrorCodes,

@@ -356,6 +356,17 @@ def format_cell(value: Any) -> str:
     """Return the CSV text of a value, quoted against formula injection."""
     if value is None:
         return ""
+    return neutralize_formula(_cell_text(value))
+
+
+def neutralize_formula(text: str) -> str:
+    """Prefix a single quote to text that a spreadsheet would run as a formula."""
+    if text.startswith(FORMULA_PREFIXES):
+        return "'" + text
+    return text
+
+
+def _cell_text(value: Any) -> str:
     if isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, enum.Enum):
@@ -372,8 +383,6 @@ def format_cell(value: Any) -> str:
         text = "; ".join(str(item) for item in value)
     else:
         text = str(value)
-    if text.startswith(FORMULA_PREFIXES):
-        return "'" + text
     return text
 
 
@@ -406,6 +415,15 @@ class ContractExport:
 
     async def batches(self) -> AsyncIterator[str]:
         """Yield the CSV text of each batch of contracts, in id order."""
+        async for rows in self.value_batches():
+            yield _csv_text([format_cell(value) for value in values] for values in rows)
+
+    async def value_batches(self) -> AsyncIterator[list[list[Any]]]:
+        """Yield the column values of each batch of contracts, in id order.
+
+        The values are those of the GraphQL fields, such as Decimal amounts and
+        dates, so that each file format can write them in its own way.
+        """
         db_columns = contract_columns(self.node_fields)
         last_id = 0
         while True:
@@ -423,13 +441,13 @@ class ContractExport:
                 return
             self.row_count += len(rows)
             last_id = rows[-1]["id"]
-            yield _csv_text(self._cells(row, related) for row in rows)
+            yield [self._values(row, related) for row in rows]
             if len(rows) < BATCH_SIZE:
                 return
 
-    def _cells(self, row: dict[str, Any], related: RelatedValues) -> list[str]:
+    def _values(self, row: dict[str, Any], related: RelatedValues) -> list[Any]:
         node = contract_node(row, self.viewer, self.node_fields)
-        return [format_cell(column.value(node, related)) for column in self.columns]
+        return [column.value(node, related) for column in self.columns]
 
 
 # --- HTTP endpoint -----------------------------------------------------------------
@@ -438,6 +456,28 @@ class ContractExport:
 async def export_contracts(request: Request) -> Response:
     """Serve `GET /export/contracts.csv`: the caller's contracts as a CSV file."""
     started = time.perf_counter()
+    prepared = await prepare_export(request)
+    if isinstance(prepared, Response):
+        return prepared
+    viewer, query = prepared
+    headers = download_headers(f"contracts-{viewer.today.isoformat()}.csv")
+    if request.method == "HEAD":
+        return head_response(CSV_MEDIA_TYPE, headers)
+    export = ContractExport(viewer, query)
+    return StreamingResponse(
+        _stream(export, started), media_type=CSV_MEDIA_TYPE, headers=headers
+    )
+
+
+async def prepare_export(
+    request: Request,
+) -> tuple[Viewer, QuerySet[Contract]] | Response:
+    """Authenticate an export request and apply its filter parameters.
+
+    Returns the viewer and the query of the contracts to export, or the error
+    response: 401 without a valid token, 403 for a filter on a field the caller
+    may not read and 400 for an unknown parameter or an invalid value.
+    """
     services: Services = request.app.state.services
     try:
         viewer = await authenticate(
@@ -451,29 +491,32 @@ async def export_contracts(request: Request) -> Response:
         spec = filter_from_parameters(request.query_params.multi_items())
         query = apply_filter(visible_contracts(viewer), spec, viewer)
     except AuthenticationError as error:
-        return _error_response(error, 401, {"WWW-Authenticate": "Bearer"})
+        return error_response(error, 401, {"WWW-Authenticate": "Bearer"})
     except PermissionDenied as error:
-        return _error_response(error, 403)
+        return error_response(error, 403)
     except InvalidArgument as error:
-        return _error_response(error, 400)
+        return error_response(error, 400)
+    return viewer, query
 
-    filename = f"contracts-{viewer.today.isoformat()}.csv"
-    headers = {
+
+def download_headers(filename: str) -> dict[str, str]:
+    """Return the headers of an export file download named `filename`."""
+    return {
         "Content-Disposition": f'attachment; filename="{filename}"',
         "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff",
     }
-    if request.method == "HEAD":
-        # Starlette routes HEAD requests to GET endpoints. A HEAD request gets the
-        # headers without reading any contracts, and no Content-Length, because
-        # the streamed GET response has none either.
-        response = Response(media_type=CSV_MEDIA_TYPE, headers=headers)
-        del response.headers["content-length"]
-        return response
-    export = ContractExport(viewer, query)
-    return StreamingResponse(
-        _stream(export, started), media_type=CSV_MEDIA_TYPE, headers=headers
-    )
+
+
+def head_response(media_type: str, headers: dict[str, str]) -> Response:
+    """Return the response to a HEAD request of an export, which reads no contracts.
+
+    Starlette routes HEAD requests to GET endpoints. The response has no
+    Content-Length, because the streamed GET response has none either.
+    """
+    response = Response(media_type=media_type, headers=headers)
+    del response.headers["content-length"]
+    return response
 
 
 async def _stream(export: ContractExport, started: float) -> AsyncIterator[bytes]:
@@ -504,7 +547,7 @@ async def _stream(export: ContractExport, started: float) -> AsyncIterator[bytes
         )
 
 
-def _error_response(
+def error_response(
     error: ContractGQLError, status: int, headers: dict[str, str] | None = None
 ) -> Response:
     # The body has the shape of a GraphQL error response, as /graphql sends it.

@@ -37,6 +37,15 @@ from contractgql.models.documents import (
     TextStatus,
 )
 from contractgql.models.imports import ImportFormat, ImportJob, ImportStatus
+from contractgql.models.hours import (
+    BudgetSettings,
+    CapPeriod,
+    CapUnit,
+    ContractCap,
+    EntryKind,
+    EntryStatus,
+    TimeEntry,
+)
 from contractgql.models.notes import Note
 from contractgql.models.tenancy import Organization, User
 from contractgql.models.tokens import ApiToken
@@ -52,6 +61,13 @@ from contractgql.models.workflow import (
 )
 
 __all__ = [
+    "BudgetSettings",
+    "CapPeriod",
+    "CapUnit",
+    "ContractCap",
+    "EntryKind",
+    "EntryStatus",
+    "TimeEntry",
     "AuditChainHead",
     "AuditLog",
     "AuditOutbox",

@@ -47,6 +47,10 @@ PERMISSIONS = frozenset(
         "contract_type:write",
         "custom_field:write",
         "note:write",
+        "time_entry:write",
+        "time_entry.own_project:write",
+        "time_entry.overrun:approve",
+        "contract_cap:write",
         "user:manage",
         "policy:manage",
     }

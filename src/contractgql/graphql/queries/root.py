@@ -12,6 +12,7 @@ from contractgql.graphql.inputs import decode_typed_id
 from contractgql.graphql.loaders import _fetch_by_id
 from contractgql.graphql.queries.contracts import contracts_connection
 from contractgql.graphql.queries.imports import ImportQueries
+from contractgql.graphql.queries.hours import hours_node
 from contractgql.graphql.queries.notifications import (
     notification_by_id,
     notifications_connection,
@@ -209,6 +210,8 @@ class Query(ImportQueries):
             if not viewer.may(IMPORT_PERMISSION):
                 return None
             return await import_job_by_id(viewer, info.context.services.settings, pk)
+        if type_name in ("TimeEntry", "ContractCap"):
+            return await hours_node(viewer, type_name, pk)
         source = _NODE_SOURCES.get(type_name)
         if source is None:
             return None
