@@ -30,6 +30,7 @@ from contractgql.graphql.mutations.notifications import NotificationMutations
 from contractgql.graphql.mutations.policy import PolicyMutations
 from contractgql.graphql.mutations.records import RecordMutations
 from contractgql.graphql.mutations.workflow import WorkflowMutations
+from contractgql.graphql.observation import OperationObservation
 from contractgql.graphql.queries.root import Query
 from contractgql.graphql.subscriptions import Subscription
 from contractgql.graphql.types import documents as document_types
@@ -209,6 +210,7 @@ schema = ContractSchema(
         document_types.DocumentTemplateNode,
     ],
     extensions=[
+        OperationObservation,
         ErrorCodes,
         DocumentLimits,
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
