@@ -6,7 +6,8 @@ POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 # Numbers of contracts for `make bench-scan`, separated by commas.
 CONTRACTS ?= 100000,1000000
 
-.PHONY: demo test test-sqlite test-postgres install schema lint bench bench-scan bench-audit
+.PHONY: demo test test-sqlite test-postgres install schema lint bench bench-scan bench-audit \
+	bench-load
 
 $(BIN)/contractgql: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,3 +46,7 @@ bench-scan: install
 bench-audit: install
 	$(BIN)/pip install --quiet -e ".[bench]"
 	$(BIN)/python -m bench.audit
+
+bench-load: install
+	$(BIN)/pip install --quiet -e ".[bench]"
+	$(BIN)/python -m bench.mixed_load

@@ -136,7 +136,7 @@ class ApiServer:
 
 @dataclass
 class KnownState:
-    """What a writer knows of a contract: acknowledged, or read back after an error."""
+    """A contract's name and version, as acknowledged or read back after an error."""
 
     name: str
     version: int
@@ -155,7 +155,7 @@ class Ledger:
 
 
 class Cluster:
-    """Sends each request to a live API, moving on when one stops answering."""
+    """Sends each request to a live API, and skips an API once it stops accepting."""
 
     def __init__(self, servers: list[ApiServer], token: str) -> None:
         self.servers = servers
@@ -180,7 +180,7 @@ class Cluster:
     async def post(
         self, operation: str, request_id: str, **request: Any
     ) -> dict[str, Any] | None:
-        """Post to one live API; return the body, or None when it did not answer."""
+        """Post to one live API and return the body, or None without a response."""
         server = self._next_server()
         headers = {
             "Authorization": f"Bearer {self.token}",
@@ -465,7 +465,7 @@ async def test_two_apis_two_workers_one_stopped_each(
     assert workers[1].stop() == 0, workers[1].text()
     assert workers[0].process.returncode == -signal.SIGKILL
     assert ledger.failures == []
-    # Both APIs answered, and the stopped one stopped answering.
+    # Both APIs responded, and the stopped one was then skipped.
     assert apis[1].responses["UpdateContract"] > 0
     assert cluster.down == {"api-2"}
     assert len(ledger.audited) > 100
@@ -482,7 +482,7 @@ async def test_two_apis_two_workers_one_stopped_each(
     notes = dict(await Note.filter(id__in=list(ledger.notes)).values_list("id", "body"))
     assert notes == ledger.notes
 
-    # The audit chain has no gap or duplicate and holds each acknowledged write.
+    # The audit chain has no gap or duplicate and contains each acknowledged write.
     entries = await AuditLog.filter(organization_id=organization.id).order_by(
         "sequence"
     )

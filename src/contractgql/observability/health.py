@@ -1,8 +1,8 @@
 """Liveness and readiness endpoints for load balancers and process supervisors.
 
-`/health/live` answers 200 while the process serves requests at all.
+`/health/live` returns 200 while the process serves requests at all.
 `/health/ready` checks each dependency the API needs: the database always, and
-Redis when CONTRACTGQL_REDIS_URL is set. It answers 200 when every check passed
+Redis when CONTRACTGQL_REDIS_URL is set. It returns 200 when every check passed
 and 503 when one failed, with a JSON body that names each check:
 
     {"status": "unavailable",
@@ -76,7 +76,7 @@ class ReadinessChecks:
         if name not in self._down:
             self._down.add(name)
             logger.warning(
-                "Readiness check %s failed: %s: %s. /health/ready answers 503 "
+                "Readiness check %s failed: %s: %s. /health/ready returns 503 "
                 "until it passes.",
                 name,
                 type(error).__name__,

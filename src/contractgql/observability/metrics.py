@@ -43,8 +43,8 @@ from contractgql.config import Settings
 
 logger = logging.getLogger(__name__)
 
-# The `_created` series of every counter double the output and no dashboard of
-# this project reads them.
+# The `_created` series of every counter double the output, and nothing in this
+# project reads them.
 prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
 
 MAX_OPERATION_NAMES = 100
@@ -70,7 +70,7 @@ JOB_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0, 1
 
 @dataclass
 class RequestObservation:
-    """What one HTTP request did, collected while it runs and counted at its end."""
+    """The route, operations and error codes of one HTTP request, counted at its end."""
 
     # The route's path template, such as /documents/{version_id}, or "" when no
     # route matched.
@@ -215,9 +215,12 @@ async def metrics_endpoint(request: Request) -> Response:
 class JobMetrics:
     """Runs of the worker's jobs, by job name and outcome.
 
-    Outcomes: `success`; `retry` when the job asked arq to run it again later;
-    `failure` for any other exception; `cancelled` when arq stopped the job at its
-    timeout or at shutdown.
+    The outcomes are:
+
+    - `success`: the job returned.
+    - `retry`: the job raised arq's Retry, so arq runs it again later.
+    - `failure`: the job raised any other exception.
+    - `cancelled`: arq stopped the job at its timeout or at shutdown.
     """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
