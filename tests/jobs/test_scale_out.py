@@ -22,14 +22,15 @@ import subprocess
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from arq import create_pool
+from arq import ArqRedis, create_pool
 from arq.connections import RedisSettings
 from arq.jobs import Job, JobStatus
 
@@ -50,8 +51,14 @@ from contractgql.security.tokens import TokenSigner
 from tests.conftest import BACKEND
 from tests.documents.helpers import CSRF_HEADER, UPLOAD_DOCUMENT, multipart, pdf_bytes
 from tests.jobs.conftest import CONTRACTGQL, free_port, process_env, read_log
+from tests.jobs.factory import make_contracts
 from tests.jobs.processes import RedisServer, Worker, wait_for, wait_until
-from tests.jobs.test_worker import assert_exactly_once, due_world
+from tests.jobs.test_worker import (
+    OFFSETS,
+    assert_exactly_once,
+    due_world,
+    reminders_locked,
+)
 from tests.observability.test_metrics import parse, request_labels
 
 pytestmark = [
@@ -68,6 +75,9 @@ LOAD_SECONDS = 20.0
 STOP_API_AT = 6.0
 KILL_WORKER_AT = 10.0
 UPLOADS = 6
+# Contracts with due reminders that are added mid-run, for a scan that the kill of
+# a worker may cut off.
+ADDED_DUE_CONTRACTS = 400
 START_TIMEOUT = 60.0
 DRAIN_TIMEOUT = 60.0
 REQUEST_TIMEOUT = 30.0
@@ -312,12 +322,41 @@ async def upload_documents(
 
 
 async def stop_mid_run(
-    api: ApiServer, worker: Worker, cluster: Cluster, started: float
-) -> None:
+    api: ApiServer,
+    workers: list[Worker],
+    started: float,
+    add_due_contracts: Callable[[], Awaitable[list[int]]],
+    pool: ArqRedis,
+    settings: Settings,
+) -> tuple[list[int], int]:
+    """Stop the API, then kill the worker that runs a scan in the middle of it.
+
+    The scan plans contracts that came due mid-run, and cannot insert their
+    reminders while the table is locked, so it is cut off before it ends.
+    Return the ids of the added contracts and the index of the killed worker.
+    """
     await asyncio.sleep(max(0.0, started + STOP_API_AT - time.monotonic()))
     api.process.send_signal(signal.SIGTERM)
+    added = await add_due_contracts()
     await asyncio.sleep(max(0.0, started + KILL_WORKER_AT - time.monotonic()))
-    worker.kill()
+    job_id = f"mid-run-scan-{uuid.uuid4().hex[:8]}"
+    async with reminders_locked(settings):
+        await pool.enqueue_job("scan_all", _job_id=job_id)
+
+        async def picked_up() -> bool:
+            return any(f"→ {job_id}:scan_all" in w.text() for w in workers)
+
+        await wait_for(picked_up, START_TIMEOUT, "a worker to start the scan")
+        await asyncio.sleep(0.5)
+        victim = next(
+            index
+            for index, worker in enumerate(workers)
+            if f"→ {job_id}:scan_all" in worker.text()
+        )
+        workers[victim].kill()
+    # The scan was cut off: the killed worker never logged its end.
+    assert f"← {job_id}:scan_all" not in workers[victim].text()
+    return added, victim
 
 
 @pytest.fixture
@@ -396,17 +435,34 @@ async def test_two_apis_two_workers_one_stopped_each(
     ):
         ledger.contracts[contract_id] = KnownState(name, version)
     cluster = Cluster(apis, token)
+    pool = await create_pool(
+        RedisSettings.from_dsn(redis_server.url), default_queue_name=queue
+    )
+
+    async def add_due_contracts() -> list[int]:
+        contract_type_id = (
+            await Contract.filter(id=ids[0]).values_list("contract_type_id", flat=True)
+        )[0]
+        return await make_contracts(
+            world,
+            ADDED_DUE_CONTRACTS,
+            contract_type_id=contract_type_id,
+            start_date=today - timedelta(days=100),
+            end_date=today + timedelta(days=30),
+            reminder_offsets=OFFSETS,
+        )
+
     started = time.monotonic()
     deadline = started + LOAD_SECONDS
     slices = [contract_ids[n::WRITERS] for n in range(WRITERS)]
     try:
-        await asyncio.gather(
+        *_, (added_ids, killed) = await asyncio.gather(
             *(
                 write_contracts(cluster, ledger, n, slices[n], deadline)
                 for n in range(WRITERS)
             ),
             upload_documents(cluster, ledger, contract_ids, deadline),
-            stop_mid_run(apis[1], workers[0], cluster, started),
+            stop_mid_run(apis[1], workers, started, add_due_contracts, pool, scratch),
         )
     finally:
         await cluster.close()
@@ -414,9 +470,6 @@ async def test_two_apis_two_workers_one_stopped_each(
     # The sweeps would catch up within a minute. These jobs make the surviving
     # worker do it now. Jobs that the killed worker was running stay in the
     # queue until their timeout, and then run again.
-    pool = await create_pool(
-        RedisSettings.from_dsn(redis_server.url), default_queue_name=queue
-    )
     try:
         # The texts sweep is a cron function, whose job arq keeps marked in
         # progress for a while after it ends, so only the texts are waited for.
@@ -448,7 +501,7 @@ async def test_two_apis_two_workers_one_stopped_each(
 
     await wait_for(drained, DRAIN_TIMEOUT, "the outbox and the texts to drain")
     worker_metrics = httpx.get(
-        f"http://127.0.0.1:{metrics_ports[1]}/metrics", timeout=5
+        f"http://127.0.0.1:{metrics_ports[1 - killed]}/metrics", timeout=5
     ).text
     api_metrics = httpx.get(
         f"{apis[0].url}/metrics",
@@ -462,8 +515,9 @@ async def test_two_apis_two_workers_one_stopped_each(
         assert exit_code in (0, -signal.SIGTERM), read_log(api.log)
         assert "Application shutdown complete" in read_log(api.log)
         assert "Traceback" not in read_log(api.log)
-    assert workers[1].stop() == 0, workers[1].text()
-    assert workers[0].process.returncode == -signal.SIGKILL
+    survivor = workers[1 - killed]
+    assert survivor.stop() == 0, survivor.text()
+    assert workers[killed].process.returncode == -signal.SIGKILL
     assert ledger.failures == []
     # Both APIs responded, and the stopped one was then skipped.
     assert apis[1].responses["UpdateContract"] > 0
@@ -471,7 +525,7 @@ async def test_two_apis_two_workers_one_stopped_each(
     assert len(ledger.audited) > 100
 
     # Every job's effect exists exactly once.
-    await assert_exactly_once(world, ids, today)
+    await assert_exactly_once(world, ids + added_ids, today)
 
     # Every acknowledged rename and note is stored.
     stored = {
