@@ -3,9 +3,9 @@
     .venv/bin/python -m bench.mixed_load [--clients 32] [--duration 60] [--apis 2]
 
 The run seeds its own PostgreSQL database with the 10,000 contracts of the
-contracts page benchmark (`bench.seed`), runs a first reminder scan and records
-its audit events, and starts its own redis-server, --apis `contractgql serve`
-processes and one `contractgql worker`, all on 127.0.0.1.
+contracts page benchmark (`bench.seed`). It runs a first reminder scan and
+records its audit events. Then it starts its own redis-server, --apis
+`contractgql serve` processes and one `contractgql worker`, all on 127.0.0.1.
 --clients clients then send the mix of `bench.mixed_traffic.OPERATIONS` for
 --duration seconds, each request to the next API process in turn.
 
@@ -400,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     host = urlsplit(args.server_url).hostname or ""
     if host != "localhost" and not _is_loopback(host):
         parser.error(f"--server-url {args.server_url!r} is not on loopback")
+
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
@@ -413,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     except (SetupError, SeedError, OSError) as error:
         logger.error("Benchmark failed: %s. The logs are in %s.", error, work_dir)
         return 1
+
     print(format_report(result))
     args.results_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -168,7 +168,7 @@ class Traffic:
             if request_id is not None and (
                 response.headers.get("x-request-id") != request_id
             ):
-                raise CheckFailed("the response has another X-Request-ID")
+                raise CheckFailed("the response's X-Request-ID differs")
         try:
             document = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -181,7 +181,7 @@ class Traffic:
 
 
 class Client:
-    """One simulated user: a loop of operations on its own connection pool."""
+    """One simulated user, which sends operations in a loop until the run ends."""
 
     def __init__(self, index: int, traffic: Traffic, owned: list[int]) -> None:
         self.index = index
@@ -226,8 +226,9 @@ class Client:
         after_pk = self.rng.randint(1, self.traffic.contract_count)
         variables = {"first": PAGE_SIZE, "after": encode_end_date_cursor(after_pk)}
         data = await self.traffic.post(session, CONTRACTS_PAGE_QUERY, variables)
-        if not isinstance(data["contracts"]["edges"], list):
-            raise CheckFailed("contracts.edges is not a list")
+        edges = data["contracts"]["edges"]
+        if not isinstance(edges, list) or len(edges) > PAGE_SIZE:
+            raise CheckFailed(f"contracts.edges is not a list of {PAGE_SIZE} or fewer")
 
     async def contract_totals(self, session: aiohttp.ClientSession) -> None:
         variables = {"filter": self.rng.choice(TOTALS_FILTERS)}
@@ -260,7 +261,10 @@ class Client:
             raise CheckFailed(f"updateContract: {payload['errors'][0]['code']}")
         version = payload["contract"]["version"]
         if version != known.version + 1:
-            raise CheckFailed(f"version {version} after {known.version}")
+            raise CheckFailed(
+                f"updateContract returned version {version}, expected "
+                f"{known.version + 1}"
+            )
         self.traffic.ledger.contracts[contract_pk] = KnownContract(name, version, True)
         self.traffic.ledger.audited[request_id] = "contract.update"
 
