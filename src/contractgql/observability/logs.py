@@ -73,10 +73,10 @@ def log_format_from_environment() -> str:
 def configure_logging(log_format: str, level: str | int) -> None:
     """Send every logger's records to standard error in `log_format`.
 
-    uvicorn's loggers included: `contractgql serve` starts uvicorn without a
-    logging configuration of its own, so its records reach this handler too.
-    Like `logging.basicConfig`, it changes nothing when the root logger has
-    handlers already, such as those of a test runner.
+    This includes uvicorn's loggers, because `contractgql serve` starts uvicorn
+    without a logging configuration of its own. Like `logging.basicConfig`, it
+    changes nothing when the root logger has handlers already, such as those of
+    a test runner.
     """
     root = logging.getLogger()
     if root.handlers:

@@ -18,7 +18,7 @@ MAX_REQUEST_ID_LENGTH = 64
 _VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,%d}" % MAX_REQUEST_ID_LENGTH)
 
 # Set for each HTTP request and websocket by the request middleware, and for each
-# import by the importer. None in workers and command-line jobs.
+# import by the importer. None in workers and in the other commands.
 current_request_id: ContextVar[str | None] = ContextVar(
     "contractgql_request_id", default=None
 )
