@@ -7,7 +7,7 @@ POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 CONTRACTS ?= 100000,1000000
 
 .PHONY: demo test test-sqlite test-postgres install schema lint fuzz bench bench-scan bench-audit \
-	bench-imports
+	bench-imports bench-load
 
 $(BIN)/contractgql: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,3 +59,7 @@ bench-imports: install
 bench-audit: install
 	$(BIN)/pip install --quiet -e ".[bench]"
 	$(BIN)/python -m bench.audit
+
+bench-load: install
+	$(BIN)/pip install --quiet -e ".[bench]"
+	$(BIN)/python -m bench.mixed_load

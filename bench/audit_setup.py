@@ -264,12 +264,12 @@ def start_redis(processes: BenchProcesses) -> tuple[BenchProcess, str]:
 
 
 def start_server(
-    processes: BenchProcesses, env: dict[str, str]
+    processes: BenchProcesses, env: dict[str, str], name: str = "server"
 ) -> tuple[BenchProcess, str]:
     """Start `contractgql serve` and return it and its /graphql URL once ready."""
     port = processes.free_port()
     started = processes.start(
-        "server",
+        name,
         [*CONTRACTGQL, "serve", "--host", "127.0.0.1", "--port", str(port)],
         {**env, "CONTRACTGQL_LOG_LEVEL": "WARNING"},
         port,
@@ -283,9 +283,11 @@ def start_server(
     return started, f"{base}/graphql"
 
 
-def start_worker(processes: BenchProcesses, env: dict[str, str]) -> BenchProcess:
+def start_worker(
+    processes: BenchProcesses, env: dict[str, str], name: str = "worker"
+) -> BenchProcess:
     """Start `contractgql worker` and wait for its start-up line in the log."""
-    started = processes.start("worker", [*CONTRACTGQL, "worker"], env)
+    started = processes.start(name, [*CONTRACTGQL, "worker"], env)
 
     def ready() -> bool:
         return "Worker started on queue" in read_log(started.log_path)

@@ -196,14 +196,14 @@ class LoadGenerator:
             cpu_before.ru_utime + cpu_before.ru_stime
         )
         latencies.sort()
-        result.p50_ms = _percentile_ms(latencies, 0.50)
-        result.p90_ms = _percentile_ms(latencies, 0.90)
-        result.p99_ms = _percentile_ms(latencies, 0.99)
+        result.p50_ms = percentile_ms(latencies, 0.50)
+        result.p90_ms = percentile_ms(latencies, 0.90)
+        result.p99_ms = percentile_ms(latencies, 0.99)
         result.max_ms = latencies[-1] * 1000 if latencies else 0.0
         return result
 
 
-def _percentile_ms(sorted_seconds: list[float], quantile: float) -> float:
+def percentile_ms(sorted_seconds: list[float], quantile: float) -> float:
     """Return the nearest-rank percentile of sorted latencies, in milliseconds."""
     if not sorted_seconds:
         return 0.0

@@ -1,5 +1,5 @@
 """The ASGI application: GraphQL endpoint with GraphiQL and subscriptions, the CSV
-export, document downloads, calendar feeds and health checks."""
+export, document downloads, calendar feeds, health checks and metrics."""
 
 from __future__ import annotations
 
@@ -18,14 +18,12 @@ from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse
+from starlette.responses import RedirectResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketClose
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
-from tortoise import connections
 
 from contractgql import db
 from contractgql.audit import current_request_id, pending_organizations
@@ -59,6 +57,9 @@ from contractgql.notifications.calendar import (
     calendar_feed_endpoint,
 )
 from contractgql.notifications.pubsub import NotificationHub, configure_publishing
+from contractgql.observability import health
+from contractgql.observability.metrics import HttpMetrics, metrics_endpoint
+from contractgql.observability.middleware import RequestObservability
 from contractgql.security.policy import Policy, PolicyError
 from contractgql.security.throttle import LoginThrottle
 from contractgql.security.tokens import TokenSigner
@@ -266,10 +267,14 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
         Route("/export/contracts.xlsx", export_contracts_xlsx, methods=["GET"]),
         Route(DOWNLOAD_PATH, download_document, methods=["GET"]),
         Route(FEED_PATH, calendar_feed_endpoint, methods=["GET"]),
-        Route("/health/live", _live),
-        Route("/health/ready", _ready),
+        Route("/health/live", health.live),
+        Route("/health/ready", health.ready),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]
-    middleware = []
+    http_metrics = HttpMetrics()
+    # Outermost, so that every response carries the request id and is counted,
+    # also those that CORS or the body limit reject.
+    middleware = [Middleware(RequestObservability, metrics=http_metrics)]
     if settings.cors_origins:
         middleware.append(
             Middleware(
@@ -297,20 +302,9 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.services = services
     app.state.notification_hub = hub
+    app.state.http_metrics = http_metrics
+    app.state.readiness = health.ReadinessChecks(settings)
     return app
-
-
-async def _live(request: Request) -> JSONResponse:
-    return JSONResponse({"status": "ok"})
-
-
-async def _ready(request: Request) -> JSONResponse:
-    try:
-        await connections.get("default").execute_query("SELECT 1")
-    except Exception as error:  # noqa: BLE001 - any failure means not ready
-        logger.warning("Readiness check failed: %s", error)
-        return JSONResponse({"status": "unavailable", "database": "down"}, 503)
-    return JSONResponse({"status": "ok", "database": "up"})
 
 
 def _safe_url(settings: Settings) -> str:

@@ -12,6 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from contractgql.config import ConfigError, Settings, load_settings
+from contractgql.observability.logs import (
+    LogFormatError,
+    configure_logging,
+    log_format_from_environment,
+)
 
 logger = logging.getLogger("contractgql")
 
@@ -19,10 +24,12 @@ logger = logging.getLogger("contractgql")
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("CONTRACTGQL_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    try:
+        log_format = log_format_from_environment()
+    except LogFormatError as error:
+        print(f"contractgql: {error}", file=sys.stderr)
+        return 2
+    configure_logging(log_format, os.environ.get("CONTRACTGQL_LOG_LEVEL", "INFO"))
     # Casbin logs the whole model and policy at INFO whenever one is loaded; the
     # policy module logs a one-line summary instead.
     logging.getLogger("casbin").setLevel(logging.WARNING)
@@ -144,6 +151,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host or settings.host,
         port=args.port or settings.port,
         log_level=os.environ.get("CONTRACTGQL_LOG_LEVEL", "info").lower(),
+        # uvicorn's records go to the handler that configure_logging installed,
+        # in the format of CONTRACTGQL_LOG_FORMAT and with the request id.
+        log_config=None,
         # The app reads X-Forwarded-For itself, and only from the proxies listed in
         # CONTRACTGQL_TRUSTED_PROXIES. uvicorn would otherwise trust it from loopback.
         proxy_headers=False,

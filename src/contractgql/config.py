@@ -85,6 +85,13 @@ class Settings:
     contract_url: str | None = None
     digest_hour: int = 7
     notification_poll_interval: float = 5.0
+    # Access to /metrics (contractgql.observability.metrics): a bearer token, and
+    # networks whose direct clients need none. With neither, /metrics is off.
+    metrics_token: str | None = None
+    metrics_networks: tuple[str, ...] = ()
+    # Where `contractgql worker` serves its metrics over HTTP; no port, no server.
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int | None = None
 
     @property
     def resolved_database_url(self) -> str:
@@ -176,12 +183,38 @@ def load_settings() -> Settings:
         notification_poll_interval=_float_setting(
             "CONTRACTGQL_NOTIFICATION_POLL_INTERVAL", 5.0
         ),
+        metrics_token=env.get("CONTRACTGQL_METRICS_TOKEN") or None,
+        metrics_networks=_networks_setting("CONTRACTGQL_METRICS_NETWORKS"),
+        worker_metrics_host=env.get("CONTRACTGQL_WORKER_METRICS_HOST") or "127.0.0.1",
+        worker_metrics_port=_optional_int_setting("CONTRACTGQL_WORKER_METRICS_PORT"),
     )
     _validate(settings)
     _validate_documents(settings)
     _validate_scans(settings)
     _validate_delivery(settings)
+    _validate_metrics(settings)
     return settings
+
+
+def _optional_int_setting(name: str) -> int | None:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return None
+    return _int_setting(name, 0)
+
+
+def _validate_metrics(settings: Settings) -> None:
+    if settings.metrics_token is not None and len(settings.metrics_token) < 32:
+        raise ConfigError(
+            "CONTRACTGQL_METRICS_TOKEN is shorter than 32 characters: generate one "
+            "with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`."
+        )
+    port = settings.worker_metrics_port
+    if port is not None and not 1 <= port <= 65535:
+        raise ConfigError(
+            f"CONTRACTGQL_WORKER_METRICS_PORT={port} is out of range: use a TCP "
+            "port from 1 to 65535, such as 9464."
+        )
 
 
 def _validate(settings: Settings) -> None:

@@ -7,12 +7,12 @@ AuditLog, one organization at a time.
 """
 
 from contractgql.audit.outbox import (
-    current_request_id,
     pending_organizations,
     record_change,
     record_event,
     snapshot,
 )
+from contractgql.observability.request_id import current_request_id
 
 __all__ = [
     "current_request_id",

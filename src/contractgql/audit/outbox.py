@@ -15,12 +15,9 @@ from tortoise.models import Model
 from contractgql.domain.money import from_minor_units
 from contractgql.ids import encode_id
 from contractgql.models import AuditOutbox, Contract
+from contractgql.observability.request_id import current_request_id
 from contractgql.security.viewer import Viewer
 
-# The GraphQL request id, set by the GraphQL context, copied into each event.
-current_request_id: ContextVar[str | None] = ContextVar(
-    "contractgql_audit_request_id", default=None
-)
 # Organizations whose outbox got rows in this request, for the GraphQL app to
 # enqueue a recorder job once the response is sent. None outside a request.
 pending_organizations: ContextVar[set[int] | None] = ContextVar(

@@ -9,14 +9,12 @@ one that does not exist.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import AsyncIterator
 
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from contractgql.audit import current_request_id
 from contractgql.audit.enqueue import start_recording
 from contractgql.documents.links import LinkExpired, LinkInvalid, LinkSigner
 from contractgql.documents.service import (
@@ -87,7 +85,6 @@ async def download_document(request: Request) -> Response:
         )
 
     background = None
-    current_request_id.set(uuid.uuid4().hex[:16])
     if await record_download(viewer, version, document):
         background = BackgroundTask(
             start_recording, services.settings, {viewer.organization_id}

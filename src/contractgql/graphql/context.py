@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +9,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from contractgql.config import Settings
 from contractgql.errors import AuthenticationError
+from contractgql.observability.request_id import current_request_id, new_request_id
 from contractgql.security.policy import Policy
 from contractgql.security.throttle import LoginThrottle
 from contractgql.security.tokens import TokenSigner
@@ -36,8 +36,11 @@ class Context:
     request: Any = None
     response: Any = None
     auth_error: AuthenticationError | None = None
-    # Quoted in the response and the log line of an unexpected error.
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    # The id that the request middleware gave the request, quoted in the response
+    # and the log line of an unexpected error.
+    request_id: str = field(
+        default_factory=lambda: current_request_id.get() or new_request_id()
+    )
     _loaders: Loaders | None = field(default=None, repr=False)
 
     @property

@@ -34,6 +34,7 @@ from contractgql.graphql.mutations.records import RecordMutations
 from contractgql.graphql.mutations.workflow import WorkflowMutations
 from contractgql.graphql.queries.hours import HoursQueries
 from contractgql.graphql.queries.root import Query as RootQuery
+from contractgql.graphql.observation import OperationObservation
 from contractgql.graphql.subscriptions import Subscription
 from contractgql.graphql.types import documents as document_types
 from contractgql.graphql.types.catalog import (
@@ -222,6 +223,7 @@ schema = ContractSchema(
         ContractCapNode,
     ],
     extensions=[
+        OperationObservation,
         ErrorCodes,
         DocumentLimits,
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),

@@ -42,6 +42,7 @@ from contractgql.importexport.jobs import IMPORT_JOB, IMPORT_TIMEOUT, run_job
 from contractgql.importexport.jobs import MAX_ATTEMPTS as IMPORT_MAX_ATTEMPTS
 from contractgql.jobs.scans import ScanError, scan_all
 from contractgql.jobs.scheduler import retry_delay
+from contractgql.observability.metrics import JobMetrics
 from contractgql.security.policy import Policy
 
 logger = logging.getLogger(__name__)
@@ -268,11 +269,22 @@ def worker_settings(settings: Settings) -> type:
     timeout = settings.scan_timeout
     hours, minutes = cron_times(settings.scan_interval)
     connection = redis_settings(settings.redis_url)
+    metrics = JobMetrics()
+    # The job names of the metrics: cron jobs count under the name of the job
+    # they enqueue, without the queue name that makes their arq name unique.
+    scan = metrics.measured("scan_all", scan_job)
+    record = metrics.measured(RECORD_AUDIT_JOB, record_audit_job)
+    extract = metrics.measured(EXTRACT_TEXT_JOB, extract_text_job)
+    sweep_texts = metrics.measured("extract_pending_texts", extract_pending_job)
 
     async def startup(ctx: dict[str, Any]) -> None:
         await db.connect(settings)
         ctx["policy"] = Policy.load(settings.policy_dir)
         ctx["audit_runs"] = AuditRecorderRuns()
+        if settings.worker_metrics_port is not None:
+            ctx["metrics_server"] = metrics.serve(
+                settings.worker_metrics_host, settings.worker_metrics_port
+            )
         logger.info(
             "Worker started on queue %r: scans every %d minutes and at start",
             settings.worker_queue,
@@ -280,25 +292,28 @@ def worker_settings(settings: Settings) -> type:
         )
 
     async def shutdown(ctx: dict[str, Any]) -> None:
+        server = ctx.pop("metrics_server", None)
+        if server is not None:
+            server.shutdown()
         await db.disconnect()
 
     class WorkerSettings:
         functions = [
             func(
-                scan_job,
+                scan,
                 name="scan_all",
                 timeout=timeout,
                 max_tries=MAX_TRIES,
                 keep_result=KEEP_RESULT,
             ),
             func(
-                record_audit_job,
+                record,
                 name=RECORD_AUDIT_JOB,
                 max_tries=MAX_TRIES,
                 keep_result=0,
             ),
             func(
-                extract_text_job,
+                extract,
                 name=EXTRACT_TEXT_JOB,
                 max_tries=MAX_TRIES,
                 timeout=TEXT_JOB_TIMEOUT,
@@ -319,7 +334,7 @@ def worker_settings(settings: Settings) -> type:
         # database would drop each other's scans as duplicates.
         cron_jobs = [
             cron(
-                scan_job,
+                scan,
                 name=f"cron:{settings.worker_queue}:scan_all",
                 hour=hours,
                 minute=minutes,
@@ -328,14 +343,14 @@ def worker_settings(settings: Settings) -> type:
                 max_tries=MAX_TRIES,
             ),
             cron(
-                record_audit_job,
+                record,
                 name=f"cron:{settings.worker_queue}:record_audit",
                 minute=None,
                 run_at_startup=True,
                 max_tries=MAX_TRIES,
             ),
             cron(
-                extract_pending_job,
+                sweep_texts,
                 name=f"cron:{settings.worker_queue}:extract_pending_texts",
                 minute=None,
                 run_at_startup=True,
@@ -347,7 +362,7 @@ def worker_settings(settings: Settings) -> type:
         redis_settings = connection
         on_startup = startup
         on_shutdown = shutdown
-        ctx = {"settings": settings}
+        ctx = {"settings": settings, "job_metrics": metrics}
         job_timeout = timeout
         max_tries = MAX_TRIES
         keep_result = KEEP_RESULT

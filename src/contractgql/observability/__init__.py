@@ -1,0 +1,1 @@
+"""Operating the service: request ids, log formats, metrics and health checks."""
