@@ -85,6 +85,9 @@ class Settings:
     contract_url: str | None = None
     digest_hour: int = 7
     notification_poll_interval: float = 5.0
+    # Names of the tags that mark a contract as a cancellation risk in the reports,
+    # compared without regard to case.
+    risk_tags: tuple[str, ...] = ("cancellation risk",)
 
     @property
     def resolved_database_url(self) -> str:
@@ -125,6 +128,17 @@ def _int_setting(name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a whole number.") from None
+
+
+def _names_setting(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """Read a comma-separated list of names, or `default` when the variable is unset.
+
+    An empty value sets an empty list.
+    """
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
 def load_settings() -> Settings:
@@ -176,6 +190,7 @@ def load_settings() -> Settings:
         notification_poll_interval=_float_setting(
             "CONTRACTGQL_NOTIFICATION_POLL_INTERVAL", 5.0
         ),
+        risk_tags=_names_setting("CONTRACTGQL_RISK_TAGS", ("cancellation risk",)),
     )
     _validate(settings)
     _validate_documents(settings)

@@ -16,6 +16,7 @@ from contractgql.graphql.queries.notifications import (
     notifications_connection,
 )
 from contractgql.graphql.queries.records import records_connection
+from contractgql.graphql.queries.reports import ReportQuery
 from contractgql.graphql.queries.tokens import (
     api_token_by_id,
     api_tokens_connection,
@@ -145,7 +146,7 @@ class ViewerType:
 
 
 @strawberry.type
-class Query:
+class Query(ReportQuery):
     @strawberry.field(
         description="The logged-in caller, their organization and rights."
     )
