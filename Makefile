@@ -5,8 +5,11 @@ BIN := $(VENV)/bin
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 # Numbers of contracts for `make bench-scan`, separated by commas.
 CONTRACTS ?= 100000,1000000
+# Number of contracts for `make bench-reports`.
+REPORT_CONTRACTS ?= 1000000
 
-.PHONY: demo test test-sqlite test-postgres install schema lint bench bench-scan bench-audit
+.PHONY: demo test test-sqlite test-postgres install schema lint bench bench-scan bench-audit \
+	bench-reports
 
 $(BIN)/contractgql: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +44,9 @@ bench: install
 
 bench-scan: install
 	$(BIN)/python -m bench.scan --contracts $(CONTRACTS) --phases
+
+bench-reports: install
+	$(BIN)/python -m bench.reports --contracts $(REPORT_CONTRACTS)
 
 bench-audit: install
 	$(BIN)/pip install --quiet -e ".[bench]"

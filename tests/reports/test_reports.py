@@ -385,6 +385,32 @@ async def test_portfolio_by_client(api: Api, portfolio: dict[str, int]) -> None:
     assert globex["USD"]["mrr"] == "100.00"
 
 
+GROUP_PAGE = """
+query Page($first: Int!, $offset: Int!) {
+  portfolio(referenceDate: "2027-06-15", groupBy: CLIENT) {
+    groupCount
+    groups(first: $first, offset: $offset) { name figures { contractCount } }
+  }
+}
+"""
+
+
+async def test_portfolio_group_pages(api: Api, portfolio: dict[str, int]) -> None:
+    data = await api.data(GROUP_PAGE, {"first": 1, "offset": 1}, role="finance")
+    report = data["portfolio"]
+    assert report["groupCount"] == 2
+    # Globex: C3, C4 and C8.
+    assert report["groups"] == [{"name": "Globex", "figures": {"contractCount": 3}}]
+
+
+async def test_portfolio_group_page_too_large(
+    api: Api, portfolio: dict[str, int]
+) -> None:
+    error = await api.error(GROUP_PAGE, {"first": 1001, "offset": 0}, role="finance")
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["message"] == "'first' is 1001: ask for 1 to 1000 groups a page."
+
+
 async def test_portfolio_by_type(api: Api, portfolio: dict[str, int]) -> None:
     data = await api.data(
         PORTFOLIO, {"date": "2027-06-15", "groupBy": "CONTRACT_TYPE"}, role="finance"

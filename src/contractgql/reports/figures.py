@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from contractgql.domain.money import PaymentFrequency, monthly_recurring
 from contractgql.reports.sql import sum_of
 
 
@@ -55,14 +54,9 @@ class ByCurrency(defaultdict[str, Revenue]):
 
 
 def add_row(figures: ByCurrency, row: dict[str, Any]) -> None:
-    """Add a grouped SQL row with currency, frequency, contracts, amount_sum and,
-    when selected, whole_term.
-
-    The rows are grouped by payment frequency, so the MRR of the group is its
-    amount sum over the months of the period, exactly as for one contract.
-    """
+    """Add a grouped SQL row with currency, contracts, yearly (the sum of ARR in
+    minor units, see reports.sql.yearly_sql) and, when selected, whole_term."""
     revenue = figures[row["currency"]]
     revenue.contracts += int(row["contracts"])
-    frequency = PaymentFrequency(row["frequency"])
-    revenue.monthly += monthly_recurring(sum_of(row["amount_sum"]), frequency)
+    revenue.monthly += Fraction(sum_of(row["yearly"]), 12)
     revenue.whole_term += sum_of(row.get("whole_term"))

@@ -18,14 +18,14 @@ from datetime import date
 from typing import Any
 
 from contractgql.db import Statement
-from contractgql.models import ContractEventKind
+from contractgql.models import ContractEvent, ContractEventKind
 from contractgql.reports.figures import ByCurrency, add_row
 from contractgql.reports.sql import (
     billing_periods_sql,
-    exact_product,
     fetch,
     new_statement,
     reported_contracts,
+    yearly_sql,
 )
 from contractgql.security.viewer import Viewer
 
@@ -64,20 +64,29 @@ class Portfolio:
 
 
 async def portfolio(
-    viewer: Viewer, reference_date: date, grouping: Grouping
+    viewer: Viewer, reference_date: date, grouping: Grouping, whole_term: bool
 ) -> Portfolio:
-    """Compute the portfolio in force on `reference_date`, in one or two statements."""
+    """Compute the portfolio in force on `reference_date`.
+
+    Without `whole_term` the total contract value is left at 0 and not computed,
+    which saves most of the statement's time: pass False when the caller did not
+    ask for it or may not read it.
+    """
     report = Portfolio(reference_date, grouping)
+    renewed = await renewed_since(viewer.organization_id, reference_date)
     if grouping is Grouping.NONE:
-        for row in await in_force_rows(viewer, reference_date, None):
+        rows = await in_force_rows(viewer, reference_date, None, renewed, whole_term)
+        for row in rows:
             add_row(report.totals, row)
         return report
 
-    for row in await in_force_rows(viewer, reference_date, grouping):
+    rows = await in_force_rows(viewer, reference_date, grouping, renewed, whole_term)
+    for row in rows:
         key = row["group_key"]
         add_row(report.groups.setdefault(key, ByCurrency()), row)
     if grouping is Grouping.TAG:
-        for row in await in_force_rows(viewer, reference_date, None):
+        rows = await in_force_rows(viewer, reference_date, None, renewed, whole_term)
+        for row in rows:
             add_row(report.totals, row)
     else:
         for figures in report.groups.values():
@@ -86,26 +95,55 @@ async def portfolio(
 
 
 async def in_force_totals(viewer: Viewer, day: date) -> ByCurrency:
-    """Return the contracts in force on `day` and their revenue per currency."""
+    """Return the contracts in force on `day` and their MRR per currency."""
     totals = ByCurrency()
-    for row in await in_force_rows(viewer, day, None):
+    renewed = await renewed_since(viewer.organization_id, day)
+    for row in await in_force_rows(viewer, day, None, renewed, whole_term=False):
         add_row(totals, row)
     return totals
 
 
+async def renewed_since(organization_id: int, day: date) -> bool:
+    """Return whether a term that ended on or after `day` was renewed.
+
+    Only then can a contract in force on `day` have had another amount or end
+    date on that day, so the statements skip the history when this is False, as
+    it usually is for today.
+    """
+    return await ContractEvent.filter(
+        organization_id=organization_id,
+        kind=ContractEventKind.RENEWED,
+        term_end__gte=day,
+    ).exists()
+
+
 async def in_force_rows(
-    viewer: Viewer, day: date, grouping: Grouping | None
+    viewer: Viewer,
+    day: date,
+    grouping: Grouping | None,
+    renewed: bool,
+    whole_term: bool,
 ) -> list[dict[str, Any]]:
-    """Return the contracts in force on `day` grouped by currency, frequency and
-    `grouping`, with their amount sum and total contract value in minor units.
+    """Return the contracts in force on `day` grouped by currency and `grouping`,
+    with their ARR and, with `whole_term`, their total contract value in minor
+    units. `renewed` is what renewed_since() returned for `day`.
     """
     statement = new_statement()
     # Parameters are added in the order of the text, which SQLite needs.
-    history = _term_history(statement, viewer.organization_id, day)
-    tag_join = ""
+    joins = ""
+    amount = "c.amount_minor"
+    term_end = "c.end_date"
+    if renewed:
+        history = _term_history(statement, viewer.organization_id, day)
+        joins = f"LEFT JOIN ({history}) h ON h.contract_id = c.id "
+        amount = (
+            "(CASE WHEN h.contract_id IS NULL THEN c.amount_minor "
+            "ELSE h.old_amount_minor END)"
+        )
+        term_end = "COALESCE(h.term_end, c.end_date)"
     if grouping is Grouping.TAG:
         organization = statement.parameter(viewer.organization_id)
-        tag_join = (
+        joins += (
             "LEFT JOIN (SELECT ct.contracts_id, ct.tag_id FROM contract_tags ct "
             "JOIN tags t ON t.id = ct.tag_id "
             f"WHERE t.organization_id = {organization} AND t.archived_at IS NULL) g "
@@ -115,29 +153,24 @@ async def in_force_rows(
     started = statement.parameter(day)
     running = statement.parameter(day)
 
-    amount = (
-        "(CASE WHEN h.contract_id IS NULL THEN c.amount_minor "
-        "ELSE h.old_amount_minor END)"
-    )
-    term_end = "COALESCE(h.term_end, c.end_date)"
-    periods = billing_periods_sql(statement, "c.start_date", term_end)
-    whole_term = (
-        f"CASE WHEN c.payment_frequency = 'one_off' THEN {amount} "
-        f"WHEN {term_end} IS NULL THEN NULL "
-        f"ELSE {exact_product(statement, amount, periods)} END"
-    )
+    total = "0"
+    if whole_term:
+        periods = billing_periods_sql(statement, "c.start_date", term_end)
+        total = (
+            f"CASE WHEN c.payment_frequency = 'one_off' THEN {amount} "
+            f"WHEN {term_end} IS NULL THEN NULL "
+            f"ELSE {amount} * {periods} END"
+        )
     key = _GROUP_KEYS[grouping] if grouping is not None else "NULL"
     # PostgreSQL rejects a constant in GROUP BY.
     group_by = f"{key}, " if grouping is not None else ""
     sql = (
         f"SELECT {key} AS group_key, c.currency AS currency, "
-        "c.payment_frequency AS frequency, COUNT(*) AS contracts, "
-        f"SUM({amount}) AS amount_sum, SUM({whole_term}) AS whole_term "
-        f"FROM contracts c LEFT JOIN ({history}) h ON h.contract_id = c.id "
-        f"{tag_join}"
+        f"COUNT(*) AS contracts, SUM({yearly_sql(amount)}) AS yearly, "
+        f"SUM({total}) AS whole_term FROM contracts c {joins}"
         f"WHERE {scope} AND c.start_date <= {started} "
         f"AND (c.end_date IS NULL OR c.end_date >= {running}) "
-        f"GROUP BY {group_by}c.currency, c.payment_frequency"
+        f"GROUP BY {group_by}c.currency"
     )
     return await fetch(statement, sql)
 

@@ -31,6 +31,7 @@ from contractgql.reports.sql import (
     new_statement,
     reported_contracts,
     sum_of,
+    yearly_sql,
 )
 from contractgql.security.records import visible_contracts_condition
 from contractgql.security.viewer import Viewer
@@ -66,7 +67,7 @@ async def ending_groups(
     viewer: Viewer, period: DateRange, risk_tags: Sequence[int]
 ) -> list[EndingGroup]:
     """Return the contracts whose current term ends in `period`, grouped by
-    currency, payment frequency, contract type and risk flags."""
+    currency, contract type and risk flags."""
     statement = new_statement()
     if risk_tags:
         tag_list = ", ".join(statement.parameter(tag_id) for tag_id in risk_tags)
@@ -88,10 +89,10 @@ async def ending_groups(
     )
     sql = (
         "SELECT c.contract_type_id AS contract_type_id, c.currency AS currency, "
-        f"c.payment_frequency AS frequency, {flags}, COUNT(*) AS contracts, "
-        "SUM(c.amount_minor) AS amount_sum FROM contracts c "
+        f"{flags}, COUNT(*) AS contracts, "
+        f"SUM({yearly_sql('c.amount_minor')}) AS yearly FROM contracts c "
         f"WHERE {scope} AND c.end_date >= {start} AND c.end_date <= {end} "
-        "GROUP BY c.contract_type_id, c.currency, c.payment_frequency, "
+        "GROUP BY c.contract_type_id, c.currency, "
         "no_auto_renewal, notice_given, risk_tagged"
     )
     merged: dict[tuple[int | None, bool, bool, bool], ByCurrency] = defaultdict(
@@ -126,11 +127,11 @@ async def notice_deadlines(viewer: Viewer, period: DateRange) -> ByCurrency:
     start = statement.parameter(period.start)
     end = statement.parameter(period.end)
     sql = (
-        "SELECT c.currency AS currency, c.payment_frequency AS frequency, "
-        "COUNT(*) AS contracts, SUM(c.amount_minor) AS amount_sum FROM contracts c "
+        "SELECT c.currency AS currency, COUNT(*) AS contracts, "
+        f"SUM({yearly_sql('c.amount_minor')}) AS yearly FROM contracts c "
         f"WHERE {scope} AND c.notice_deadline >= {start} "
         f"AND c.notice_deadline <= {end} "
-        "GROUP BY c.currency, c.payment_frequency"
+        "GROUP BY c.currency"
     )
     figures = ByCurrency()
     for row in await fetch(statement, sql):
@@ -300,13 +301,13 @@ async def churn(viewer: Viewer, period: DateRange) -> Churn:
     end = statement.parameter(period.end)
     started = statement.parameter(period.start)
     sql = (
-        "SELECT c.currency AS currency, c.payment_frequency AS frequency, "
-        "COUNT(*) AS contracts, SUM(c.amount_minor) AS amount_sum "
+        "SELECT c.currency AS currency, COUNT(*) AS contracts, "
+        f"SUM({yearly_sql('c.amount_minor')}) AS yearly "
         "FROM contracts c JOIN contract_events e ON e.contract_id = c.id "
         f"AND e.kind = {expired} AND e.term_end = c.end_date "
         f"WHERE {scope} AND c.end_date >= {start} AND c.end_date <= {end} "
         f"AND c.start_date <= {started} "
-        "GROUP BY c.currency, c.payment_frequency"
+        "GROUP BY c.currency"
     )
     lost = ByCurrency()
     for row in await fetch(statement, sql):

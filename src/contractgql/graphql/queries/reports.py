@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 from fractions import Fraction
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from tortoise.models import Model
@@ -22,8 +22,8 @@ from contractgql.graphql.types.reports import (
     ContractsEndingReport,
     ForecastCurrency,
     ForecastQuarter,
+    GroupRows,
     MoneyAccess,
-    PortfolioGroup,
     PortfolioGroupingEnum,
     PortfolioReport,
     RenewalForecast,
@@ -49,7 +49,7 @@ _GROUP_MODELS: dict[Grouping, tuple[type[Model], str]] = {
     Grouping.OWNER: (User, "User"),
     Grouping.TAG: (Tag, "Tag"),
 }
-# Ids per statement when names are looked up, below SQLite's parameter limit.
+# The most ids whose names are looked up by id, below SQLite's parameter limit.
 _NAME_BATCH = 500
 
 
@@ -76,7 +76,10 @@ class ReportQuery:
     ) -> PortfolioReport:
         viewer = info.context.viewer
         day = reference_date or viewer.today
-        report = await portfolio(viewer, day, Grouping(group_by))
+        whole_term = viewer.fields.may_read(
+            "Contract", "totalContractValue"
+        ) and _selects(info.selected_fields, "totalContractValue")
+        report = await portfolio(viewer, day, Grouping(group_by), whole_term)
         return await _portfolio_report(viewer, report)
 
     @strawberry.field(
@@ -214,23 +217,23 @@ def _resolve(period: ReportPeriodInput, viewer: Viewer) -> periods.DateRange:
 
 async def _portfolio_report(viewer: Viewer, report: Portfolio) -> PortfolioReport:
     access = MoneyAccess.of(viewer)
-    groups = []
+    rows = None
     if report.grouping is not Grouping.NONE:
         model, type_name = _GROUP_MODELS[report.grouping]
         names = await _names(model, report.groups.keys(), viewer.organization_id)
-        for key in _sorted_keys(report.groups.keys(), names):
-            groups.append(
-                PortfolioGroup(
-                    id=_global_id(type_name, key),
-                    name=names.get(key) if key is not None else None,
-                    figures=portfolio_figures(report.groups[key], access),
-                )
-            )
+        rows = GroupRows(
+            keys=_sorted_keys(report.groups.keys(), names),
+            type_name=type_name,
+            names=names,
+            figures=report.groups,
+            access=access,
+        )
     return PortfolioReport(
         reference_date=report.reference_date,
         group_by=report.grouping,
         totals=portfolio_figures(report.totals, access),
-        groups=groups,
+        group_count=len(report.groups),
+        rows=rows,
     )
 
 
@@ -274,15 +277,20 @@ def _forecast_quarter(
 
 
 async def _names(
-    model: type[Model], keys: Iterable[int | None], organization_id: int | None = None
+    model: type[Model], keys: Iterable[int | None], organization_id: int
 ) -> dict[int | None, str]:
-    """Return the name of each record in `keys`, in batches of ids."""
+    """Return the name of each record in `keys`.
+
+    Up to _NAME_BATCH ids are looked up by id. More are read with every name of
+    the organization's table in one statement, which costs less than many
+    batches of ids.
+    """
     ids = sorted(key for key in keys if key is not None)
+    query = model.filter(organization_id=organization_id)
+    if len(ids) <= _NAME_BATCH:
+        query = query.filter(id__in=ids)
     names: dict[int | None, str] = {}
-    for offset in range(0, len(ids), _NAME_BATCH):
-        query = model.filter(id__in=ids[offset : offset + _NAME_BATCH])
-        if organization_id is not None:
-            query = query.filter(organization_id=organization_id)
+    if ids:
         for pk, name in await query.values_list("id", "name"):
             names[pk] = name
     return names
@@ -310,6 +318,17 @@ def _by_name(
 ) -> list[revenue.RenewalRate]:
     found = {found.contract_type_id: found for found in rates}
     return [found[key] for key in _sorted_keys(found.keys(), names)]
+
+
+def _selects(selections: Iterable[Any], name: str) -> bool:
+    """Return whether a field called `name` is selected anywhere below
+    `selections`, fragments included."""
+    for selection in selections:
+        if getattr(selection, "name", None) == name:
+            return True
+        if _selects(getattr(selection, "selections", ()), name):
+            return True
+    return False
 
 
 def _global_id(type_name: str, pk: int | None) -> strawberry.ID | None:

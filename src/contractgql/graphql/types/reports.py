@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from typing import Annotated
 
 import strawberry
 
 from contractgql.domain.money import present
+from contractgql.errors import InvalidArgument
+from contractgql.ids import encode_id
 from contractgql.reports.figures import ByCurrency, Revenue
 from contractgql.reports.periods import DateRange, PeriodPreset
 from contractgql.reports.portfolio import Grouping
@@ -40,6 +43,8 @@ PortfolioGroupingEnum = strawberry.enum(
 _MRR_NOTE = " Null for callers who may not read Contract.mrr."
 _ARR_NOTE = " Null for callers who may not read Contract.arr."
 _TCV_NOTE = " Null for callers who may not read Contract.totalContractValue."
+# The most groups of a portfolio report that one request returns.
+MAX_GROUPS_PAGE = 1000
 # Decimal places of the renewal and churn rates that the API shows.
 RATE_PLACES = Decimal("0.0001")
 
@@ -168,6 +173,17 @@ class PortfolioGroup:
     figures: PortfolioFigures = strawberry.field(description="The group's figures.")
 
 
+@dataclass
+class GroupRows:
+    """Every group of a portfolio report, sorted, and what the caller may read."""
+
+    keys: list[int | None]
+    type_name: str
+    names: dict[int | None, str]
+    figures: dict[int | None, ByCurrency]
+    access: MoneyAccess
+
+
 @strawberry.type(
     description="The signed, unarchived contracts in force on a reference date: "
     "started on or before it and ending on or after it, or open-ended. For a date "
@@ -182,10 +198,51 @@ class PortfolioReport:
     totals: PortfolioFigures = strawberry.field(
         description="Figures over every contract in force, each counted once."
     )
-    groups: list[PortfolioGroup] = strawberry.field(
-        description="One entry per group, by name, the group without one last. "
-        "Empty when grouping by NONE."
+    group_count: int = strawberry.field(
+        description="Number of groups; 0 when grouping by NONE."
     )
+    rows: strawberry.Private[GroupRows | None]
+
+    @strawberry.field(
+        description="A page of the groups, by name and then id, the group of "
+        "contracts without a client, type, owner or tag last. The order never "
+        "depends on an amount."
+    )
+    def groups(
+        self,
+        first: Annotated[
+            int,
+            strawberry.argument(
+                description=f"Groups to return, from 1 to {MAX_GROUPS_PAGE}."
+            ),
+        ] = 100,
+        offset: Annotated[
+            int, strawberry.argument(description="Groups to skip, 0 or more.")
+        ] = 0,
+    ) -> list[PortfolioGroup]:
+        if not 1 <= first <= MAX_GROUPS_PAGE:
+            raise InvalidArgument(
+                f"'first' is {first}: ask for 1 to {MAX_GROUPS_PAGE} groups a page."
+            )
+        if offset < 0:
+            raise InvalidArgument(
+                f"'offset' is {offset}: pass 0 or more groups to skip."
+            )
+        rows = self.rows
+        if rows is None:
+            return []
+        return [
+            PortfolioGroup(
+                id=(
+                    strawberry.ID(encode_id(rows.type_name, key))
+                    if key is not None
+                    else None
+                ),
+                name=rows.names.get(key) if key is not None else None,
+                figures=portfolio_figures(rows.figures[key], rows.access),
+            )
+            for key in rows.keys[offset : offset + first]
+        ]
 
 
 @strawberry.type(
