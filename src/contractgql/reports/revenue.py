@@ -39,8 +39,10 @@ from contractgql.security.viewer import Viewer
 
 @dataclass(frozen=True)
 class EndingGroup:
-    """Contracts ending in a period that share a currency, type and risk flags."""
+    """Contracts ending in one period that share a contract type and risk flags,
+    per currency. `period` is the index of the period in the list asked for."""
 
+    period: int
     contract_type_id: int | None
     no_auto_renewal: bool
     notice_given: bool
@@ -64,11 +66,19 @@ async def risk_tag_ids(organization_id: int, names: Sequence[str]) -> list[int]:
 
 
 async def ending_groups(
-    viewer: Viewer, period: DateRange, risk_tags: Sequence[int]
+    viewer: Viewer, periods: Sequence[DateRange], risk_tags: Sequence[int]
 ) -> list[EndingGroup]:
-    """Return the contracts whose current term ends in `period`, grouped by
-    currency, contract type and risk flags."""
+    """Return the contracts whose current term ends in one of `periods`, grouped
+    by period, currency, contract type and risk flags, in one statement.
+
+    The periods must follow each other without gaps, as forecast quarters do.
+    """
     statement = new_statement()
+    # Parameters are added in the order of the text, which SQLite needs.
+    buckets = " ".join(
+        f"WHEN c.end_date <= {statement.parameter(period.end)} THEN {index}"
+        for index, period in enumerate(periods)
+    )
     if risk_tags:
         tag_list = ", ".join(statement.parameter(tag_id) for tag_id in risk_tags)
         tagged = (
@@ -78,8 +88,8 @@ async def ending_groups(
     else:
         tagged = "1 = 0"
     scope = reported_contracts(viewer, statement)
-    start = statement.parameter(period.start)
-    end = statement.parameter(period.end)
+    start = statement.parameter(periods[0].start)
+    end = statement.parameter(periods[-1].end)
     flags = (
         "CASE WHEN c.auto_renewal THEN 0 ELSE 1 END AS no_auto_renewal, "
         "CASE WHEN c.auto_renewal AND c.notice_date IS NOT NULL AND "
@@ -88,18 +98,20 @@ async def ending_groups(
         f"CASE WHEN {tagged} THEN 1 ELSE 0 END AS risk_tagged"
     )
     sql = (
-        "SELECT c.contract_type_id AS contract_type_id, c.currency AS currency, "
+        f"SELECT CASE {buckets} END AS period_index, "
+        "c.contract_type_id AS contract_type_id, c.currency AS currency, "
         f"{flags}, COUNT(*) AS contracts, "
         f"SUM({yearly_sql('c.amount_minor')}) AS yearly FROM contracts c "
         f"WHERE {scope} AND c.end_date >= {start} AND c.end_date <= {end} "
-        "GROUP BY c.contract_type_id, c.currency, "
+        "GROUP BY period_index, c.contract_type_id, c.currency, "
         "no_auto_renewal, notice_given, risk_tagged"
     )
-    merged: dict[tuple[int | None, bool, bool, bool], ByCurrency] = defaultdict(
+    merged: dict[tuple[int, int | None, bool, bool, bool], ByCurrency] = defaultdict(
         ByCurrency
     )
     for row in await fetch(statement, sql):
         key = (
+            int(row["period_index"]),
             row["contract_type_id"],
             bool(row["no_auto_renewal"]),
             bool(row["notice_given"]),
@@ -108,13 +120,14 @@ async def ending_groups(
         add_row(merged[key], row)
     return [
         EndingGroup(
+            period=period,
             contract_type_id=type_id,
             no_auto_renewal=no_auto_renewal,
             notice_given=notice_given,
             risk_tagged=risk_tagged,
             figures=figures,
         )
-        for (type_id, no_auto_renewal, notice_given, risk_tagged), figures in (
+        for (period, type_id, no_auto_renewal, notice_given, risk_tagged), figures in (
             merged.items()
         )
     ]
@@ -255,24 +268,22 @@ async def renewal_forecast(
     risk_tags: Sequence[int],
     rates: dict[int | None, RenewalRate],
 ) -> list[ForecastQuarter]:
-    """Forecast each quarter's renewals, with one statement per quarter."""
-    forecast = []
-    for quarter in quarters:
-        result = ForecastQuarter(quarter)
-        for group in await ending_groups(viewer, quarter, risk_tags):
-            result.ending.add_all(group.figures)
-            if not group.at_risk:
-                result.committed.add_all(group.figures)
-                for currency, revenue in group.figures.items():
-                    result.expected_monthly[currency] += revenue.monthly
-                continue
-            result.at_risk.add_all(group.figures)
-            found = rates.get(group.contract_type_id)
-            weight = found.rate if found is not None else None
+    """Forecast each quarter's renewals from one statement over all quarters."""
+    forecast = [ForecastQuarter(quarter) for quarter in quarters]
+    for group in await ending_groups(viewer, quarters, risk_tags):
+        result = forecast[group.period]
+        result.ending.add_all(group.figures)
+        if not group.at_risk:
+            result.committed.add_all(group.figures)
             for currency, revenue in group.figures.items():
-                # Touch the currency so that it is listed even at weight 0.
-                result.expected_monthly[currency] += revenue.monthly * (weight or 0)
-        forecast.append(result)
+                result.expected_monthly[currency] += revenue.monthly
+            continue
+        result.at_risk.add_all(group.figures)
+        found = rates.get(group.contract_type_id)
+        weight = found.rate if found is not None else None
+        for currency, revenue in group.figures.items():
+            # Adding 0 still lists the currency for a type without a rate.
+            result.expected_monthly[currency] += revenue.monthly * (weight or 0)
     return forecast
 
 

@@ -91,7 +91,7 @@ class ReportQuery:
     ) -> ContractsEndingReport:
         viewer = info.context.viewer
         dates = _resolve(period, viewer)
-        groups = await revenue.ending_groups(viewer, dates, [])
+        groups = await revenue.ending_groups(viewer, [dates], [])
         report = revenue.summarize_risk(dates, groups)
         deadlines = await revenue.notice_deadlines(viewer, dates)
         access = MoneyAccess.of(viewer)
@@ -113,7 +113,7 @@ class ReportQuery:
         names = info.context.services.settings.risk_tags
         tags = await revenue.risk_tag_ids(viewer.organization_id, names)
         report = revenue.summarize_risk(
-            dates, await revenue.ending_groups(viewer, dates, tags)
+            dates, await revenue.ending_groups(viewer, [dates], tags)
         )
         access = MoneyAccess.of(viewer)
         return RevenueAtRiskReport(
