@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,8 +17,10 @@ from contractgql.models import (
     Project,
     ProjectMember,
     Sensitivity,
+    Tag,
     User,
 )
+from contractgql.reports.revenue import risk_tag_ids
 from contractgql.reports.sql import billing_periods_sql
 from contractgql.security.policy import ROLES
 from contractgql.security.records import (
@@ -242,3 +244,18 @@ async def test_forecast_quarters_out_of_range(api: Api) -> None:
 async def test_reports_need_login(api: Api) -> None:
     error = await api.error(COUNT, {}, role=None)
     assert error["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_risk_tags_match_names(api: Api) -> None:
+    organization = api.tenant.organization
+    risk = await Tag.create(organization=organization, name="Cancellation RISK")
+    await Tag.create(organization=organization, name="Strategic")
+    await Tag.create(
+        organization=organization,
+        name="churn risk",
+        archived_at=datetime(2027, 1, 1, tzinfo=UTC),
+    )
+    found = await risk_tag_ids(organization.id, ["cancellation risk", "Churn Risk"])
+    # Case does not matter, and the archived tag does not count.
+    assert found == [risk.id]
+    assert await risk_tag_ids(organization.id, []) == []

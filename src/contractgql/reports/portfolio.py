@@ -31,7 +31,7 @@ from contractgql.security.viewer import Viewer
 
 
 class Grouping(enum.StrEnum):
-    """What a portfolio report groups contracts by."""
+    """The dimension that a portfolio report groups contracts by."""
 
     NONE = "none"
     CLIENT = "client"

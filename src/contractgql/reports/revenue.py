@@ -7,9 +7,9 @@ reasons:
 - it does not renew automatically;
 - it renews automatically, but notice was recorded on or before the term's notice
   deadline (later notice ends a later term, so this term still renews);
-- it carries a tag whose name is one of the configured risk tags
-  (`CONTRACTGQL_RISK_TAGS`, "cancellation risk" by default, compared without
-  regard to case; archived tags do not count).
+- it carries a risk tag: an unarchived tag whose name is in
+  `CONTRACTGQL_RISK_TAGS` ("cancellation risk" by default), compared without
+  regard to case.
 
 Open-ended contracts end in no period until notice gives them an end date, so they
 are never at risk, tagged or not.

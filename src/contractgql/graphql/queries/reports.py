@@ -49,7 +49,8 @@ _GROUP_MODELS: dict[Grouping, tuple[type[Model], str]] = {
     Grouping.OWNER: (User, "User"),
     Grouping.TAG: (Tag, "Tag"),
 }
-# The most ids whose names are looked up by id, below SQLite's parameter limit.
+# The maximum number of ids whose names are looked up by id, below SQLite's
+# limit on parameters.
 _NAME_BATCH = 500
 
 

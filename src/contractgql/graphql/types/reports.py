@@ -1,10 +1,10 @@
 """GraphQL types of the portfolio reports.
 
-Amounts are exact sums rounded half up to the currency's minor unit only here,
-when they are presented, and each amount is null for callers who may not read
-the contract field it sums (Contract.mrr, Contract.arr or
-Contract.totalContractValue), the way ContractConnection.totals hides its totals.
-Counts are shown to every caller and cover only the contracts the caller may see.
+Amounts are exact sums until this module rounds them half up to the currency's
+minor unit for presentation. Each amount is null for callers who may not read the
+contract field it sums (Contract.mrr, Contract.arr or Contract.totalContractValue),
+the way ContractConnection.totals hides its totals. Every caller gets the counts,
+which cover only the contracts the caller may see.
 """
 
 from __future__ import annotations
@@ -95,8 +95,9 @@ class MoneyAccess:
         )
 
 
-def money(value: Fraction | int, currency: str, shown: bool) -> Decimal | None:
-    return present(value, currency) if shown else None
+def money(value: Fraction | int, currency: str, readable: bool) -> Decimal | None:
+    """Round an exact figure for presentation, or return None when not readable."""
+    return present(value, currency) if readable else None
 
 
 def rate(value: Fraction | None) -> Decimal | None:
