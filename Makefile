@@ -5,9 +5,11 @@ BIN := $(VENV)/bin
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 # Numbers of contracts for `make bench-scan`, separated by commas.
 CONTRACTS ?= 100000,1000000
+# Number of contracts for `make bench-reports`.
+REPORT_CONTRACTS ?= 1000000
 
 .PHONY: demo test test-sqlite test-postgres install schema lint fuzz bench bench-scan bench-audit \
-	bench-imports bench-load
+	bench-imports bench-load bench-reports
 
 $(BIN)/contractgql: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +57,8 @@ IMPORT_ROWS ?= 10000,100000
 
 bench-imports: install
 	$(BIN)/python -m bench.imports --rows $(IMPORT_ROWS) --postgres $(POSTGRES_URL)
+bench-reports: install
+	$(BIN)/python -m bench.reports --contracts $(REPORT_CONTRACTS)
 
 bench-audit: install
 	$(BIN)/pip install --quiet -e ".[bench]"

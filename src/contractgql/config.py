@@ -92,6 +92,9 @@ class Settings:
     # Where `contractgql worker` serves its metrics over HTTP; no port, no server.
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int | None = None
+    # Names of the tags that mark a contract as a cancellation risk in the reports,
+    # compared without regard to case.
+    risk_tags: tuple[str, ...] = ("cancellation risk",)
 
     @property
     def resolved_database_url(self) -> str:
@@ -132,6 +135,17 @@ def _int_setting(name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a whole number.") from None
+
+
+def _names_setting(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """Read a comma-separated list of names, or `default` when the variable is unset.
+
+    An empty value sets an empty list.
+    """
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
 def load_settings() -> Settings:
@@ -187,6 +201,7 @@ def load_settings() -> Settings:
         metrics_networks=_networks_setting("CONTRACTGQL_METRICS_NETWORKS"),
         worker_metrics_host=env.get("CONTRACTGQL_WORKER_METRICS_HOST") or "127.0.0.1",
         worker_metrics_port=_optional_int_setting("CONTRACTGQL_WORKER_METRICS_PORT"),
+        risk_tags=_names_setting("CONTRACTGQL_RISK_TAGS", ("cancellation risk",)),
     )
     _validate(settings)
     _validate_documents(settings)

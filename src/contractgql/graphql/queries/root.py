@@ -18,6 +18,7 @@ from contractgql.graphql.queries.notifications import (
     notifications_connection,
 )
 from contractgql.graphql.queries.records import records_connection
+from contractgql.graphql.queries.reports import ReportQuery
 from contractgql.graphql.queries.tokens import (
     api_token_by_id,
     api_tokens_connection,
@@ -149,7 +150,7 @@ class ViewerType:
 
 
 @strawberry.type
-class Query(ImportQueries):
+class Query(ImportQueries, ReportQuery):
     @strawberry.field(
         description="The logged-in caller, their organization and rights."
     )

@@ -1,0 +1,1 @@
+"""Portfolio reports: figures aggregated in SQL over the contracts a caller may see."""
