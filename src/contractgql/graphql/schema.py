@@ -26,15 +26,15 @@ from contractgql.graphql.mutations.accounts import AccountMutations
 from contractgql.graphql.mutations.auth import LoginPayload, login
 from contractgql.graphql.mutations.contracts import ContractMutations
 from contractgql.graphql.mutations.documents import DocumentMutations
-from contractgql.graphql.mutations.imports import ImportMutations
 from contractgql.graphql.mutations.hours import HoursMutations
+from contractgql.graphql.mutations.imports import ImportMutations
 from contractgql.graphql.mutations.notifications import NotificationMutations
 from contractgql.graphql.mutations.policy import PolicyMutations
 from contractgql.graphql.mutations.records import RecordMutations
 from contractgql.graphql.mutations.workflow import WorkflowMutations
+from contractgql.graphql.observation import OperationObservation
 from contractgql.graphql.queries.hours import HoursQueries
 from contractgql.graphql.queries.root import Query as RootQuery
-from contractgql.graphql.observation import OperationObservation
 from contractgql.graphql.subscriptions import Subscription
 from contractgql.graphql.types import documents as document_types
 from contractgql.graphql.types.catalog import (

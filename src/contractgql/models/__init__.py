@@ -36,7 +36,6 @@ from contractgql.models.documents import (
     DocumentVersion,
     TextStatus,
 )
-from contractgql.models.imports import ImportFormat, ImportJob, ImportStatus
 from contractgql.models.hours import (
     BudgetSettings,
     CapPeriod,
@@ -46,6 +45,7 @@ from contractgql.models.hours import (
     EntryStatus,
     TimeEntry,
 )
+from contractgql.models.imports import ImportFormat, ImportJob, ImportStatus
 from contractgql.models.notes import Note
 from contractgql.models.tenancy import Organization, User
 from contractgql.models.tokens import ApiToken

@@ -11,8 +11,8 @@ from contractgql.graphql.context import Info
 from contractgql.graphql.inputs import decode_typed_id
 from contractgql.graphql.loaders import _fetch_by_id
 from contractgql.graphql.queries.contracts import contracts_connection
-from contractgql.graphql.queries.imports import ImportQueries
 from contractgql.graphql.queries.hours import hours_node
+from contractgql.graphql.queries.imports import ImportQueries
 from contractgql.graphql.queries.notifications import (
     notification_by_id,
     notifications_connection,
