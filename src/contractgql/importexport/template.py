@@ -22,7 +22,7 @@ from starlette.responses import Response
 
 from contractgql.errors import AuthenticationError
 from contractgql.graphql.context import Services
-from contractgql.importexport.export import _error_response
+from contractgql.importexport.export import error_response
 from contractgql.models import ContractType, Organization
 from contractgql.security.viewer import authenticate
 
@@ -166,7 +166,7 @@ async def download_template(request: Request) -> Response:
                 "as 'Authorization: Bearer <token>'."
             )
     except AuthenticationError as error:
-        return _error_response(error, 401, {"WWW-Authenticate": "Bearer"})
+        return error_response(error, 401, {"WWW-Authenticate": "Bearer"})
 
     organization = await Organization.get(id=viewer.organization_id)
     content = await build_template(organization)
