@@ -312,8 +312,11 @@ async def test_digest_has_no_financial_values(
 
     mails = sink.to(tenant.emails[role])
     assert len(mails) == 1
-    text = mails[0].message.as_string()
-    assert "Contract: Hosting" in mails[0].message.get_content()
+    message = mails[0].message
+    # The Message-ID header holds random digits that may contain the amount's.
+    del message["Message-ID"]
+    text = message.as_string()
+    assert "Contract: Hosting" in message.get_content()
     assert AMOUNT not in text
     assert "98765" not in text
     assert "2.5%" not in text
