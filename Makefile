@@ -35,11 +35,15 @@ schema: install
 	$(BIN)/python -m contractgql.graphql.sdl > schema.graphql
 
 # Fuzzes every query and mutation once per role against a live server, with
-# FUZZ_EXAMPLES random examples per operation (see docs/graphql-http.md).
+# FUZZ_EXAMPLES random examples per operation, on FUZZ_BACKEND (sqlite or
+# postgres). See docs/graphql-http.md.
 FUZZ_EXAMPLES ?= 100
+FUZZ_BACKEND ?= sqlite
 fuzz: install
 	CONTRACTGQL_FUZZ_MAX_EXAMPLES=$(FUZZ_EXAMPLES) CONTRACTGQL_FUZZ_RANDOM=1 \
-		CONTRACTGQL_TEST_BACKEND=sqlite $(BIN)/pytest tests/http/test_fuzz.py -s -q
+		CONTRACTGQL_TEST_BACKEND=$(FUZZ_BACKEND) \
+		CONTRACTGQL_TEST_POSTGRES_URL=$(POSTGRES_URL) \
+		$(BIN)/pytest tests/http/test_fuzz.py -s -q
 
 lint: install
 	$(BIN)/ruff check src tests bench

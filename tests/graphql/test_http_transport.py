@@ -158,6 +158,20 @@ async def test_mutation_over_get_is_405(client: httpx.AsyncClient, accept: str) 
     }
 
 
+async def test_mutation_over_get_not_run(api: Api) -> None:
+    create = 'mutation { createTag(input: {name: "Sent with GET"}) { record { id } } }'
+
+    response = await api.client.get(
+        "/graphql",
+        params={"query": create},
+        headers={"Authorization": f"Bearer {api.tenant.tokens['admin']}"},
+    )
+    data = await api.data("{ tags(first: 10) { edges { node { name } } } }")
+
+    assert response.status_code == 405
+    assert data["tags"]["edges"] == []
+
+
 async def test_query_over_get_allowed(api: Api) -> None:
     response = await api.client.get(
         "/graphql",

@@ -386,3 +386,35 @@ async def test_created_user_belongs_to_own_organization(
     listed = await other.data("query { users(first: 100) { nodes { email } } }")
 
     assert email not in [node["email"] for node in listed["users"]["nodes"]]
+
+
+# Found by schemathesis as admin on PostgreSQL, which cannot store a NUL character.
+# The duplicate address check sent the invalid address to the database, and the
+# mutation failed with INTERNAL_SERVER_ERROR.
+FUZZED_CREATE_USER = """
+mutation {
+  createUser(
+    input: {
+      email: ";\\u0017yv\\u00d5\\u00ad2\\u009a\\u00ec\\u00b3\\u00ca\\u0099\\u00ab\\u00aap\\u1cf4\\u00c0j\\u00b5\\u0000\\u49b8\\u00db"
+      name: ""
+      roles: ["'\\u5289\\u9137\\u00e9\\u00fcZ", "", "r", "\\u0094"]
+      password: null
+    }
+  ) {
+    record { version }
+    errors { field code message }
+  }
+}
+"""  # noqa: E501
+
+
+async def test_create_user_email_with_nul(api: Api) -> None:
+    body = await api.post(FUZZED_CREATE_USER, role="admin")
+
+    assert "errors" not in body
+    payload = body["data"]["createUser"]
+    assert payload["record"] is None
+    problems = {(error["field"], error["code"]) for error in payload["errors"]}
+    assert ("email", "INVALID_CHARACTERS") in problems
+    assert ("name", "REQUIRED") in problems
+    assert await User.filter(organization_id=api.tenant.organization.id).count() == 7

@@ -98,11 +98,13 @@ class ResponseChecker:
         if data is None:
             return problems
         walker = _Walker(self.schema, fragments, problems)
-        walker.object(root, operation.selection_set, data, "data")
+        walker.check_object(root, operation.selection_set, data, "data")
         return problems
 
 
 class _Walker:
+    """Walk one response's data along a document and collect the problems."""
+
     def __init__(
         self,
         schema: GraphQLSchema,
@@ -157,13 +159,15 @@ class _Walker:
                     continue
             self._collect(type_, fragment_set, inner_name, collected)
 
-    def object(
+    def check_object(
         self,
         type_: Any,
         selection_set: SelectionSetNode,
         value: Any,
         path: str,
     ) -> None:
+        """Check an object value. Without `__typename`, an object of an abstract type
+        is checked only for the fields it has, against every fragment."""
         if not isinstance(value, dict):
             self.problems.append(f"{path}: expected an object, got {value!r}")
             return
@@ -197,10 +201,10 @@ class _Walker:
                 definition = getattr(owner, "fields", {}).get(field_name)
                 if definition is None:
                     continue
-                self.value(definition.type, node, field_value, f"{path}.{key}")
+                self.check_value(definition.type, node, field_value, f"{path}.{key}")
                 break
 
-    def value(
+    def check_value(
         self, type_: GraphQLOutputType, node: FieldNode, value: Any, path: str
     ) -> None:
         if isinstance(type_, GraphQLNonNull):
@@ -215,7 +219,7 @@ class _Walker:
                 self.problems.append(f"{path}: expected a list, got {value!r}")
                 return
             for index, item in enumerate(value):
-                self.value(type_.of_type, node, item, f"{path}[{index}]")
+                self.check_value(type_.of_type, node, item, f"{path}[{index}]")
             return
         named = get_named_type(type_)
         if isinstance(named, GraphQLScalarType):
@@ -228,4 +232,4 @@ class _Walker:
                 self.problems.append(f"{path}: {value!r} is not a {named.name} value")
             return
         assert node.selection_set is not None
-        self.object(named, node.selection_set, value, path)
+        self.check_object(named, node.selection_set, value, path)

@@ -51,7 +51,13 @@ async def create_user(viewer: Viewer, values: dict[str, Any]) -> User:
     is_service_account = bool(values.get("is_service_account"))
     password_hash = _check_password(validator, values, is_service_account)
     email = values.get("email")
-    if email and await User.filter(email=email).exists():
+    # An invalid address, such as one with a NUL character that PostgreSQL cannot
+    # store, must not reach the database in the duplicate check either.
+    if (
+        email
+        and not validator.has_error("email")
+        and await User.filter(email=email).exists()
+    ):
         _add_duplicate_email(validator, email)
     validator.raise_if_any()
 
