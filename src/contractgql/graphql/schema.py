@@ -28,6 +28,7 @@ from contractgql.graphql.mutations.contracts import ContractMutations
 from contractgql.graphql.mutations.documents import DocumentMutations
 from contractgql.graphql.mutations.notifications import NotificationMutations
 from contractgql.graphql.mutations.policy import PolicyMutations
+from contractgql.graphql.mutations.quality import QualityMutations
 from contractgql.graphql.mutations.records import RecordMutations
 from contractgql.graphql.mutations.workflow import WorkflowMutations
 from contractgql.graphql.queries.root import Query
@@ -43,6 +44,7 @@ from contractgql.graphql.types.clients import ClientNode, ContactPersonNode
 from contractgql.graphql.types.contracts import ContractNode
 from contractgql.graphql.types.notes import CustomFieldDefinitionNode, NoteNode
 from contractgql.graphql.types.notifications import NotificationNode
+from contractgql.graphql.types.quality import RequiredFieldRuleNode
 from contractgql.graphql.types.tokens import ApiTokenNode
 from contractgql.graphql.types.users import UserNode
 from contractgql.graphql.types.workflow import ReminderNode, TaskNode
@@ -177,6 +179,7 @@ class Mutation(
     AccountMutations,
     NotificationMutations,
     DocumentMutations,
+    QualityMutations,
 ):
     @strawberry.mutation(
         description="Log in with e-mail and password; returns a token."
@@ -207,6 +210,7 @@ schema = ContractSchema(
         document_types.DocumentNode,
         document_types.DocumentVersionNode,
         document_types.DocumentTemplateNode,
+        RequiredFieldRuleNode,
     ],
     extensions=[
         ErrorCodes,

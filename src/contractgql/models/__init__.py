@@ -37,6 +37,11 @@ from contractgql.models.documents import (
     TextStatus,
 )
 from contractgql.models.notes import Note
+from contractgql.models.quality import (
+    ContractField,
+    QualityNotificationRun,
+    RequiredFieldRule,
+)
 from contractgql.models.tenancy import Organization, User
 from contractgql.models.tokens import ApiToken
 from contractgql.models.workflow import (
@@ -56,6 +61,7 @@ __all__ = [
     "AuditOutbox",
     "CalendarFeed",
     "ContractEvent",
+    "ContractField",
     "ContractEventKind",
     "Notification",
     "Reminder",
@@ -82,6 +88,8 @@ __all__ = [
     "Note",
     "Organization",
     "Project",
+    "QualityNotificationRun",
+    "RequiredFieldRule",
     "ProjectMember",
     "Sensitivity",
     "Service",

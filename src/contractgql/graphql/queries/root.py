@@ -15,6 +15,7 @@ from contractgql.graphql.queries.notifications import (
     notification_by_id,
     notifications_connection,
 )
+from contractgql.graphql.queries.quality import QualityQueries
 from contractgql.graphql.queries.records import records_connection
 from contractgql.graphql.queries.tokens import (
     api_token_by_id,
@@ -59,6 +60,7 @@ from contractgql.graphql.types.notes import (
     note_node,
 )
 from contractgql.graphql.types.notifications import NotificationNode
+from contractgql.graphql.types.quality import RULE_COLUMNS, rule_node
 from contractgql.graphql.types.tokens import ApiTokenNode
 from contractgql.graphql.types.totals import ContractConnection
 from contractgql.graphql.types.users import USER_COLUMNS, UserNode, user_node
@@ -80,6 +82,7 @@ from contractgql.models import (
     DocumentTemplate,
     Note,
     Project,
+    RequiredFieldRule,
     Service,
     Tag,
     User,
@@ -102,6 +105,7 @@ _NODE_SOURCES = {
         CUSTOM_FIELD_COLUMNS,
         custom_field_node,
     ),
+    "RequiredFieldRule": (RequiredFieldRule, RULE_COLUMNS, rule_node),
 }
 
 
@@ -145,7 +149,7 @@ class ViewerType:
 
 
 @strawberry.type
-class Query:
+class Query(QualityQueries):
     @strawberry.field(
         description="The logged-in caller, their organization and rights."
     )
