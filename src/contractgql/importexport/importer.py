@@ -28,6 +28,7 @@ from contractgql.errors import ValidationError
 from contractgql.importexport.columns import ColumnMapping, resolve_columns
 from contractgql.importexport.rows import ParsedRow, RowError, parse_rows
 from contractgql.importexport.tables import read_table
+from contractgql.importexport.value_mapping import ValueMappings, apply_value_mappings
 from contractgql.models import (
     Client,
     Contract,
@@ -130,6 +131,8 @@ class ImportOptions:
     strict: bool = False
     # Notice period for rows whose file gives none, as (count, unit).
     default_notice_period: tuple[int, str] | None = None
+    # Explicit values of choice columns: field to normalized source to target.
+    value_mappings: ValueMappings | None = None
 
 
 async def import_file(
@@ -140,6 +143,7 @@ async def import_file(
     explicit = options.mapping or {}
     table = read_table(path, options.sheet, mapped_headers=explicit.keys())
     mapping = resolve_columns(table.headers, explicit)
+    table = apply_value_mappings(table, mapping, options.value_mappings)
     parsed = parse_rows(table, mapping)
 
     report = ImportReport(
