@@ -19,7 +19,7 @@ NOTICE = {"count": 1, "unit": "MONTHS"}
 
 
 async def _portfolio(api: Api) -> dict[str, str]:
-    """Create three contracts owned by the account manager, as drafts unless said.
+    """Create three contracts owned by the account manager, as drafts unless noted.
 
     - Complete: every default field.
     - Gaps: no notice period and no amount.

@@ -77,6 +77,9 @@ async def _duplicate_clients(api: Api) -> None:
     await Client.create(organization_id=org, name="Intech", coc_number="12 345 678")
     await Client.create(organization_id=org, name="Umbrella Corporation")
     await Client.create(organization_id=org, name="Hooli")
+    # Similar strings, but the numbers name different companies.
+    await Client.create(organization_id=org, name="Wayne Enterprises 12")
+    await Client.create(organization_id=org, name="Wayne Enterprises 13")
 
 
 def _kinds_by_contract(signals: list[dict[str, object]]) -> dict[str, list[str]]:

@@ -104,6 +104,8 @@ class Checker:
     def __init__(self, viewer: Viewer, rules: list[RequiredFieldRule]) -> None:
         self.viewer = viewer
         self.rules = rules
+        # The checked fields and the rules requiring each, per (type, stage).
+        self._plans: dict[tuple[int | None, str], _Plan] = {}
 
     @classmethod
     async def load(cls, viewer: Viewer) -> Checker:
@@ -115,19 +117,33 @@ class Checker:
         return [self._check_row(row, row["id"] in documented) for row in rows]
 
     def _check_row(self, row: dict[str, Any], documented: bool) -> Completeness:
-        stage = str(row["stage"])
-        required: dict[ContractField, list[RequiredFieldRule]] = defaultdict(list)
-        for rule in self.rules:
-            if applies(rule, row["contract_type_id"], stage):
-                for name in rule.required_fields:
-                    required[ContractField(name)].append(rule)
-        fields = checked_fields(stage, set(required), self.viewer)
+        plan = self._plan(row["contract_type_id"], str(row["stage"]))
         missing = tuple(
-            MissingField(field, tuple(required.get(field, ())))
-            for field in fields
+            MissingField(field, plan.required.get(field, ()))
+            for field in plan.fields
             if is_missing(row, field, documented)
         )
-        return Completeness(row["id"], len(fields), missing)
+        return Completeness(row["id"], len(plan.fields), missing)
+
+    def _plan(self, contract_type_id: int | None, stage: str) -> _Plan:
+        key = (contract_type_id, stage)
+        if key not in self._plans:
+            required: dict[ContractField, list[RequiredFieldRule]] = defaultdict(list)
+            for rule in self.rules:
+                if applies(rule, contract_type_id, stage):
+                    for name in rule.required_fields:
+                        required[ContractField(name)].append(rule)
+            self._plans[key] = _Plan(
+                fields=tuple(checked_fields(stage, set(required), self.viewer)),
+                required={field: tuple(rules) for field, rules in required.items()},
+            )
+        return self._plans[key]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    fields: tuple[ContractField, ...]
+    required: dict[ContractField, tuple[RequiredFieldRule, ...]]
 
 
 async def signed_document_ids(contract_ids: list[int]) -> set[int]:
@@ -148,7 +164,12 @@ async def signed_document_ids(contract_ids: list[int]) -> set[int]:
 async def summarize(
     viewer: Viewer, query: QuerySet[Contract], grouping: Grouping
 ) -> list[GroupShare]:
-    """Return the share of complete contracts of `query` per group."""
+    """Return the share of complete contracts of `query` per group.
+
+    NOTE: this checks every contract in Python, about 23 s per 100,000 contracts
+    on SQLite on a loaded 2-core machine (bench/quality.py). Computing the
+    missing columns in SQL would be faster but duplicate the rules' logic.
+    """
     checker = await Checker.load(viewer)
     groups: dict[int | None, GroupShare] = {}
     async for rows in _batches(query):

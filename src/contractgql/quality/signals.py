@@ -401,6 +401,11 @@ def _name_key(name: str) -> str:
 
 
 _NOT_WORD = re.compile(r"[^\w]+")
+_NUMBER = re.compile(r"\d+")
+
+
+def _numbers(name: str) -> list[str]:
+    return _NUMBER.findall(name)
 
 
 def normalize_client_name(name: str) -> str:
@@ -476,7 +481,10 @@ def _similar_names(clients: list[dict[str, Any]]) -> list[tuple[int, int, float]
                 score_cutoff=NAME_SIMILARITY_CUTOFF,
                 limit=None,
             )
-            for _, score, offset in matches:
+            for other_name, score, offset in matches:
+                if _numbers(name) != _numbers(other_name):
+                    # "Acme 1" and "Acme 2" are similar strings but other companies.
+                    continue
                 other_id = members[index + 1 + offset][0]
                 found.append(
                     (min(client_id, other_id), max(client_id, other_id), score)
