@@ -9,7 +9,7 @@ from pathlib import Path
 
 from contractgql.accounts import get_or_create_organization
 from contractgql.importexport.importer import ImportOptions, import_file
-from contractgql.models import Contract, ContractField, RequiredFieldRule
+from contractgql.models import Client, Contract, ContractField, RequiredFieldRule
 from contractgql.quality.completeness import Grouping, summarize
 from contractgql.quality.signals import SignalKind, SignalOptions, signals_for
 from contractgql.security.policy import PERMISSIONS
@@ -50,6 +50,15 @@ async def test_act_register_completeness_and_signals(settings) -> None:
     kinds = [signal.kind for signal in signals]
     assert kinds.count(SignalKind.PAST_END_DATE) == ended
     assert kinds.count(SignalKind.RENEWAL_NOT_RECORDED) == 0
+    # 500,879.50 is 413,950 plus 21%, and also 455,345 plus the Australian GST of
+    # 10%: the register's amounts look tax-inclusive.
+    tape = await query.get(number="HM-23969-DIQ")
+    [vat] = [s for s in signals if s.contract_id == tape.id]
+    assert vat.kind is SignalKind.AMOUNT_LOOKS_VAT_INCLUSIVE
+    assert vat.reason == (
+        "The amount of contract 'Tape Library Refresh 2025' (HM-23969-DIQ) is a "
+        "round amount plus 21% VAT, as if VAT were included."
+    )
 
 
 async def test_uk_register_duplicate_buyers(settings) -> None:
@@ -61,12 +70,23 @@ async def test_uk_register_duplicate_buyers(settings) -> None:
         viewer, OPTIONS, frozenset({SignalKind.DUPLICATE_CLIENT})
     )
 
-    reasons = [signal.reason for signal in signals]
-    assert len(signals) == len(set(reasons))
-    for signal in signals:
-        assert signal.client_id is not None
-        assert signal.other_client_id is not None
-        assert signal.client_id < signal.other_client_id
+    names = dict(
+        await Client.filter(organization_id=organization.id).values_list("id", "name")
+    )
+    pairs = sorted(
+        (names[signal.client_id], names[signal.other_client_id]) for signal in signals
+    )
+    energy = (
+        "West Mercia Energy (A Local Authority Joint Committee of Shropshire "
+        "Council, Worcestershire County Council, Telford & Wrekin Council and "
+        "Herefordshire Council)"
+    )
+    assert len(pairs) == 2
+    assert pairs[0] == (energy, energy + ".")
+    assert sorted(pairs[1]) == [
+        "West Sussex County Council",
+        "West Sussex County Council (CAP)",
+    ]
 
 
 async def test_rule_enforced_on_next_import(settings, tmp_path: Path) -> None:

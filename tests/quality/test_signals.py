@@ -114,7 +114,7 @@ async def test_each_signal_fires_once_as_admin(api: Api) -> None:
     assert data["qualitySignals"]["totalCount"] == 7
     support = next(s for s in signals if s["contract"]["name"] == "Support")
     assert support["reason"] == (
-        "The amount of contract 'support' is exactly 21% more than the previous "
+        "The amount of contract 'Support' is exactly 21% more than the previous "
         "term's, as if 21% VAT were added."
     )
     assert support["fields"] == ["AMOUNT"]

@@ -150,9 +150,9 @@ async def signals_for(
 _CONTRACT_COLUMNS = ("id", "name", "number", "owner_id")
 
 
-def _label(row: dict[str, Any]) -> str:
+def _label(row: dict[str, Any], noun: str = "Contract") -> str:
     number = f" ({row['number']})" if row.get("number") else ""
-    return f"Contract {row['name']!r}{number}"
+    return f"{noun} {row['name']!r}{number}"
 
 
 async def _ended(scope: Any, today: date, wanted: set[SignalKind]) -> list[Signal]:
@@ -295,7 +295,7 @@ async def _vat_inclusive(
         signals.append(
             Signal(
                 SignalKind.AMOUNT_LOOKS_VAT_INCLUSIVE,
-                f"The amount of {_label(row).lower()} {reason}",
+                f"The amount of {_label(row, 'contract')} {reason}",
                 "Check the amount against the contract: store amounts excluding "
                 "VAT, with the VAT rate in its own field.",
                 (ContractField.AMOUNT,),
