@@ -370,7 +370,7 @@ def _networks_setting(name: str) -> tuple[str, ...]:
     return tuple(networks)
 
 
-# Longest look-back or look-ahead of the stale-data signal, in days.
+# Maximum look-back or look-ahead of the stale-data signal, in days.
 MAX_QUALITY_DAYS = 3660
 
 

@@ -233,3 +233,58 @@ async def test_vat_rate_must_be_organization_rate(api: Api) -> None:
     assert accepted["vatRate"] == "9.00"
     stored = await Contract.filter(organization_id=api.tenant.organization.id).count()
     assert stored == 1
+
+
+SET_VAT_RATES = """
+mutation SetVatRates($rates: [String!]!) {
+  setVatRates(rates: $rates) { vatRates errors { field code message } }
+}
+"""
+VIEWER_RATES = "query { viewer { organization { vatRates } } }"
+
+
+async def test_vat_rates_replaced_as_admin(api: Api) -> None:
+    client_id = await create_client(api)
+    kept = await create_contract(api, client_id, {"vatRate": "9"})
+
+    data = await api.data(SET_VAT_RATES, {"rates": ["10", "0", "10.0"]})
+    viewer = await api.data(VIEWER_RATES, role="sales")
+    allowed = await create_contract(api, client_id, {"vatRate": "10"})
+    rejected = await api.data(
+        CREATE_CONTRACT, {"input": contract_input(client_id, {"vatRate": "21"})}
+    )
+
+    assert data["setVatRates"] == {"vatRates": ["10", "0"], "errors": []}
+    assert viewer["viewer"]["organization"]["vatRates"] == ["10", "0"]
+    assert allowed["vatRate"] == "10.00"
+    assert rejected["createContract"]["errors"][0]["code"] == "UNKNOWN_VAT_RATE"
+    stored = await Contract.get(id=decode_id(kept["id"])[1])
+    assert stored.vat_rate_bp == 900
+    actions = await AuditOutbox.filter(
+        organization_id=api.tenant.organization.id, entity_type="Organization"
+    ).values_list("action", flat=True)
+    logged = await AuditLog.filter(
+        organization_id=api.tenant.organization.id, entity_type="Organization"
+    ).values_list("action", flat=True)
+    assert [*actions, *logged] == ["organization.vat_rates"]
+
+
+async def test_vat_rates_input_errors(api: Api) -> None:
+    empty = await api.data(SET_VAT_RATES, {"rates": []})
+    invalid = await api.data(SET_VAT_RATES, {"rates": ["21", "abc", "150"]})
+
+    assert [(e["field"], e["code"]) for e in empty["setVatRates"]["errors"]] == [
+        ("rates", "REQUIRED")
+    ]
+    assert [(e["field"], e["code"]) for e in invalid["setVatRates"]["errors"]] == [
+        ("rates.1", "INVALID_PERCENTAGE"),
+        ("rates.2", "OUT_OF_RANGE"),
+    ]
+    viewer = await api.data(VIEWER_RATES)
+    assert viewer["viewer"]["organization"]["vatRates"] == ["21", "9", "0"]
+
+
+async def test_vat_rates_as_finance(api: Api) -> None:
+    error = await api.error(SET_VAT_RATES, {"rates": ["21"]}, role="finance")
+
+    assert error["extensions"]["code"] == "FORBIDDEN"

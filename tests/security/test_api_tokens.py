@@ -428,6 +428,7 @@ MUTATIONS: dict[str, tuple[str, str]] = {
         "deleteRequiredFieldRule(id: $rule)",
         "errors { code }",
     ),
+    "setVatRates": ('setVatRates(rates: ["21", "9", "0"])', "errors { code }"),
     "createCustomFieldDefinition": (
         'createCustomFieldDefinition(input: {entity: CLIENT, key: "x", '
         'label: "X", kind: TEXT})',

@@ -218,8 +218,11 @@ async def _send_digests(moment: datetime, policy: Policy) -> None:
 
 
 async def _notify_quality(moment: datetime, policy: Policy) -> None:
-    """Notify owners of the day's data quality signals; a failure is logged and
-    the signals wait for the next day's run."""
+    """Notify owners of the day's data quality signals.
+
+    A failure is logged. An organization whose run for the day had started is
+    tried again the next day.
+    """
     from contractgql.config import load_settings
     from contractgql.quality.notify import notify_quality_signals
 

@@ -1,4 +1,5 @@
-"""What each checked contract field is made of, and who may learn that it is missing."""
+"""Checked contract fields: their columns and input names, and who may learn that one
+is missing."""
 
 from __future__ import annotations
 

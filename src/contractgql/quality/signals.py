@@ -129,20 +129,20 @@ async def signals_for(
 
     With `contract_ids`, return only the signals about those contracts.
     """
-    wanted = set(kinds or SignalKind)
+    requested = set(kinds or SignalKind)
     if not viewer.fields.may_read("Contract", "amount"):
-        wanted -= FINANCIAL_KINDS
+        requested -= FINANCIAL_KINDS
     visible = visible_contracts(viewer).filter(archived_at=None)
     scope = visible if contract_ids is None else visible.filter(id__in=contract_ids)
     today = viewer.today
     found: list[Signal] = []
-    if wanted & {SignalKind.PAST_END_DATE, SignalKind.RENEWAL_NOT_RECORDED}:
-        found += await _ended(scope, today, wanted)
-    if SignalKind.NO_RECENT_ACTIVITY in wanted:
+    if requested & {SignalKind.PAST_END_DATE, SignalKind.RENEWAL_NOT_RECORDED}:
+        found += await _ended(scope, today, requested)
+    if SignalKind.NO_RECENT_ACTIVITY in requested:
         found += await _quiet(scope, today, options)
-    if SignalKind.AMOUNT_LOOKS_VAT_INCLUSIVE in wanted:
+    if SignalKind.AMOUNT_LOOKS_VAT_INCLUSIVE in requested:
         found += await _vat_inclusive(visible, viewer.organization_id, contract_ids)
-    if SignalKind.DUPLICATE_CLIENT in wanted and contract_ids is None:
+    if SignalKind.DUPLICATE_CLIENT in requested and contract_ids is None:
         found += await duplicate_clients(viewer.organization_id)
     return found
 
@@ -155,7 +155,7 @@ def _label(row: dict[str, Any], noun: str = "Contract") -> str:
     return f"{noun} {row['name']!r}{number}"
 
 
-async def _ended(scope: Any, today: date, wanted: set[SignalKind]) -> list[Signal]:
+async def _ended(scope: Any, today: date, requested: set[SignalKind]) -> list[Signal]:
     rows = await (
         scope.filter(stage=ContractStage.SIGNED, end_date__lt=today)
         .order_by("end_date", "id")
@@ -165,7 +165,7 @@ async def _ended(scope: Any, today: date, wanted: set[SignalKind]) -> list[Signa
     for row in rows:
         ended = row["end_date"].isoformat()
         renews = row["auto_renewal"] and row["notice_date"] is None
-        if renews and SignalKind.RENEWAL_NOT_RECORDED in wanted:
+        if renews and SignalKind.RENEWAL_NOT_RECORDED in requested:
             signals.append(
                 Signal(
                     SignalKind.RENEWAL_NOT_RECORDED,
@@ -180,7 +180,7 @@ async def _ended(scope: Any, today: date, wanted: set[SignalKind]) -> list[Signa
                     key=f"renewal_not_recorded:{row['id']}:{ended}",
                 )
             )
-        elif not renews and SignalKind.PAST_END_DATE in wanted:
+        elif not renews and SignalKind.PAST_END_DATE in requested:
             signals.append(
                 Signal(
                     SignalKind.PAST_END_DATE,
@@ -281,11 +281,11 @@ async def _vat_inclusive(
     previous = _previous_terms(rows)
     previous.update(await _renewed_from([row["id"] for row in rows], rows))
     signals = []
-    wanted = None if contract_ids is None else set(contract_ids)
+    only = None if contract_ids is None else set(contract_ids)
     for row in rows:
         if row["stage"] == ContractStage.CANCELLED:
             continue
-        if wanted is not None and row["id"] not in wanted:
+        if only is not None and row["id"] not in only:
             continue
         reason = vat_inclusive_reason(
             row["amount_minor"], previous.get(row["id"]), rates, row["currency"]
@@ -357,8 +357,8 @@ def vat_inclusive_reason(
 
     Amounts are in minor units and rates in basis points. With a previous term,
     the amount looks VAT-inclusive when it is exactly (1 + rate) times the previous
-    amount (rounded half up to the minor unit), or when amount / (1 + rate) is a
-    whole number of minor units while previous / (1 + rate) is not. Without one,
+    amount, rounded half up to the minor unit. It also does when amount / (1 + rate)
+    is a whole number of minor units while previous / (1 + rate) is not. Without one,
     when amount / (1 + rate) is a whole number of major units (such as whole
     euros) while the amount itself is not.
     """

@@ -1,4 +1,4 @@
-"""Mutations of required-field rules."""
+"""Mutations of required-field rules and of the organization's VAT rates."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from contractgql.graphql.mutations.records import Payload
 from contractgql.graphql.types.common import (
     ContractFieldEnum,
     ContractStageEnum,
+    FieldErrorType,
     field_errors,
 )
 from contractgql.graphql.types.quality import (
@@ -22,6 +23,7 @@ from contractgql.graphql.types.quality import (
     rule_node,
 )
 from contractgql.models import RequiredFieldRule
+from contractgql.quality.choices import format_rate, set_vat_rates
 from contractgql.quality.rules import RULES
 from contractgql.services import records as service
 
@@ -50,8 +52,29 @@ async def _node(record: Any) -> RequiredFieldRuleNode:
     return rule_node(rows[0])
 
 
+@strawberry.type(description="The organization's VAT rates, or why they were invalid.")
+class VatRatesPayload:
+    vat_rates: list[str] | None = strawberry.field(
+        description="The stored rates in percent, highest first."
+    )
+    errors: list[FieldErrorType]
+
+
 @strawberry.type
 class QualityMutations:
+    @strawberry.mutation(
+        description="Replace the VAT rates that contracts may use, in percent such "
+        "as '21'. Contracts keep their stored rate. Needs 'contract_type:write'."
+    )
+    async def set_vat_rates(self, info: Info, rates: list[str]) -> VatRatesPayload:
+        try:
+            stored = await set_vat_rates(info.context.viewer, rates)
+        except ValidationError as error:
+            return VatRatesPayload(vat_rates=None, errors=field_errors(error.errors))
+        return VatRatesPayload(
+            vat_rates=[format_rate(rate) for rate in stored], errors=[]
+        )
+
     @strawberry.mutation(
         description="Create a required-field rule. Needs 'contract_type:write'."
     )

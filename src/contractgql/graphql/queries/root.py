@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import strawberry
 
@@ -88,6 +89,7 @@ from contractgql.models import (
     User,
 )
 from contractgql.notifications.store import unread_count
+from contractgql.quality.choices import format_rate
 from contractgql.security.records import visible_contracts
 from contractgql.security.viewer import Viewer
 
@@ -118,6 +120,10 @@ class OrganizationType:
     default_currency: str
     today: date = strawberry.field(
         description="Today's date in the organization's timezone."
+    )
+    vat_rates: list[str] = strawberry.field(
+        description="The VAT rates in percent, such as '21', that contracts may "
+        "use, highest first. Change them with setVatRates."
     )
 
 
@@ -165,6 +171,10 @@ class Query(QualityQueries):
                 timezone=organization["timezone"],
                 default_currency=organization["default_currency"],
                 today=viewer.today,
+                vat_rates=[
+                    format_rate(rate)
+                    for rate in sorted(organization["vat_rates"], reverse=True)
+                ],
             ),
             roles=sorted(viewer.roles),
             permissions=sorted(viewer.permissions),
@@ -479,10 +489,10 @@ def _client_filter(client_id: strawberry.ID | None) -> dict[str, int] | None:
     return {"client_id": decode_typed_id(client_id, "Client", "clientId")}
 
 
-async def _organization(organization_id: int) -> dict[str, str]:
+async def _organization(organization_id: int) -> dict[str, Any]:
     from contractgql.models import Organization
 
     rows = await Organization.filter(id=organization_id).values(
-        "name", "timezone", "default_currency"
+        "name", "timezone", "default_currency", "vat_rates"
     )
     return rows[0]
