@@ -95,6 +95,11 @@ class Settings:
     # Names of the tags that mark a contract as a cancellation risk in the reports,
     # compared without regard to case.
     risk_tags: tuple[str, ...] = ("cancellation risk",)
+    # Data quality signals (contractgql.quality.signals): a signed contract whose
+    # notice deadline is at most quality_deadline_days ahead, and that has had no
+    # change or note for quality_quiet_days, is flagged as stale.
+    quality_quiet_days: int = 90
+    quality_deadline_days: int = 60
 
     @property
     def resolved_database_url(self) -> str:
@@ -202,8 +207,11 @@ def load_settings() -> Settings:
         worker_metrics_host=env.get("CONTRACTGQL_WORKER_METRICS_HOST") or "127.0.0.1",
         worker_metrics_port=_optional_int_setting("CONTRACTGQL_WORKER_METRICS_PORT"),
         risk_tags=_names_setting("CONTRACTGQL_RISK_TAGS", ("cancellation risk",)),
+        quality_quiet_days=_int_setting("CONTRACTGQL_QUALITY_QUIET_DAYS", 90),
+        quality_deadline_days=_int_setting("CONTRACTGQL_QUALITY_DEADLINE_DAYS", 60),
     )
     _validate(settings)
+    _validate_quality(settings)
     _validate_documents(settings)
     _validate_scans(settings)
     _validate_delivery(settings)
@@ -408,3 +416,19 @@ def _networks_setting(name: str) -> tuple[str, ...]:
                 "10.0.0.0/8, separated by commas."
             ) from None
     return tuple(networks)
+
+
+# Maximum look-back or look-ahead of the stale-data signal, in days.
+MAX_QUALITY_DAYS = 3660
+
+
+def _validate_quality(settings: Settings) -> None:
+    for name, value in (
+        ("CONTRACTGQL_QUALITY_QUIET_DAYS", settings.quality_quiet_days),
+        ("CONTRACTGQL_QUALITY_DEADLINE_DAYS", settings.quality_deadline_days),
+    ):
+        if not 1 <= value <= MAX_QUALITY_DAYS:
+            raise ConfigError(
+                f"{name}={value} is out of range: use a number of days from 1 to "
+                f"{MAX_QUALITY_DAYS}."
+            )

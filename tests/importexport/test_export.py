@@ -35,6 +35,7 @@ from contractgql.ids import encode_id
 from contractgql.importexport import export
 from contractgql.importexport.export import format_cell
 from contractgql.importexport.importer import ImportOptions, import_file
+from contractgql.models import Organization
 from contractgql.security.policy import Policy
 
 URL = "/export/contracts.csv"
@@ -155,7 +156,13 @@ async def create_contract_type(api: Api, name: str) -> str:
 
 
 async def create_financial_contract(api: Api) -> dict[str, Any]:
-    """Create FINANCIAL_CONTRACT with a type, two tags and the finance user as owner."""
+    """Create FINANCIAL_CONTRACT with a type, two tags and the finance user as owner.
+
+    Its VAT rate of 19% becomes one of the organization's rates.
+    """
+    await Organization.filter(id=api.tenant.organization.id).update(
+        vat_rates=[2100, 1900, 900, 0]
+    )
     client_id = await create_client(api, "Acme BV")
     type_id = await create_contract_type(api, "Hosting")
     tags = [await create_tag(api, "renewal"), await create_tag(api, "gold")]

@@ -72,6 +72,11 @@ mutation SeedCatalog($tag: TagInput!, $service: ServiceInput!,
   field: createCustomFieldDefinition(input: $field) {{ {PAYLOAD} }}
 }}
 """
+SEED_RULE = f"""
+mutation SeedRule($input: RequiredFieldRuleInput!) {{
+  rule: createRequiredFieldRule(input: $input) {{ {PAYLOAD} }}
+}}
+"""
 SEED_CLIENT = f"""
 mutation SeedClient($input: ClientInput!) {{
   client: createClient(input: $input) {{ {PAYLOAD} }}
@@ -248,6 +253,20 @@ async def seed_tenant(
     ids["Service"] = [catalog["service"]]
     ids["ContractType"] = [catalog["contractType"]]
     ids["CustomFieldDefinition"] = [catalog["field"]]
+    # Only for cancelled contracts, so that it rejects none of the seeded writes.
+    rule = await _created(
+        api,
+        SEED_RULE,
+        {
+            "input": {
+                "name": f"{marker} rule",
+                "contractTypeId": catalog["contractType"],
+                "fields": ["OWNER"],
+                "stages": ["CANCELLED"],
+            }
+        },
+    )
+    ids["RequiredFieldRule"] = [rule["rule"]]
 
     client_id = (
         await _created(

@@ -288,6 +288,9 @@ async def _records(api: Api) -> dict[str, str]:
             record { id }
           }
           note: createNote(input: {body: "b", clientId: $client}) { record { id } }
+          rule: createRequiredFieldRule(input: {
+            name: "r", fields: [OWNER], stages: [CANCELLED]
+          }) { record { id } }
         }
         """,
         {"client": client_id},
@@ -440,6 +443,19 @@ MUTATIONS: dict[str, tuple[str, str]] = {
         "errors { code }",
     ),
     "archiveContractType": ("archiveContractType(id: $type)", "errors { code }"),
+    "createRequiredFieldRule": (
+        'createRequiredFieldRule(input: {name: "X", fields: [NUMBER]})',
+        "errors { code }",
+    ),
+    "updateRequiredFieldRule": (
+        'updateRequiredFieldRule(id: $rule, input: {name: "X"})',
+        "errors { code }",
+    ),
+    "deleteRequiredFieldRule": (
+        "deleteRequiredFieldRule(id: $rule)",
+        "errors { code }",
+    ),
+    "setVatRates": ('setVatRates(rates: ["21", "9", "0"])', "errors { code }"),
     "createCustomFieldDefinition": (
         'createCustomFieldDefinition(input: {entity: CLIENT, key: "x", '
         'label: "X", kind: TEXT})',
@@ -564,6 +580,7 @@ MUTATION_VARIABLES = (
     "noticed",
     "entry",
     "cap",
+    "rule",
 )
 
 

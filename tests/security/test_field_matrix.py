@@ -32,6 +32,7 @@ from contractgql.graphql.schema import schema
 from contractgql.graphql.types.filters import ContractFilter, ContractSortField
 from contractgql.ids import decode_id, encode_id
 from contractgql.importexport.export import EXPORT_COLUMNS
+from contractgql.models import Organization
 from contractgql.security.policy import ROLES, FieldName, Policy
 from tests.conftest import Api, Tenant, make_tenant
 
@@ -204,6 +205,11 @@ async def _seed(api: Api) -> Seed:
     staff = encode_id("User", tenant.user_ids["project_staff"])
     await api.data(SET_MEMBERS, {"id": project_id, "users": [staff]})
 
+    # The financial values are chosen to occur nowhere else, so the VAT rates
+    # that the cases set become the organization's rates.
+    await Organization.filter(id=tenant.organization.id).update(
+        vat_rates=[2100, 1925, 1955, 900, 0]
+    )
     owner = encode_id("User", tenant.user_ids["account_manager"])
     contract_id = await _create(
         api,

@@ -120,6 +120,10 @@ BASE_ARGUMENTS: dict[str, dict[str, Any]] = {
     },
     "Mutation.updateTimeEntry": {"input": {"description": PROBE}},
     "Mutation.setContractCap": {"unit": "HOURS", "period": "YEAR", "limit": "100"},
+    # Grouped by owner, so that the groups name records whose ids the case checks.
+    "Query.completenessSummary": {"groupBy": "OWNER"},
+    "Mutation.createRequiredFieldRule": {"input": {"name": PROBE, "fields": ["OWNER"]}},
+    "Mutation.updateRequiredFieldRule": {"input": {"name": PROBE}},
 }
 # Arguments that list links to remove. Unlinking a record that is not linked does
 # nothing, whatever the id names, so these must return for B's id exactly what they

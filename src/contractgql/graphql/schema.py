@@ -30,6 +30,7 @@ from contractgql.graphql.mutations.hours import HoursMutations
 from contractgql.graphql.mutations.imports import ImportMutations
 from contractgql.graphql.mutations.notifications import NotificationMutations
 from contractgql.graphql.mutations.policy import PolicyMutations
+from contractgql.graphql.mutations.quality import QualityMutations
 from contractgql.graphql.mutations.records import RecordMutations
 from contractgql.graphql.mutations.workflow import WorkflowMutations
 from contractgql.graphql.observation import OperationObservation
@@ -48,6 +49,7 @@ from contractgql.graphql.types.contracts import ContractNode
 from contractgql.graphql.types.hours import ContractCapNode, TimeEntryNode
 from contractgql.graphql.types.notes import CustomFieldDefinitionNode, NoteNode
 from contractgql.graphql.types.notifications import NotificationNode
+from contractgql.graphql.types.quality import RequiredFieldRuleNode
 from contractgql.graphql.types.tokens import ApiTokenNode
 from contractgql.graphql.types.users import UserNode
 from contractgql.graphql.types.workflow import ReminderNode, TaskNode
@@ -189,6 +191,7 @@ class Mutation(
     DocumentMutations,
     ImportMutations,
     HoursMutations,
+    QualityMutations,
 ):
     @strawberry.mutation(
         description="Log in with e-mail and password; returns a token."
@@ -221,6 +224,7 @@ schema = ContractSchema(
         document_types.DocumentTemplateNode,
         TimeEntryNode,
         ContractCapNode,
+        RequiredFieldRuleNode,
     ],
     extensions=[
         OperationObservation,

@@ -23,6 +23,7 @@ from contractgql.importexport.importer import (
     ImportReport,
     import_file,
 )
+from contractgql.importexport.value_mapping import CHOICE_FIELDS, value_mappings
 from contractgql.importexport.values import parse_period
 
 if TYPE_CHECKING:
@@ -58,6 +59,21 @@ def add_import_parser(
         metavar="HEADER=FIELD",
         help="Map a column to a field, e.g. 'Vendor=client'; 'HEADER=-' ignores the "
         "column. Repeat for several columns.",
+    )
+    parser.add_argument(
+        "--map-value",
+        action="append",
+        default=[],
+        metavar="FIELD=SOURCE=TARGET",
+        help="Map a value of a choice column onto a list value, e.g. "
+        "'contract_type=Onderhoud=Maintenance contract'; the source is compared "
+        "without case. Fields: " + ", ".join(CHOICE_FIELDS) + ". Repeatable.",
+    )
+    parser.add_argument(
+        "--preview-values",
+        action="store_true",
+        help="List each distinct value of each choice column and the list value "
+        "it maps to, then stop without importing.",
     )
     parser.add_argument(
         "--sheet", help="Worksheet of an XLSX file (default: the first)."
@@ -145,6 +161,7 @@ def add_import_parser(
 def run_import(args: argparse.Namespace, settings: Settings) -> int:
     try:
         mapping = _parse_mapping(args.map)
+        mapped_values = value_mappings(args.map_value)
         notice = (
             parse_period(args.default_notice_period)
             if args.default_notice_period
@@ -162,7 +179,12 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
         strict=args.strict,
         default_notice_period=notice,
         file_format=args.format,
+        value_mappings=mapped_values or None,
     )
+    if args.preview_values:
+        return asyncio.run(
+            _run_preview(args.file, args.organization, options, settings)
+        )
     run = _Run(args, options, settings)
     return asyncio.run(run.main())
 
@@ -225,6 +247,7 @@ class _Run:
                 create_types=self.options.create_types,
                 default_notice_period=args.default_notice_period,
                 sheet=self.options.sheet,
+                value_mappings=self.options.value_mappings,
             )
         except ValidationError as error:
             print(f"contractgql import: {error.message}", file=sys.stderr)
@@ -525,3 +548,49 @@ async def _import_template(output: Path, name: str, settings: Settings) -> int:
         return 2
     print(f"Wrote the import template to {output}")
     return 0
+
+
+async def _run_preview(
+    path: Path, organization_name: str, options: ImportOptions, settings: Settings
+) -> int:
+    """Print the value mapping preview of a register; exits 1 when a value does
+    not map."""
+    from contractgql import db
+    from contractgql.importexport.columns import resolve_columns
+    from contractgql.importexport.tables import read_table
+    from contractgql.importexport.value_mapping import preview_values
+    from contractgql.models import Organization
+
+    if settings.is_sqlite:
+        await db.migrate(settings)
+    await db.connect(settings)
+    try:
+        name = " ".join(organization_name.split())
+        organization = await Organization.filter(name=name).first()
+        if organization is None:
+            print(
+                f"contractgql import: organization {name!r} does not exist: check "
+                "the name.",
+                file=sys.stderr,
+            )
+            return 2
+        explicit = options.mapping or {}
+        table = read_table(path, options.sheet, mapped_headers=explicit.keys())
+        columns = resolve_columns(table.headers, explicit)
+        lines = await preview_values(
+            table, columns, organization, options.value_mappings, options.create_types
+        )
+    except ImportFileError as error:
+        print(f"contractgql import: {error}", file=sys.stderr)
+        return 2
+    finally:
+        await db.disconnect()
+
+    unmapped = 0
+    for line in lines:
+        target = repr(line.target) if line.target is not None else "(not mapped)"
+        rows = f"{line.rows} row{'s' if line.rows != 1 else ''}"
+        print(f"{line.field}: {line.source!r} ({rows}) -> {target} [{line.status}]")
+        unmapped += line.target is None
+    print(f"{len(lines)} distinct values, {unmapped} not mapped.")
+    return 1 if unmapped else 0

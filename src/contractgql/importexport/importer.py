@@ -32,6 +32,7 @@ from contractgql.errors import ValidationError
 from contractgql.importexport.columns import ColumnMapping, resolve_columns
 from contractgql.importexport.rows import ParsedRow, RowError, parse_rows
 from contractgql.importexport.tables import Table, read_table
+from contractgql.importexport.value_mapping import ValueMappings, apply_value_mappings
 from contractgql.models import (
     Client,
     Contract,
@@ -156,6 +157,8 @@ class ImportOptions:
     strict: bool = False
     # Notice period for rows whose file gives none, as (count, unit).
     default_notice_period: tuple[int, str] | None = None
+    # Explicit values of choice columns: field to normalized source to target.
+    value_mappings: ValueMappings | None = None
     # "register" for CSV and XLSX files, "decp" for French procurement JSON.
     file_format: str = "register"
 
@@ -208,6 +211,7 @@ async def import_file(
     source = _read_source(path, options)
     explicit = options.mapping or {}
     mapping = resolve_columns(source.table.headers, explicit)
+    source.table = apply_value_mappings(source.table, mapping, options.value_mappings)
     parsed = parse_rows(source.table, mapping)
 
     report = ImportReport(

@@ -43,6 +43,7 @@ from contractgql.importexport.importer import (
     ProgressCallback,
     import_file,
 )
+from contractgql.importexport.value_mapping import ValueMappings
 from contractgql.importexport.values import parse_currency, parse_period
 from contractgql.models import ImportFormat, ImportJob, ImportStatus, Organization, User
 from contractgql.models.imports import FINISHED_STATUSES
@@ -90,6 +91,7 @@ def options_json(
     create_types: bool = False,
     default_notice_period: str | None = None,
     sheet: str | None = None,
+    value_mappings: ValueMappings | None = None,
 ) -> dict[str, Any]:
     """Check the options of a new job and return them as the job stores them.
 
@@ -101,6 +103,10 @@ def options_json(
         stored["mapping"] = dict(mapping)
     if sheet:
         stored["sheet"] = sheet
+    if value_mappings:
+        stored["value_mappings"] = {
+            field: dict(targets) for field, targets in value_mappings.items()
+        }
     if currency:
         try:
             stored["currency"] = parse_currency(currency)
@@ -126,6 +132,7 @@ def _options(job: ImportJob) -> ImportOptions:
         create_types=bool(stored.get("create_types")),
         default_notice_period=(int(notice[0]), str(notice[1])) if notice else None,
         file_format=job.file_format.value,
+        value_mappings=stored.get("value_mappings"),
     )
 
 

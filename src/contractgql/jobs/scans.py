@@ -207,6 +207,7 @@ async def _send_digests(moment: datetime, policy: Policy) -> None:
     """
     from contractgql.notifications.digest import send_daily_digests
 
+    await _notify_quality(moment, policy)
     try:
         run = await send_daily_digests(moment, policy=policy)
     except Exception:
@@ -214,6 +215,21 @@ async def _send_digests(moment: datetime, policy: Policy) -> None:
         return
     if run.sent or run.failed:
         logger.info("Daily digests: %d sent, %d failed", len(run.sent), len(run.failed))
+
+
+async def _notify_quality(moment: datetime, policy: Policy) -> None:
+    """Notify owners of the day's data quality signals.
+
+    A failure is logged. An organization whose run for the day had started is
+    tried again the next day.
+    """
+    from contractgql.config import load_settings
+    from contractgql.quality.notify import notify_quality_signals
+
+    try:
+        await notify_quality_signals(moment, load_settings(), policy)
+    except Exception:
+        logger.exception("Notifying the data quality signals failed")
 
 
 @functools.cache

@@ -47,6 +47,11 @@ from contractgql.models.hours import (
 )
 from contractgql.models.imports import ImportFormat, ImportJob, ImportStatus
 from contractgql.models.notes import Note
+from contractgql.models.quality import (
+    ContractField,
+    QualityNotificationRun,
+    RequiredFieldRule,
+)
 from contractgql.models.tenancy import Organization, User
 from contractgql.models.tokens import ApiToken
 from contractgql.models.workflow import (
@@ -73,6 +78,7 @@ __all__ = [
     "AuditOutbox",
     "CalendarFeed",
     "ContractEvent",
+    "ContractField",
     "ContractEventKind",
     "Notification",
     "Reminder",
@@ -102,6 +108,8 @@ __all__ = [
     "Note",
     "Organization",
     "Project",
+    "QualityNotificationRun",
+    "RequiredFieldRule",
     "ProjectMember",
     "Sensitivity",
     "Service",

@@ -33,6 +33,8 @@ from contractgql.models import (
     Tag,
     User,
 )
+from contractgql.quality.choices import check_vat_rate
+from contractgql.quality.rules import enforce_rules
 from contractgql.security.fields import protected_inputs, require_writable
 from contractgql.security.records import visible_contracts
 from contractgql.security.viewer import Viewer
@@ -97,6 +99,7 @@ async def create_contract(viewer: Viewer, values: dict[str, Any]) -> Contract:
     values.setdefault("currency", viewer.default_currency)
     validator = Validator()
     columns = await _validate(validator, viewer, values, current=None)
+    await enforce_rules(validator, viewer, columns, current=None)
     validator.raise_if_any()
 
     async with in_transaction():
@@ -134,6 +137,7 @@ async def update_contract(
     _check_update_permission(viewer, contract, values)
     validator = Validator()
     columns = await _validate(validator, viewer, values, current=contract)
+    await enforce_rules(validator, viewer, columns, current=contract)
 
     async def changed(stored: Contract) -> list[str]:
         names = changed_columns(stored, columns, CONTRACT_FIELD_NAMES)
@@ -516,6 +520,7 @@ async def _validate(
         )
         columns["reminder_offsets"] = offsets or None
     _money_columns(validator, values, current, columns)
+    await check_vat_rate(validator, viewer.organization_id, columns)
     await _check_contract_references(validator, viewer, values, current)
     if "custom_fields" in values:
         merged = dict(current.custom_fields) if current else {}

@@ -21,6 +21,11 @@ from contractgql.graphql.types.imports import (
     import_job_node,
 )
 from contractgql.importexport import jobs
+from contractgql.importexport.value_mapping import (
+    CHOICE_FIELDS,
+    ValueMappings,
+    normalize,
+)
 from contractgql.models import ImportFormat
 
 
@@ -31,6 +36,19 @@ class ColumnMappingInput:
         description="An import field such as 'client' or 'amount'; '-' ignores the "
         "column."
     )
+
+
+@strawberry.input(
+    description="A value of a choice column and the list value it stands for."
+)
+class ValueMappingInput:
+    field: str = strawberry.field(
+        description="A choice field such as 'contract_type' or 'payment_frequency'."
+    )
+    source: str = strawberry.field(
+        description="The value as written in the file, compared without case."
+    )
+    target: str = strawberry.field(description="The list value to import instead.")
 
 
 @strawberry.input(description="A file to import in the background.")
@@ -57,6 +75,11 @@ class StartImportInput:
     )
     mapping: list[ColumnMappingInput] | None = strawberry.field(
         default=None, description="Columns whose header is not recognised."
+    )
+    value_mapping: list[ValueMappingInput] | None = strawberry.field(
+        default=None,
+        description="Values of choice columns that do not match a list value, "
+        "such as 'Onderhoud' for the contract type 'Maintenance contract'.",
     )
 
 
@@ -87,6 +110,7 @@ class ImportMutations:
                 currency=input.currency,
                 create_types=input.create_types,
                 default_notice_period=input.default_notice_period,
+                value_mappings=_value_mappings(input.value_mapping or []),
             )
             if not isinstance(input.file, UploadFile):
                 raise ValidationError(
@@ -130,3 +154,35 @@ class ImportMutations:
         settings = info.context.services.settings
         job = await jobs.cancel_job(settings, viewer, pk)
         return ImportJobPayload(job=await import_job_node(settings, job), errors=[])
+
+
+def _value_mappings(items: list[ValueMappingInput]) -> ValueMappings:
+    """Check the value mappings of a new job, raising ValidationError on a bad one."""
+    mappings: ValueMappings = {}
+    errors: list[FieldError] = []
+    for item in items:
+        field = item.field.strip()
+        if field not in CHOICE_FIELDS:
+            errors.append(
+                FieldError(
+                    "valueMapping",
+                    "invalid",
+                    f"field {item.field!r} has no fixed set of values: use one of "
+                    f"{', '.join(CHOICE_FIELDS)}.",
+                )
+            )
+        elif not item.source.strip() or not item.target.strip():
+            errors.append(
+                FieldError(
+                    "valueMapping",
+                    "invalid",
+                    f"the mapping of {field} needs a source and a target value, "
+                    f"got {item.source!r} and {item.target!r}.",
+                )
+            )
+        else:
+            targets = mappings.setdefault(field, {})
+            targets[normalize(item.source)] = item.target.strip()
+    if errors:
+        raise ValidationError(errors)
+    return mappings

@@ -31,6 +31,7 @@ from contractgql.graphql.types.filters import (
 )
 from contractgql.graphql.types.totals import ContractConnection
 from contractgql.models import Contract, ContractStage, Document
+from contractgql.quality.completeness import missing_q
 from contractgql.security.fields import require_readable
 from contractgql.security.records import visible_contracts
 from contractgql.security.viewer import Viewer
@@ -81,6 +82,9 @@ FILTER_REVEALS: dict[str, tuple[tuple[str, str], ...]] = {
     "auto_renewal": (("Contract", "autoRenewal"),),
     "amount": (("Contract", "amount"), ("Contract", "currency")),
     "search": (),
+    # Checked per field by missing_q, which rejects protected fields the caller
+    # may not read.
+    "missing": (),
     "include_archived": (("Contract", "archivedAt"),),
 }
 
@@ -187,6 +191,8 @@ def apply_filter(
     text = search_text(spec.search)
     if text is not None:
         query = query.filter(_search_q(text, viewer))
+    if spec.missing:
+        query = query.filter(missing_q(viewer, spec.missing))
     return query
 
 

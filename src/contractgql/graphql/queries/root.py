@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import strawberry
 
@@ -17,6 +18,7 @@ from contractgql.graphql.queries.notifications import (
     notification_by_id,
     notifications_connection,
 )
+from contractgql.graphql.queries.quality import QualityQueries
 from contractgql.graphql.queries.records import records_connection
 from contractgql.graphql.queries.reports import ReportQuery
 from contractgql.graphql.queries.tokens import (
@@ -63,6 +65,7 @@ from contractgql.graphql.types.notes import (
     note_node,
 )
 from contractgql.graphql.types.notifications import NotificationNode
+from contractgql.graphql.types.quality import RULE_COLUMNS, rule_node
 from contractgql.graphql.types.tokens import ApiTokenNode
 from contractgql.graphql.types.totals import ContractConnection
 from contractgql.graphql.types.users import USER_COLUMNS, UserNode, user_node
@@ -85,11 +88,13 @@ from contractgql.models import (
     DocumentTemplate,
     Note,
     Project,
+    RequiredFieldRule,
     Service,
     Tag,
     User,
 )
 from contractgql.notifications.store import unread_count
+from contractgql.quality.choices import format_rate
 from contractgql.security.records import visible_contracts
 from contractgql.security.viewer import Viewer
 
@@ -107,6 +112,7 @@ _NODE_SOURCES = {
         CUSTOM_FIELD_COLUMNS,
         custom_field_node,
     ),
+    "RequiredFieldRule": (RequiredFieldRule, RULE_COLUMNS, rule_node),
 }
 
 
@@ -119,6 +125,10 @@ class OrganizationType:
     default_currency: str
     today: date = strawberry.field(
         description="Today's date in the organization's timezone."
+    )
+    vat_rates: list[str] = strawberry.field(
+        description="The VAT rates in percent, such as '21', that contracts may "
+        "use, highest first. Change them with setVatRates."
     )
 
 
@@ -150,7 +160,7 @@ class ViewerType:
 
 
 @strawberry.type
-class Query(ImportQueries, ReportQuery):
+class Query(ImportQueries, ReportQuery, QualityQueries):
     @strawberry.field(
         description="The logged-in caller, their organization and rights."
     )
@@ -166,6 +176,10 @@ class Query(ImportQueries, ReportQuery):
                 timezone=organization["timezone"],
                 default_currency=organization["default_currency"],
                 today=viewer.today,
+                vat_rates=[
+                    format_rate(rate)
+                    for rate in sorted(organization["vat_rates"], reverse=True)
+                ],
             ),
             roles=sorted(viewer.roles),
             permissions=sorted(viewer.permissions),
@@ -486,10 +500,10 @@ def _client_filter(client_id: strawberry.ID | None) -> dict[str, int] | None:
     return {"client_id": decode_typed_id(client_id, "Client", "clientId")}
 
 
-async def _organization(organization_id: int) -> dict[str, str]:
+async def _organization(organization_id: int) -> dict[str, Any]:
     from contractgql.models import Organization
 
     rows = await Organization.filter(id=organization_id).values(
-        "name", "timezone", "default_currency"
+        "name", "timezone", "default_currency", "vat_rates"
     )
     return rows[0]

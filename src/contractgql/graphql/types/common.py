@@ -14,6 +14,7 @@ from contractgql.domain.money import PaymentFrequency
 from contractgql.domain.status import ContractStatus
 from contractgql.errors import FieldError
 from contractgql.models import (
+    ContractField,
     ContractStage,
     CustomFieldEntity,
     CustomFieldKind,
@@ -45,6 +46,13 @@ ContractStatusEnum = strawberry.enum(
     "EXPIRED after the end date and ACTIVE in between.",
 )
 CustomFieldKindEnum = strawberry.enum(CustomFieldKind, name="CustomFieldKind")
+ContractFieldEnum = strawberry.enum(
+    ContractField,
+    name="ContractField",
+    description="A contract field that required-field rules can require and the "
+    "completeness report checks. SIGNED_DOCUMENT is a document of kind "
+    "SIGNED_CONTRACT with at least one version.",
+)
 CustomFieldEntityEnum = strawberry.enum(CustomFieldEntity, name="CustomFieldEntity")
 
 JSON = strawberry.scalars.JSON

@@ -7,7 +7,7 @@ from datetime import date
 
 import strawberry
 
-from contractgql.graphql.types.common import ContractStatusEnum
+from contractgql.graphql.types.common import ContractFieldEnum, ContractStatusEnum
 
 
 @strawberry.enum(description="Sort direction.")
@@ -79,5 +79,10 @@ class ContractFilter:
         default=None,
         description="Text that the name, the number or the client's name contains "
         "(case-insensitive).",
+    )
+    missing: list[ContractFieldEnum] | None = strawberry.field(  # type: ignore[valid-type]
+        default=None,
+        description="Contracts that lack every one of these fields. AMOUNT and "
+        "VAT_RATE need read access to Contract.amount and Contract.vatRate.",
     )
     include_archived: bool = False

@@ -1,0 +1,1 @@
+"""Data quality: required-field rules, choice lists, completeness, signals."""
