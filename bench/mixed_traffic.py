@@ -43,6 +43,19 @@ query ContractTotals($filter: ContractFilter) {
   }
 }
 """
+PORTFOLIO_REPORT_QUERY = """
+query PortfolioReport($groupBy: PortfolioGrouping!) {
+  portfolio(groupBy: $groupBy) {
+    totals { contractCount currencies { currency mrr arr } }
+    groupCount
+    groups(first: 20) { name figures { contractCount } }
+  }
+  revenueAtRisk(period: {preset: NEXT_QUARTER}) {
+    atRisk { contractCount currencies { currency mrr } }
+  }
+}
+"""
+REPORT_GROUPINGS = ("CLIENT", "CONTRACT_TYPE", "OWNER", "TAG")
 UPDATE_CONTRACT = """
 mutation UpdateContract($id: ID!, $input: UpdateContractInput!, $version: Int) {
   updateContract(id: $id, input: $input, expectedVersion: $version) {
@@ -71,11 +84,12 @@ class Operation:
     weight: int
 
 
-# The mix, by weight. Report queries go here once the API has them: add an
-# Operation and a branch in `Client.send` that builds and checks the request.
+# The mix, by weight. A new operation needs a branch in `Client.send` that
+# builds and checks its request.
 OPERATIONS = (
-    Operation("contracts_page", False, 45),
+    Operation("contracts_page", False, 35),
     Operation("contract_totals", False, 15),
+    Operation("portfolio_report", False, 10),
     Operation("update_contract", True, 25),
     Operation("create_note", True, 15),
 )
@@ -214,6 +228,8 @@ class Client:
             await self.contracts_page(session)
         elif name == "contract_totals":
             await self.contract_totals(session)
+        elif name == "portfolio_report":
+            await self.portfolio_report(session)
         elif name == "update_contract":
             await self.update_contract(session)
         elif name == "create_note":
@@ -236,6 +252,24 @@ class Client:
         contracts = data["contracts"]
         if contracts["totals"]["count"] != contracts["totalCount"]:
             raise CheckFailed("totals.count differs from totalCount")
+
+    async def portfolio_report(self, session: aiohttp.ClientSession) -> None:
+        grouping = self.rng.choice(REPORT_GROUPINGS)
+        variables = {"groupBy": grouping}
+        data = await self.traffic.post(session, PORTFOLIO_REPORT_QUERY, variables)
+        portfolio = data["portfolio"]
+        total = portfolio["totals"]["contractCount"]
+        groups = portfolio["groups"]
+        grouped = sum(group["figures"]["contractCount"] for group in groups)
+        all_groups = portfolio["groupCount"] <= len(portfolio["groups"])
+        # A contract is in exactly one client, type or owner group (a null group
+        # included), but in one group per tag.
+        if all_groups and grouping != "TAG" and grouped != total:
+            raise CheckFailed(f"{grouping} groups count {grouped} of {total} contracts")
+        if all_groups and grouping == "TAG" and grouped < total:
+            raise CheckFailed(f"tag groups count {grouped} of {total} contracts")
+        if data["revenueAtRisk"]["atRisk"]["contractCount"] < 0:
+            raise CheckFailed("revenueAtRisk.atRisk.contractCount is negative")
 
     async def update_contract(self, session: aiohttp.ClientSession) -> None:
         contract_pk = self.owned[self.sent % len(self.owned)]
