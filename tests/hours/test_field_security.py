@@ -122,8 +122,11 @@ async def test_amount_cap_percentage(seed: Seed, role: str) -> None:
 
     body = await seed.api.post(CAP_USAGE, variables, role=role)
 
-    percentage = body["data"]["capUsage"][0]["percentage"]
+    usage = body["data"]["capUsage"][0]
     if _may_read(role, ("CapUsage", "usedAmount")):
-        assert percentage == "87.65"
+        assert usage["percentage"] == "87.65"
+        # 87.65% of the cap is used, past the default warning at 80%.
+        assert usage["warning"] is True
     else:
-        assert percentage is None
+        assert usage["percentage"] is None
+        assert usage["warning"] is None

@@ -259,3 +259,24 @@ async def test_risk_tags_match_names(api: Api) -> None:
     # Case does not matter, and the archived tag does not count.
     assert found == [risk.id]
     assert await risk_tag_ids(organization.id, []) == []
+
+
+@pytest.mark.parametrize("role", ["finance", "sales"])
+async def test_portfolio_amount_beyond_64_bits(api: Api, role: str) -> None:
+    organization = api.tenant.organization
+    client = await Client.create(organization=organization, name="Huge")
+    await Contract.create(
+        organization=organization,
+        client=client,
+        name="Mistyped amount",
+        currency="EUR",
+        payment_frequency=PaymentFrequency.MONTHLY,
+        amount_minor=9_223_372_036_854_775_807,
+        start_date=date(2027, 1, 1),
+        end_date=date(2027, 12, 31),
+    )
+    error = await api.error(COUNT, {"date": "2027-06-01"}, role=role)
+    assert error["extensions"]["code"] == "OUT_OF_RANGE"
+    assert error["message"].startswith(
+        "A sum in this report passes the 64-bit integer range of the database"
+    )

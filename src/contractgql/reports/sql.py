@@ -12,10 +12,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from tortoise.exceptions import OperationalError
 from tortoise.transactions import in_transaction
 
 from contractgql.db import Statement
 from contractgql.domain.money import PaymentFrequency
+from contractgql.errors import OutOfRange
 from contractgql.models import Contract, ContractStage
 from contractgql.security.records import visible_contracts_condition
 from contractgql.security.viewer import Viewer
@@ -76,16 +78,32 @@ async def fetch(statement: Statement, sql: str) -> list[dict[str, Any]]:
     statement that ran 1.5 s. Grouping by client sorted 40,000 groups on disk
     with the default work_mem of 4 MB instead of hashing them in memory.
     """
-    if not statement.postgres:
-        rows: list[dict[str, Any]] = await Contract._meta.db.execute_query_dict(
-            sql, statement.parameters
-        )
+    try:
+        if not statement.postgres:
+            rows: list[dict[str, Any]] = await Contract._meta.db.execute_query_dict(
+                sql, statement.parameters
+            )
+            return rows
+        async with in_transaction() as connection:
+            await connection.execute_query("SET LOCAL jit = off")
+            await connection.execute_query(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
+            rows = await connection.execute_query_dict(sql, statement.parameters)
         return rows
-    async with in_transaction() as connection:
-        await connection.execute_query("SET LOCAL jit = off")
-        await connection.execute_query(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
-        rows = await connection.execute_query_dict(sql, statement.parameters)
-    return rows
+    except OperationalError as error:
+        # SQLite reports "integer overflow" and PostgreSQL "bigint out of range".
+        text = str(error).lower()
+        if "overflow" not in text and "out of range" not in text:
+            raise
+        raise _out_of_range() from error
+
+
+def _out_of_range() -> OutOfRange:
+    return OutOfRange(
+        "A sum in this report passes the 64-bit integer range of the database "
+        "(92,233,720,368,547,758.07 in cents): a contract's amount is far larger than "
+        "any real contract. Find it with contracts(orderBy: {field: AMOUNT, "
+        "direction: DESC}) and correct the amount."
+    )
 
 
 def reported_contracts(viewer: Viewer, statement: Statement, alias: str = "c") -> str:
@@ -145,16 +163,13 @@ def sum_of(value: Any) -> int:
     The products that the reports sum (an amount times its periods) are 64-bit
     integers. PostgreSQL sums them as NUMERIC, which cannot overflow, and rejects
     a product out of the 64-bit range with an error. SQLite turns such a product
-    into a floating point number, so a float here raises OverflowError instead
+    into a floating point number, so a float here raises OutOfRange instead
     of returning an inexact figure.
     """
     if value is None:
         return 0
     if isinstance(value, float):
-        raise OverflowError(
-            "A report sum passed the 64-bit range of SQLite: run the reports on "
-            "PostgreSQL for amounts this large."
-        )
+        raise _out_of_range()
     if isinstance(value, Decimal):
         return int(value)
     return int(value)

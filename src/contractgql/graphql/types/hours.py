@@ -2,8 +2,8 @@
 
 The policy protects TimeEntry.amount, ContractCap.limitAmount and the amounts of
 CapUsage, so callers without 'contract.financial:read' see hours but no amounts.
-The percentage of an amount cap is computed from amounts, so its resolver hides
-it from them too.
+The percentage and the warning flag of an amount cap are computed from amounts,
+so their resolvers hide them from those callers too.
 """
 
 from __future__ import annotations
@@ -131,21 +131,31 @@ class CapUsageNode:
     warning_percent: int = strawberry.field(
         description="Percentage of the limit from which entries warn."
     )
-    warning: bool = strawberry.field(
-        description="Whether the used part has reached the warning percentage."
-    )
+    warning_value: strawberry.Private[bool]
     percentage_value: strawberry.Private[Decimal]
+
+    @strawberry.field(
+        description="Whether the used part has reached the warning percentage. "
+        "Null for amount caps when you may not read amounts."
+    )
+    def warning(self, info: Info) -> bool | None:
+        if self._hides_amounts(info):
+            return None
+        return self.warning_value
 
     @strawberry.field(
         description="Used part of the limit in percent, rounded half up to two "
         "decimals. Null for amount caps when you may not read amounts."
     )
     def percentage(self, info: Info) -> Decimal | None:
-        if self.unit is CapUnit.AMOUNT and not info.context.viewer.fields.may_read(
-            "CapUsage", "usedAmount"
-        ):
+        if self._hides_amounts(info):
             return None
         return self.percentage_value
+
+    def _hides_amounts(self, info: Info) -> bool:
+        return self.unit is CapUnit.AMOUNT and not info.context.viewer.fields.may_read(
+            "CapUsage", "usedAmount"
+        )
 
 
 def cap_usage_node(usage: CapUsage) -> CapUsageNode:
@@ -171,7 +181,7 @@ def cap_usage_node(usage: CapUsage) -> CapUsageNode:
         pending_amount=figure(usage.pending, not hours),
         currency=cap.currency,
         warning_percent=usage.warning_percent,
-        warning=usage.warning,
+        warning_value=usage.warning,
         percentage_value=usage.percentage,
     )
 
