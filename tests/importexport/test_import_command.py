@@ -158,3 +158,47 @@ def test_enqueue_needs_redis(env: dict[str, str]) -> None:
 
     assert result.returncode == 2
     assert "--enqueue needs CONTRACTGQL_REDIS_URL" in result.stderr
+
+
+def test_cancel_of_job_in_other_process(env: dict[str, str]) -> None:
+    """Without Redis, a SQLite job's cancel request cannot reach the process
+    running it, so the command says so instead of claiming success."""
+    import uuid
+
+    import redis
+
+    create_organization(env)
+    queue = f"test-cancel-{uuid.uuid4().hex[:8]}"
+    queued_env = {
+        **env,
+        "CONTRACTGQL_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "CONTRACTGQL_WORKER_QUEUE": queue,
+    }
+    try:
+        enqueued = run(
+            queued_env,
+            "import",
+            str(DECP_SAMPLE),
+            "--organization",
+            "Acme",
+            "--format",
+            "decp",
+            "--enqueue",
+        )
+        assert enqueued.returncode == 0, enqueued.stderr
+    finally:
+        redis.Redis.from_url("redis://127.0.0.1:6379/0").delete(queue)
+
+    cancel = run(env, "import-cancel", "1")
+
+    if "CONTRACTGQL_DATABASE_URL" in env:
+        # PostgreSQL: the request goes into the job's row, which the import reads.
+        assert cancel.returncode == 0, cancel.stderr
+        assert cancel.stdout == "Cancel of import job 1 requested; it writes nothing.\n"
+    else:
+        assert cancel.returncode == 1
+        assert "import job 1 runs in another process" in cancel.stderr
+        assert "cancelImport mutation" in cancel.stderr
+        status = run(env, "import-status", "1")
+        assert status.returncode == 0
+        assert "Progress is unknown here" in status.stdout

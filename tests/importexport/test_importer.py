@@ -326,3 +326,33 @@ async def test_update_keeps_the_name_when_the_file_has_no_name_column(
     contract = await Contract.get(organization_id=organization.id, number="N-1")
     assert report.count("updated") == 1
     assert (contract.name, contract.end_date) == ("Hosting", date(2027, 6, 30))
+
+
+async def test_reimport_writes_added_terms(settings, tmp_path: Path) -> None:
+    """A later file that adds notice, VAT, indexation and renewal term updates the
+    contract, and the same file again leaves it unchanged."""
+    organization = await new_organization()
+    bare = tmp_path / "bare.csv"
+    bare.write_text(
+        "number,name,client,start date,end date\n"
+        "K-1,Hosting,Acme BV,2026-01-01,2026-12-31\n",
+        encoding="utf-8",
+    )
+    terms = tmp_path / "terms.csv"
+    terms.write_text(
+        "number,name,client,start date,end date,notice period,vat rate,indexation,"
+        "renewal term\n"
+        "K-1,Hosting,Acme BV,2026-01-01,2026-12-31,3 months,21,2.5,12 months\n",
+        encoding="utf-8",
+    )
+
+    await import_file(bare, organization, ImportOptions())
+    updated = await import_file(terms, organization, ImportOptions())
+    again = await import_file(terms, organization, ImportOptions())
+    stored = await Contract.get(organization_id=organization.id, number="K-1")
+
+    assert updated.count("updated") == 1
+    assert again.count("unchanged") == 1
+    assert (stored.notice_count, stored.notice_unit) == (3, "months")
+    assert (stored.renewal_term_count, stored.renewal_term_unit) == (12, "months")
+    assert (stored.vat_rate_bp, stored.indexation_bp) == (2100, 250)

@@ -476,7 +476,12 @@ async def _import_status(text: str, settings: Settings) -> int:
         await db.disconnect()
 
     print(f"Import job {job.id}: {job.status.value}, file {job.file_name}")
-    if live is not None:
+    if live is None and _progress_out_of_reach(settings, job):
+        print(
+            "Progress is unknown here: without CONTRACTGQL_REDIS_URL only the process "
+            "that runs the job knows it. Query importJob in the API that runs it."
+        )
+    elif live is not None:
         print(
             f"{live.rows_read} of {live.total_rows} rows read, {live.rows_written} "
             f"written, {live.rows_rejected} rejected"
@@ -502,6 +507,19 @@ async def _import_status(text: str, settings: Settings) -> int:
     return 0
 
 
+def _progress_out_of_reach(settings: Settings, job: ImportJob) -> bool:
+    """Tell whether a job's progress and cancel requests live in another process.
+
+    Without Redis they live in the memory of the process that runs the job. On
+    PostgreSQL a cancel request also goes into the job's row, which the running
+    import reads, but the open import transaction locks a SQLite file.
+    """
+    from contractgql.models import ImportStatus
+
+    unfinished = job.status in (ImportStatus.QUEUED, ImportStatus.RUNNING)
+    return unfinished and settings.redis_url is None and settings.is_sqlite
+
+
 async def _import_cancel(text: str, settings: Settings) -> int:
     from contractgql import db
     from contractgql.importexport import jobs
@@ -514,6 +532,16 @@ async def _import_cancel(text: str, settings: Settings) -> int:
         job = await _job(text, "import-cancel")
         if job is None:
             return 2
+        if _progress_out_of_reach(settings, job):
+            print(
+                f"contractgql import-cancel: import job {job.id} runs in another "
+                "process, which this command cannot reach on SQLite without "
+                "CONTRACTGQL_REDIS_URL. Cancel it with the cancelImport mutation of "
+                "the API that runs it, or with Ctrl-C in the `contractgql import` "
+                "that runs it.",
+                file=sys.stderr,
+            )
+            return 1
         organization = await Organization.get(id=job.organization_id)
         viewer = system_viewer(organization, PERMISSIONS)
         job = await jobs.cancel_job(settings, viewer, job.id)

@@ -665,6 +665,20 @@ def _unchanged(current: Contract, values: dict[str, Any]) -> bool:
     for name in COMPARED_COLUMNS:
         if name in values and getattr(current, name) != values[name]:
             return False
+    for name, stored_bp in (
+        ("vat_rate", current.vat_rate_bp),
+        ("indexation", current.indexation_bp),
+    ):
+        # Rates are stored in basis points: 21% is 2100.
+        if name in values and Decimal(values[name]) * 100 != stored_bp:
+            return False
+    for name, count, unit in (
+        ("notice_period", current.notice_count, current.notice_unit),
+        ("renewal_term", current.renewal_term_count, current.renewal_term_unit),
+    ):
+        period = values.get(name)
+        if period is not None and (period.count, period.unit) != (count, unit):
+            return False
     amount = values.get("amount")
     stored = (
         None

@@ -83,7 +83,9 @@ def template_columns(
         TemplateColumn("Renewal term", "12 months", 14),
         TemplateColumn("Indexation", 2.5, 11),
         TemplateColumn(
-            "Description", "Example row: replace it with your first contract.", 40
+            "Description",
+            "Example row: overwrite or delete it, because it imports too.",
+            40,
         ),
         TemplateColumn("Owner e-mail", None, 24),
         TemplateColumn("Tags", "example", 16),
