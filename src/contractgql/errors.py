@@ -11,7 +11,7 @@ per-field errors in their payload.
     ├── NotFound              NOT_FOUND: no such record in the caller's organization
     ├── InvalidArgument       BAD_USER_INPUT: an argument such as a page size or cursor
     ├── Conflict              CONFLICT: the record's version is not the expected one
-    ├── OutOfRange            OUT_OF_RANGE: a computed figure passes what the database holds
+    ├── OutOfRange            OUT_OF_RANGE: a computed figure passes the database range
     └── ValidationError       VALIDATION_FAILED: one or more input fields are invalid
 """
 
