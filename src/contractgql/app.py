@@ -60,6 +60,7 @@ from contractgql.notifications.pubsub import NotificationHub, configure_publishi
 from contractgql.observability import health
 from contractgql.observability.metrics import HttpMetrics, metrics_endpoint
 from contractgql.observability.middleware import RequestObservability
+from contractgql.observability.request_id import REQUEST_ID_HEADER
 from contractgql.security.policy import Policy, PolicyError
 from contractgql.security.throttle import LoginThrottle
 from contractgql.security.tokens import TokenSigner
@@ -281,11 +282,16 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST"],
-                allow_headers=["authorization", "content-type", *CSRF_HEADERS],
+                allow_headers=[
+                    "authorization",
+                    "content-type",
+                    REQUEST_ID_HEADER,
+                    *CSRF_HEADERS,
+                ],
                 # Browsers hide other response headers from scripts. Front ends
-                # read the wait after a throttled login and the file name of
-                # exports and document downloads.
-                expose_headers=["Retry-After", "Content-Disposition"],
+                # read the wait after a throttled login, the file name of exports
+                # and document downloads, and the request id to quote in reports.
+                expose_headers=["Retry-After", "Content-Disposition", "X-Request-ID"],
             )
         )
     # Inside CORSMiddleware, so that a browser may read the 413 response too.

@@ -11,7 +11,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from contractgql.config import ConfigError, Settings, load_settings
+from contractgql.config import (
+    ConfigError,
+    Settings,
+    load_settings,
+    log_level_setting,
+)
 from contractgql.observability.logs import (
     LogFormatError,
     configure_logging,
@@ -26,10 +31,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         log_format = log_format_from_environment()
-    except LogFormatError as error:
+        log_level = log_level_setting()
+    except (LogFormatError, ConfigError) as error:
         print(f"contractgql: {error}", file=sys.stderr)
         return 2
-    configure_logging(log_format, os.environ.get("CONTRACTGQL_LOG_LEVEL", "INFO"))
+    configure_logging(log_format, log_level)
     # Casbin logs the whole model and policy at INFO whenever one is loaded; the
     # policy module logs a one-line summary instead.
     logging.getLogger("casbin").setLevel(logging.WARNING)
@@ -52,7 +58,11 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="Run the HTTP server.")
     serve.add_argument("--host", help="Interface to listen on (default 127.0.0.1).")
-    serve.add_argument("--port", type=int, help="TCP port (default 8000).")
+    serve.add_argument(
+        "--port",
+        type=_port,
+        help="TCP port from 1 to 65535 (default CONTRACTGQL_PORT, else 8000).",
+    )
     serve.add_argument(
         "--demo",
         action="store_true",
@@ -136,6 +146,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _port(value: str) -> int:
+    """Parse the --port option; argparse exits with status 2 on the error."""
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a whole number: use a TCP port from 1 to 65535, such "
+            "as 8000."
+        ) from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"{port} is out of range: use a TCP port from 1 to 65535, such as 8000."
+        )
+    return port
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -150,7 +176,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         app,
         host=args.host or settings.host,
         port=args.port or settings.port,
-        log_level=os.environ.get("CONTRACTGQL_LOG_LEVEL", "info").lower(),
+        log_level=log_level_setting().lower(),
         # uvicorn's records go to the handler that configure_logging installed,
         # in the format of CONTRACTGQL_LOG_FORMAT and with the request id.
         log_config=None,

@@ -11,6 +11,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # The policy of the checkout, else the copy that an installed package carries.
@@ -161,7 +162,7 @@ def load_settings() -> Settings:
         database_url=env.get("CONTRACTGQL_DATABASE_URL") or None,
         redis_url=env.get("CONTRACTGQL_REDIS_URL") or None,
         host=env.get("CONTRACTGQL_HOST") or "127.0.0.1",
-        port=_int_setting("CONTRACTGQL_PORT", 8000),
+        port=_port_setting("CONTRACTGQL_PORT", 8000),
         secret_key=env.get("CONTRACTGQL_SECRET_KEY") or None,
         token_ttl=_int_setting("CONTRACTGQL_TOKEN_TTL", 12 * 3600),
         login_max_failures=_limit_setting("CONTRACTGQL_LOGIN_MAX_FAILURES", 5),
@@ -173,11 +174,7 @@ def load_settings() -> Settings:
         redis_key_prefix=env.get("CONTRACTGQL_REDIS_KEY_PREFIX") or "contractgql:",
         max_page_size=_int_setting("CONTRACTGQL_MAX_PAGE_SIZE", 100),
         policy_dir=Path(env.get("CONTRACTGQL_POLICY_DIR") or DEFAULT_POLICY_DIR),
-        cors_origins=tuple(
-            origin.strip()
-            for origin in (env.get("CONTRACTGQL_CORS_ORIGINS") or "").split(",")
-            if origin.strip()
-        ),
+        cors_origins=_origins_setting("CONTRACTGQL_CORS_ORIGINS"),
         max_query_cost=_int_setting("CONTRACTGQL_MAX_QUERY_COST", 10_000),
         max_body_bytes=_int_setting("CONTRACTGQL_MAX_BODY_BYTES", 1024 * 1024),
         document_dir=_path_setting("CONTRACTGQL_DOCUMENT_DIR"),
@@ -211,12 +208,105 @@ def load_settings() -> Settings:
         quality_deadline_days=_int_setting("CONTRACTGQL_QUALITY_DEADLINE_DAYS", 60),
     )
     _validate(settings)
+    _validate_redis(settings)
     _validate_quality(settings)
     _validate_documents(settings)
     _validate_scans(settings)
     _validate_delivery(settings)
     _validate_metrics(settings)
     return settings
+
+
+def _port_setting(name: str, default: int) -> int:
+    port = _int_setting(name, default)
+    if not 1 <= port <= 65535:
+        raise ConfigError(
+            f"{name}={port} is out of range: use a TCP port from 1 to 65535, such "
+            f"as {default}."
+        )
+    return port
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def log_level_setting() -> str:
+    """Read CONTRACTGQL_LOG_LEVEL, upper-cased, INFO when unset."""
+    raw = os.environ.get("CONTRACTGQL_LOG_LEVEL") or "INFO"
+    level = raw.strip().upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(
+            f"CONTRACTGQL_LOG_LEVEL={raw!r} is not a log level: use one of "
+            f"{', '.join(LOG_LEVELS)}."
+        )
+    return level
+
+
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def _validate_redis(settings: Settings) -> None:
+    url = settings.redis_url
+    if url is not None and urlsplit(url).scheme.lower() not in REDIS_SCHEMES:
+        raise ConfigError(
+            f"CONTRACTGQL_REDIS_URL={_without_password(url)!r} is not a Redis URL: "
+            "use redis://host:6379/0, rediss:// for TLS, or unix:///path/to/socket."
+        )
+
+
+def _without_password(url: str) -> str:
+    scheme, separator, rest = url.partition("://")
+    if "@" not in rest:
+        return url
+    return f"{scheme}{separator}{rest.rsplit('@', 1)[-1]}"
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origins_setting(name: str) -> tuple[str, ...]:
+    """Read comma-separated browser origins, normalised to the form that browsers
+    send in the Origin header: lower-case scheme and host, no default port and no
+    trailing slash. `*` is rejected, so that each allowed origin is listed."""
+    origins = []
+    for item in (os.environ.get(name) or "").split(","):
+        if item.strip():
+            origins.append(_normalise_origin(name, item.strip()))
+    return tuple(dict.fromkeys(origins))
+
+
+def _normalise_origin(name: str, raw: str) -> str:
+    example = "such as https://app.example.com or http://localhost:5173"
+    if raw == "*":
+        raise ConfigError(
+            f"{name} contains '*', which is not supported: list each origin that "
+            f"may call the API, {example}, separated by commas."
+        )
+    parts = urlsplit(raw)
+    if parts.scheme.lower() not in DEFAULT_PORTS or not parts.hostname:
+        raise ConfigError(
+            f"{name} contains {raw!r}, which is not an origin: write the scheme, "
+            f"host and port that the browser shows, {example}."
+        )
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ConfigError(
+            f"{name} contains {raw!r}, which has a path, query or user name: write "
+            f"only the scheme, host and port, {example}."
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(
+            f"{name} contains {raw!r}, whose port is invalid: use a TCP port from 1 "
+            f"to 65535, {example}."
+        ) from None
+    scheme = parts.scheme.lower()
+    host = parts.hostname
+    if ":" in host:
+        host = f"[{host}]"
+    if port is None or port == DEFAULT_PORTS[scheme]:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
 
 
 def _optional_int_setting(name: str) -> int | None:

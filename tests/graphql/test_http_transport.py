@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
+import socket
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from tortoise import connections
+from tortoise.backends.base.config_generator import expand_db_url
 
+from contractgql.app import create_app
+from contractgql.config import Settings
 from contractgql.graphql.transport import (
     APPLICATION_JSON,
     GRAPHQL_RESPONSE_JSON,
     negotiate_media_type,
 )
-from tests.conftest import Api
+from tests.conftest import Api, Tenant
 
 VIEWER = "{ viewer { roles } }"
 LOGIN = 'mutation { login(email: "nobody@example.com", password: "x") { token } }'
@@ -232,4 +240,100 @@ async def test_missing_content_type_is_400(client: httpx.AsyncClient) -> None:
     assert error == {
         "message": "Unsupported content type",
         "extensions": {"code": "BAD_REQUEST"},
+    }
+
+
+SPA_ORIGIN = "http://localhost:5173"
+
+
+def _closed_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.fixture
+def unreachable_database(settings: Settings, tmp_path: Path) -> Iterator[None]:
+    """Point the ORM of this test's context at a database that cannot be reached:
+    a missing folder on SQLite, a closed loopback port on PostgreSQL."""
+    if settings.is_sqlite:
+        url = f"sqlite://{tmp_path / 'missing' / 'contractgql.sqlite3'}"
+    else:
+        url = f"postgres://postgres@127.0.0.1:{_closed_loopback_port()}/contractgql"
+    config = expand_db_url(url)
+    client_class = connections._discover_client_class(config)
+    client = client_class(connection_name="default", **config["credentials"])
+    storage = {**connections._copy_storage(), "default": client}
+    token = connections._storage_var.set(storage)
+    try:
+        yield
+    finally:
+        connections._storage_var.reset(token)
+
+
+@pytest.mark.parametrize("accept", [APPLICATION_JSON, GRAPHQL_RESPONSE_JSON])
+async def test_database_down_is_503(
+    settings: Settings,
+    tenant: Tenant,
+    unreachable_database: None,
+    accept: str,
+) -> None:
+    app = create_app(
+        dataclasses.replace(settings, cors_origins=(SPA_ORIGIN,)),
+        manage_database=False,
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.post(
+            "/graphql",
+            json={"query": VIEWER},
+            headers={
+                "Accept": accept,
+                "Authorization": f"Bearer {tenant.tokens['admin']}",
+                "Origin": SPA_ORIGIN,
+                "X-Request-ID": "outage-1",
+            },
+        )
+    assert response.status_code == 503
+    assert response.headers["content-type"] == accept
+    assert response.headers["x-request-id"] == "outage-1"
+    assert response.headers["access-control-allow-origin"] == SPA_ORIGIN
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "The database cannot be reached. Retry later, and quote "
+                "request id outage-1 to the operators if the error persists.",
+                "extensions": {"code": "SERVICE_UNAVAILABLE"},
+            }
+        ]
+    }
+
+
+async def test_unexpected_error_is_500(
+    client: httpx.AsyncClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def failing_authenticate(*args: object) -> None:
+        raise RuntimeError("injected failure")
+
+    monkeypatch.setattr("contractgql.app.authenticate", failing_authenticate)
+    response = await client.post(
+        "/graphql",
+        json={"query": VIEWER},
+        headers={
+            "Authorization": f"Bearer {tenant.tokens['admin']}",
+            "X-Request-ID": "failure-1",
+        },
+    )
+    assert response.status_code == 500
+    assert response.headers["content-type"] == APPLICATION_JSON
+    assert response.headers["x-request-id"] == "failure-1"
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "Internal server error: quote request id failure-1 to the "
+                "operators.",
+                "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+            }
+        ]
     }

@@ -129,7 +129,7 @@ def test_cors_response_headers(live_server: LiveServer) -> None:
         name.strip().lower()
         for name in response.headers["access-control-expose-headers"].split(",")
     }
-    assert exposed == {"retry-after", "content-disposition"}
+    assert exposed == {"retry-after", "content-disposition", "x-request-id"}
 
 
 def test_cors_on_other_origin(live_server: LiveServer) -> None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import orjson
 import pytest
+import pytest_asyncio
 
+from contractgql.app import create_app
+from contractgql.config import Settings
 from contractgql.observability.logs import TEXT_FORMAT, JsonFormatter, RequestIdFilter
 from contractgql.observability.request_id import current_request_id
 from tests.audit.test_history import history
@@ -181,3 +185,44 @@ def test_text_format_shows_request_id_only_in_requests() -> None:
 
     assert handler.lines[0].endswith(" INFO contractgql.x Hello")
     assert handler.lines[1].endswith(" INFO contractgql.x [abc123] Hello")
+
+
+SPA_ORIGIN = "http://localhost:5173"
+
+
+@pytest_asyncio.fixture
+async def spa_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(
+        dataclasses.replace(settings, cors_origins=(SPA_ORIGIN,)),
+        manage_database=False,
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+async def test_preflight_allows_request_id(spa_client: httpx.AsyncClient) -> None:
+    response = await spa_client.options(
+        "/graphql",
+        headers={
+            "Origin": SPA_ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type, x-request-id",
+        },
+    )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == SPA_ORIGIN
+    allowed = response.headers["access-control-allow-headers"].lower().split(", ")
+    assert "x-request-id" in allowed
+
+
+async def test_cors_exposes_request_id(spa_client: httpx.AsyncClient) -> None:
+    response = await spa_client.post(
+        "/graphql",
+        json={"query": VIEWER},
+        headers={"Origin": SPA_ORIGIN, "X-Request-ID": "spa-req-1"},
+    )
+    assert response.status_code == 200
+    assert response.headers["x-request-id"] == "spa-req-1"
+    exposed = response.headers["access-control-expose-headers"].split(", ")
+    assert exposed == ["Retry-After", "Content-Disposition", "X-Request-ID"]

@@ -20,14 +20,21 @@ npm package graphql-http 1.23 check it (tests/http/test_graphql_http.py):
 - Errors of the HTTP request itself, such as an unreadable body or an invalid
   multipart upload, are GraphQL error responses with a code in
   `extensions.code`, not plain text.
+- An exception outside field execution, such as in authentication, is a GraphQL
+  error response with the request id in its message: HTTP 503 with
+  SERVICE_UNAVAILABLE when the database cannot be reached, else HTTP 500 with
+  INTERNAL_SERVER_ERROR.
 """
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -37,9 +44,14 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
+from tortoise.exceptions import DBConnectionError
+from tortoise.exceptions import OperationalError as TortoiseOperationalError
 
 from contractgql.documents.uploads import insert_files
 from contractgql.graphql.context import Context
+from contractgql.observability.request_id import current_request_id
+
+logger = logging.getLogger(__name__)
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 APPLICATION_JSON = "application/json"
@@ -52,7 +64,21 @@ HTTP_ERROR_CODES = {
     406: "NOT_ACCEPTABLE",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
+    500: "INTERNAL_SERVER_ERROR",
+    503: "SERVICE_UNAVAILABLE",
 }
+
+# Errors of a database that cannot be reached. OSError covers a refused or timed
+# out connection, asyncpg's errors a server that shuts down, restarts or lacks the
+# database.
+DATABASE_UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    DBConnectionError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InvalidCatalogNameError,
+)
 
 NOT_ACCEPTABLE_MESSAGE = (
     "The Accept header allows no media type that this endpoint can send: accept "
@@ -128,6 +154,41 @@ def is_request_error(result: ExecutionResult) -> bool:
     )
 
 
+def is_database_unavailable(error: BaseException) -> bool:
+    """Return whether `error` means that the database cannot be reached."""
+    if isinstance(error, DATABASE_UNAVAILABLE_ERRORS):
+        return True
+    # tortoise wraps sqlite3's "unable to open database file" in OperationalError.
+    cause = error.__cause__ or (error.args[0] if error.args else None)
+    return (
+        isinstance(error, TortoiseOperationalError)
+        and isinstance(cause, sqlite3.OperationalError)
+        and "unable to open database file" in str(cause)
+    )
+
+
+def unexpected_error_exception(error: Exception) -> HTTPException:
+    """Log an exception that escaped the GraphQL view, and return the HTTP 503 or
+    500 error that the client gets, with the request id to quote to operators."""
+    request_id = current_request_id.get()
+    if is_database_unavailable(error):
+        logger.error(
+            "The database cannot be reached, so the GraphQL request failed: %s: %s",
+            type(error).__name__,
+            error,
+        )
+        return HTTPException(
+            503,
+            "The database cannot be reached. Retry later, and quote request id "
+            f"{request_id} to the operators if the error persists.",
+        )
+    logger.exception("The GraphQL request failed with an unexpected error")
+    return HTTPException(
+        500,
+        f"Internal server error: quote request id {request_id} to the operators.",
+    )
+
+
 def error_body(message: str, code: str) -> dict[str, Any]:
     """Return a GraphQL response body with one error and its code."""
     return {"errors": [{"message": message, "extensions": {"code": code}}]}
@@ -149,6 +210,11 @@ class ConformingGraphQL(GraphQL[Context, None]):
             response = await self.run(request)
         except HTTPException as error:
             response = self._error_response(error, exchange)
+        except Exception as error:  # noqa: BLE001 - logged with its traceback
+            # Raised outside field execution, as by get_context when the database
+            # is down. Without this, Starlette sends a plain-text 500 outside the
+            # CORS and request id middleware.
+            response = self._error_response(unexpected_error_exception(error), exchange)
         finally:
             _exchange.reset(token)
         await response(scope, receive, send)

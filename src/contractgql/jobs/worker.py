@@ -278,13 +278,12 @@ def worker_settings(settings: Settings) -> type:
     sweep_texts = metrics.measured("extract_pending_texts", extract_pending_job)
 
     async def startup(ctx: dict[str, Any]) -> None:
+        # Before the database opens, which a failure here would leave open.
+        if settings.worker_metrics_port is not None:
+            ctx["metrics_server"] = _serve_metrics(metrics, settings)
         await db.connect(settings)
         ctx["policy"] = Policy.load(settings.policy_dir)
         ctx["audit_runs"] = AuditRecorderRuns()
-        if settings.worker_metrics_port is not None:
-            ctx["metrics_server"] = metrics.serve(
-                settings.worker_metrics_host, settings.worker_metrics_port
-            )
         logger.info(
             "Worker started on queue %r: scans every %d minutes and at start",
             settings.worker_queue,
@@ -373,12 +372,34 @@ def worker_settings(settings: Settings) -> type:
     return WorkerSettings
 
 
+class MetricsPortError(Exception):
+    """The worker's metrics server cannot listen on its host and port."""
+
+
+def _serve_metrics(metrics: JobMetrics, settings: Settings) -> Any:
+    host, port = settings.worker_metrics_host, settings.worker_metrics_port
+    assert port is not None
+    try:
+        return metrics.serve(host, port)
+    except OSError as error:
+        # Raised as another type, so that run() does not report it as Redis being
+        # unreachable.
+        raise MetricsPortError(
+            f"The worker cannot serve its metrics on {host}:{port}: "
+            f"{error.strerror or error}. Set CONTRACTGQL_WORKER_METRICS_PORT to a "
+            "free port, or stop the process that uses this one."
+        ) from error
+
+
 def run(settings: Settings) -> int:
     """Run a worker until SIGINT or SIGTERM; return the process exit status."""
     if settings.is_sqlite:
         asyncio.run(db.migrate(settings))
     try:
         _run_until_stopped(worker_settings(settings))
+    except MetricsPortError as error:
+        logger.error("%s", error)
+        return 1
     except (RedisConnectionError, RedisTimeoutError, OSError) as error:
         logger.error(
             "The worker stopped because Redis at %s cannot be reached: %s. Check "

@@ -80,7 +80,9 @@ class ReadinessChecks:
                 "until it passes.",
                 name,
                 type(error).__name__,
-                error,
+                # The format ends the error with its own period, so a message such
+                # as "Connection refused." loses its final one.
+                str(error).rstrip("."),
             )
         return result
 
