@@ -187,7 +187,27 @@ async def record_event(
     changes = diff(before, after)
     if before is not None and not changes:
         return None
-    event = await AuditOutbox.create(
+    event = outbox_event(
+        organization_id, actor_id, action, entity_type, entity_id, changes
+    )
+    await event.save()
+    mark_pending(organization_id)
+    return event
+
+
+def outbox_event(
+    organization_id: int,
+    actor_id: int | None,
+    action: str,
+    entity_type: str,
+    entity_id: int,
+    changes: list[dict[str, Any]],
+) -> AuditOutbox:
+    """Return an unsaved outbox event with the current request id.
+
+    Bulk writers insert many at once and then call `mark_pending`.
+    """
+    return AuditOutbox(
         organization_id=organization_id,
         actor_id=actor_id,
         action=action,
@@ -197,7 +217,10 @@ async def record_event(
         request_id=current_request_id.get(),
         created_at=datetime.now(UTC),
     )
+
+
+def mark_pending(organization_id: int) -> None:
+    """Note that the organization's outbox got rows in the current request."""
     pending = pending_organizations.get()
     if pending is not None:
         pending.add(organization_id)
-    return event
