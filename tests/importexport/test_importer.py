@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from contractgql.accounts import get_or_create_organization
-from contractgql.importexport import importer
+from contractgql.importexport import bulk, importer
 from contractgql.importexport.importer import ImportOptions, import_file
 from contractgql.models import AuditOutbox, Client, Contract, Organization
 
@@ -130,14 +130,12 @@ async def test_failure_midway_leaves_nothing(settings, monkeypatch) -> None:
 async def test_failed_batch_insert_leaves_nothing(settings, monkeypatch) -> None:
     """The audit insert fails after the batch's contracts were inserted."""
     organization = await new_organization()
-    real_bulk_create = AuditOutbox.bulk_create
 
-    def failing_bulk_create(objects, **kwargs):  # type: ignore[no-untyped-def]
-        if any(event.organization_id == organization.id for event in objects):
-            raise RuntimeError("disk full")
-        return real_bulk_create(objects, **kwargs)
+    async def failing_insert(self, connection, pending, contracts):  # type: ignore[no-untyped-def]
+        assert await Contract.filter(organization_id=organization.id).count() > 0
+        raise RuntimeError("disk full")
 
-    monkeypatch.setattr(AuditOutbox, "bulk_create", failing_bulk_create)
+    monkeypatch.setattr(bulk.ContractBatch, "_insert_audit_events", failing_insert)
 
     with pytest.raises(RuntimeError, match="disk full"):
         await import_file(UK_REGISTER, organization, ImportOptions())
