@@ -15,7 +15,7 @@ import dataclasses
 import logging
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -106,7 +106,7 @@ class _DryRun(Exception):
     """Raised at the end of a dry run so the transaction rolls back."""
 
 
-@dataclass
+@dataclass(slots=True)
 class RowOutcome:
     row: int
     outcome: str  # created, updated, unchanged, duplicate or rejected
@@ -217,11 +217,14 @@ async def import_file(
     explicit = options.mapping or {}
     mapping = resolve_columns(source.table.headers, explicit)
     parsed = parse_rows(source.table, mapping)
+    total_rows = len(source.table.rows)
+    # The parsed rows carry every value that the writing needs.
+    source.table.rows.clear()
 
     report = ImportReport(
         path=path,
         dry_run=options.dry_run,
-        total_rows=len(source.table.rows),
+        total_rows=total_rows,
         ignored_columns=parsed.ignored_columns,
         mapped_columns=mapping.mapped_fields,
         warnings=list(source.warnings),
@@ -290,21 +293,32 @@ async def _write_rows(
     source: SourceTable,
     progress: ProgressCallback | None,
 ) -> None:
-    """Write every row, apply amendment history, and report progress."""
+    """Write every row, apply amendment history, and report progress.
+
+    Empties `rows`.
+    """
     report = writer.report
-    for index, row in enumerate(rows, start=1):
+    total = len(rows)
+    # Rows leave the queue as they are written, so their memory is freed as the
+    # import goes on.
+    queue = deque(rows)
+    rows.clear()
+    index = 0
+    while queue:
+        row = queue.popleft()
+        index += 1
         steps = source.history.get(row.row)
         if steps and writer.is_new(row):
             await writer.write_with_history(row, steps)
         else:
             await writer.write(row)
         reporting = progress is not None and index % PROGRESS_EVERY == 0
-        if reporting or index == len(rows):
+        if reporting or index == total:
             # Progress counts written rows, so the queued ones are inserted first.
             await writer.flush()
-        if progress is not None and (reporting or index == len(rows)):
+        if progress is not None and (reporting or index == total):
             await progress(_progress_of(report))
-    if progress is not None and not rows:
+    if progress is not None and not total:
         await progress(_progress_of(report))
 
 
