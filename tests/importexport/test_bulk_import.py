@@ -36,8 +36,9 @@ HEADER = (
     "Einddatum;Bedrag;Valuta;Frequentie;Verlenging;Opzegtermijn;Omschrijving;Eigenaar;Labels\n"
 )
 # Rows with {owner} in place of the owner's e-mail address, which is unique
-# across organizations. Rows 7 and 8 have no number and repeat one contract,
-# rows 9 to 11 are rejected, and row 12 matches row 2's client on its CoC number.
+# across organizations. With the header as row 1, rows 8 and 9 have no number and
+# repeat one contract, rows 10 to 12 are rejected, and row 13 matches row 3's
+# client on its CoC number.
 ROWS = (
     "C-1;Onderhoud;Acme BV;12345678;;Onderhoud;actief;01-01-2026;31-12-2026;"
     "€ 1.234,56;EUR;maandelijks;ja;2 maanden;Eerste regel;{owner};ICT, Hosting\n"

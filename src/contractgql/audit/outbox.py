@@ -215,7 +215,7 @@ async def record_event(
 
 
 def mark_pending(organization_id: int) -> None:
-    """Note that the organization's outbox got rows in the current request."""
+    """Add the organization to those whose outbox got rows in the current request."""
     pending = pending_organizations.get()
     if pending is not None:
         pending.add(organization_id)

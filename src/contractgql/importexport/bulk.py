@@ -21,8 +21,8 @@ from contractgql.models import AuditOutbox, Contract
 from contractgql.security.viewer import Viewer
 from contractgql.services.contracts import build_contract, creation_snapshot
 
-# Queued new contracts that trigger a flush. Memory per queued row is a few KiB, and
-# larger batches gained little in bench/imports.py.
+# Queued new contracts that trigger a flush. A flush costs a few statements whatever
+# its size, so this bounds the memory of queued rows. Only this size was measured.
 BATCH_ROWS = 1000
 
 

@@ -6,7 +6,8 @@ Rows the services reject are reported and skipped; the other rows are written.
 A progress callback receives the counts every PROGRESS_EVERY rows and may stop the
 import by raising, which rolls the whole transaction back.
 Re-importing a file updates the contracts with the same number instead of adding
-new ones.
+new ones. New contracts are validated row by row and inserted in batches (see
+`contractgql.importexport.bulk`), and updates go through `update_contract`.
 """
 
 from __future__ import annotations
@@ -218,7 +219,7 @@ async def import_file(
     mapping = resolve_columns(source.table.headers, explicit)
     parsed = parse_rows(source.table, mapping)
     total_rows = len(source.table.rows)
-    # The parsed rows carry every value that the writing needs.
+    # The parsed rows contain every value that writing needs, so the cells can go.
     source.table.rows.clear()
 
     report = ImportReport(
