@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from contractgql.accounts import get_or_create_organization
-from contractgql.importexport import importer
+from contractgql.importexport import bulk, importer
 from contractgql.importexport.importer import ImportOptions, import_file
-from contractgql.models import Client, Contract, Organization
+from contractgql.models import AuditOutbox, Client, Contract, Organization
 
 ROOT = Path(__file__).resolve().parents[2]
 ACT_REGISTER = ROOT / "src/contractgql/demo/au_act_contracts_2025.csv"
@@ -108,22 +108,42 @@ async def test_dry_run_writes_nothing(settings) -> None:
 async def test_failure_midway_leaves_nothing(settings, monkeypatch) -> None:
     organization = await new_organization()
     calls = 0
-    real_create = importer.create_contract
+    real_check = importer.check_new_contract
 
-    async def failing_create(viewer, values):  # type: ignore[no-untyped-def]
+    def failing_check(validator, viewer, values):  # type: ignore[no-untyped-def]
         nonlocal calls
         calls += 1
         if calls == 100:
             raise RuntimeError("disk full")
-        return await real_create(viewer, values)
+        return real_check(validator, viewer, values)
 
-    monkeypatch.setattr(importer, "create_contract", failing_create)
+    monkeypatch.setattr(importer, "check_new_contract", failing_check)
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        await import_file(UK_REGISTER, organization, ImportOptions())
+
+    assert calls == 100
+    assert await Contract.filter(organization_id=organization.id).count() == 0
+    assert await Client.filter(organization_id=organization.id).count() == 0
+
+
+async def test_failed_batch_insert_leaves_nothing(settings, monkeypatch) -> None:
+    """The audit insert fails after the batch's contracts were inserted."""
+    organization = await new_organization()
+
+    async def failing_insert(self, connection, pending, contracts):  # type: ignore[no-untyped-def]
+        assert await Contract.filter(organization_id=organization.id).count() > 0
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(bulk.ContractBatch, "_insert_audit_events", failing_insert)
 
     with pytest.raises(RuntimeError, match="disk full"):
         await import_file(UK_REGISTER, organization, ImportOptions())
 
     assert await Contract.filter(organization_id=organization.id).count() == 0
     assert await Client.filter(organization_id=organization.id).count() == 0
+    outbox = AuditOutbox.filter(organization_id=organization.id)
+    assert await outbox.count() == 0
 
 
 async def test_bad_rows_reported_good_rows_kept(settings, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
@@ -64,26 +65,38 @@ def snapshot(record: Model, **extra: Any) -> dict[str, Any]:
     stored as `client`. `extra` adds values that are not columns, such as links.
     """
     values: dict[str, Any] = {}
-    meta = record._meta
-    for name in meta.db_fields:
-        if name in IGNORED_COLUMNS:
-            continue
-        if isinstance(record, Contract) and name in CONTRACT_COLUMNS:
-            continue
+    for name, key, related in _audited_columns(type(record)):
         value = getattr(record, name)
-        relation = name.removesuffix("_id")
-        field = meta.fields_map.get(relation)
-        if name.endswith("_id") and isinstance(field, ForeignKeyFieldInstance):
-            related = field.related_model.__name__
-            values[_camel(relation)] = (
-                None if value is None else encode_id(related, value)
-            )
+        if related is not None:
+            values[key] = None if value is None else encode_id(related, value)
         else:
-            values[_camel(name)] = _json_value(value)
+            values[key] = _json_value(value)
     if isinstance(record, Contract):
         values.update(_contract_values(record))
     values.update({_camel(key): _json_value(value) for key, value in extra.items()})
     return values
+
+
+@functools.cache
+def _audited_columns(model: type[Model]) -> tuple[tuple[str, str, str | None], ...]:
+    """Return (column, audited key, related model name or None) per audited column.
+
+    Computed once per model because bulk imports take thousands of snapshots.
+    """
+    meta = model._meta
+    columns: list[tuple[str, str, str | None]] = []
+    for name in meta.db_fields:
+        if name in IGNORED_COLUMNS:
+            continue
+        if issubclass(model, Contract) and name in CONTRACT_COLUMNS:
+            continue
+        relation = name.removesuffix("_id")
+        field = meta.fields_map.get(relation)
+        if name.endswith("_id") and isinstance(field, ForeignKeyFieldInstance):
+            columns.append((name, _camel(relation), field.related_model.__name__))
+        else:
+            columns.append((name, _camel(name), None))
+    return tuple(columns)
 
 
 def _contract_values(contract: Contract) -> dict[str, Any]:
@@ -194,7 +207,12 @@ async def record_event(
         request_id=current_request_id.get(),
         created_at=datetime.now(UTC),
     )
+    mark_pending(organization_id)
+    return event
+
+
+def mark_pending(organization_id: int) -> None:
+    """Add the organization to those whose outbox got rows in the current request."""
     pending = pending_organizations.get()
     if pending is not None:
         pending.add(organization_id)
-    return event

@@ -6,7 +6,8 @@ Rows the services reject are reported and skipped; the other rows are written.
 A progress callback receives the counts every PROGRESS_EVERY rows and may stop the
 import by raising, which rolls the whole transaction back.
 Re-importing a file updates the contracts with the same number instead of adding
-new ones.
+new ones. New contracts are validated row by row and inserted in batches (see
+`contractgql.importexport.bulk`), and updates go through `update_contract`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import dataclasses
 import logging
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -28,7 +29,8 @@ from tortoise.transactions import in_transaction
 from contractgql.audit import current_request_id, record_change, snapshot
 from contractgql.domain.dates import Period, PeriodUnit
 from contractgql.domain.money import PaymentFrequency, from_minor_units
-from contractgql.errors import ValidationError
+from contractgql.errors import FieldError, ValidationError
+from contractgql.importexport.bulk import ContractBatch, NewContract
 from contractgql.importexport.columns import ColumnMapping, resolve_columns
 from contractgql.importexport.rows import ParsedRow, RowError, parse_rows
 from contractgql.importexport.tables import Table, read_table
@@ -38,13 +40,22 @@ from contractgql.models import (
     Contract,
     ContractStage,
     ContractType,
+    CustomFieldEntity,
     Organization,
     Tag,
     User,
 )
+from contractgql.quality.choices import check_vat_rate
+from contractgql.quality.rules import enforce_rules
 from contractgql.security.policy import PERMISSIONS
 from contractgql.security.viewer import Viewer, system_viewer
-from contractgql.services.contracts import create_contract, update_contract
+from contractgql.services.contracts import (
+    check_new_contract,
+    create_contract,
+    update_contract,
+)
+from contractgql.services.custom_fields import validate_custom_fields
+from contractgql.services.validation import Validator
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +110,7 @@ class _DryRun(Exception):
     """Raised at the end of a dry run so the transaction rolls back."""
 
 
-@dataclass
+@dataclass(slots=True)
 class RowOutcome:
     row: int
     outcome: str  # created, updated, unchanged, duplicate or rejected
@@ -213,11 +224,14 @@ async def import_file(
     mapping = resolve_columns(source.table.headers, explicit)
     source.table = apply_value_mappings(source.table, mapping, options.value_mappings)
     parsed = parse_rows(source.table, mapping)
+    total_rows = len(source.table.rows)
+    # The parsed rows contain every value that writing needs, so the cells can go.
+    source.table.rows.clear()
 
     report = ImportReport(
         path=path,
         dry_run=options.dry_run,
-        total_rows=len(source.table.rows),
+        total_rows=total_rows,
         ignored_columns=parsed.ignored_columns,
         mapped_columns=mapping.mapped_fields,
         warnings=list(source.warnings),
@@ -286,17 +300,32 @@ async def _write_rows(
     source: SourceTable,
     progress: ProgressCallback | None,
 ) -> None:
-    """Write every row, apply amendment history, and report progress."""
+    """Write every row, apply amendment history, and report progress.
+
+    Empties `rows`.
+    """
     report = writer.report
-    for index, row in enumerate(rows, start=1):
+    total = len(rows)
+    # Rows leave the queue as they are written, so their memory is freed as the
+    # import goes on.
+    queue = deque(rows)
+    rows.clear()
+    index = 0
+    while queue:
+        row = queue.popleft()
+        index += 1
         steps = source.history.get(row.row)
         if steps and writer.is_new(row):
             await writer.write_with_history(row, steps)
         else:
             await writer.write(row)
-        if progress is not None and (index % PROGRESS_EVERY == 0 or index == len(rows)):
+        reporting = progress is not None and index % PROGRESS_EVERY == 0
+        if reporting or index == total:
+            # Progress counts written rows, so the queued ones are inserted first.
+            await writer.flush()
+        if progress is not None and (reporting or index == total):
             await progress(_progress_of(report))
-    if progress is not None and not rows:
+    if progress is not None and not total:
         await progress(_progress_of(report))
 
 
@@ -320,7 +349,11 @@ def _reject(
 
 
 class _Writer:
-    """Resolves clients, types, tags and owners once, then writes rows one by one."""
+    """Resolves clients, types, tags and owners once, then writes the rows.
+
+    New contracts are validated row by row and inserted in batches. Rows that
+    change a stored contract, and amendment history, go through the services.
+    """
 
     def __init__(
         self,
@@ -344,6 +377,12 @@ class _Writer:
         self.created_in_row: list[tuple[dict[str, int], str]] = []
         self.unnumbered: dict[tuple[int, str, date | None], Contract] = {}
         self.match_siren = False
+        self.batch = ContractBatch(viewer)
+        # Unnumbered keys of the queued contracts, to detect a row that repeats one.
+        self.queued_unnumbered: set[tuple[int, str, date | None]] = set()
+        # Errors that custom field definitions give every new contract of this
+        # organization, such as a required field that an import cannot fill.
+        self.custom_field_errors: list[Any] = []
 
     async def prepare(self, rows: list[ParsedRow]) -> None:
         org = self.organization.id
@@ -370,8 +409,74 @@ class _Writer:
         if any(not row.number for row in rows):
             for contract in await Contract.filter(organization_id=org, number=None):
                 self.unnumbered[_unnumbered_key(contract)] = contract
+        validator = Validator()
+        await validate_custom_fields(
+            validator, org, CustomFieldEntity.CONTRACT, {}, creating=True
+        )
+        self.custom_field_errors = validator.errors
 
     async def write(self, row: ParsedRow) -> None:
+        """Queue a new contract for the next batch, or write the row at once."""
+        if self._is_new_contract(row):
+            await self._queue_new(row)
+            return
+        # The services read stored contracts, so queued ones are inserted first.
+        await self.flush()
+        await self._write_one(row)
+
+    async def flush(self) -> None:
+        """Insert the queued new contracts and report them as created."""
+        for item, contract in await self.batch.flush():
+            if not contract.number:
+                self.unnumbered[_unnumbered_key(contract)] = contract
+            self.report.add(RowOutcome(item.row, "created", item.number))
+        self.queued_unnumbered.clear()
+
+    def _is_new_contract(self, row: ParsedRow) -> bool:
+        """Return whether the row matches no stored or queued contract."""
+        if row.number:
+            return row.number not in self.existing
+        client_id = self._find_client(row)
+        if client_id is None:
+            return True
+        key = (client_id, _key(row.name), row.start_date)
+        return key not in self.unnumbered and key not in self.queued_unnumbered
+
+    async def _queue_new(self, row: ParsedRow) -> None:
+        """Validate a new contract as `create_contract` does and queue it.
+
+        Clients, types and tags the row needs are created only once the row is
+        valid, so a rejected row leaves no record behind.
+        """
+        self.created_in_row = []
+        try:
+            values = await self._values(row, create=False)
+        except _RowRejected as rejected:
+            _reject(self.report, row.row, row.number, rejected.error)
+            return
+        validator = Validator()
+        columns = check_new_contract(validator, self.viewer, values)
+        await check_vat_rate(validator, self.viewer.organization_id, columns)
+        await enforce_rules(validator, self.viewer, columns, current=None)
+        validator.errors.extend(self.custom_field_errors)
+        if validator.errors:
+            self._reject_fields(row, validator.errors)
+            return
+
+        client_id = await self._client(row)
+        values["client_id"] = columns["client_id"] = client_id
+        if values.get("contract_type_id") == _NOT_CREATED:
+            type_id = await self._contract_type(row.contract_type or "")
+            values["contract_type_id"] = columns["contract_type_id"] = type_id
+        if row.tags:
+            values["tag_ids"] = [await self._tag(name) for name in row.tags]
+        self.batch.add(NewContract(row.row, row.number, columns, values))
+        if not row.number:
+            self.queued_unnumbered.add((client_id, _key(row.name), row.start_date))
+        if self.batch.full:
+            await self.flush()
+
+    async def _write_one(self, row: ParsedRow) -> None:
         """Write one row in its own savepoint, so a rejected row leaves no trace."""
         self.created_in_row = []
         try:
@@ -395,15 +500,7 @@ class _Writer:
             return
         except ValidationError as error:
             self._forget_created()
-            for field_error in error.errors:
-                column = self.mapping.header_of(_canonical(field_error.field))
-                cell = _cell(row, field_error.field)
-                _reject(
-                    self.report,
-                    row.row,
-                    row.number,
-                    RowError(row.row, column, cell, field_error.message, row.line),
-                )
+            self._reject_fields(row, error.errors)
             return
 
         if contract.number:
@@ -411,6 +508,17 @@ class _Writer:
         else:
             self.unnumbered[_unnumbered_key(contract)] = contract
         self.report.add(RowOutcome(row.row, outcome, row.number))
+
+    def _reject_fields(self, row: ParsedRow, errors: list[FieldError]) -> None:
+        for field_error in errors:
+            column = self.mapping.header_of(_canonical(field_error.field))
+            cell = _cell(row, field_error.field)
+            _reject(
+                self.report,
+                row.row,
+                row.number,
+                RowError(row.row, column, cell, field_error.message, row.line),
+            )
 
     def is_new(self, row: ParsedRow) -> bool:
         """Return whether no stored contract has the row's contract number."""
@@ -425,7 +533,8 @@ class _Writer:
         `contract.update` per amendment. `steps[0]` replaces fields of `row`, and
         each later step contains service values such as amount and end_date.
         """
-        await self.write(dataclasses.replace(row, **steps[0]))
+        await self.flush()
+        await self._write_one(dataclasses.replace(row, **steps[0]))
         contract = self.existing.get(row.number or "")
         if contract is None:
             return
@@ -469,14 +578,20 @@ class _Writer:
             if cache is self.clients:
                 self.report.created_clients -= 1
 
-    async def _values(self, row: ParsedRow) -> dict[str, Any]:
+    async def _values(self, row: ParsedRow, *, create: bool = True) -> dict[str, Any]:
+        """Return the service input of a row, creating the records it names.
+
+        With `create` false, a client, contract type or tag that does not exist
+        yet gets the id _NOT_CREATED, which the caller replaces.
+        """
         currency = (
             row.currency or self.options.currency or self.organization.default_currency
         )
+        client_id = await self._client(row) if create else self._find_client(row)
         values: dict[str, Any] = {
             "name": row.name,
             "number": row.number,
-            "client_id": await self._client(row),
+            "client_id": _NOT_CREATED if client_id is None else client_id,
             "start_date": row.start_date,
             "end_date": row.end_date,
             "signed_date": row.signed_date,
@@ -497,22 +612,34 @@ class _Writer:
         }
         values.update({k: v for k, v in optional.items() if v is not None})
         if row.contract_type:
-            type_id = await self._contract_type(row.contract_type)
+            if create:
+                type_id = await self._contract_type(row.contract_type)
+            else:
+                type_id = self._find_contract_type(row.contract_type)
             if type_id is not None:
                 values["contract_type_id"] = type_id
         if row.owner_email:
             values["owner_id"] = self._owner(row)
-        if row.tags:
+        if row.tags and create:
             values["tag_ids"] = [await self._tag(name) for name in row.tags]
+        elif row.tags:
+            values["tag_ids"] = [
+                self.tags.get(_key(name), _NOT_CREATED) for name in row.tags
+            ]
         return values
 
-    async def _client(self, row: ParsedRow) -> int:
-        """Match the client on registration numbers, then on name, else create it."""
+    def _find_client(self, row: ParsedRow) -> int | None:
+        """Match the client on registration numbers, then on name."""
         for key in self._registration_keys(row):
             if key in self.clients_by_registration:
                 return self.clients_by_registration[key]
-        if _key(row.client) in self.clients:
-            return self.clients[_key(row.client)]
+        return self.clients.get(_key(row.client))
+
+    async def _client(self, row: ParsedRow) -> int:
+        """Match the client on registration numbers, then on name, else create it."""
+        client_id = self._find_client(row)
+        if client_id is not None:
+            return client_id
 
         client = await Client.create(
             organization_id=self.organization.id,
@@ -551,18 +678,26 @@ class _Writer:
         cache[key] = record_id
         self.created_in_row.append((cache, key))
 
-    async def _contract_type(self, name: str) -> int | None:
+    def _find_contract_type(self, name: str) -> int | None:
+        """Return the type's id, _NOT_CREATED when the import will create it, or
+        None when the type is left empty."""
         key = _key(name)
         if key in self.types:
             return self.types[key]
         if not self.options.create_types:
             self.report.unmapped_contract_types[name] += 1
             return None
+        return _NOT_CREATED
+
+    async def _contract_type(self, name: str) -> int | None:
+        found = self._find_contract_type(name)
+        if found != _NOT_CREATED:
+            return found
         contract_type = await ContractType.create(
             organization_id=self.organization.id, name=name[:100]
         )
         await self._audit_creation("contract_type.create", contract_type)
-        self._remember(self.types, key, contract_type.id)
+        self._remember(self.types, _key(name), contract_type.id)
         return int(contract_type.id)
 
     async def _tag(self, name: str) -> int:
@@ -624,6 +759,10 @@ UPDATE_SOURCES: dict[str, frozenset[str]] = {
     "payment_frequency": frozenset({"payment_frequency"}),
     "auto_renewal": frozenset({"auto_renewal"}),
 }
+
+
+# Id of a client, contract type or tag that a valid row will create. Ids start at 1.
+_NOT_CREATED = 0
 
 
 class _RowRejected(Exception):

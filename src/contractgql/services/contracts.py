@@ -93,33 +93,62 @@ async def create_contract(viewer: Viewer, values: dict[str, Any]) -> Contract:
     The creator becomes the owner unless the input names one, so that a draft marked
     confidential stays visible to whoever made it.
     """
-    if viewer.user_id is not None:
-        values.setdefault("owner_id", viewer.user_id)
-    _check_create_permission(viewer, values)
-    values.setdefault("currency", viewer.default_currency)
+    _prepare_new_contract(viewer, values)
     validator = Validator()
     columns = await _validate(validator, viewer, values, current=None)
     await enforce_rules(validator, viewer, columns, current=None)
     validator.raise_if_any()
 
     async with in_transaction():
-        contract = Contract(
-            organization_id=viewer.organization_id,
-            created_by_id=viewer.user_id,
-            updated_by_id=viewer.user_id,
-            **columns,
-        )
-        contract.notice_deadline = _deadline(contract)
+        contract = build_contract(viewer, columns)
         await _save_unique(contract, values)
         await _replace_links(contract, _links(values))
-        await record_change(
-            viewer,
-            "contract.create",
-            contract,
-            None,
-            snapshot(contract, **_given_links(values)),
-        )
+        after = creation_snapshot(contract, values)
+        await record_change(viewer, "contract.create", contract, None, after)
     return contract
+
+
+def check_new_contract(
+    validator: Validator, viewer: Viewer, values: dict[str, Any]
+) -> dict[str, Any]:
+    """Check the values of a new contract without reading the database.
+
+    Adds an error to `validator` per invalid field and returns the column values
+    to write. The caller checks references (client, type, owner, links) and
+    custom fields: the bulk import checks them against the references it loaded.
+    Raises PermissionDenied like `create_contract`.
+    """
+    _prepare_new_contract(viewer, values)
+    return _check_fields(validator, values, current=None)
+
+
+def _prepare_new_contract(viewer: Viewer, values: dict[str, Any]) -> None:
+    """Fill in the default owner and currency, then check the create permission."""
+    if viewer.user_id is not None:
+        values.setdefault("owner_id", viewer.user_id)
+    _check_create_permission(viewer, values)
+    values.setdefault("currency", viewer.default_currency)
+
+
+def build_contract(viewer: Viewer, columns: dict[str, Any], **extra: Any) -> Contract:
+    """Return an unsaved contract of the viewer's organization with its deadline set.
+
+    `extra` sets further columns, such as a preallocated id.
+    """
+    contract = Contract(
+        organization_id=viewer.organization_id,
+        created_by_id=viewer.user_id,
+        updated_by_id=viewer.user_id,
+        **columns,
+        **extra,
+    )
+    contract.notice_deadline = _deadline(contract)
+    return contract
+
+
+def creation_snapshot(contract: Contract, values: dict[str, Any]) -> dict[str, Any]:
+    """Return the audited values of a new contract, links from `values` included."""
+    return snapshot(contract, **_given_links(values))
 
 
 async def update_contract(
@@ -472,6 +501,36 @@ async def _validate(
     current: Contract | None,
 ) -> dict[str, Any]:
     """Check every given field and return the column values to write."""
+    columns = _check_fields(validator, values, current)
+    await check_vat_rate(validator, viewer.organization_id, columns)
+    await _check_contract_references(validator, viewer, values, current)
+    creating = current is None
+    if "custom_fields" in values:
+        merged = dict(current.custom_fields) if current else {}
+        changes = await validate_custom_fields(
+            validator,
+            viewer.organization_id,
+            CustomFieldEntity.CONTRACT,
+            values["custom_fields"] or {},
+            creating=creating,
+        )
+        merged.update(changes)
+        columns["custom_fields"] = {k: v for k, v in merged.items() if v is not None}
+    elif creating:
+        await validate_custom_fields(
+            validator,
+            viewer.organization_id,
+            CustomFieldEntity.CONTRACT,
+            {},
+            creating=True,
+        )
+    return columns
+
+
+def _check_fields(
+    validator: Validator, values: dict[str, Any], current: Contract | None
+) -> dict[str, Any]:
+    """Check the fields that need no database read and return their columns."""
     creating = current is None
     validator.text(
         values, "name", max_length=300, required=creating or "name" in values
@@ -520,27 +579,6 @@ async def _validate(
         )
         columns["reminder_offsets"] = offsets or None
     _money_columns(validator, values, current, columns)
-    await check_vat_rate(validator, viewer.organization_id, columns)
-    await _check_contract_references(validator, viewer, values, current)
-    if "custom_fields" in values:
-        merged = dict(current.custom_fields) if current else {}
-        changes = await validate_custom_fields(
-            validator,
-            viewer.organization_id,
-            CustomFieldEntity.CONTRACT,
-            values["custom_fields"] or {},
-            creating=creating,
-        )
-        merged.update(changes)
-        columns["custom_fields"] = {k: v for k, v in merged.items() if v is not None}
-    elif creating:
-        await validate_custom_fields(
-            validator,
-            viewer.organization_id,
-            CustomFieldEntity.CONTRACT,
-            {},
-            creating=True,
-        )
     return columns
 
 

@@ -59,7 +59,9 @@ class ImportRowError:
 
 @strawberry.type(description="A value imported with a doubt, or left out.")
 class ImportWarning:
-    row: int = strawberry.field(description="Row or record number; 0 for the file.")
+    row: int = strawberry.field(
+        description="Row or record number, or 0 for the whole file."
+    )
     column: str | None
     value: str
     message: str
@@ -90,16 +92,16 @@ class ImportJobNode(Node):
         description="Rows that repeat an earlier row of the file."
     )
     errors: list[ImportRowError] = strawberry.field(
-        description="Rejected rows, the first 1,000; rowsRejected counts them all."
+        description="The first 1,000 rejected rows. rowsRejected counts them all."
     )
     warnings: list[ImportWarning]
     failure: str | None = strawberry.field(description="Why the job failed.")
     cancel_requested: bool
     attempts: int = strawberry.field(
-        description="Runs started; a worker stopped mid-import runs it again."
+        description="Runs started. A worker stopped mid-import runs the job again."
     )
     started_by_id: strawberry.ID | None = strawberry.field(
-        description="The user who started the import; null for the command line."
+        description="The user who started the import, or null for the command line."
     )
     created_at: datetime
     started_at: datetime | None
