@@ -16,8 +16,9 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from contractgql.audit.outbox import current_request_id, diff, mark_pending
+from contractgql.audit.outbox import diff, mark_pending
 from contractgql.models import AuditOutbox, Contract
+from contractgql.observability.request_id import current_request_id
 from contractgql.security.viewer import Viewer
 from contractgql.services.contracts import build_contract, creation_snapshot
 
