@@ -48,6 +48,7 @@ TITLES = {
     SignalKind.RENEWAL_NOT_RECORDED: "Renewal not recorded",
     SignalKind.NO_RECENT_ACTIVITY: "Notice deadline near, no recent activity",
     SignalKind.AMOUNT_LOOKS_VAT_INCLUSIVE: "Amount looks VAT-inclusive",
+    SignalKind.ZERO_AMOUNT: "Amount is zero",
     SignalKind.DUPLICATE_CLIENT: "Possible duplicate client",
 }
 
@@ -127,7 +128,7 @@ async def _notify(
                     NOTIFICATION_KIND,
                     f"quality:{signal.key}"[:100],
                     TITLES[signal.kind],
-                    f"{signal.reason}\nFix: {signal.fix}",
+                    f"{signal.reason}\nFix: {signal.fix_for(may_read_amounts)}",
                     now,
                 )
             )

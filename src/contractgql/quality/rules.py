@@ -7,8 +7,10 @@ breaks a rule is rejected only when it touches what the rule guards:
 
 - it sets one of the fields the rule names (to an empty value, or to another
   value while the field stays missing, such as clearing the notice period), or
-- it moves the contract into a stage the rule applies to, or to a contract type
-  that the rule applies to.
+- it moves the contract into a stage the rule applies to, or
+- it changes the contract type to the one the rule is scoped to. A rule for
+  every contract type is not re-checked on a type change, because it applied
+  before the change as well.
 
 Edits of other fields go through, so old gaps never block unrelated work. The
 completeness report lists the contracts that break a rule.
@@ -19,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from contractgql.errors import Conflict, NotFound
+from contractgql.ids import encode_id
 from contractgql.models import (
     Contract,
     ContractField,
@@ -35,6 +39,9 @@ from contractgql.services.references import check_reference
 from contractgql.services.validation import Validator
 
 MAX_RULES_PER_ORGANIZATION = 200
+# The RequiredFieldRuleInput field of each column whose GraphQL name is not the
+# column's camel-case name.
+INPUT_NAMES = {"requiredFields": "fields"}
 # The stages a rule applies to when its input names none.
 DEFAULT_STAGES = (ContractStage.DRAFT, ContractStage.SIGNED)
 
@@ -71,6 +78,8 @@ async def validate_rule(
     if creating or "stages" in values:
         stages = _unique(values.get("stages") or DEFAULT_STAGES)
         columns["stages"] = [ContractStage(s).value for s in stages]
+    if not validator.has_error("fields"):
+        await _check_duplicate(validator, viewer, columns, current)
     if creating:
         count = await RequiredFieldRule.filter(
             organization_id=viewer.organization_id, archived_at=None
@@ -83,6 +92,68 @@ async def validate_rule(
                 "delete one, or extend an existing rule with more fields.",
             )
     return columns
+
+
+async def _check_duplicate(
+    validator: Validator, viewer: Viewer, columns: dict[str, Any], current: Any
+) -> None:
+    """Reject a rule with the same contract type, fields and stages as another rule
+    of the organization that is not deleted. Order does not matter."""
+
+    def column(name: str) -> Any:
+        if name in columns:
+            return columns[name]
+        return getattr(current, name) if current is not None else None
+
+    type_id = column("contract_type_id")
+    fields = set(column("required_fields"))
+    stages = set(column("stages"))
+    others = RequiredFieldRule.filter(
+        organization_id=viewer.organization_id,
+        archived_at=None,
+        contract_type_id=type_id,
+    )
+    if current is not None:
+        others = others.exclude(id=current.id)
+    for other in await others.order_by("id"):
+        if set(other.required_fields) == fields and set(other.stages) == stages:
+            validator.add(
+                "fields",
+                "duplicate",
+                f"Rule {other.name!r} ({encode_id('RequiredFieldRule', other.id)}) "
+                "already requires these fields for the same contract type and "
+                "stages: change that rule instead.",
+            )
+            return
+
+
+async def get_active_rule(viewer: Viewer, rule_id: int) -> RequiredFieldRule:
+    """Load the organization's rule after checking the write permission.
+
+    Raises NotFound when the rule does not exist or is deleted.
+    """
+    viewer.require(RULES.write_permission, "change a required-field rule")
+    rule = await RequiredFieldRule.filter(
+        id=rule_id, organization_id=viewer.organization_id
+    ).first()
+    global_id = encode_id("RequiredFieldRule", rule_id)
+    if rule is None:
+        raise NotFound(
+            f"Required-field rule {global_id!r} was not found in your organization: "
+            "check the id."
+        )
+    if rule.archived_at is not None:
+        raise NotFound(
+            f"Required-field rule {global_id!r} was deleted, so it can no longer be "
+            "changed: list the current rules with requiredFieldRules."
+        )
+    return rule
+
+
+def with_input_names(error: Conflict) -> Conflict:
+    """Return the conflict with changedFields named as in RequiredFieldRuleInput."""
+    names = sorted(INPUT_NAMES.get(name, name) for name in error.changed_fields)
+    return Conflict(str(error), error.current_version, names)
 
 
 def _unique(items: Iterable[Any]) -> list[Any]:
@@ -130,12 +201,12 @@ async def enforce_rules(
     state = _state_after(columns, current)
     stage = str(state["stage"])
     type_id = state["contract_type_id"]
-    guarded_move = current is not None and (
-        ("stage" in columns and str(columns["stage"]) != str(current.stage))
-        or (
-            "contract_type_id" in columns
-            and columns["contract_type_id"] != current.contract_type_id
-        )
+    stage_moved = current is not None and (
+        "stage" in columns and str(columns["stage"]) != str(current.stage)
+    )
+    type_changed = current is not None and (
+        "contract_type_id" in columns
+        and columns["contract_type_id"] != current.contract_type_id
     )
     signed_document: bool | None = None
     reported: set[ContractField] = set()
@@ -145,8 +216,14 @@ async def enforce_rules(
         for name in rule.required_fields:
             field = ContractField(name)
             spec = FIELD_SPECS[field]
-            touched = current is None or guarded_move
-            touched = touched or any(column in columns for column in spec.columns)
+            # A type change re-checks only the rules of the new type, because a
+            # rule for every type applied before the change as well.
+            touched = (
+                current is None
+                or stage_moved
+                or (type_changed and rule.contract_type_id is not None)
+                or any(column in columns for column in spec.columns)
+            )
             if field in reported or not touched:
                 continue
             if field is ContractField.SIGNED_DOCUMENT and signed_document is None:

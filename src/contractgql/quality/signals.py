@@ -8,11 +8,16 @@ notifications and e-mail digests. The kinds:
   given, whose end date has passed, and that is not archived.
 - RENEWAL_NOT_RECORDED: an auto-renewing signed contract without notice whose end
   date has passed, so its renewal was never recorded.
-- NO_RECENT_ACTIVITY: a signed contract whose notice deadline is near while it has
-  had no change and no note for a while.
+- NO_RECENT_ACTIVITY: a signed contract whose notice deadline (or, without a notice
+  period, its end date) is near while it has had no change and no note for a while.
 - AMOUNT_LOOKS_VAT_INCLUSIVE: an amount that looks like it includes VAT, judged
   against the previous term (see vat_inclusive_reason). Financial: only for roles
-  that may read Contract.amount.
+  that may read Contract.amount. The organization's VAT rates are checked only on
+  contracts in its default currency. A contract in another currency is checked
+  only against its own VAT rate, and not at all when that rate is not set.
+- ZERO_AMOUNT: a contract that is not cancelled whose amount is 0.00, which
+  usually means that the amount was never entered. Financial, like the signal above. The
+  completeness report still counts such an amount as present.
 - DUPLICATE_CLIENT: two clients with the same chamber-of-commerce or VAT number, or
   very similar names.
 """
@@ -22,12 +27,12 @@ from __future__ import annotations
 import enum
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from rapidfuzz import fuzz, process
-from tortoise.expressions import Subquery
+from tortoise.expressions import Q, Subquery
 from tortoise.functions import Max
 
 from contractgql.domain.money import MoneyError, minor_unit_exponent
@@ -91,11 +96,14 @@ class SignalKind(enum.Enum):
     RENEWAL_NOT_RECORDED = "renewal_not_recorded"
     NO_RECENT_ACTIVITY = "no_recent_activity"
     AMOUNT_LOOKS_VAT_INCLUSIVE = "amount_looks_vat_inclusive"
+    ZERO_AMOUNT = "zero_amount"
     DUPLICATE_CLIENT = "duplicate_client"
 
 
 # Signals that reveal something about a financial field.
-FINANCIAL_KINDS = frozenset({SignalKind.AMOUNT_LOOKS_VAT_INCLUSIVE})
+FINANCIAL_KINDS = frozenset(
+    {SignalKind.AMOUNT_LOOKS_VAT_INCLUSIVE, SignalKind.ZERO_AMOUNT}
+)
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,19 @@ class Signal:
     # What the signal is about, so that a changed situation is a new signal,
     # such as "past_end_date:42:2026-03-31".
     key: str = ""
+    # The fix worded for roles that may not read Contract.amount, when `fix`
+    # mentions the amount.
+    fix_without_amounts: str | None = None
+
+    def fix_for(self, may_read_amounts: bool) -> str:
+        """Return the fix worded for a role with or without amount read access."""
+        if may_read_amounts or self.fix_without_amounts is None:
+            return self.fix
+        return self.fix_without_amounts
+
+
+# The position of each kind when signals are sorted: SignalKind's declaration order.
+_KIND_ORDER = {kind: index for index, kind in enumerate(SignalKind)}
 
 
 async def signals_for(
@@ -125,12 +146,14 @@ async def signals_for(
     kinds: frozenset[SignalKind] | None = None,
     contract_ids: list[int] | None = None,
 ) -> list[Signal]:
-    """Return the signals about what the viewer may see, contracts first.
+    """Return the signals about what the viewer may see, ordered by kind in the
+    order of SignalKind, so contract signals come before duplicate clients.
 
     With `contract_ids`, return only the signals about those contracts.
     """
     requested = set(kinds or SignalKind)
-    if not viewer.fields.may_read("Contract", "amount"):
+    may_read_amounts = viewer.fields.may_read("Contract", "amount")
+    if not may_read_amounts:
         requested -= FINANCIAL_KINDS
     visible = visible_contracts(viewer).filter(archived_at=None)
     scope = visible if contract_ids is None else visible.filter(id__in=contract_ids)
@@ -142,9 +165,17 @@ async def signals_for(
         found += await _quiet(scope, today, options)
     if SignalKind.AMOUNT_LOOKS_VAT_INCLUSIVE in requested:
         found += await _vat_inclusive(visible, viewer.organization_id, contract_ids)
+    if SignalKind.ZERO_AMOUNT in requested:
+        found += await _zero_amounts(scope)
     if SignalKind.DUPLICATE_CLIENT in requested and contract_ids is None:
         found += await duplicate_clients(viewer.organization_id)
-    return found
+    if not may_read_amounts:
+        found = [
+            replace(signal, fix=signal.fix_for(may_read_amounts=False))
+            for signal in found
+        ]
+    # sorted() is stable, so each kind keeps the order its scan produced.
+    return sorted(found, key=lambda signal: _KIND_ORDER[signal.kind])
 
 
 _CONTRACT_COLUMNS = ("id", "name", "number", "owner_id")
@@ -198,16 +229,18 @@ async def _ended(scope: Any, today: date, requested: set[SignalKind]) -> list[Si
 
 
 async def _quiet(scope: Any, today: date, options: SignalOptions) -> list[Signal]:
+    """Flag quiet signed contracts whose notice deadline is near, or whose end date
+    is near when they have no notice deadline."""
     horizon = today + timedelta(days=options.deadline_days)
     rows = await (
-        scope.filter(
-            stage=ContractStage.SIGNED,
-            notice_deadline__gte=today,
-            notice_deadline__lte=horizon,
+        scope.filter(stage=ContractStage.SIGNED)
+        .filter(
+            Q(notice_deadline__gte=today, notice_deadline__lte=horizon)
+            | Q(notice_deadline=None, end_date__gte=today, end_date__lte=horizon)
         )
-        .order_by("notice_deadline", "id")
-        .values(*_CONTRACT_COLUMNS, "notice_deadline", "updated_at")
+        .values(*_CONTRACT_COLUMNS, "notice_deadline", "end_date", "updated_at")
     )
+    rows.sort(key=lambda row: (row["notice_deadline"] or row["end_date"], row["id"]))
     last_notes = await _last_notes([row["id"] for row in rows])
     signals = []
     for row in rows:
@@ -217,21 +250,52 @@ async def _quiet(scope: Any, today: date, options: SignalOptions) -> list[Signal
         quiet_for = (today - last).days
         if quiet_for < options.quiet_days:
             continue
-        deadline = row["notice_deadline"].isoformat()
+        if row["notice_deadline"] is not None:
+            anchor = row["notice_deadline"].isoformat()
+            what = f"has its notice deadline on {anchor}"
+        else:
+            anchor = row["end_date"].isoformat()
+            what = f"ends on {anchor} and has no notice period"
         signals.append(
             Signal(
                 SignalKind.NO_RECENT_ACTIVITY,
-                f"{_label(row)} has its notice deadline on {deadline}, but has had "
-                f"no change and no note for {quiet_for} days.",
+                f"{_label(row)} {what}, but has had no change and no note for "
+                f"{quiet_for} days.",
                 "Check that the contract's dates, notice period and amount still "
                 "match reality, and add a note with the decision on renewal.",
                 (),
                 row["id"],
                 row["owner_id"],
-                key=f"no_recent_activity:{row['id']}:{deadline}",
+                key=f"no_recent_activity:{row['id']}:{anchor}",
+                fix_without_amounts="Check that the contract's dates and notice "
+                "period still match reality, and add a note with the decision on "
+                "renewal.",
             )
         )
     return signals
+
+
+async def _zero_amounts(scope: Any) -> list[Signal]:
+    rows = await (
+        scope.filter(amount_minor=0)
+        .exclude(stage=ContractStage.CANCELLED)
+        .order_by("id")
+        .values(*_CONTRACT_COLUMNS)
+    )
+    return [
+        Signal(
+            SignalKind.ZERO_AMOUNT,
+            f"The amount of {_label(row, 'contract')} is zero, which usually means "
+            "that it was never entered.",
+            "Enter the amount excluding VAT. If the amount is not known, clear it, "
+            "so that the contract counts as lacking an amount.",
+            (ContractField.AMOUNT,),
+            row["id"],
+            row["owner_id"],
+            key=f"zero_amount:{row['id']}",
+        )
+        for row in rows
+    ]
 
 
 async def _last_notes(contract_ids: list[int]) -> dict[int, datetime]:
@@ -259,9 +323,7 @@ async def _vat_inclusive(
     scope: Any, organization_id: int, contract_ids: list[int] | None
 ) -> list[Signal]:
     organization = await Organization.get(id=organization_id)
-    rates = sorted(rate for rate in organization.vat_rates if rate > 0)
-    if not rates:
-        return []
+    organization_rates = sorted(rate for rate in organization.vat_rates if rate > 0)
     if contract_ids is not None:
         # The previous terms of these contracts are contracts of the same clients.
         clients = scope.filter(id__in=contract_ids).values("client_id")
@@ -275,6 +337,7 @@ async def _vat_inclusive(
             "start_date",
             "amount_minor",
             "currency",
+            "vat_rate_bp",
             "stage",
         )
     )
@@ -286,6 +349,9 @@ async def _vat_inclusive(
         if row["stage"] == ContractStage.CANCELLED:
             continue
         if only is not None and row["id"] not in only:
+            continue
+        rates = _rates_for(row, organization.default_currency, organization_rates)
+        if not rates:
             continue
         reason = vat_inclusive_reason(
             row["amount_minor"], previous.get(row["id"]), rates, row["currency"]
@@ -305,6 +371,21 @@ async def _vat_inclusive(
             )
         )
     return signals
+
+
+def _rates_for(
+    row: dict[str, Any], default_currency: str, organization_rates: list[int]
+) -> list[int]:
+    """Return the VAT rates, in basis points, that can apply to a contract.
+
+    The organization's rates apply in its default currency. A contract in another
+    currency is usually taxed elsewhere (such as GST in AUD), so only its own VAT
+    rate is checked, and nothing when that is not set.
+    """
+    if row["currency"] == default_currency:
+        return organization_rates
+    own = row["vat_rate_bp"]
+    return [own] if own else []
 
 
 def _previous_terms(rows: list[dict[str, Any]]) -> dict[int, int]:

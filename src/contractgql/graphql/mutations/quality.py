@@ -7,7 +7,7 @@ from typing import Any
 import strawberry
 from strawberry import UNSET
 
-from contractgql.errors import ValidationError
+from contractgql.errors import Conflict, ValidationError
 from contractgql.graphql.context import Info
 from contractgql.graphql.inputs import ExpectedVersion, decode_typed_id, input_values
 from contractgql.graphql.mutations.records import Payload
@@ -24,7 +24,7 @@ from contractgql.graphql.types.quality import (
 )
 from contractgql.models import RequiredFieldRule
 from contractgql.quality.choices import format_rate, set_vat_rates
-from contractgql.quality.rules import RULES
+from contractgql.quality.rules import RULES, get_active_rule, with_input_names
 from contractgql.services import records as service
 
 
@@ -100,22 +100,28 @@ class QualityMutations:
         expected_version: ExpectedVersion = None,
     ) -> Payload[RequiredFieldRuleNode]:
         pk = decode_typed_id(id, "RequiredFieldRule")
+        # NOTE: a rule deleted between this check and the update is still updated.
+        await get_active_rule(info.context.viewer, pk)
         try:
             record = await service.update_record(
                 info.context.viewer, RULES, pk, input_values(input), expected_version
             )
         except ValidationError as error:
             return Payload(record=None, errors=field_errors(error.errors))
+        except Conflict as error:
+            raise with_input_names(error) from error
         return Payload(record=await _node(record), errors=[])
 
     @strawberry.mutation(
         description="Delete a required-field rule: it stops applying at once, and "
-        "stays readable by id with archivedAt set, for the audit trail. Needs "
-        "'contract_type:write'."
+        "stays readable by id with archivedAt set, for the audit trail. Updating "
+        "or deleting it again fails with NOT_FOUND. Needs 'contract_type:write'."
     )
     async def delete_required_field_rule(
         self, info: Info, id: strawberry.ID
     ) -> Payload[RequiredFieldRuleNode]:
         pk = decode_typed_id(id, "RequiredFieldRule")
+        # NOTE: two concurrent deletes can both pass this check and both succeed.
+        await get_active_rule(info.context.viewer, pk)
         record = await service.archive_record(info.context.viewer, RULES, pk)
         return Payload(record=await _node(record), errors=[])

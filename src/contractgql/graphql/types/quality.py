@@ -41,8 +41,8 @@ SignalKindEnum = strawberry.enum(
     SignalKind,
     name="QualitySignalKind",
     description="Why a record is probably out of date or wrong. "
-    "AMOUNT_LOOKS_VAT_INCLUSIVE is shown only to roles that may read "
-    "Contract.amount.",
+    "AMOUNT_LOOKS_VAT_INCLUSIVE and ZERO_AMOUNT are shown only to roles that may "
+    "read Contract.amount.",
 )
 
 
