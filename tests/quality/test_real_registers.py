@@ -141,3 +141,37 @@ async def test_rule_enforced_on_next_import(settings, tmp_path: Path) -> None:
     numbers = await noticed.values_list("number", flat=True)
     assert len(numbers) == 3
     assert "NEW-1" in numbers
+
+
+async def test_import_edit_of_nonconforming_contract(settings, tmp_path: Path) -> None:
+    """A re-import that changes an unrelated field of a contract that already
+    breaks a rule goes through, as the same edit through the API does: an empty
+    cell over an empty stored value does not count as setting the field."""
+    organization = await get_or_create_organization(f"Rule {uuid.uuid4().hex[:8]}")
+    first = tmp_path / "first.csv"
+    first.write_text(
+        "number,name,client,status,start date,end date,amount\n"
+        "K-1,Hosting,Acme BV,draft,2026-01-01,2026-12-31,\n",
+        encoding="utf-8",
+    )
+    later = tmp_path / "later.csv"
+    later.write_text(
+        "number,name,client,status,start date,end date,amount\n"
+        "K-1,Hosting,Acme BV,draft,2026-01-01,2027-11-30,\n",
+        encoding="utf-8",
+    )
+    await import_file(first, organization, ImportOptions())
+    await RequiredFieldRule.create(
+        organization_id=organization.id,
+        name="Drafts need a price",
+        required_fields=["amount"],
+        stages=["draft"],
+    )
+
+    report = await import_file(later, organization, ImportOptions())
+    stored = await Contract.get(organization_id=organization.id, number="K-1")
+
+    assert report.errors == []
+    assert report.count("updated") == 1
+    assert str(stored.end_date) == "2027-11-30"
+    assert stored.amount_minor is None

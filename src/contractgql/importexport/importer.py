@@ -492,6 +492,7 @@ class _Writer:
                     contract = current
                     outcome = "unchanged"
                 else:
+                    values = _without_cleared_empties(values, current)
                     contract = await update_contract(self.viewer, current.id, values)
                     outcome = "updated"
         except _RowRejected as rejected:
@@ -798,6 +799,33 @@ def _cell(row: ParsedRow, service_field: str) -> str:
         # A period, stored as (count, unit).
         return " ".join(str(part) for part in value)
     return "" if value is None else str(value)
+
+
+# Stored column of each import value whose name differs from its column.
+_STORED_COLUMNS = {
+    "amount": "amount_minor",
+    "vat_rate": "vat_rate_bp",
+    "indexation": "indexation_bp",
+    "notice_period": "notice_count",
+    "renewal_term": "renewal_term_count",
+}
+
+
+def _without_cleared_empties(
+    values: dict[str, Any], current: Contract
+) -> dict[str, Any]:
+    """Leave out empty cells whose stored value is empty too.
+
+    An update that sets a field counts as touching it for required-field rules,
+    so clearing an already empty field would fail a rule that the row does not
+    change, where the same edit through the API passes.
+    """
+    return {
+        key: value
+        for key, value in values.items()
+        if value is not None
+        or getattr(current, _STORED_COLUMNS.get(key, key), None) is not None
+    }
 
 
 def _unchanged(current: Contract, values: dict[str, Any]) -> bool:
