@@ -12,7 +12,7 @@ logger = logging.getLogger(__name__)
 PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
 
 
-class _BodyTooLarge(Exception):
+class BodyTooLarge(Exception):
     """Raised from `receive` when the body read so far exceeds the maximum."""
 
 
@@ -59,7 +59,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > max_bytes:
-                    raise _BodyTooLarge
+                    raise BodyTooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -70,7 +70,7 @@ class BodySizeLimit:
 
         try:
             await self.app(scope, counting_receive, tracking_send)
-        except _BodyTooLarge:
+        except BodyTooLarge:
             if response_started:
                 # Too late for a 413, so the server closes the connection.
                 raise

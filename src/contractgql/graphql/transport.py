@@ -36,7 +36,7 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
@@ -47,6 +47,7 @@ from strawberry.types.graphql import OperationType
 from tortoise.exceptions import DBConnectionError
 from tortoise.exceptions import OperationalError as TortoiseOperationalError
 
+from contractgql.body_limit import BodyTooLarge
 from contractgql.documents.uploads import insert_files
 from contractgql.graphql.context import Context
 from contractgql.observability.request_id import current_request_id
@@ -210,6 +211,10 @@ class ConformingGraphQL(GraphQL[Context, None]):
             response = await self.run(request)
         except HTTPException as error:
             response = self._error_response(error, exchange)
+        except (BodyTooLarge, ClientDisconnect):
+            # The body limit middleware answers these with 413, and a client that
+            # went away gets no response.
+            raise
         except Exception as error:  # noqa: BLE001 - logged with its traceback
             # Raised outside field execution, as by get_context when the database
             # is down. Without this, Starlette sends a plain-text 500 outside the
