@@ -42,7 +42,7 @@ def test_csv_semicolon_bom_multiline(tmp_path: Path) -> None:
         "Omschrijving",
         "Bedrag",
     ]
-    assert table.rows == [
+    assert list(table.rows) == [
         TableRow(
             number=2,
             line=2,
@@ -65,7 +65,12 @@ def test_csv_cp1252_fallback(tmp_path: Path) -> None:
     table = read_table(path)
 
     assert table.encoding == "cp1252"
-    assert table.rows[0].cells == ("C-1", "Café onderhoud", "Brasserie Zoë", "€ 99,95")
+    assert list(table.rows)[0].cells == (
+        "C-1",
+        "Café onderhoud",
+        "Brasserie Zoë",
+        "€ 99,95",
+    )
 
 
 def test_csv_utf16_tab_delimited(tmp_path: Path) -> None:
@@ -76,7 +81,7 @@ def test_csv_utf16_tab_delimited(tmp_path: Path) -> None:
 
     assert table.encoding == "utf-16"
     assert table.delimiter == "\t"
-    assert table.rows[0].cells == ("U-1", "Übersicht", "Klant")
+    assert list(table.rows)[0].cells == ("U-1", "Übersicht", "Klant")
 
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
@@ -111,7 +116,7 @@ def test_csv_delimiter_inside_quoted_text(tmp_path: Path) -> None:
     table = read_table(path)
 
     assert table.delimiter == ","
-    assert table.rows[0].cells == ("1", "Alpha", "a; b; c; d; e; f; g; h")
+    assert list(table.rows)[0].cells == ("1", "Alpha", "a; b; c; d; e; f; g; h")
 
 
 def test_csv_sniffer_failure_falls_back(tmp_path: Path) -> None:
@@ -123,7 +128,7 @@ def test_csv_sniffer_failure_falls_back(tmp_path: Path) -> None:
 
     assert table.delimiter == ";"
     assert table.header_row == 2
-    assert table.rows[0].cells == ("1", "Alpha", "Acme")
+    assert list(table.rows)[0].cells == ("1", "Alpha", "Acme")
 
 
 def test_csv_title_rows_and_blank_rows(tmp_path: Path) -> None:
@@ -141,7 +146,7 @@ def test_csv_title_rows_and_blank_rows(tmp_path: Path) -> None:
 
     assert table.header_row == 4
     assert table.headers == ["Contract number", "Client", "End date"]
-    assert table.rows == [
+    assert list(table.rows) == [
         TableRow(number=6, line=6, cells=("K-7", "Acme", "2027-12-31"))
     ]
 
@@ -161,7 +166,7 @@ def test_csv_header_cells_cleaned(tmp_path: Path) -> None:
     table = read_table(path)
 
     assert table.headers == ["number", "Start date", "Column 3", "client"]
-    assert table.rows[0].cells == ("1", "2027-01-01", "x", "Acme")
+    assert list(table.rows)[0].cells == ("1", "2027-01-01", "x", "Acme")
 
 
 def test_empty_file_rejected(tmp_path: Path) -> None:
@@ -208,7 +213,7 @@ def test_mapped_headers_make_header_known(tmp_path: Path) -> None:
     table = read_table(path, mapped_headers=["Wie", "Wanneer"])
 
     assert table.headers == ["Wie", "Wat", "Wanneer"]
-    assert table.rows[0].cells == ("Acme", "Onderhoud", "2027-12-31")
+    assert list(table.rows)[0].cells == ("Acme", "Onderhoud", "2027-12-31")
 
 
 def test_unterminated_quote_rejected(tmp_path: Path) -> None:
@@ -289,7 +294,7 @@ def test_xlsx_values_as_text(tmp_path: Path) -> None:
         "Bedrag",
         "BTW",
     ]
-    assert table.rows == [
+    assert list(table.rows) == [
         TableRow(
             number=4,
             line=4,
@@ -316,7 +321,9 @@ def test_xlsx_named_sheet(tmp_path: Path) -> None:
 
     assert table.sheet == "Second"
     assert table.headers == ["number", "client"]
-    assert table.rows == [TableRow(number=2, line=2, cells=("S-1", "Other client"))]
+    assert list(table.rows) == [
+        TableRow(number=2, line=2, cells=("S-1", "Other client"))
+    ]
 
 
 def test_xlsx_unknown_sheet(tmp_path: Path) -> None:
@@ -338,8 +345,8 @@ def test_au_register_table() -> None:
     assert table.delimiter == ","
     assert table.header_row == 1
     assert len(table.rows) == 1296
-    assert table.rows[0].number == 2
-    assert table.rows[-1].number == 1297
+    assert list(table.rows)[0].number == 2
+    assert list(table.rows)[-1].number == 1297
 
 
 def test_au_register_multiline_rows() -> None:
@@ -360,7 +367,7 @@ def test_uk_register_table() -> None:
     assert table.delimiter == ","
     assert len(table.rows) == 683
     assert len(table.headers) == 16
-    assert table.rows[0].cells[0] == "454733"
-    assert table.rows[1].number == 3
+    assert list(table.rows)[0].cells[0] == "454733"
+    assert list(table.rows)[1].number == 3
     # The description of row 2 spans lines 2 to 4.
-    assert table.rows[1].line == 5
+    assert list(table.rows)[1].line == 5

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import functools
 import re
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -64,17 +65,48 @@ def snapshot(record: Model, **extra: Any) -> dict[str, Any]:
     Foreign keys become global ids under the relation's name, so `client_id` is
     stored as `client`. `extra` adds values that are not columns, such as links.
     """
+    return snapshot_of_columns(type(record), _Attributes(record), **extra)
+
+
+def snapshot_of_columns(
+    model: type[Model], columns: Mapping[str, Any], **extra: Any
+) -> dict[str, Any]:
+    """Return what snapshot() returns for a `model` record with these column values.
+
+    `columns` maps field names such as `client_id` to values; a missing column
+    counts as None. Bulk writers use it to audit rows they insert without
+    building model instances.
+    """
     values: dict[str, Any] = {}
-    for name, key, related in _audited_columns(type(record)):
-        value = getattr(record, name)
+    for name, key, related in _audited_columns(model):
+        value = columns.get(name)
         if related is not None:
             values[key] = None if value is None else encode_id(related, value)
         else:
             values[key] = _json_value(value)
-    if isinstance(record, Contract):
-        values.update(_contract_values(record))
+    if issubclass(model, Contract):
+        values.update(_contract_values(columns))
     values.update({_camel(key): _json_value(value) for key, value in extra.items()})
     return values
+
+
+class _Attributes(Mapping[str, Any]):
+    """A record's attributes as a read-only mapping, for snapshot_of_columns()."""
+
+    def __init__(self, record: Model) -> None:
+        self.record = record
+
+    def __getitem__(self, name: str) -> Any:
+        return getattr(self.record, name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return getattr(self.record, name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.record._meta.db_fields)
+
+    def __len__(self) -> int:
+        return len(self.record._meta.db_fields)
 
 
 @functools.cache
@@ -99,16 +131,21 @@ def _audited_columns(model: type[Model]) -> tuple[tuple[str, str, str | None], .
     return tuple(columns)
 
 
-def _contract_values(contract: Contract) -> dict[str, Any]:
+def _contract_values(columns: Mapping[str, Any]) -> dict[str, Any]:
     amount = None
-    if contract.amount_minor is not None:
-        amount = str(from_minor_units(contract.amount_minor, contract.currency))
+    amount_minor = columns.get("amount_minor")
+    if amount_minor is not None:
+        amount = str(from_minor_units(amount_minor, columns["currency"]))
     return {
         "amount": amount,
-        "vatRate": _percentage(contract.vat_rate_bp),
-        "indexation": _percentage(contract.indexation_bp),
-        "noticePeriod": _period(contract.notice_count, contract.notice_unit),
-        "renewalTerm": _period(contract.renewal_term_count, contract.renewal_term_unit),
+        "vatRate": _percentage(columns.get("vat_rate_bp")),
+        "indexation": _percentage(columns.get("indexation_bp")),
+        "noticePeriod": _period(
+            columns.get("notice_count"), columns.get("notice_unit")
+        ),
+        "renewalTerm": _period(
+            columns.get("renewal_term_count"), columns.get("renewal_term_unit")
+        ),
     }
 
 
@@ -124,7 +161,14 @@ def _period(count: int | None, unit: Any) -> str | None:
     return f"{count} {_json_value(unit)}"
 
 
+# Types whose values are JSON values already. Enums that subclass str are not
+# among them, because the check compares exact types.
+_JSON_TYPES = frozenset({str, int, bool, float, type(None)})
+
+
 def _json_value(value: Any) -> Any:
+    if type(value) in _JSON_TYPES:
+        return value
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, datetime | date):
@@ -146,6 +190,14 @@ def diff(
     before: dict[str, Any] | None, after: dict[str, Any] | None
 ) -> list[dict[str, Any]]:
     """Return one {"field", "old", "new"} object per field whose value changed."""
+    if before is None and after is not None:
+        # A created record: every field that has a value changed from null. Bulk
+        # imports take this path for every row, so it skips the general merge.
+        return [
+            {"field": field, "old": None, "new": after[field]}
+            for field in sorted(after)
+            if after[field] is not None
+        ]
     old = before or {}
     new = after or {}
     changes = []

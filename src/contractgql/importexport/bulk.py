@@ -2,29 +2,51 @@
 
 The importer validates each new row in Python against references it loaded once
 and queues the row here. A flush then writes the queued contracts, their tag links
-and their `contract.create` audit events with one executemany each, inside the
-import's transaction, so a failed or cancelled import still writes nothing. The
-contracts get the same columns, version, scan state and audit values as those
-that `create_contract` writes.
+and their `contract.create` audit events, inside the import's transaction, so a
+failed or cancelled import still writes nothing. The contracts get the same
+columns, version, scan state and audit values as those that `create_contract`
+writes.
+
+The rows are built as tuples from the validated column values, without model
+instances, which cost more than the insert itself. PostgreSQL receives them with
+COPY, and SQLite with one executemany per table.
 """
 
 from __future__ import annotations
 
+import enum
+import functools
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.fields import JSONField
+from tortoise.fields.data import DatetimeField
 
 from contractgql.audit.outbox import diff, mark_pending
 from contractgql.models import AuditOutbox, Contract
 from contractgql.observability.request_id import current_request_id
 from contractgql.security.viewer import Viewer
-from contractgql.services.contracts import build_contract, creation_snapshot
+from contractgql.services.contracts import creation_snapshot_of_columns, deadline_of
 
 # Queued new contracts that trigger a flush. A flush costs a few statements whatever
 # its size, so this bounds the memory of queued rows. Only this size was measured.
 BATCH_ROWS = 1000
+
+_AUDIT_COLUMNS = (
+    "organization_id",
+    "actor_id",
+    "action",
+    "entity_type",
+    "entity_id",
+    "changes",
+    "request_id",
+    "created_at",
+)
 
 
 @dataclass(slots=True)
@@ -37,6 +59,16 @@ class NewContract:
     columns: dict[str, Any]
     # Service input values, for the tag links and the audited links.
     values: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class InsertedContract:
+    """A queued contract after its insert, with its new id and stored columns."""
+
+    item: NewContract
+    id: int
+    # Every column as inserted, keyed by field name (`client_id`, `stage`, ...).
+    columns: dict[str, Any]
 
 
 class ContractBatch:
@@ -53,7 +85,7 @@ class ContractBatch:
     def full(self) -> bool:
         return len(self.pending) >= BATCH_ROWS
 
-    async def flush(self) -> list[tuple[NewContract, Contract]]:
+    async def flush(self) -> list[InsertedContract]:
         """Insert the queued contracts, tag links and audit events, and return them.
 
         Raises IntegrityError when a concurrent writer took a queued contract
@@ -64,69 +96,174 @@ class ContractBatch:
             return []
         pending, self.pending = self.pending, []
         connection = Contract._meta.db
+        postgres = connection.capabilities.dialect == "postgres"
         ids = await _allocate_contract_ids(connection, len(pending))
         now = datetime.now(UTC)
-        contracts = [
-            build_contract(
-                self.viewer, item.columns, id=pk, created_at=now, updated_at=now
+        layout = _contract_layout()
+        common = {
+            "organization_id": self.viewer.organization_id,
+            "created_by_id": self.viewer.user_id,
+            "updated_by_id": self.viewer.user_id,
+            "created_at": now,
+            "updated_at": now,
+        }
+        inserted = []
+        for item, pk in zip(pending, ids, strict=True):
+            columns = {**layout.defaults, **item.columns, **common, "id": pk}
+            columns["notice_deadline"] = deadline_of(
+                columns["end_date"], columns["notice_count"], columns["notice_unit"]
             )
-            for item, pk in zip(pending, ids, strict=True)
-        ]
-        await Contract.bulk_create(contracts, batch_size=BATCH_ROWS)
+            inserted.append(InsertedContract(item, pk, columns))
 
+        await _insert(
+            connection,
+            "contracts",
+            layout.db_columns,
+            [layout.row(contract.columns, postgres) for contract in inserted],
+        )
         links = [
             (contract.id, tag_id)
-            for item, contract in zip(pending, contracts, strict=True)
-            for tag_id in sorted(set(item.values.get("tag_ids") or []))
+            for contract in inserted
+            for tag_id in sorted(set(contract.item.values.get("tag_ids") or []))
         ]
         if links:
-            await _insert_tag_links(connection, links)
-
-        await self._insert_audit_events(connection, pending, contracts)
-        return list(zip(pending, contracts, strict=True))
+            await _insert(
+                connection, "contract_tags", ("contracts_id", "tag_id"), links
+            )
+        await self._insert_audit_events(connection, inserted, now)
+        return inserted
 
     async def _insert_audit_events(
         self,
         connection: BaseDBAsyncClient,
-        pending: list[NewContract],
-        contracts: list[Contract],
+        inserted: list[InsertedContract],
+        now: datetime,
     ) -> None:
-        """Insert one `contract.create` outbox event per contract.
-
-        The rows are built as tuples rather than AuditOutbox instances, which
-        cost more time than the insert, and converted by the model's own fields.
-        """
-        fields = AuditOutbox._meta.fields_map
-        changes_field = fields["changes"]
-        created_at = fields["created_at"].to_db_value(datetime.now(UTC), AuditOutbox)
+        """Insert one `contract.create` outbox event per contract."""
+        changes_field = AuditOutbox._meta.fields_map["changes"]
+        created_at = AuditOutbox._meta.fields_map["created_at"].to_db_value(
+            now, AuditOutbox
+        )
         organization_id = self.viewer.organization_id
         request_id = current_request_id.get()
         rows = [
-            [
+            (
                 organization_id,
                 self.viewer.user_id,
                 "contract.create",
                 "Contract",
                 contract.id,
                 changes_field.to_db_value(
-                    diff(None, creation_snapshot(contract, item.values)), AuditOutbox
+                    diff(
+                        None,
+                        creation_snapshot_of_columns(
+                            contract.columns, contract.item.values
+                        ),
+                    ),
+                    AuditOutbox,
                 ),
                 request_id,
                 created_at,
-            ]
-            for item, contract in zip(pending, contracts, strict=True)
+            )
+            for contract in inserted
         ]
-        postgres = connection.capabilities.dialect == "postgres"
-        marks = ", ".join(
-            f"${number}" if postgres else "?" for number in range(1, len(rows[0]) + 1)
-        )
-        await connection.execute_many(
-            'INSERT INTO "audit_outbox" ("organization_id", "actor_id", "action", '
-            '"entity_type", "entity_id", "changes", "request_id", "created_at") '
-            f"VALUES ({marks})",
-            rows,
-        )
+        await _insert(connection, "audit_outbox", _AUDIT_COLUMNS, rows)
         mark_pending(organization_id)
+
+
+@dataclass(frozen=True)
+class _ContractLayout:
+    """The contracts table's columns, with the defaults and conversions of the model."""
+
+    # Field names, such as `client_id`, in the order of `db_columns`.
+    fields: tuple[str, ...]
+    db_columns: tuple[str, ...]
+    # Column values of a contract that its input leaves out.
+    defaults: dict[str, Any]
+    # Fields whose values PostgreSQL's COPY needs converted: enums and JSON.
+    enums: frozenset[str]
+    json: frozenset[str]
+
+    def row(self, columns: dict[str, Any], postgres: bool) -> tuple[Any, ...]:
+        """Return the values of one contract in the order of `db_columns`.
+
+        SQLite gets each value converted by the model's own field, as an ORM
+        insert does. For PostgreSQL only enums and JSON need converting, which is
+        much cheaper per row.
+        """
+        if not postgres:
+            fields_map = Contract._meta.fields_map
+            return tuple(
+                fields_map[name].to_db_value(columns[name], Contract)
+                for name in self.fields
+            )
+        values = []
+        for name in self.fields:
+            value = columns[name]
+            if value is not None:
+                if name in self.enums:
+                    value = value.value if isinstance(value, enum.Enum) else value
+                elif name in self.json:
+                    value = json.dumps(value)
+            values.append(value)
+        return tuple(values)
+
+
+@functools.cache
+def _contract_layout() -> _ContractLayout:
+    """Read the layout from the model once, after Tortoise has initialised it."""
+    meta = Contract._meta
+    fields: list[str] = []
+    db_columns: list[str] = []
+    defaults: dict[str, Any] = {}
+    enums: set[str] = set()
+    json_fields: set[str] = set()
+    for name, db_column in meta.fields_db_projection.items():
+        field = meta.fields_map[name]
+        fields.append(name)
+        db_columns.append(db_column)
+        default = field.default
+        if isinstance(field, DatetimeField) or callable(default):
+            # Timestamps are set per flush, and callables such as dict per row.
+            default = None
+        defaults[name] = default
+        if getattr(field, "enum_type", None) is not None:
+            enums.add(name)
+        if isinstance(field, JSONField):
+            json_fields.add(name)
+    # NOTE: a callable default other than `dict` would need calling per row.
+    defaults["custom_fields"] = {}
+    return _ContractLayout(
+        tuple(fields),
+        tuple(db_columns),
+        defaults,
+        frozenset(enums),
+        frozenset(json_fields),
+    )
+
+
+async def _insert(
+    connection: BaseDBAsyncClient,
+    table: str,
+    columns: tuple[str, ...],
+    rows: list[tuple[Any, ...]],
+) -> None:
+    """Insert `rows` into `table`: with COPY on PostgreSQL, executemany on SQLite.
+
+    Raises IntegrityError for a violated constraint, as the ORM does.
+    """
+    if connection.capabilities.dialect != "postgres":
+        names = ", ".join(f'"{column}"' for column in columns)
+        marks = ", ".join("?" for _ in columns)
+        await connection.execute_many(
+            f'INSERT INTO "{table}" ({names}) VALUES ({marks})', [list(r) for r in rows]
+        )
+        return
+    async with connection.acquire_connection() as raw:
+        try:
+            await raw.copy_records_to_table(table, records=rows, columns=columns)
+        except asyncpg.IntegrityConstraintViolationError as error:
+            raise IntegrityError(error) from error
 
 
 async def _allocate_contract_ids(
@@ -155,14 +292,3 @@ async def _allocate_contract_ids(
     )
     highest = int(rows[0]["id"] or 0)
     return list(range(highest + 1, highest + 1 + count))
-
-
-async def _insert_tag_links(
-    connection: BaseDBAsyncClient, links: list[tuple[int, int]]
-) -> None:
-    postgres = connection.capabilities.dialect == "postgres"
-    marks = "$1, $2" if postgres else "?, ?"
-    await connection.execute_many(
-        f'INSERT INTO "contract_tags" ("contracts_id", "tag_id") VALUES ({marks})',
-        [list(link) for link in links],
-    )

@@ -180,6 +180,8 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
         default_notice_period=notice,
         file_format=args.format,
         value_mappings=mapped_values or None,
+        # Only a dry run prints the outcome of every row.
+        record_outcomes=args.dry_run,
     )
     if args.preview_values:
         return asyncio.run(

@@ -13,10 +13,11 @@ new ones. New contracts are validated row by row and inserted in batches (see
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import time
 import uuid
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -32,7 +33,7 @@ from contractgql.domain.money import PaymentFrequency, from_minor_units
 from contractgql.errors import FieldError, ValidationError
 from contractgql.importexport.bulk import ContractBatch, NewContract
 from contractgql.importexport.columns import ColumnMapping, resolve_columns
-from contractgql.importexport.rows import ParsedRow, RowError, parse_rows
+from contractgql.importexport.rows import ParsedRow, RowError, RowParser
 from contractgql.importexport.tables import Table, read_table
 from contractgql.importexport.value_mapping import ValueMappings, apply_value_mappings
 from contractgql.models import (
@@ -42,11 +43,12 @@ from contractgql.models import (
     ContractType,
     CustomFieldEntity,
     Organization,
+    RequiredFieldRule,
     Tag,
     User,
 )
-from contractgql.quality.choices import check_vat_rate
-from contractgql.quality.rules import enforce_rules
+from contractgql.quality.choices import check_vat_rate, vat_rates_of
+from contractgql.quality.rules import enforce_rules, rules_for
 from contractgql.security.policy import PERMISSIONS
 from contractgql.security.viewer import Viewer, system_viewer
 from contractgql.services.contracts import (
@@ -61,6 +63,8 @@ logger = logging.getLogger(__name__)
 
 # Rows written between two calls of the progress callback.
 PROGRESS_EVERY = 250
+# Parsed rows held at a time, matched against stored contracts with one query.
+CHUNK_ROWS = 1000
 
 # Register status values and the stage each one records.
 STAGE_WORDS = {
@@ -145,9 +149,14 @@ class ImportReport:
     unmapped_contract_types: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     rejected_rows: set[int] = field(default_factory=set)
+    # Whether `outcomes` lists every row. Without, it lists only the duplicate and
+    # rejected rows, and created, updated and unchanged rows are only counted, so
+    # that a large import's memory does not grow with its file.
+    record_outcomes: bool = True
 
     def add(self, outcome: RowOutcome) -> None:
-        self.outcomes.append(outcome)
+        if self.record_outcomes or outcome.outcome in ("duplicate", "rejected"):
+            self.outcomes.append(outcome)
         self.outcome_counts[outcome.outcome] += 1
 
     def count(self, outcome: str) -> int:
@@ -155,7 +164,7 @@ class ImportReport:
 
     @property
     def accounted_for(self) -> int:
-        return len(self.outcomes)
+        return sum(self.outcome_counts.values())
 
 
 @dataclass(frozen=True)
@@ -172,6 +181,8 @@ class ImportOptions:
     value_mappings: ValueMappings | None = None
     # "register" for CSV and XLSX files, "decp" for French procurement JSON.
     file_format: str = "register"
+    # Whether the report lists the outcome of every row (see ImportReport).
+    record_outcomes: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,30 +234,17 @@ async def import_file(
     explicit = options.mapping or {}
     mapping = resolve_columns(source.table.headers, explicit)
     source.table = apply_value_mappings(source.table, mapping, options.value_mappings)
-    parsed = parse_rows(source.table, mapping)
-    total_rows = len(source.table.rows)
-    # The parsed rows contain every value that writing needs, so the cells can go.
-    source.table.rows.clear()
+    parser = RowParser(source.table, mapping)
 
     report = ImportReport(
         path=path,
         dry_run=options.dry_run,
-        total_rows=total_rows,
-        ignored_columns=parsed.ignored_columns,
+        total_rows=len(source.table.rows),
+        ignored_columns=mapping.ignored_columns,
         mapped_columns=mapping.mapped_fields,
         warnings=list(source.warnings),
+        record_outcomes=options.record_outcomes,
     )
-    for error in parsed.errors:
-        _reject(report, error.row, error.number, error)
-    for duplicate in parsed.duplicates:
-        report.add(
-            RowOutcome(
-                duplicate.row,
-                "duplicate",
-                duplicate.number,
-                f"same contract as row {duplicate.duplicate_of}",
-            )
-        )
 
     if viewer is None:
         viewer = system_viewer(organization, PERMISSIONS)
@@ -254,11 +252,19 @@ async def import_file(
     report.request_id = f"import-{uuid.uuid4().hex[:16]}"
     request = current_request_id.set(report.request_id)
     try:
-        async with in_transaction():
+        async with in_transaction() as connection:
+            if connection.capabilities.dialect == "postgres":
+                # The import's own rows change the tables' sizes a lot, so each
+                # statement gets a plan for the current sizes. A generic plan made
+                # while the table was small scanned every stored contract to
+                # match each chunk's numbers, which took minutes for 100,000 rows.
+                await connection.execute_query(
+                    "SET LOCAL plan_cache_mode = force_custom_plan"
+                )
             writer = _Writer(viewer, organization, options, mapping, report)
             writer.match_siren = source.match_siren
-            await writer.prepare(parsed.rows)
-            await _write_rows(writer, parsed.rows, source, progress)
+            await writer.prepare()
+            await _write_rows(writer, parser, source, progress)
             if options.dry_run or (options.strict and report.errors):
                 raise _DryRun
     except _DryRun:
@@ -296,45 +302,68 @@ def _read_source(path: Path, options: ImportOptions) -> SourceTable:
 
 async def _write_rows(
     writer: _Writer,
-    rows: list[ParsedRow],
+    parser: RowParser,
     source: SourceTable,
     progress: ProgressCallback | None,
 ) -> None:
-    """Write every row, apply amendment history, and report progress.
+    """Write every row in chunks, apply amendment history, and report progress.
 
-    Empties `rows`.
+    Each chunk of parsed rows is matched against the stored contracts in one
+    query, and only the current chunk is held in memory.
     """
     report = writer.report
-    total = len(rows)
-    # Rows leave the queue as they are written, so their memory is freed as the
-    # import goes on.
-    queue = deque(rows)
-    rows.clear()
+    total = report.total_rows
     index = 0
-    while queue:
-        row = queue.popleft()
-        index += 1
-        steps = source.history.get(row.row)
-        if steps and writer.is_new(row):
-            await writer.write_with_history(row, steps)
-        else:
-            await writer.write(row)
-        reporting = progress is not None and index % PROGRESS_EVERY == 0
-        if reporting or index == total:
-            # Progress counts written rows, so the queued ones are inserted first.
-            await writer.flush()
-        if progress is not None and (reporting or index == total):
-            await progress(_progress_of(report))
+    rows = parser.parse()
+    while chunk := list(itertools.islice(rows, CHUNK_ROWS)):
+        await writer.load_existing(chunk)
+        for item in chunk:
+            index += 1
+            await _write_item(writer, item, source)
+            reporting = progress is not None and index % PROGRESS_EVERY == 0
+            if reporting or index == total:
+                # Progress counts written rows, so the queued ones are inserted first.
+                await writer.flush()
+            if progress is not None and (reporting or index == total):
+                await progress(_progress_of(report))
+    await writer.flush()
     if progress is not None and not total:
         await progress(_progress_of(report))
 
 
+async def _write_item(
+    writer: _Writer, item: ParsedRow | list[RowError], source: SourceTable
+) -> None:
+    """Report a rejected or duplicate row, or write the row."""
+    report = writer.report
+    if isinstance(item, list):
+        for error in item:
+            _reject(report, error.row, error.number, error)
+        return
+    if item.duplicate_of is not None:
+        report.add(
+            RowOutcome(
+                item.row,
+                "duplicate",
+                item.number,
+                f"same contract as row {item.duplicate_of}",
+            )
+        )
+        return
+    steps = source.history.get(item.row)
+    if steps and writer.is_new(item):
+        await writer.write_with_history(item, steps)
+    else:
+        await writer.write(item)
+
+
 def _progress_of(report: ImportReport) -> ImportProgress:
     rejected = report.count("rejected")
+    read = report.accounted_for
     return ImportProgress(
         total_rows=report.total_rows,
-        rows_read=len(report.outcomes),
-        rows_written=len(report.outcomes) - rejected - report.count("duplicate"),
+        rows_read=read,
+        rows_written=read - rejected - report.count("duplicate"),
         rows_rejected=rejected,
     )
 
@@ -377,14 +406,20 @@ class _Writer:
         self.created_in_row: list[tuple[dict[str, int], str]] = []
         self.unnumbered: dict[tuple[int, str, date | None], Contract] = {}
         self.match_siren = False
+        self.unnumbered_loaded = False
         self.batch = ContractBatch(viewer)
         # Unnumbered keys of the queued contracts, to detect a row that repeats one.
         self.queued_unnumbered: set[tuple[int, str, date | None]] = set()
         # Errors that custom field definitions give every new contract of this
         # organization, such as a required field that an import cannot fill.
         self.custom_field_errors: list[Any] = []
+        # Required-field rules and VAT rates, read once: the import's transaction
+        # checks every new row against the rules and rates as they were at its start.
+        self.rules: list[RequiredFieldRule] = []
+        self.vat_rates: list[int] = []
 
-    async def prepare(self, rows: list[ParsedRow]) -> None:
+    async def prepare(self) -> None:
+        """Load the organization's clients, types, tags, users, rules and rates."""
         org = self.organization.id
         for client in await Client.filter(organization_id=org, archived_at=None):
             self.clients.setdefault(_key(client.name), client.id)
@@ -399,21 +434,36 @@ class _Writer:
             self.tags[_key(tag.name)] = tag.id
         for user in await User.filter(organization_id=org, is_active=True):
             self.owners[user.email.lower()] = user.id
-        numbers = [row.number for row in rows if row.number]
-        for start in range(0, len(numbers), 5000):
-            chunk = numbers[start : start + 5000]
-            for contract in await Contract.filter(
-                organization_id=org, number__in=chunk
-            ):
-                self.existing[contract.number or ""] = contract
-        if any(not row.number for row in rows):
-            for contract in await Contract.filter(organization_id=org, number=None):
-                self.unnumbered[_unnumbered_key(contract)] = contract
         validator = Validator()
         await validate_custom_fields(
             validator, org, CustomFieldEntity.CONTRACT, {}, creating=True
         )
         self.custom_field_errors = validator.errors
+        self.rules = await rules_for(org)
+        self.vat_rates = await vat_rates_of(org)
+
+    async def load_existing(self, chunk: list[ParsedRow | list[RowError]]) -> None:
+        """Load the stored contracts that the rows of the next chunk may update.
+
+        Contracts of earlier chunks are dropped: a later row never repeats their
+        numbers, because the parser reports such rows as duplicates or rejects
+        them. Unnumbered contracts are loaded once, at the first row without a
+        number, and kept.
+        """
+        await self.flush()
+        org = self.organization.id
+        self.existing = {}
+        rows = [item for item in chunk if isinstance(item, ParsedRow)]
+        numbers = [row.number for row in rows if row.number]
+        if numbers:
+            for contract in await Contract.filter(
+                organization_id=org, number__in=numbers
+            ):
+                self.existing[contract.number or ""] = contract
+        if not self.unnumbered_loaded and any(not row.number for row in rows):
+            self.unnumbered_loaded = True
+            for contract in await Contract.filter(organization_id=org, number=None):
+                self.unnumbered[_unnumbered_key(contract)] = contract
 
     async def write(self, row: ParsedRow) -> None:
         """Queue a new contract for the next batch, or write the row at once."""
@@ -426,10 +476,14 @@ class _Writer:
 
     async def flush(self) -> None:
         """Insert the queued new contracts and report them as created."""
-        for item, contract in await self.batch.flush():
-            if not contract.number:
+        inserted = await self.batch.flush()
+        unnumbered = [item.id for item in inserted if not item.item.number]
+        if unnumbered:
+            # A later row of the file may describe one of them again.
+            for contract in await Contract.filter(id__in=unnumbered):
                 self.unnumbered[_unnumbered_key(contract)] = contract
-            self.report.add(RowOutcome(item.row, "created", item.number))
+        for item in inserted:
+            self.report.add(RowOutcome(item.item.row, "created", item.item.number))
         self.queued_unnumbered.clear()
 
     def _is_new_contract(self, row: ParsedRow) -> bool:
@@ -456,8 +510,12 @@ class _Writer:
             return
         validator = Validator()
         columns = check_new_contract(validator, self.viewer, values)
-        await check_vat_rate(validator, self.viewer.organization_id, columns)
-        await enforce_rules(validator, self.viewer, columns, current=None)
+        await check_vat_rate(
+            validator, self.viewer.organization_id, columns, self.vat_rates
+        )
+        await enforce_rules(
+            validator, self.viewer, columns, current=None, rules=self.rules
+        )
         validator.errors.extend(self.custom_field_errors)
         if validator.errors:
             self._reject_fields(row, validator.errors)

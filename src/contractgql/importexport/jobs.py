@@ -133,6 +133,8 @@ def _options(job: ImportJob) -> ImportOptions:
         default_notice_period=(int(notice[0]), str(notice[1])) if notice else None,
         file_format=job.file_format.value,
         value_mappings=stored.get("value_mappings"),
+        # A job stores counts and errors only, so its memory need not grow per row.
+        record_outcomes=False,
     )
 
 

@@ -12,7 +12,7 @@ import dataclasses
 import functools
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -38,6 +38,19 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _TAG_SEPARATORS = re.compile(r"[,;|\n]")
+
+# Registers repeat the same dates, periods and yes/no words on many rows, so the
+# parsers of those cells keep their recent results. The values they return are
+# immutable, and a parse error is raised again on every call.
+_PARSE_CACHE_SIZE = 4096
+_cached_date = functools.lru_cache(maxsize=_PARSE_CACHE_SIZE)(parse_date)
+_cached_percentage = functools.lru_cache(maxsize=_PARSE_CACHE_SIZE)(parse_percentage)
+_cached_frequency = functools.lru_cache(maxsize=_PARSE_CACHE_SIZE)(
+    parse_payment_frequency
+)
+_cached_bool = functools.lru_cache(maxsize=_PARSE_CACHE_SIZE)(parse_bool)
+_cached_period = functools.lru_cache(maxsize=_PARSE_CACHE_SIZE)(parse_period)
+_cached_currency = functools.lru_cache(maxsize=_PARSE_CACHE_SIZE)(parse_currency)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,28 +120,18 @@ class ParseResult:
 
 
 def parse_rows(table: Table, mapping: ColumnMapping) -> ParseResult:
-    """Parse every data row of `table` with the columns of `mapping`.
+    """Parse every data row of `table` with the columns of `mapping` into lists.
 
     Raises ValueError when `mapping` was resolved for other headers than the table's.
     """
-    if list(mapping.headers) != table.headers:
-        raise ValueError("The column mapping was resolved for different headers.")
-
     result = ParseResult(ignored_columns=mapping.ignored_columns)
-    first_by_number: dict[str, ParsedRow] = {}
-    amount_index = mapping.index_of("amount")
-    decimal_separator = detect_decimal_separator(
-        row.cells[amount_index]
-        for row in table.rows
-        if amount_index is not None and amount_index < len(row.cells)
-    )
-    for table_row in table.rows:
-        parsed, row_errors = _parse_row(table_row, mapping, decimal_separator)
-        if parsed is None:
-            result.errors.extend(row_errors)
-            continue
-        _add_unless_repeated(result, first_by_number, parsed, mapping)
-
+    for item in RowParser(table, mapping).parse():
+        if isinstance(item, list):
+            result.errors.extend(item)
+        elif item.duplicate_of is not None:
+            result.duplicates.append(item)
+        else:
+            result.rows.append(item)
     logger.info(
         "Parsed %s: %d rows, %d duplicates, %d errors",
         table.path,
@@ -139,49 +142,107 @@ def parse_rows(table: Table, mapping: ColumnMapping) -> ParseResult:
     return result
 
 
-def _add_unless_repeated(
-    result: ParseResult,
-    first_by_number: dict[str, ParsedRow],
-    parsed: ParsedRow,
-    mapping: ColumnMapping,
-) -> None:
-    """Add `parsed` as a row, a duplicate, or an error when its number conflicts."""
-    # NOTE: only accepted rows claim a number, so when the first row with a number
-    # is rejected, a later row with that number is imported.
-    first = first_by_number.get(parsed.number) if parsed.number else None
-    if first is None:
-        if parsed.number:
-            first_by_number[parsed.number] = parsed
-        result.rows.append(parsed)
-    elif parsed.contract_values() == first.contract_values():
-        result.duplicates.append(dataclasses.replace(parsed, duplicate_of=first.row))
-    else:
-        result.errors.append(
+class RowParser:
+    """Parses the rows of a table one at a time, in file order.
+
+    Creating the parser reads the amount column once, to find the decimal
+    separator that the whole column uses. Parsing then holds one row at a time,
+    plus, per contract number seen, the row that first had it and a hash of its
+    values, so that a later row with that number is a duplicate or rejected.
+    """
+
+    def __init__(self, table: Table, mapping: ColumnMapping) -> None:
+        """Raise ValueError when `mapping` was resolved for other headers."""
+        if list(mapping.headers) != table.headers:
+            raise ValueError("The column mapping was resolved for different headers.")
+        self.table = table
+        self.mapping = mapping
+        self.indices = _field_indices(mapping)
+        amount_index = self.indices.get("amount")
+        self.decimal_separator = (
+            None
+            if amount_index is None
+            else detect_decimal_separator(
+                row.cells[amount_index]
+                for row in table.rows
+                if amount_index < len(row.cells)
+            )
+        )
+        # Contract number to (row, hash of the row's contract values).
+        self.first_by_number: dict[str, tuple[int, int]] = {}
+
+    def parse(self) -> Iterator[ParsedRow | list[RowError]]:
+        """Yield each row as a ParsedRow, or as the list of errors that reject it.
+
+        A row that repeats an earlier row's number and values comes with
+        `duplicate_of` set to that row.
+        """
+        for table_row in self.table.rows:
+            parsed, row_errors = _parse_row(
+                table_row, self.mapping, self.decimal_separator, self.indices
+            )
+            if parsed is None:
+                yield row_errors
+            else:
+                yield self._check_number(parsed)
+
+    def _check_number(self, parsed: ParsedRow) -> ParsedRow | list[RowError]:
+        """Return the row, as a duplicate when it repeats an earlier row, or the
+        error when it repeats a number with other values."""
+        # NOTE: only accepted rows claim a number, so when the first row with a
+        # number is rejected, a later row with that number is imported.
+        if not parsed.number:
+            return parsed
+        key = _values_key(parsed)
+        first = self.first_by_number.get(parsed.number)
+        if first is None:
+            self.first_by_number[parsed.number] = (parsed.row, key)
+            return parsed
+        first_row, first_key = first
+        # NOTE: rows whose values differ but hash alike, a chance of about 1 in
+        # 2**61 per pair, count as duplicates.
+        if key == first_key:
+            return dataclasses.replace(parsed, duplicate_of=first_row)
+        return [
             RowError(
                 row=parsed.row,
-                column=mapping.header_of("number"),
+                column=self.mapping.header_of("number"),
                 value=parsed.number or "",
                 reason=(
                     f"Contract number {parsed.number!r} already appears on row "
-                    f"{first.row} with different values; give each contract its own "
+                    f"{first_row} with different values; give each contract its own "
                     "number or remove one of the rows."
                 ),
                 line=parsed.line,
             )
+        ]
+
+
+def _values_key(parsed: ParsedRow) -> int:
+    """Return a hash of the row's contract values; tags count as a tuple."""
+    return hash(
+        tuple(
+            tuple(value) if isinstance(value, list) else value
+            for value in parsed.contract_values()
         )
+    )
 
 
 class _CellReader:
     """Reads the mapped cells of one row and collects a RowError per invalid cell."""
 
-    def __init__(self, table_row: TableRow, mapping: ColumnMapping) -> None:
+    def __init__(
+        self, table_row: TableRow, mapping: ColumnMapping, indices: dict[str, int]
+    ) -> None:
         self.table_row = table_row
         self.mapping = mapping
+        # Column index of each mapped field, from _field_indices().
+        self.indices = indices
         self.errors: list[RowError] = []
 
     def raw(self, field_name: str) -> str:
         """Return the cell text for `field_name`, or "" when unmapped or missing."""
-        index = self.mapping.index_of(field_name)
+        index = self.indices.get(field_name)
         cells = self.table_row.cells
         return cells[index] if index is not None and index < len(cells) else ""
 
@@ -231,11 +292,28 @@ class _CellReader:
         )
 
 
+def _field_indices(mapping: ColumnMapping) -> dict[str, int]:
+    """Return the column index of every mapped field, the first when repeated."""
+    indices: dict[str, int] = {}
+    for index, field_name in enumerate(mapping.fields):
+        if field_name is not None:
+            indices.setdefault(field_name, index)
+    return indices
+
+
 def _parse_row(
-    table_row: TableRow, mapping: ColumnMapping, decimal_separator: str | None = None
+    table_row: TableRow,
+    mapping: ColumnMapping,
+    decimal_separator: str | None = None,
+    indices: dict[str, int] | None = None,
 ) -> tuple[ParsedRow | None, list[RowError]]:
-    """Return the parsed row, or None and every problem found in the row."""
-    cells = _CellReader(table_row, mapping)
+    """Return the parsed row, or None and every problem found in the row.
+
+    `indices` are _field_indices() of `mapping`, computed once per table.
+    """
+    if indices is None:
+        indices = _field_indices(mapping)
+    cells = _CellReader(table_row, mapping, indices)
     _check_extra_cells(cells, len(mapping.headers))
 
     number = cells.text("number")
@@ -253,17 +331,17 @@ def _parse_row(
         client_vat_number=cells.text("client_vat_number"),
         contract_type=cells.text("contract_type"),
         status=cells.text("status"),
-        start_date=cells.parse("start_date", parse_date),
-        end_date=cells.parse("end_date", parse_date),
-        signed_date=cells.parse("signed_date", parse_date),
+        start_date=cells.parse("start_date", _cached_date),
+        end_date=cells.parse("end_date", _cached_date),
+        signed_date=cells.parse("signed_date", _cached_date),
         amount=amount,
         currency=currency,
-        vat_rate=cells.parse("vat_rate", parse_percentage),
-        payment_frequency=cells.parse("payment_frequency", parse_payment_frequency),
-        auto_renewal=cells.parse("auto_renewal", parse_bool),
-        notice_period=cells.parse("notice_period", parse_period),
-        renewal_term=cells.parse("renewal_term", parse_period),
-        indexation=cells.parse("indexation", parse_percentage),
+        vat_rate=cells.parse("vat_rate", _cached_percentage),
+        payment_frequency=cells.parse("payment_frequency", _cached_frequency),
+        auto_renewal=cells.parse("auto_renewal", _cached_bool),
+        notice_period=cells.parse("notice_period", _cached_period),
+        renewal_term=cells.parse("renewal_term", _cached_period),
+        indexation=cells.parse("indexation", _cached_percentage),
         description=cells.text("description", keep_newlines=True),
         owner_email=cells.text("owner_email"),
         tags=_split_tags(cells.raw("tags")),
@@ -299,7 +377,7 @@ def _read_amount(
         ),
     )
     amount, amount_currency = amount_and_currency or (None, None)
-    currency = cells.parse("currency", parse_currency)
+    currency = cells.parse("currency", _cached_currency)
 
     if amount is not None and amount < 0:
         cells.add_error(

@@ -4,13 +4,16 @@ Row numbers count as a spreadsheet user would: the first row of the file is row 
 blank rows count, and a CSV record whose quoted field spans several lines is still
 one row. The header is the first row within the first 10 that names at least 2
 known columns, and rows above it are skipped.
+
+A CSV file is never held in memory whole: reading it checks its encoding and
+quoting and counts its rows in one pass, and each later pass over `Table.rows`
+reads the file from disk again. An XLSX worksheet is read into a list.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-import io
 import itertools
 import logging
 import math
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TextIO
 
 import openpyxl
 from openpyxl.utils.exceptions import InvalidFileException
@@ -38,6 +41,10 @@ MIN_HEADER_FIELDS = 2
 CSV_DELIMITERS = (",", ";", "\t", "|")
 SNIFF_SAMPLE_CHARS = 64 * 1024
 
+# Bytes read from the start of a file to tell XLSX, XLS and CSV apart.
+_HEAD_BYTES = 8
+# Bytes decoded at a time when a CSV file's encoding is checked.
+_DECODE_CHUNK_BYTES = 1 << 20
 _ZIP_MAGIC = b"PK\x03\x04"
 # Legacy .xls files are OLE2 compound documents.
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -61,6 +68,14 @@ class TableRow:
     cells: tuple[str, ...]
 
 
+class TableRows(Protocol):
+    """Data rows that can be counted and read more than once, in file order."""
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[TableRow]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Table:
     """The header and the non-blank data rows of one CSV file or worksheet."""
@@ -68,7 +83,8 @@ class Table:
     path: Path
     headers: list[str]
     header_row: int
-    rows: list[TableRow]
+    # A list, or for a CSV file a CsvRows that reads the file on each pass.
+    rows: TableRows
     file_format: str
     # Text encoding of a CSV file ("utf-8", "utf-16" or "cp1252"), None for XLSX.
     encoding: str | None = None
@@ -96,12 +112,12 @@ def read_table(
     count as known columns when the header row is searched. Raises ImportFileError
     for an unreadable or empty file or one without a recognisable header row.
     """
-    data = _read_bytes(path)
+    head = _read_head(path)
     known = frozenset(normalize_header(header) for header in mapped_headers)
 
-    if data.startswith(_ZIP_MAGIC):
+    if head.startswith(_ZIP_MAGIC):
         return _read_xlsx(path, sheet, known)
-    if data.startswith(_OLE2_MAGIC):
+    if head.startswith(_OLE2_MAGIC):
         raise ImportFileError(
             f"{path.name} is a legacy Excel .xls file, which cannot be read. "
             "Save it as .xlsx or CSV and import that file."
@@ -111,7 +127,7 @@ def read_table(
             f"{path.name} is a CSV file, so it has no sheet {sheet!r}. "
             "Leave out the sheet name or import an XLSX file."
         )
-    return _read_csv(path, data, known)
+    return _read_csv(path, head, known)
 
 
 def excel_serial_to_date(serial: float | Decimal) -> date:
@@ -138,53 +154,117 @@ def excel_serial_to_date(serial: float | Decimal) -> date:
     return _EXCEL_EPOCH + timedelta(days=day)
 
 
-def _read_bytes(path: Path) -> bytes:
+def _read_head(path: Path) -> bytes:
+    """Return the first bytes of the file, enough to recognise its format."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as file:
+            return file.read(_HEAD_BYTES)
     except OSError as exc:
-        raise ImportFileError(
-            f"Cannot read {path}: {exc.strerror}. Check the path and permissions."
-        ) from exc
+        raise _unreadable(path, exc) from exc
 
-    if not data.strip():
-        raise ImportFileError(
-            f"{path.name} is empty. Export the register with its header row and "
-            "at least one contract."
-        )
-    return data
+
+def _unreadable(path: Path, exc: OSError) -> ImportFileError:
+    return ImportFileError(
+        f"Cannot read {path}: {exc.strerror}. Check the path and permissions."
+    )
+
+
+def _empty_file_error(path: Path) -> ImportFileError:
+    return ImportFileError(
+        f"{path.name} is empty. Export the register with its header row and "
+        "at least one contract."
+    )
 
 
 # --- CSV -------------------------------------------------------------------------
 
 
-def _read_csv(path: Path, data: bytes, known: frozenset[str]) -> Table:
-    text, encoding = _decode(path, data)
-    delimiter = _choose_delimiter(path, text, known)
+class CsvRows:
+    """The non-blank data rows of a CSV file below its header, read from disk.
+
+    Each iteration opens the file and parses it again, so a pass over a large
+    file holds one row at a time. `len()` is the count taken when the file was
+    read, and the file must not change between passes.
+    """
+
+    def __init__(
+        self, path: Path, encoding: str, delimiter: str, header_record: int, count: int
+    ) -> None:
+        self.path = path
+        self.encoding = encoding
+        self.delimiter = delimiter
+        # Record number of the header row; data rows follow it.
+        self.header_record = header_record
+        self.count = count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[TableRow]:
+        with _open_text(self.path, self.encoding) as text:
+            for raw in _csv_rows(self.path, text, self.delimiter):
+                if raw.number <= self.header_record:
+                    continue
+                if any(cell.strip() for cell in raw.cells):
+                    yield TableRow(
+                        number=raw.number,
+                        line=raw.line,
+                        cells=_trim_trailing_blanks(raw.cells),
+                    )
+
+
+def _read_csv(path: Path, head: bytes, known: frozenset[str]) -> Table:
+    encoding = _detect_encoding(path, head)
+    delimiter = _choose_delimiter(path, encoding, known)
     logger.info(
         "Reading %s as CSV: encoding %s, delimiter %r", path, encoding, delimiter
     )
 
-    raw_rows = list(_csv_rows(path, text, delimiter))
-    header_row, headers, data_rows = _split_header(path, raw_rows, known)
+    with _open_text(path, encoding) as text:
+        records = list(
+            itertools.islice(_csv_rows(path, text, delimiter), HEADER_SEARCH_ROWS)
+        )
+    header_index = _find_header_index(records, known)
+    if header_index is None:
+        raise _no_header_error(path)
+    header = records[header_index]
+    rows = CsvRows(path, encoding, delimiter, header.number, 0)
+    # This pass also raises any quoting error before the import starts.
+    rows.count = sum(1 for _ in rows)
+    logger.info("%s: header on row %d, %d data rows", path, header.number, rows.count)
     return Table(
         path=path,
-        headers=headers,
-        header_row=header_row,
-        rows=data_rows,
+        headers=_clean_headers(header.cells),
+        header_row=header.number,
+        rows=rows,
         file_format="csv",
         encoding=encoding,
         delimiter=delimiter,
     )
 
 
-def _choose_delimiter(path: Path, text: str, known: frozenset[str]) -> str:
+def _open_text(path: Path, encoding: str) -> TextIO:
+    # utf-8-sig drops the byte-order mark that Excel writes before the header.
+    codec = "utf-8-sig" if encoding == "utf-8" else encoding
+    try:
+        return path.open(encoding=codec, newline="")
+    except OSError as exc:
+        raise _unreadable(path, exc) from exc
+
+
+def _choose_delimiter(path: Path, encoding: str, known: frozenset[str]) -> str:
     """Return the first candidate delimiter with which the header row is found."""
+    with _open_text(path, encoding) as text:
+        sample = text.read(SNIFF_SAMPLE_CHARS)
     first_error: ImportFileError | None = None
-    for delimiter in _candidate_delimiters(text):
+    for delimiter in _candidate_delimiters(sample):
         try:
-            records = list(
-                itertools.islice(_csv_rows(path, text, delimiter), HEADER_SEARCH_ROWS)
-            )
+            with _open_text(path, encoding) as text:
+                records = list(
+                    itertools.islice(
+                        _csv_rows(path, text, delimiter), HEADER_SEARCH_ROWS
+                    )
+                )
         except ImportFileError as exc:
             # A wrong delimiter can make valid quoting look invalid, so try the next.
             first_error = first_error or exc
@@ -196,26 +276,61 @@ def _choose_delimiter(path: Path, text: str, known: frozenset[str]) -> str:
     raise first_error or _no_header_error(path)
 
 
-def _decode(path: Path, data: bytes) -> tuple[str, str]:
-    """Decode CSV bytes as UTF-16 (with a BOM), UTF-8, or else Windows-1252."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return data.decode("utf-16"), "utf-16"
-        except UnicodeDecodeError as exc:
-            raise _encoding_error(path, exc) from exc
+def _detect_encoding(path: Path, head: bytes) -> str:
+    """Return "utf-16" (with a BOM), "utf-8", or else "cp1252" for a CSV file.
 
+    The whole file is decoded in chunks to check it, without keeping the text.
+    Raises ImportFileError for an empty file or one that no encoding decodes.
+    """
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        _check_decodes(path, "utf-16")
+        return "utf-16"
     try:
-        # utf-8-sig drops the byte-order mark that Excel writes before the header.
-        return data.decode("utf-8-sig"), "utf-8"
+        _check_decodes(path, "utf-8-sig")
+        return "utf-8"
     except UnicodeDecodeError:
         pass
-
     try:
-        text = data.decode("cp1252")
+        _check_decodes(path, "cp1252")
     except UnicodeDecodeError as exc:
         raise _encoding_error(path, exc) from exc
     logger.info("%s is not valid UTF-8; decoded it as Windows-1252 (cp1252)", path)
-    return text, "cp1252"
+    return "cp1252"
+
+
+def _check_decodes(path: Path, encoding: str) -> None:
+    """Decode the file in chunks, raising UnicodeDecodeError at its file offset.
+
+    Raises ImportFileError when the file holds only whitespace. For UTF-16 a
+    decoding error becomes ImportFileError at once, as no fallback applies.
+    """
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset = 0
+    blank = True
+    try:
+        with path.open("rb") as file:
+            while chunk := file.read(_DECODE_CHUNK_BYTES):
+                blank = blank and not chunk.strip()
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    raise UnicodeDecodeError(
+                        exc.encoding,
+                        exc.object,
+                        offset + exc.start,
+                        offset + exc.end,
+                        exc.reason,
+                    ) from exc
+                offset += len(chunk)
+            decoder.decode(b"", final=True)
+    except OSError as exc:
+        raise _unreadable(path, exc) from exc
+    except UnicodeDecodeError as exc:
+        if encoding == "utf-16":
+            raise _encoding_error(path, exc) from exc
+        raise
+    if blank:
+        raise _empty_file_error(path)
 
 
 def _encoding_error(path: Path, exc: UnicodeDecodeError) -> ImportFileError:
@@ -247,11 +362,11 @@ def _candidate_delimiters(text: str) -> list[str]:
     return candidates
 
 
-def _csv_rows(path: Path, text: str, delimiter: str) -> Iterator[_RawRow]:
+def _csv_rows(path: Path, text: TextIO, delimiter: str) -> Iterator[_RawRow]:
     """Yield CSV records with their record index and the line on which they start."""
     # strict mode raises on an unterminated quote instead of reading the rest of the
     # file into one cell.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    reader = csv.reader(text, delimiter=delimiter, strict=True)
     next_line = 1
     number = 0
     while True:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,7 @@ from rapidfuzz import fuzz, process
 from contractgql.domain.money import MoneyError, validate_currency
 from contractgql.importexport.columns import ColumnMapping
 from contractgql.importexport.errors import ValueParseError
-from contractgql.importexport.tables import Table, TableRow
+from contractgql.importexport.tables import Table, TableRow, TableRows
 from contractgql.importexport.values import (
     parse_bool,
     parse_currency,
@@ -92,14 +92,30 @@ def apply_value_mappings(
     }
     if not indexes:
         return table
-    rows = []
-    for row in table.rows:
-        cells = list(row.cells)
-        for index, targets in indexes.items():
-            if index < len(cells):
-                cells[index] = targets.get(normalize(cells[index]), cells[index])
-        rows.append(TableRow(row.number, row.line, tuple(cells)))
-    return dataclasses.replace(table, rows=rows)
+    return dataclasses.replace(table, rows=_MappedRows(table.rows, indexes))
+
+
+class _MappedRows:
+    """The rows of a table with explicitly mapped cells replaced, mapped per pass.
+
+    Mapping each row as it is read keeps a large CSV file out of memory.
+    """
+
+    def __init__(self, rows: TableRows, indexes: dict[int, dict[str, str]]) -> None:
+        self.rows = rows
+        # Column index to normalized source value to target value.
+        self.indexes = indexes
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[TableRow]:
+        for row in self.rows:
+            cells = list(row.cells)
+            for index, targets in self.indexes.items():
+                if index < len(cells):
+                    cells[index] = targets.get(normalize(cells[index]), cells[index])
+            yield TableRow(row.number, row.line, tuple(cells))
 
 
 @dataclass(frozen=True)

@@ -16,16 +16,21 @@ BASIS_POINTS = Decimal(100)
 
 
 async def check_vat_rate(
-    validator: Validator, organization_id: int, columns: dict[str, Any]
+    validator: Validator,
+    organization_id: int,
+    columns: dict[str, Any],
+    allowed: list[int] | None = None,
 ) -> None:
-    """Reject a VAT rate that is not one of the organization's rates."""
+    """Reject a VAT rate that is not one of the organization's rates.
+
+    `allowed` are the rates as vat_rates_of() returns them, for a caller that
+    checks many contracts; by default they are read here.
+    """
     rate = columns.get("vat_rate_bp")
     if rate is None or validator.has_error("vat_rate"):
         return
-    rates = await Organization.filter(id=organization_id).values_list(
-        "vat_rates", flat=True
-    )
-    allowed: list[int] = rates[0] if rates else []  # type: ignore[assignment]
+    if allowed is None:
+        allowed = await vat_rates_of(organization_id)
     if rate not in allowed:
         listed = ", ".join(format_rate(r) for r in sorted(allowed)) or "none"
         validator.add(
@@ -34,6 +39,14 @@ async def check_vat_rate(
             f"VAT rate {format_rate(rate)}% is not one of your organization's "
             f"rates ({listed}): pick one of them.",
         )
+
+
+async def vat_rates_of(organization_id: int) -> list[int]:
+    """Return the organization's VAT rates in basis points."""
+    rates = await Organization.filter(id=organization_id).values_list(
+        "vat_rates", flat=True
+    )
+    return rates[0] if rates else []  # type: ignore[return-value]
 
 
 def format_rate(basis_points: int) -> str:

@@ -189,13 +189,17 @@ async def enforce_rules(
     viewer: Viewer,
     columns: dict[str, Any],
     current: Contract | None,
+    rules: list[RequiredFieldRule] | None = None,
 ) -> None:
     """Add a `required_by_rule` error for each guarded field the write leaves empty.
 
     `columns` are the column values the write sets, and `current` the stored
-    contract, or None on create.
+    contract, or None on create. `rules` are the organization's rules as
+    rules_for() returns them, for a caller that checks many contracts against
+    the rules it read once; by default they are read here.
     """
-    rules = await rules_for(viewer.organization_id)
+    if rules is None:
+        rules = await rules_for(viewer.organization_id)
     if not rules:
         return
     state = _state_after(columns, current)

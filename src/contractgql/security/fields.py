@@ -7,6 +7,7 @@ field access here, so no path shows a value that the field itself would hide.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from contractgql.errors import PermissionDenied
@@ -94,6 +95,7 @@ def require_readable(viewer: Viewer, type_name: str, field_name: str, use: str) 
     )
 
 
+@functools.lru_cache(maxsize=1024)
 def graphql_name(name: str) -> str:
     """Return the GraphQL name of a snake_case field name, as strawberry writes it."""
     first, *rest = name.split("_")

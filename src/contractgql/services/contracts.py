@@ -11,6 +11,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from contractgql.audit import record_change, snapshot
+from contractgql.audit.outbox import snapshot_of_columns
 from contractgql.domain.dates import Period, notice_deadline
 from contractgql.domain.money import (
     MoneyError,
@@ -149,6 +150,13 @@ def build_contract(viewer: Viewer, columns: dict[str, Any], **extra: Any) -> Con
 def creation_snapshot(contract: Contract, values: dict[str, Any]) -> dict[str, Any]:
     """Return the audited values of a new contract, links from `values` included."""
     return snapshot(contract, **_given_links(values))
+
+
+def creation_snapshot_of_columns(
+    columns: dict[str, Any], values: dict[str, Any]
+) -> dict[str, Any]:
+    """Return creation_snapshot() of a contract inserted with these column values."""
+    return snapshot_of_columns(Contract, columns, **_given_links(values))
 
 
 async def update_contract(
@@ -755,12 +763,17 @@ async def _check_parent(
 
 
 def _deadline(contract: Contract) -> Any:
+    return deadline_of(contract.end_date, contract.notice_count, contract.notice_unit)
+
+
+def deadline_of(end_date: Any, notice_count: Any, notice_unit: Any) -> Any:
+    """Return the notice deadline of a contract with these column values."""
     notice = (
-        Period(contract.notice_count, contract.notice_unit)
-        if contract.notice_count is not None and contract.notice_unit is not None
+        Period(notice_count, notice_unit)
+        if notice_count is not None and notice_unit is not None
         else None
     )
-    return notice_deadline(contract.end_date, notice)
+    return notice_deadline(end_date, notice)
 
 
 async def _save_unique(
