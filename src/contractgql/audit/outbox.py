@@ -82,6 +82,9 @@ def snapshot_of_columns(
         value = columns.get(name)
         if related is not None:
             values[key] = None if value is None else encode_id(related, value)
+        elif type(value) in _JSON_TYPES:
+            # Most values need no conversion; bulk imports take this path a lot.
+            values[key] = value
         else:
             values[key] = _json_value(value)
     if issubclass(model, Contract):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import operator
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -218,14 +219,15 @@ class RowParser:
         ]
 
 
+_CONTRACT_VALUES = operator.attrgetter(*CANONICAL_FIELDS)
+_TAGS_INDEX = CANONICAL_FIELDS.index("tags")
+
+
 def _values_key(parsed: ParsedRow) -> int:
     """Return a hash of the row's contract values; tags count as a tuple."""
-    return hash(
-        tuple(
-            tuple(value) if isinstance(value, list) else value
-            for value in parsed.contract_values()
-        )
-    )
+    values = list(_CONTRACT_VALUES(parsed))
+    values[_TAGS_INDEX] = tuple(values[_TAGS_INDEX])
+    return hash(tuple(values))
 
 
 class _CellReader:

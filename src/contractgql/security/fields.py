@@ -121,19 +121,35 @@ def require_writable(
 
     `input_fields` are the snake_case names of the input fields in the request.
     """
-    denied: dict[str, str] = {}
-    for name in input_fields:
-        guarded = _guard(type_name, graphql_name(name))
-        if not viewer.fields.may_write(*guarded):
-            denied[graphql_name(name)] = viewer.fields.protected[guarded]
-    if not denied:
+    read_only = _read_only_inputs(
+        viewer.fields.read_only, type_name, tuple(input_fields)
+    )
+    if not read_only:
         return
+    denied = {
+        name: viewer.fields.protected[guarded] for name, guarded in read_only.items()
+    }
     permissions = sorted({f"'{permission}:write'" for permission in denied.values()})
     raise PermissionDenied(
         f"You may not set {', '.join(sorted(denied))}: changing them needs the "
         f"{' and '.join(permissions)} permission. Leave these fields out of the input "
         "or ask a user whose role has it."
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _read_only_inputs(
+    read_only: frozenset[FieldName], type_name: str, input_fields: tuple[str, ...]
+) -> dict[str, FieldName]:
+    """Return the GraphQL name and guarding field of each input the viewer may not
+    set. Cached, because a bulk import checks the same inputs on every row; the
+    caller must not change the returned dict."""
+    denied: dict[str, FieldName] = {}
+    for name in input_fields:
+        guarded = _guard(type_name, graphql_name(name))
+        if guarded in read_only:
+            denied[graphql_name(name)] = guarded
+    return denied
 
 
 def _guard(type_name: str, field_name: str) -> FieldName:
