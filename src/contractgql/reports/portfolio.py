@@ -35,6 +35,7 @@ from contractgql.reports.sql import (
     fetch,
     new_statement,
     reported_contracts,
+    sum_sql,
     yearly_sql,
 )
 from contractgql.security.viewer import Viewer
@@ -205,13 +206,14 @@ async def in_force_rows(
             f"WHEN {term_end} IS NULL THEN NULL "
             f"ELSE {amount} * {periods} END"
         )
+    yearly = sum_sql(statement, yearly_sql(amount))
     key = _GROUP_KEYS.get(grouping, "NULL")
     # PostgreSQL rejects a constant in GROUP BY.
     group_by = "" if grouping is Grouping.NONE else f"{key}, "
     sql = (
         f"SELECT {key} AS group_key, c.currency AS currency, "
-        f"COUNT(*) AS contracts, SUM({yearly_sql(amount)}) AS yearly, "
-        f"SUM({total}) AS whole_term FROM contracts c {joins}"
+        f"COUNT(*) AS contracts, {yearly} AS yearly, "
+        f"{sum_sql(statement, total)} AS whole_term FROM contracts c {joins}"
         f"WHERE {scope} AND c.start_date <= {started} "
         f"AND (c.end_date IS NULL OR c.end_date >= {running}) "
         f"GROUP BY {group_by}c.currency"

@@ -59,6 +59,21 @@ def yearly_sql(amount: str) -> str:
     return f"{amount} * {PERIODS_PER_YEAR}"
 
 
+def sum_sql(statement: Statement, expression: str) -> str:
+    """Return the SQL sum of an integer expression, a 64-bit integer on both
+    databases.
+
+    SQLite's SUM of integers is one already. On PostgreSQL, SUM(bigint) returns
+    NUMERIC through a 128-bit state per group, which made grouping by client
+    slow, so the sum is sum_bigint(), an aggregate that the migrations create.
+    Both raise an error when the sum passes the 64-bit range, which fetch()
+    turns into OutOfRange.
+    """
+    if statement.postgres:
+        return f"sum_bigint({expression})"
+    return f"SUM({expression})"
+
+
 # PostgreSQL's work_mem for a report statement: the memory of each sort or hash
 # table, in each parallel worker.
 REPORT_WORK_MEM = "32MB"
@@ -158,13 +173,14 @@ def billing_periods_sql(statement: Statement, start: str, end: str) -> str:
 
 
 def sum_of(value: Any) -> int:
-    """Return an SQL SUM as an int: NULL is 0, and PostgreSQL's NUMERIC is exact.
+    """Return an SQL sum as an int, with NULL as 0.
 
     The products that the reports sum (an amount times its periods) are 64-bit
-    integers. PostgreSQL sums them as NUMERIC, which cannot overflow, and rejects
-    a product out of the 64-bit range with an error. SQLite turns such a product
-    into a floating point number, so a float here raises OutOfRange instead
-    of returning an inexact figure.
+    integers, and so are their sums (see sum_sql()). PostgreSQL rejects a product
+    out of the 64-bit range with an error. SQLite turns such a product into a
+    floating point number, so a float here raises OutOfRange instead of
+    returning an inexact figure. A NUMERIC from PostgreSQL's SUM is exact and
+    converted as it is.
     """
     if value is None:
         return 0
