@@ -92,6 +92,12 @@ async def fetch(statement: Statement, sql: str) -> list[dict[str, Any]]:
     2.3 s of JIT compilation, summed over the leader and two workers, for a
     statement that ran 1.5 s. Grouping by client sorted 40,000 groups on disk
     with the default work_mem of 4 MB instead of hashing them in memory.
+
+    It is also planned for its parameter values every time. asyncpg prepares
+    each statement, and from the sixth run PostgreSQL may reuse a generic plan
+    that cannot see the dates. For the renewal forecast's 400,000 contracts
+    ending in a year, that plan expected 1,652 rows and took an index scan and
+    a sort: 1.45 s instead of 0.41 s. Planning costs about a millisecond.
     """
     try:
         if not statement.postgres:
@@ -102,6 +108,9 @@ async def fetch(statement: Statement, sql: str) -> list[dict[str, Any]]:
         async with in_transaction() as connection:
             await connection.execute_query("SET LOCAL jit = off")
             await connection.execute_query(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
+            await connection.execute_query(
+                "SET LOCAL plan_cache_mode = force_custom_plan"
+            )
             rows = await connection.execute_query_dict(sql, statement.parameters)
         return rows
     except OperationalError as error:
