@@ -280,3 +280,26 @@ async def test_portfolio_amount_beyond_64_bits(api: Api, role: str) -> None:
     assert error["message"].startswith(
         "A sum in this report passes the 64-bit integer range of the database"
     )
+
+
+@pytest.mark.parametrize("role", ["finance", "sales"])
+async def test_portfolio_sum_beyond_64_bits(api: Api, role: str) -> None:
+    organization = api.tenant.organization
+    client = await Client.create(organization=organization, name="Huge")
+    for name in ("First half", "Second half"):
+        # Each ARR is 2**62 cents and fits, but their sum is 2**63.
+        await Contract.create(
+            organization=organization,
+            client=client,
+            name=name,
+            currency="EUR",
+            payment_frequency=PaymentFrequency.YEARLY,
+            amount_minor=2**62,
+            start_date=date(2027, 1, 1),
+            end_date=date(2027, 12, 31),
+        )
+    error = await api.error(COUNT, {"date": "2027-06-01"}, role=role)
+    assert error["extensions"]["code"] == "OUT_OF_RANGE"
+    assert error["message"].startswith(
+        "A sum in this report passes the 64-bit integer range of the database"
+    )

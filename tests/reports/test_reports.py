@@ -29,7 +29,7 @@ ended ones (C6, C11), a rate of 1/3. Licence and contracts without a type have n
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -446,6 +446,89 @@ async def test_portfolio_by_tag(api: Api, portfolio: dict[str, int]) -> None:
     # C1 is in two tag groups but counts once in the totals.
     assert report["totals"]["contractCount"] == 7
     assert _currencies(report["totals"])["EUR"]["mrr"] == "6776.67"
+
+
+@pytest.mark.parametrize("group_by", ["CLIENT", "CONTRACT_TYPE", "TAG", "OWNER"])
+async def test_portfolio_grouped_totals_exact(
+    api: Api, portfolio: dict[str, int], group_by: str
+) -> None:
+    data = await api.data(
+        PORTFOLIO, {"date": "2027-06-15", "groupBy": group_by}, role="finance"
+    )
+    totals = data["portfolio"]["totals"]
+    # The same figures as test_portfolio_totals_as_finance, whatever the grouping.
+    assert totals["contractCount"] == 7
+    eur = _currencies(totals)["EUR"]
+    assert eur["contractCount"] == 5
+    assert eur["mrr"] == "6776.67"
+    assert eur["arr"] == "81320.00"
+    assert eur["totalContractValue"] == "83640.00"
+    usd = _currencies(totals)["USD"]
+    assert usd["contractCount"] == 2
+    assert usd["arr"] == "1200.01"
+    assert usd["totalContractValue"] == "500.00"
+
+
+async def test_portfolio_by_tag_archived(api: Api, portfolio: dict[str, int]) -> None:
+    strategic = await Tag.get(
+        organization_id=api.tenant.organization.id, name="Strategic"
+    )
+    strategic.archived_at = datetime(2027, 1, 1, tzinfo=UTC)
+    await strategic.save()
+
+    data = await api.data(
+        PORTFOLIO, {"date": "2027-06-15", "groupBy": "TAG"}, role="finance"
+    )
+    report = data["portfolio"]
+    groups = {group["name"]: group for group in report["groups"]}
+    # C1 keeps only Cancellation Risk; no contract is left in Strategic.
+    assert list(groups) == ["Cancellation Risk", None]
+    risk = _currencies(groups["Cancellation Risk"]["figures"])["EUR"]
+    assert risk["contractCount"] == 2
+    assert risk["mrr"] == "1333.33"
+    # C1 1200000 + C2 400000 cents.
+    assert risk["totalContractValue"] == "16000.00"
+    assert groups[None]["figures"]["contractCount"] == 5
+    assert report["totals"]["contractCount"] == 7
+    assert _currencies(report["totals"])["EUR"]["totalContractValue"] == "83640.00"
+
+
+async def test_portfolio_by_client_earlier_term(
+    api: Api, portfolio: dict[str, int]
+) -> None:
+    data = await api.data(
+        PORTFOLIO, {"date": "2026-03-01", "groupBy": "CLIENT"}, role="finance"
+    )
+    groups = {group["name"]: group for group in data["portfolio"]["groups"]}
+    assert list(groups) == ["Acme", "Globex"]
+    acme = _currencies(groups["Acme"]["figures"])
+    # C10 in its first term: 10000 a month, 12 months to 2026-06-30.
+    assert acme["EUR"]["contractCount"] == 1
+    assert acme["EUR"]["mrr"] == "100.00"
+    assert acme["EUR"]["totalContractValue"] == "1200.00"
+    globex = _currencies(groups["Globex"]["figures"])
+    # C6: 20000 a month for 12 months; C3 is open-ended.
+    assert globex["EUR"]["mrr"] == "200.00"
+    assert globex["EUR"]["totalContractValue"] == "2400.00"
+    assert globex["USD"]["mrr"] == "100.00"
+    assert globex["USD"]["totalContractValue"] == "0.00"
+
+
+async def test_portfolio_by_tag_earlier_term(
+    api: Api, portfolio: dict[str, int]
+) -> None:
+    data = await api.data(
+        PORTFOLIO, {"date": "2026-03-01", "groupBy": "TAG"}, role="finance"
+    )
+    report = data["portfolio"]
+    # C6, C10 and C3 are in force and untagged.
+    assert [group["name"] for group in report["groups"]] == [None]
+    untagged = _currencies(report["groups"][0]["figures"])["EUR"]
+    assert untagged["contractCount"] == 2
+    assert untagged["mrr"] == "300.00"
+    assert untagged["totalContractValue"] == "3600.00"
+    assert report["totals"]["contractCount"] == 3
+    assert _currencies(report["totals"])["EUR"]["totalContractValue"] == "3600.00"
 
 
 async def test_portfolio_by_owner(api: Api, portfolio: dict[str, int]) -> None:

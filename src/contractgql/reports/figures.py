@@ -1,7 +1,8 @@
 """Exact report figures per currency.
 
-Amounts stay integers in minor units, and MRR an exact Fraction of a minor unit,
-until the GraphQL layer rounds them half up for presentation. Figures in different
+Amounts stay integers in minor units, and MRR an exact Fraction of a minor unit
+derived from the integer ARR, until the GraphQL layer rounds them half up for
+presentation. Figures in different
 currencies are never added: every figure is a mapping from currency to its sums.
 All amounts exclude VAT, because contracts store them without it.
 """
@@ -16,25 +17,30 @@ from typing import Any
 from contractgql.reports.sql import sum_of
 
 
-@dataclass
+@dataclass(slots=True)
 class Revenue:
-    """Contracts and their revenue in one currency, exact, in minor units."""
+    """Contracts and their revenue in one currency, exact, in minor units.
+
+    Recurring revenue is kept as the integer sum of the contracts' ARR, as SQL
+    returns it, and MRR is derived from that sum when it is read. Adding integers
+    instead of Fractions keeps a report with tens of thousands of groups cheap.
+    """
 
     contracts: int = 0
-    # Monthly recurring revenue. One-off contracts add nothing.
-    monthly: Fraction = Fraction(0)
+    # Annual recurring revenue. One-off contracts add nothing.
+    yearly: int = 0
     # Total contract value. Open-ended recurring contracts add nothing.
     whole_term: int = 0
 
     def add(self, other: Revenue) -> None:
         self.contracts += other.contracts
-        self.monthly += other.monthly
+        self.yearly += other.yearly
         self.whole_term += other.whole_term
 
     @property
-    def yearly(self) -> Fraction:
-        """Annual recurring revenue: twelve times the MRR."""
-        return self.monthly * 12
+    def monthly(self) -> Fraction:
+        """Monthly recurring revenue: the ARR over 12, an exact fraction."""
+        return Fraction(self.yearly, 12)
 
 
 class ByCurrency(defaultdict[str, Revenue]):
@@ -58,5 +64,5 @@ def add_row(figures: ByCurrency, row: dict[str, Any]) -> None:
     minor units, see reports.sql.yearly_sql) and, when selected, whole_term."""
     revenue = figures[row["currency"]]
     revenue.contracts += int(row["contracts"])
-    revenue.monthly += Fraction(sum_of(row["yearly"]), 12)
+    revenue.yearly += sum_of(row["yearly"])
     revenue.whole_term += sum_of(row.get("whole_term"))

@@ -31,6 +31,7 @@ from contractgql.reports.sql import (
     new_statement,
     reported_contracts,
     sum_of,
+    sum_sql,
     yearly_sql,
 )
 from contractgql.security.records import visible_contracts_condition
@@ -90,6 +91,7 @@ async def ending_groups(
     scope = reported_contracts(viewer, statement)
     start = statement.parameter(periods[0].start)
     end = statement.parameter(periods[-1].end)
+    yearly = sum_sql(statement, yearly_sql("c.amount_minor"))
     flags = (
         "CASE WHEN c.auto_renewal THEN 0 ELSE 1 END AS no_auto_renewal, "
         "CASE WHEN c.auto_renewal AND c.notice_date IS NOT NULL AND "
@@ -101,7 +103,7 @@ async def ending_groups(
         f"SELECT CASE {buckets} END AS period_index, "
         "c.contract_type_id AS contract_type_id, c.currency AS currency, "
         f"{flags}, COUNT(*) AS contracts, "
-        f"SUM({yearly_sql('c.amount_minor')}) AS yearly FROM contracts c "
+        f"{yearly} AS yearly FROM contracts c "
         f"WHERE {scope} AND c.end_date >= {start} AND c.end_date <= {end} "
         "GROUP BY period_index, c.contract_type_id, c.currency, "
         "no_auto_renewal, notice_given, risk_tagged"
@@ -139,9 +141,10 @@ async def notice_deadlines(viewer: Viewer, period: DateRange) -> ByCurrency:
     scope = reported_contracts(viewer, statement)
     start = statement.parameter(period.start)
     end = statement.parameter(period.end)
+    yearly = sum_sql(statement, yearly_sql("c.amount_minor"))
     sql = (
         "SELECT c.currency AS currency, COUNT(*) AS contracts, "
-        f"SUM({yearly_sql('c.amount_minor')}) AS yearly FROM contracts c "
+        f"{yearly} AS yearly FROM contracts c "
         f"WHERE {scope} AND c.notice_deadline >= {start} "
         f"AND c.notice_deadline <= {end} "
         "GROUP BY c.currency"
@@ -311,9 +314,10 @@ async def churn(viewer: Viewer, period: DateRange) -> Churn:
     start = statement.parameter(period.start)
     end = statement.parameter(period.end)
     started = statement.parameter(period.start)
+    yearly = sum_sql(statement, yearly_sql("c.amount_minor"))
     sql = (
         "SELECT c.currency AS currency, COUNT(*) AS contracts, "
-        f"SUM({yearly_sql('c.amount_minor')}) AS yearly "
+        f"{yearly} AS yearly "
         "FROM contracts c JOIN contract_events e ON e.contract_id = c.id "
         f"AND e.kind = {expired} AND e.term_end = c.end_date "
         f"WHERE {scope} AND c.end_date >= {start} AND c.end_date <= {end} "

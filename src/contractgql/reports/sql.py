@@ -59,6 +59,21 @@ def yearly_sql(amount: str) -> str:
     return f"{amount} * {PERIODS_PER_YEAR}"
 
 
+def sum_sql(statement: Statement, expression: str) -> str:
+    """Return the SQL sum of an integer expression, a 64-bit integer on both
+    databases.
+
+    SQLite's SUM of integers is one already. On PostgreSQL, SUM(bigint) returns
+    NUMERIC through a 128-bit state per group, which made grouping by client
+    slow, so the sum is sum_bigint(), an aggregate that the migrations create.
+    Both raise an error when the sum passes the 64-bit range, which fetch()
+    turns into OutOfRange.
+    """
+    if statement.postgres:
+        return f"sum_bigint({expression})"
+    return f"SUM({expression})"
+
+
 # PostgreSQL's work_mem for a report statement: the memory of each sort or hash
 # table, in each parallel worker.
 REPORT_WORK_MEM = "32MB"
@@ -77,6 +92,13 @@ async def fetch(statement: Statement, sql: str) -> list[dict[str, Any]]:
     2.3 s of JIT compilation, summed over the leader and two workers, for a
     statement that ran 1.5 s. Grouping by client sorted 40,000 groups on disk
     with the default work_mem of 4 MB instead of hashing them in memory.
+
+    It is also planned for its parameter values every time. asyncpg prepares
+    each statement, and after five runs with custom plans PostgreSQL may switch
+    to a generic plan that cannot see the dates (PREPARE in the PostgreSQL
+    documentation). For the renewal forecast's 400,000 contracts
+    ending in a year, that plan expected 1,652 rows and took an index scan and
+    a sort: 1.45 s instead of 0.41 s. Planning costs about a millisecond.
     """
     try:
         if not statement.postgres:
@@ -87,6 +109,9 @@ async def fetch(statement: Statement, sql: str) -> list[dict[str, Any]]:
         async with in_transaction() as connection:
             await connection.execute_query("SET LOCAL jit = off")
             await connection.execute_query(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
+            await connection.execute_query(
+                "SET LOCAL plan_cache_mode = force_custom_plan"
+            )
             rows = await connection.execute_query_dict(sql, statement.parameters)
         return rows
     except OperationalError as error:
@@ -158,13 +183,14 @@ def billing_periods_sql(statement: Statement, start: str, end: str) -> str:
 
 
 def sum_of(value: Any) -> int:
-    """Return an SQL SUM as an int: NULL is 0, and PostgreSQL's NUMERIC is exact.
+    """Return an SQL sum as an int, with NULL as 0.
 
     The products that the reports sum (an amount times its periods) are 64-bit
-    integers. PostgreSQL sums them as NUMERIC, which cannot overflow, and rejects
-    a product out of the 64-bit range with an error. SQLite turns such a product
-    into a floating point number, so a float here raises OutOfRange instead
-    of returning an inexact figure.
+    integers, and so are their sums (see sum_sql()). PostgreSQL rejects a product
+    out of the 64-bit range with an error. SQLite turns such a product into a
+    floating point number, so a float here raises OutOfRange instead of
+    returning an inexact figure. A Decimal, which PostgreSQL returns for a
+    NUMERIC sum, is converted exactly.
     """
     if value is None:
         return 0

@@ -37,17 +37,17 @@ from contractgql.graphql.types.reports import (
     revenue_figures,
 )
 from contractgql.ids import encode_id
-from contractgql.models import Client, ContractType, Tag, User
+from contractgql.models import ContractType
 from contractgql.reports import periods, revenue
 from contractgql.reports.portfolio import Grouping, Portfolio, portfolio
 from contractgql.security.viewer import Viewer
 
-# The model and global id type of each grouping's keys.
-_GROUP_MODELS: dict[Grouping, tuple[type[Model], str]] = {
-    Grouping.CLIENT: (Client, "Client"),
-    Grouping.CONTRACT_TYPE: (ContractType, "ContractType"),
-    Grouping.OWNER: (User, "User"),
-    Grouping.TAG: (Tag, "Tag"),
+# The global id type of each grouping's keys.
+_GROUP_TYPE_NAMES = {
+    Grouping.CLIENT: "Client",
+    Grouping.CONTRACT_TYPE: "ContractType",
+    Grouping.OWNER: "User",
+    Grouping.TAG: "Tag",
 }
 # The maximum number of ids whose names are looked up by id, below SQLite's
 # limit on parameters.
@@ -81,7 +81,7 @@ class ReportQuery:
             "Contract", "totalContractValue"
         ) and _selects(info.selected_fields, "totalContractValue")
         report = await portfolio(viewer, day, Grouping(group_by), whole_term)
-        return await _portfolio_report(viewer, report)
+        return _portfolio_report(viewer, report)
 
     @strawberry.field(
         description="Contracts whose current term ends, or whose notice deadline "
@@ -216,16 +216,14 @@ def _resolve(period: ReportPeriodInput, viewer: Viewer) -> periods.DateRange:
     return periods.resolve_period(preset, period.from_, period.to, viewer.today)
 
 
-async def _portfolio_report(viewer: Viewer, report: Portfolio) -> PortfolioReport:
+def _portfolio_report(viewer: Viewer, report: Portfolio) -> PortfolioReport:
     access = MoneyAccess.of(viewer)
     rows = None
     if report.grouping is not Grouping.NONE:
-        model, type_name = _GROUP_MODELS[report.grouping]
-        names = await _names(model, report.groups.keys(), viewer.organization_id)
         rows = GroupRows(
-            keys=_sorted_keys(report.groups.keys(), names),
-            type_name=type_name,
-            names=names,
+            keys=_sorted_keys(report.groups.keys(), report.names),
+            type_name=_GROUP_TYPE_NAMES[report.grouping],
+            names=report.names,
             figures=report.groups,
             access=access,
         )
