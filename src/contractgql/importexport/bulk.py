@@ -14,9 +14,11 @@ COPY, and SQLite with one executemany per table.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import functools
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -77,6 +79,18 @@ class ContractBatch:
     def __init__(self, viewer: Viewer) -> None:
         self.viewer = viewer
         self.pending: list[NewContract] = []
+        # The audit events of the last flush, which PostgreSQL may still be writing.
+        self.writing: asyncio.Task[None] | None = None
+
+    async def wait(self) -> None:
+        """Wait until the last flush is written, raising its error if it failed.
+
+        Call it before any statement that runs in a savepoint: a savepoint's
+        connection wrapper does not wait for the import's pending statement.
+        """
+        if self.writing is not None:
+            writing, self.writing = self.writing, None
+            await writing
 
     def add(self, item: NewContract) -> None:
         self.pending.append(item)
@@ -94,6 +108,7 @@ class ContractBatch:
         """
         if not self.pending:
             return []
+        await self.wait()
         pending, self.pending = self.pending, []
         connection = Contract._meta.db
         postgres = connection.capabilities.dialect == "postgres"
@@ -115,12 +130,15 @@ class ContractBatch:
             )
             inserted.append(InsertedContract(item, pk, columns))
 
-        await _insert(
+        contracts_written = await _start_insert(
             connection,
             "contracts",
             layout.db_columns,
             [layout.row(contract.columns, postgres) for contract in inserted],
         )
+        # PostgreSQL stores the contracts while the audit events are built.
+        events = self._audit_events(inserted, now)
+        await contracts_written
         links = [
             (contract.id, tag_id)
             for contract in inserted
@@ -130,23 +148,24 @@ class ContractBatch:
             await _insert(
                 connection, "contract_tags", ("contracts_id", "tag_id"), links
             )
-        await self._insert_audit_events(connection, inserted, now)
+        # The import goes on with its next rows while PostgreSQL stores the events.
+        self.writing = await _start_insert(
+            connection, "audit_outbox", _AUDIT_COLUMNS, events
+        )
+        mark_pending(self.viewer.organization_id)
         return inserted
 
-    async def _insert_audit_events(
-        self,
-        connection: BaseDBAsyncClient,
-        inserted: list[InsertedContract],
-        now: datetime,
-    ) -> None:
-        """Insert one `contract.create` outbox event per contract."""
+    def _audit_events(
+        self, inserted: list[InsertedContract], now: datetime
+    ) -> list[tuple[Any, ...]]:
+        """Return one `contract.create` outbox row per contract."""
         changes_field = AuditOutbox._meta.fields_map["changes"]
         created_at = AuditOutbox._meta.fields_map["created_at"].to_db_value(
             now, AuditOutbox
         )
         organization_id = self.viewer.organization_id
         request_id = current_request_id.get()
-        rows = [
+        return [
             (
                 organization_id,
                 self.viewer.user_id,
@@ -167,8 +186,6 @@ class ContractBatch:
             )
             for contract in inserted
         ]
-        await _insert(connection, "audit_outbox", _AUDIT_COLUMNS, rows)
-        mark_pending(organization_id)
 
 
 @dataclass(frozen=True)
@@ -242,11 +259,41 @@ def _contract_layout() -> _ContractLayout:
     )
 
 
-async def _insert(
+async def _start_insert(
     connection: BaseDBAsyncClient,
     table: str,
     columns: tuple[str, ...],
     rows: list[tuple[Any, ...]],
+) -> asyncio.Task[None]:
+    """Start inserting `rows` and return the task that finishes the insert.
+
+    On PostgreSQL this returns once asyncpg has sent every row, so the server
+    stores them while the caller goes on in Python; awaiting the task raises the
+    insert's error. On SQLite the insert has finished when this returns.
+    """
+    if connection.capabilities.dialect != "postgres":
+        task = asyncio.ensure_future(_insert(connection, table, columns, rows))
+        await asyncio.wait([task])
+        return task
+
+    sent = asyncio.Event()
+
+    def records() -> Iterator[tuple[Any, ...]]:
+        yield from rows
+        sent.set()
+
+    task = asyncio.ensure_future(_insert(connection, table, columns, records()))
+    all_sent = asyncio.ensure_future(sent.wait())
+    await asyncio.wait([task, all_sent], return_when=asyncio.FIRST_COMPLETED)
+    all_sent.cancel()
+    return task
+
+
+async def _insert(
+    connection: BaseDBAsyncClient,
+    table: str,
+    columns: tuple[str, ...],
+    rows: Iterable[tuple[Any, ...]],
 ) -> None:
     """Insert `rows` into `table`: with COPY on PostgreSQL, executemany on SQLite.
 

@@ -12,6 +12,7 @@ new ones. New contracts are validated row by row and inserted in batches (see
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import logging
@@ -315,18 +316,24 @@ async def _write_rows(
     total = report.total_rows
     index = 0
     rows = parser.parse()
-    while chunk := list(itertools.islice(rows, CHUNK_ROWS)):
-        await writer.load_existing(chunk)
-        for item in chunk:
-            index += 1
-            await _write_item(writer, item, source)
-            reporting = progress is not None and index % PROGRESS_EVERY == 0
-            if reporting or index == total:
-                # Progress counts written rows, so the queued ones are inserted first.
-                await writer.flush()
-            if progress is not None and (reporting or index == total):
-                await progress(_progress_of(report))
-    await writer.flush()
+    try:
+        while chunk := list(itertools.islice(rows, CHUNK_ROWS)):
+            await writer.load_existing(chunk)
+            for item in chunk:
+                index += 1
+                await _write_item(writer, item, source)
+                reporting = progress is not None and index % PROGRESS_EVERY == 0
+                if reporting or index == total:
+                    # Progress counts written rows, so queued ones are inserted first.
+                    await writer.flush()
+                if progress is not None and (reporting or index == total):
+                    await progress(_progress_of(report))
+        await writer.settle()
+    finally:
+        # An import that stops early still waits for its last insert, so the
+        # rollback does not overlap it; the error that stopped it wins.
+        with contextlib.suppress(Exception):
+            await writer.batch.wait()
     if progress is not None and not total:
         await progress(_progress_of(report))
 
@@ -471,7 +478,7 @@ class _Writer:
             await self._queue_new(row)
             return
         # The services read stored contracts, so queued ones are inserted first.
-        await self.flush()
+        await self.settle()
         await self._write_one(row)
 
     async def flush(self) -> None:
@@ -485,6 +492,11 @@ class _Writer:
         for item in inserted:
             self.report.add(RowOutcome(item.item.row, "created", item.item.number))
         self.queued_unnumbered.clear()
+
+    async def settle(self) -> None:
+        """Insert the queued contracts and wait until every insert has finished."""
+        await self.flush()
+        await self.batch.wait()
 
     def _is_new_contract(self, row: ParsedRow) -> bool:
         """Return whether the row matches no stored or queued contract."""
@@ -521,7 +533,9 @@ class _Writer:
             self._reject_fields(row, validator.errors)
             return
 
-        client_id = await self._client(row)
+        client_id = values["client_id"]
+        if client_id == _NOT_CREATED:
+            client_id = await self._client(row)
         values["client_id"] = columns["client_id"] = client_id
         if values.get("contract_type_id") == _NOT_CREATED:
             type_id = await self._contract_type(row.contract_type or "")
@@ -592,7 +606,7 @@ class _Writer:
         `contract.update` per amendment. `steps[0]` replaces fields of `row`, and
         each later step contains service values such as amount and end_date.
         """
-        await self.flush()
+        await self.settle()
         await self._write_one(dataclasses.replace(row, **steps[0]))
         contract = self.existing.get(row.number or "")
         if contract is None:

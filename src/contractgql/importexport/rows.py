@@ -249,7 +249,10 @@ class _CellReader:
         return cells[index] if index is not None and index < len(cells) else ""
 
     def text(self, field_name: str, *, keep_newlines: bool = False) -> str | None:
-        cleaned = clean_text(self.raw(field_name), keep_newlines=keep_newlines)
+        value = self.raw(field_name)
+        if not value:
+            return None
+        cleaned = clean_text(value, keep_newlines=keep_newlines)
         return cleaned or None
 
     def parse(self, field_name: str, parser: Callable[[str], T]) -> T | None:

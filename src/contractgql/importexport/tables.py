@@ -311,18 +311,9 @@ def _check_decodes(path: Path, encoding: str) -> None:
         with path.open("rb") as file:
             while chunk := file.read(_DECODE_CHUNK_BYTES):
                 blank = blank and not chunk.strip()
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError as exc:
-                    raise UnicodeDecodeError(
-                        exc.encoding,
-                        exc.object,
-                        offset + exc.start,
-                        offset + exc.end,
-                        exc.reason,
-                    ) from exc
+                _decode_at(decoder, chunk, offset, final=False)
                 offset += len(chunk)
-            decoder.decode(b"", final=True)
+            _decode_at(decoder, b"", offset, final=True)
     except OSError as exc:
         raise _unreadable(path, exc) from exc
     except UnicodeDecodeError as exc:
@@ -331,6 +322,24 @@ def _check_decodes(path: Path, encoding: str) -> None:
         raise
     if blank:
         raise _empty_file_error(path)
+
+
+def _decode_at(
+    decoder: codecs.IncrementalDecoder, chunk: bytes, offset: int, *, final: bool
+) -> None:
+    """Decode `chunk`, which starts at file offset `offset`.
+
+    A UnicodeDecodeError gets its position in the file. The decoder reports it
+    within the bytes it kept from earlier chunks followed by `chunk`.
+    """
+    kept = len(decoder.getstate()[0])
+    try:
+        decoder.decode(chunk, final)
+    except UnicodeDecodeError as exc:
+        start = offset - kept
+        raise UnicodeDecodeError(
+            exc.encoding, exc.object, start + exc.start, start + exc.end, exc.reason
+        ) from exc
 
 
 def _encoding_error(path: Path, exc: UnicodeDecodeError) -> ImportFileError:

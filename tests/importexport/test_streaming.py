@@ -1,0 +1,153 @@
+"""Imports that read a CSV file from disk in chunks, on every backend.
+
+The importer holds CHUNK_ROWS parsed rows at a time, so these files are longer
+than one chunk and put the interesting rows in different chunks.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from contractgql.accounts import get_or_create_organization
+from contractgql.importexport.errors import ImportFileError
+from contractgql.importexport.importer import CHUNK_ROWS, ImportOptions, import_file
+from contractgql.importexport.tables import CsvRows, read_table
+from contractgql.models import AuditOutbox, Contract, Organization
+
+HEADER = "Number;Name;Client;Start date;End date;Amount;Notice period\n"
+ROWS = CHUNK_ROWS * 2 + 500
+
+
+def register_line(index: int, amount: str = "1.250,00") -> str:
+    return (
+        f"S-{index:05d};Service {index};Client {index % 7};01-01-2027;31-12-2027;"
+        f"€ {amount};3 mnd\n"
+    )
+
+
+def write_register(path: Path, lines: list[str]) -> Path:
+    path.write_text(HEADER + "".join(lines), encoding="utf-8")
+    return path
+
+
+async def new_organization() -> Organization:
+    return await get_or_create_organization(f"Stream {uuid.uuid4().hex[:10]}")
+
+
+def test_csv_rows_read_again_per_pass(tmp_path: Path) -> None:
+    path = write_register(
+        tmp_path / "register.csv", [register_line(i) for i in range(1, 4)]
+    )
+
+    table = read_table(path)
+
+    assert isinstance(table.rows, CsvRows)
+    assert len(table.rows) == 3
+    first = [row.cells[0] for row in table.rows]
+    second = [row.cells[0] for row in table.rows]
+    assert first == ["S-00001", "S-00002", "S-00003"]
+    assert second == first
+
+
+def test_cp1252_byte_after_first_chunk(tmp_path: Path) -> None:
+    """The encoding check reads the whole file, not only its start."""
+    path = tmp_path / "windows.csv"
+    filler = "".join(register_line(i) for i in range(1, 20_000))
+    assert len(filler) > 1 << 20
+    path.write_bytes(
+        (HEADER + filler + "S-99999;Café;Zoë;01-01-2027;;1;\n").encode("cp1252")
+    )
+
+    table = read_table(path)
+
+    assert table.encoding == "cp1252"
+    assert list(table.rows)[-1].cells[1:3] == ("Café", "Zoë")
+
+
+def test_invalid_utf16_names_file_offset(tmp_path: Path) -> None:
+    path = tmp_path / "broken.csv"
+    text = (HEADER + register_line(1)).encode("utf-16")
+    # A lone high surrogate cannot be decoded.
+    path.write_bytes(text + b"\x00\xd8")
+
+    with pytest.raises(ImportFileError) as raised:
+        read_table(path)
+
+    assert str(raised.value) == (
+        f"broken.csv is neither UTF-8 nor Windows-1252 text (invalid byte at offset "
+        f"{len(text)}). Save it as 'CSV UTF-8' and import it again."
+    )
+
+
+def test_blank_csv_file_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "blank.csv"
+    path.write_bytes(b" \r\n\t\n")
+
+    with pytest.raises(ImportFileError, match="blank.csv is empty"):
+        read_table(path)
+
+
+async def test_repeats_across_chunks(settings, tmp_path: Path) -> None:
+    lines = [register_line(i) for i in range(1, ROWS + 1)]
+    # The last chunk repeats row 2 exactly, and gives row 3's number other values.
+    lines.append(register_line(1))
+    lines.append(register_line(2, amount="9,99"))
+    path = write_register(tmp_path / "register.csv", lines)
+    organization = await new_organization()
+
+    report = await import_file(path, organization, ImportOptions())
+
+    assert report.total_rows == ROWS + 2
+    assert report.count("created") == ROWS
+    assert report.count("duplicate") == 1
+    assert report.count("rejected") == 1
+    duplicate = [o for o in report.outcomes if o.outcome == "duplicate"]
+    assert [(o.row, o.number, o.detail) for o in duplicate] == [
+        (ROWS + 2, "S-00001", "same contract as row 2")
+    ]
+    assert [(e.row, e.column, e.value) for e in report.errors] == [
+        (ROWS + 3, "Number", "S-00002")
+    ]
+    stored = await Contract.get(organization_id=organization.id, number="S-00002")
+    assert stored.amount_minor == 125000
+    assert stored.notice_deadline == date(2027, 9, 30)
+    assert await Contract.filter(organization_id=organization.id).count() == ROWS
+    events = AuditOutbox.filter(
+        organization_id=organization.id, action="contract.create"
+    )
+    assert await events.count() == ROWS
+
+
+async def test_reimport_updates_every_chunk(settings, tmp_path: Path) -> None:
+    organization = await new_organization()
+    first = write_register(
+        tmp_path / "first.csv", [register_line(i) for i in range(1, ROWS + 1)]
+    )
+    await import_file(first, organization, ImportOptions())
+    # The second file changes one contract in each chunk and adds one at the end.
+    changed = {1, CHUNK_ROWS + 1, ROWS}
+    lines = [
+        register_line(i, amount="2.000,00" if i in changed else "1.250,00")
+        for i in range(1, ROWS + 2)
+    ]
+    second = write_register(tmp_path / "second.csv", lines)
+
+    report = await import_file(
+        second, organization, ImportOptions(record_outcomes=False)
+    )
+
+    assert report.count("updated") == 3
+    assert report.count("unchanged") == ROWS - 3
+    assert report.count("created") == 1
+    assert report.accounted_for == ROWS + 1
+    # Without recorded outcomes the report lists only duplicates and rejections.
+    assert report.outcomes == []
+    amounts = await Contract.filter(
+        organization_id=organization.id, amount_minor=200000
+    ).values_list("number", flat=True)
+    assert sorted(amounts) == ["S-00001", f"S-{CHUNK_ROWS + 1:05d}", f"S-{ROWS:05d}"]
+    assert await Contract.filter(organization_id=organization.id).count() == ROWS + 1
