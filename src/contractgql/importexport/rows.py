@@ -150,6 +150,7 @@ class RowParser:
     separator that the whole column uses. Parsing then holds one row at a time,
     plus, per contract number seen, the row that first had it and a hash of its
     values, so that a later row with that number is a duplicate or rejected.
+    That index is the part of an import's memory that grows with the file.
     """
 
     def __init__(self, table: Table, mapping: ColumnMapping) -> None:
@@ -169,8 +170,9 @@ class RowParser:
                 if amount_index < len(row.cells)
             )
         )
-        # Contract number to (row, hash of the row's contract values).
-        self.first_by_number: dict[str, tuple[int, int]] = {}
+        # Contract number to the row that first had it and a 64-bit hash of that
+        # row's values, packed into one int: about 120 bytes per number.
+        self.first_by_number: dict[str, int] = {}
 
     def parse(self) -> Iterator[ParsedRow | list[RowError]]:
         """Yield each row as a ParsedRow, or as the list of errors that reject it.
@@ -197,9 +199,9 @@ class RowParser:
         key = _values_key(parsed)
         first = self.first_by_number.get(parsed.number)
         if first is None:
-            self.first_by_number[parsed.number] = (parsed.row, key)
+            self.first_by_number[parsed.number] = (parsed.row << 64) | key
             return parsed
-        first_row, first_key = first
+        first_row, first_key = first >> 64, first & _HASH_MASK
         # NOTE: rows whose values differ but hash alike, a chance of about 1 in
         # 2**61 per pair, count as duplicates.
         if key == first_key:
@@ -223,11 +225,14 @@ _CONTRACT_VALUES = operator.attrgetter(*CANONICAL_FIELDS)
 _TAGS_INDEX = CANONICAL_FIELDS.index("tags")
 
 
+_HASH_MASK = (1 << 64) - 1
+
+
 def _values_key(parsed: ParsedRow) -> int:
-    """Return a hash of the row's contract values; tags count as a tuple."""
+    """Return a 64-bit hash of the row's contract values; tags count as a tuple."""
     values = list(_CONTRACT_VALUES(parsed))
     values[_TAGS_INDEX] = tuple(values[_TAGS_INDEX])
-    return hash(tuple(values))
+    return hash(tuple(values)) & _HASH_MASK
 
 
 class _CellReader:
