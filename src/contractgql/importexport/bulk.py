@@ -241,7 +241,9 @@ def _contract_layout() -> _ContractLayout:
         db_columns.append(db_column)
         default = field.default
         if isinstance(field, DatetimeField) or callable(default):
-            # Timestamps are set per flush, and callables such as dict per row.
+            # Timestamps are set per flush. Callable defaults are left out, and
+            # custom_fields, whose default is dict, gets one empty dict below,
+            # which rows share because they only serialise it.
             default = None
         defaults[name] = default
         if getattr(field, "enum_type", None) is not None:
@@ -268,7 +270,7 @@ async def _start_insert(
     """Start inserting `rows` and return the task that finishes the insert.
 
     On PostgreSQL this returns once asyncpg has sent every row, so the server
-    stores them while the caller goes on in Python; awaiting the task raises the
+    stores them while the caller goes on in Python. Awaiting the task raises the
     insert's error. On SQLite the insert has finished when this returns.
     """
     if connection.capabilities.dialect != "postgres":
