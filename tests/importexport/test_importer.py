@@ -337,6 +337,24 @@ async def test_reimport_without_amount_column_unchanged(
     ]
 
 
+async def test_conflicting_repeat_names_its_number(settings, tmp_path: Path) -> None:
+    organization = await new_organization()
+    path = tmp_path / "register.csv"
+    path.write_text(
+        "number,name,client,start date\n"
+        "R-1,Hosting,Acme BV,2026-01-01\n"
+        "R-1,Hosting,Other BV,2026-01-01\n",
+        encoding="utf-8",
+    )
+
+    report = await import_file(path, organization, ImportOptions())
+
+    assert [(o.row, o.outcome, o.number) for o in report.outcomes] == [
+        (2, "created", "R-1"),
+        (3, "rejected", "R-1"),
+    ]
+
+
 async def test_rejected_rows_name_their_number_and_cell_text(
     settings, tmp_path: Path
 ) -> None:
