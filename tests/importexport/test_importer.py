@@ -302,6 +302,59 @@ async def test_update_keeps_values_of_columns_the_file_lacks(
     assert (after_clear.amount_minor, after_clear.end_date) == (None, date(2027, 6, 30))
 
 
+async def test_reimport_without_amount_column_unchanged(
+    settings, tmp_path: Path
+) -> None:
+    """A file without amounts, such as the export of a role that may not read
+    them, leaves contracts with an amount unchanged, at the same version."""
+    organization = await new_organization()
+    full = tmp_path / "full.csv"
+    full.write_text(
+        "number,name,client,start date,amount\n"
+        "A-1,Hosting,Acme BV,2026-01-01,500.00\n"
+        "A-2,Support,Acme BV,2026-01-01,\n",
+        encoding="utf-8",
+    )
+    without_amounts = tmp_path / "without_amounts.csv"
+    without_amounts.write_text(
+        "number,name,client,start date\n"
+        "A-1,Hosting,Acme BV,2026-01-01\n"
+        "A-2,Support,Acme BV,2026-01-01\n",
+        encoding="utf-8",
+    )
+    await import_file(full, organization, ImportOptions())
+
+    report = await import_file(without_amounts, organization, ImportOptions())
+
+    assert report.count("unchanged") == 2
+    assert report.count("updated") == 0
+    contracts = await Contract.filter(organization_id=organization.id).order_by(
+        "number"
+    )
+    assert [(c.number, c.amount_minor, c.version) for c in contracts] == [
+        ("A-1", 50000, 1),
+        ("A-2", None, 1),
+    ]
+
+
+async def test_conflicting_repeat_names_its_number(settings, tmp_path: Path) -> None:
+    organization = await new_organization()
+    path = tmp_path / "register.csv"
+    path.write_text(
+        "number,name,client,start date\n"
+        "R-1,Hosting,Acme BV,2026-01-01\n"
+        "R-1,Hosting,Other BV,2026-01-01\n",
+        encoding="utf-8",
+    )
+
+    report = await import_file(path, organization, ImportOptions())
+
+    assert [(o.row, o.outcome, o.number) for o in report.outcomes] == [
+        (2, "created", "R-1"),
+        (3, "rejected", "R-1"),
+    ]
+
+
 async def test_rejected_rows_name_their_number_and_cell_text(
     settings, tmp_path: Path
 ) -> None:

@@ -233,6 +233,7 @@ def test_conflicting_repeat_rejected(tmp_path: Path) -> None:
                 "values; give each contract its own number or remove one of the rows."
             ),
             line=3,
+            number="N-1",
         )
     ]
 

@@ -918,7 +918,10 @@ def _unchanged(current: Contract, values: dict[str, Any]) -> bool:
         period = values.get(name)
         if period is not None and (period.count, period.unit) != (count, unit):
             return False
-    amount = values.get("amount")
+    if "amount" not in values:
+        # A file without an amount column leaves the stored amount as it is.
+        return values.get("number") == current.number
+    amount = values["amount"]
     stored = (
         None
         if current.amount_minor is None

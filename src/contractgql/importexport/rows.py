@@ -217,6 +217,7 @@ class RowParser:
                     "number or remove one of the rows."
                 ),
                 line=parsed.line,
+                number=parsed.number,
             )
         ]
 
