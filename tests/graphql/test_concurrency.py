@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pytest
 from tortoise.expressions import F
@@ -41,7 +42,14 @@ from contractgql.models import (
 )
 from contractgql.models.base import Record
 from tests.conftest import BACKEND, Api
-from tests.graphql.helpers import create_client, create_contract, create_tag, user_id
+from tests.graphql.helpers import (
+    CREATE_CONTRACT,
+    contract_input,
+    create_client,
+    create_contract,
+    create_tag,
+    user_id,
+)
 
 CONCURRENT_REQUESTS = 20
 # Server processes that the PostgreSQL test spreads its concurrent requests over.
@@ -698,3 +706,57 @@ async def test_parallel_processes_one_wins(api: Api, servers: list[str]) -> None
     stored = await _stored(Contract, contract["id"])
     assert stored.version == 2
     assert stored.name == winners[0]["data"]["updateContract"]["contract"]["name"]
+
+
+@pytest.mark.skipif(
+    BACKEND != "postgres", reason="SQLite has one writer, so no number can race"
+)
+async def test_number_taken_during_create_is_duplicate(
+    api: Api, settings: Settings
+) -> None:
+    """A number that another transaction commits while a create waits on it."""
+    client_id = await create_client(api, "Racing client")
+    number = "RACE-0001"
+    url = (settings.database_url or "").replace("postgres://", "postgresql://", 1)
+    other = await asyncpg.connect(url)
+    try:
+        transaction = other.transaction()
+        await transaction.start()
+        await other.execute(
+            "INSERT INTO contracts (name, number, client_id, organization_id, "
+            "start_date, stage, sensitivity, payment_frequency, currency, "
+            "auto_renewal, notice_to_month_end, custom_fields, version, "
+            "scanned_version, created_at, updated_at) VALUES ('Other', $1, $2, $3, "
+            "'2026-01-01', 'signed', 'normal', 'one_off', 'EUR', false, false, "
+            "'{}', 1, 0, now(), now())",
+            number,
+            decode_id(client_id)[1],
+            api.tenant.organization.id,
+        )
+        create = asyncio.create_task(
+            api.data(
+                CREATE_CONTRACT,
+                {"input": contract_input(client_id, {"number": number})},
+            )
+        )
+        # The create waits on the unique index until the other transaction ends.
+        await asyncio.sleep(1.0)
+        assert not create.done()
+        await transaction.commit()
+        data = await asyncio.wait_for(create, timeout=30)
+    finally:
+        await other.close()
+
+    assert data["createContract"]["contract"] is None
+    assert data["createContract"]["errors"] == [
+        {
+            "field": "number",
+            "code": "DUPLICATE",
+            "message": f"Contract number {number!r} is already used by another "
+            "contract in your organization: choose a different number.",
+        }
+    ]
+    numbered = Contract.filter(
+        organization_id=api.tenant.organization.id, number=number
+    )
+    assert await numbered.values_list("name", flat=True) == ["Other"]

@@ -792,7 +792,10 @@ async def _save_unique(
         if await clash.exists():
             _raise_duplicate_number(number)
     try:
-        await contract.save(update_fields=update_fields)
+        # A savepoint, because on PostgreSQL a failed statement aborts the whole
+        # transaction, and the check below must still run in it.
+        async with in_transaction():
+            await contract.save(update_fields=update_fields)
     except IntegrityError:
         # Another request may have taken the number between the check and the save.
         if number is None:
