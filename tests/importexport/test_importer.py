@@ -131,15 +131,15 @@ async def test_failed_batch_insert_leaves_nothing(settings, monkeypatch) -> None
     """The audit insert fails after the batch's contracts were inserted."""
     organization = await new_organization()
 
-    start_insert = bulk._start_insert
+    insert = bulk._insert
 
     async def failing_insert(connection, table, columns, rows):  # type: ignore[no-untyped-def]
         if table != "audit_outbox":
-            return await start_insert(connection, table, columns, rows)
+            return await insert(connection, table, columns, rows)
         assert await Contract.filter(organization_id=organization.id).count() > 0
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(bulk, "_start_insert", failing_insert)
+    monkeypatch.setattr(bulk, "_insert", failing_insert)
 
     with pytest.raises(RuntimeError, match="disk full"):
         await import_file(UK_REGISTER, organization, ImportOptions())

@@ -18,7 +18,7 @@ import asyncio
 import enum
 import functools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +35,9 @@ from contractgql.observability.request_id import current_request_id
 from contractgql.security.viewer import Viewer
 from contractgql.services.contracts import creation_snapshot_of_columns, deadline_of
 
+# Rows an import parses or checks between two turns of the event loop, in which a
+# batch that PostgreSQL is storing can make progress.
+YIELD_EVERY = 50
 # Queued new contracts that trigger a flush. A flush costs a few statements whatever
 # its size, so this bounds the memory of queued rows. Only this size was measured.
 BATCH_ROWS = 1000
@@ -130,28 +133,23 @@ class ContractBatch:
             )
             inserted.append(InsertedContract(item, pk, columns))
 
-        contracts_written = await _start_insert(
-            connection,
-            "contracts",
-            layout.db_columns,
-            [layout.row(contract.columns, postgres) for contract in inserted],
-        )
-        # PostgreSQL stores the contracts while the audit events are built.
-        events = self._audit_events(inserted, now)
-        await contracts_written
+        contract_rows = [
+            layout.row(contract.columns, postgres) for contract in inserted
+        ]
         links = [
             (contract.id, tag_id)
             for contract in inserted
             for tag_id in sorted(set(contract.item.values.get("tag_ids") or []))
         ]
-        if links:
-            await _insert(
-                connection, "contract_tags", ("contracts_id", "tag_id"), links
-            )
-        # The import goes on with its next rows while PostgreSQL stores the events.
-        self.writing = await _start_insert(
-            connection, "audit_outbox", _AUDIT_COLUMNS, events
-        )
+        events = self._audit_events(inserted, now)
+        writing = _write(connection, contract_rows, links, events)
+        if postgres:
+            # PostgreSQL stores the batch while the import parses and checks the
+            # next rows, which give the task a turn every YIELD_EVERY rows.
+            self.writing = asyncio.ensure_future(writing)
+            await asyncio.sleep(0)
+        else:
+            await writing
         mark_pending(self.viewer.organization_id)
         return inserted
 
@@ -261,34 +259,17 @@ def _contract_layout() -> _ContractLayout:
     )
 
 
-async def _start_insert(
+async def _write(
     connection: BaseDBAsyncClient,
-    table: str,
-    columns: tuple[str, ...],
-    rows: list[tuple[Any, ...]],
-) -> asyncio.Task[None]:
-    """Start inserting `rows` and return the task that finishes the insert.
-
-    On PostgreSQL this returns once asyncpg has sent every row, so the server
-    stores them while the caller goes on in Python. Awaiting the task raises the
-    insert's error. On SQLite the insert has finished when this returns.
-    """
-    if connection.capabilities.dialect != "postgres":
-        task = asyncio.ensure_future(_insert(connection, table, columns, rows))
-        await asyncio.wait([task])
-        return task
-
-    sent = asyncio.Event()
-
-    def records() -> Iterator[tuple[Any, ...]]:
-        yield from rows
-        sent.set()
-
-    task = asyncio.ensure_future(_insert(connection, table, columns, records()))
-    all_sent = asyncio.ensure_future(sent.wait())
-    await asyncio.wait([task, all_sent], return_when=asyncio.FIRST_COMPLETED)
-    all_sent.cancel()
-    return task
+    contracts: list[tuple[Any, ...]],
+    links: list[tuple[int, int]],
+    events: list[tuple[Any, ...]],
+) -> None:
+    """Insert a batch's contracts, then their tag links, then their audit events."""
+    await _insert(connection, "contracts", _contract_layout().db_columns, contracts)
+    if links:
+        await _insert(connection, "contract_tags", ("contracts_id", "tag_id"), links)
+    await _insert(connection, "audit_outbox", _AUDIT_COLUMNS, events)
 
 
 async def _insert(

@@ -12,14 +12,14 @@ new ones. New contracts are validated row by row and inserted in batches (see
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
-import itertools
 import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -32,7 +32,7 @@ from contractgql.audit import current_request_id, record_change, snapshot
 from contractgql.domain.dates import Period, PeriodUnit
 from contractgql.domain.money import PaymentFrequency, from_minor_units
 from contractgql.errors import FieldError, ValidationError
-from contractgql.importexport.bulk import ContractBatch, NewContract
+from contractgql.importexport.bulk import YIELD_EVERY, ContractBatch, NewContract
 from contractgql.importexport.columns import ColumnMapping, resolve_columns
 from contractgql.importexport.rows import ParsedRow, RowError, RowParser
 from contractgql.importexport.tables import Table, read_table
@@ -317,11 +317,13 @@ async def _write_rows(
     index = 0
     rows = parser.parse()
     try:
-        while chunk := list(itertools.islice(rows, CHUNK_ROWS)):
+        while chunk := await _next_chunk(rows):
             await writer.load_existing(chunk)
             for item in chunk:
                 index += 1
                 await _write_item(writer, item, source)
+                if index % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
                 reporting = progress is not None and index % PROGRESS_EVERY == 0
                 if reporting or index == total:
                     # Progress counts written rows, so queued ones are inserted first.
@@ -336,6 +338,20 @@ async def _write_rows(
             await writer.batch.wait()
     if progress is not None and not total:
         await progress(_progress_of(report))
+
+
+async def _next_chunk(
+    rows: Iterator[ParsedRow | list[RowError]],
+) -> list[ParsedRow | list[RowError]]:
+    """Parse up to CHUNK_ROWS rows, giving the event loop a turn now and then."""
+    chunk: list[ParsedRow | list[RowError]] = []
+    for item in rows:
+        chunk.append(item)
+        if len(chunk) == CHUNK_ROWS:
+            break
+        if len(chunk) % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
+    return chunk
 
 
 async def _write_item(
