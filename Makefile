@@ -8,7 +8,7 @@ CONTRACTS ?= 100000,1000000
 # Number of contracts for `make bench-reports`.
 REPORT_CONTRACTS ?= 1000000
 
-.PHONY: demo test test-sqlite test-postgres install schema lint fuzz bench bench-scan bench-audit \
+.PHONY: demo test test-sqlite test-postgres test-long install schema lint fuzz bench bench-scan bench-audit \
 	bench-imports bench-load bench-reports
 
 $(BIN)/contractgql: pyproject.toml
@@ -30,6 +30,12 @@ test-sqlite: install
 test-postgres: install
 	CONTRACTGQL_TEST_BACKEND=postgres CONTRACTGQL_TEST_POSTGRES_URL=$(POSTGRES_URL) \
 		$(BIN)/pytest
+
+# The tests marked `long`, which `make test` leaves out: load and scale runs of
+# several server and worker processes, which need PostgreSQL.
+test-long: install
+	CONTRACTGQL_TEST_BACKEND=postgres CONTRACTGQL_TEST_POSTGRES_URL=$(POSTGRES_URL) \
+		$(BIN)/pytest -m long
 
 schema: install
 	$(BIN)/python -m contractgql.graphql.sdl > schema.graphql

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from contractgql.domain.dates import local_today
-from tests.conftest import scratch_database
+from tests.conftest import MigratedTemplate
 
 ROOT = Path(__file__).resolve().parents[1]
 UK_REGISTER = ROOT / "tests/data/uk_contracts_finder_council_contracts.csv"
@@ -29,8 +29,10 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """Environment for commands on a new database of the backend under test."""
+def env(
+    tmp_path: Path, migrated_template: MigratedTemplate
+) -> Iterator[dict[str, str]]:
+    """Environment for commands on a new migrated database of the tested backend."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("CONTRACTGQL_")}
     env = {
         **base,
@@ -38,10 +40,9 @@ def env(tmp_path: Path) -> Iterator[dict[str, str]]:
         "CONTRACTGQL_PASSWORD": "a-long-enough-password",
         "CONTRACTGQL_LOG_LEVEL": "WARNING",
     }
-    with scratch_database() as database_url:
+    with migrated_template.copy(tmp_path / "data") as database_url:
         if database_url is not None:
             env["CONTRACTGQL_DATABASE_URL"] = database_url
-            assert run(env, "migrate").returncode == 0
         yield env
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BACKEND, scratch_database
+from tests.conftest import BACKEND, MigratedTemplate
 
 # Creates a service account "robot@example.com" and a person "ann@example.com" in
 # the organization "Acme", in the database that the environment names.
@@ -25,7 +25,6 @@ from contractgql.models import Organization, User
 
 async def main():
     settings = load_settings()
-    await db.migrate(settings)
     await db.connect(settings)
     organization = await Organization.create(name="Acme")
     await User.create(organization=organization, email="robot@example.com",
@@ -49,14 +48,16 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[dict[str, str]]:
+def env(
+    tmp_path: Path, migrated_template: MigratedTemplate
+) -> Iterator[dict[str, str]]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("CONTRACTGQL_")}
     env = {
         **base,
         "CONTRACTGQL_DATA_DIR": str(tmp_path / "data"),
         "CONTRACTGQL_LOG_LEVEL": "WARNING",
     }
-    with scratch_database() as database_url:
+    with migrated_template.copy(tmp_path / "data") as database_url:
         if database_url is not None:
             env["CONTRACTGQL_DATABASE_URL"] = database_url
         setup = run(env, "-c", SETUP)

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from contractgql.security.policy import ROLES
-from tests.conftest import scratch_database
+from tests.conftest import MigratedTemplate
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_DIR = ROOT / "tests/node"
@@ -158,11 +158,14 @@ def _wait_until_ready(url: str, process: subprocess.Popen[str]) -> None:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, migrated_template: MigratedTemplate
+) -> Iterator[LiveServer]:
     """Start the server, create one user per role and seed the secret contract."""
+    data_dir = tmp_path_factory.mktemp("http-live")
     env = {
         **os.environ,
-        "CONTRACTGQL_DATA_DIR": str(tmp_path_factory.mktemp("http-live")),
+        "CONTRACTGQL_DATA_DIR": str(data_dir),
         "CONTRACTGQL_SECRET_KEY": "http-conformance-secret-" + "k" * 32,
         "CONTRACTGQL_LOG_LEVEL": "WARNING",
         "CONTRACTGQL_PASSWORD": PASSWORD,
@@ -172,10 +175,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     }
     for name in ("CONTRACTGQL_REDIS_URL", "CONTRACTGQL_DATABASE_URL"):
         env.pop(name, None)
-    with scratch_database() as database_url:
+    with migrated_template.copy(data_dir) as database_url:
         if database_url is not None:
             env["CONTRACTGQL_DATABASE_URL"] = database_url
-            _run_cli(env, "migrate")
         _run_cli(
             env,
             *("create-user", "--email", "admin@http.example", "--name", "Admin"),

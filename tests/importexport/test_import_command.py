@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.conftest import scratch_database
+from tests.conftest import MigratedTemplate
 from tests.importexport.test_import_jobs import register
 from tests.test_cli import run
 
@@ -20,8 +20,10 @@ DECP_SAMPLE = ROOT / "tests/data/fr_decp_sample.json"
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """Environment for commands on a new database of the backend under test."""
+def env(
+    tmp_path: Path, migrated_template: MigratedTemplate
+) -> Iterator[dict[str, str]]:
+    """Environment for commands on a new migrated database of the tested backend."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("CONTRACTGQL_")}
     env = {
         **base,
@@ -29,10 +31,9 @@ def env(tmp_path: Path) -> Iterator[dict[str, str]]:
         "CONTRACTGQL_PASSWORD": "a-long-enough-password",
         "CONTRACTGQL_LOG_LEVEL": "WARNING",
     }
-    with scratch_database() as database_url:
+    with migrated_template.copy(tmp_path / "data") as database_url:
         if database_url is not None:
             env["CONTRACTGQL_DATABASE_URL"] = database_url
-            assert run(env, "migrate").returncode == 0
         yield env
 
 

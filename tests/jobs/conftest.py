@@ -9,9 +9,7 @@ such as `contractgql worker` the same database.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,40 +19,23 @@ from tortoise.context import TortoiseContext
 
 from contractgql import db
 from contractgql.config import Settings
-from tests.conftest import BACKEND, POSTGRES_URL, run_admin_statement
+from tests.conftest import MigratedTemplate, drop_postgres_database
 
 CONTRACTGQL = [sys.executable, "-m", "contractgql"]
 
 
 @pytest_asyncio.fixture(scope="session")
 async def scratch_settings(
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path_factory: pytest.TempPathFactory, migrated_template: MigratedTemplate
 ) -> AsyncIterator[Settings]:
-    """Create and migrate an empty database of the backend under test."""
+    """Create a migrated database of the backend under test, with no rows."""
     data_dir = tmp_path_factory.mktemp("jobs")
-    database_url = None
-    name = f"contractgql_jobs_{uuid.uuid4().hex[:12]}"
-    admin_url = ""
-    if BACKEND == "postgres":
-        assert POSTGRES_URL is not None
-        admin_url = POSTGRES_URL.replace("postgres://", "postgresql://", 1)
-        await run_admin_statement(admin_url, f'CREATE DATABASE "{name}"')
-        database_url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-    settings = Settings(data_dir=data_dir, database_url=database_url)
+    database_url = await migrated_template.create_copy(data_dir)
     try:
-        migrated = subprocess.run(
-            [*CONTRACTGQL, "migrate"],
-            env=process_env(settings),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert migrated.returncode == 0, migrated.stderr
-        yield settings
+        yield Settings(data_dir=data_dir, database_url=database_url)
     finally:
-        if BACKEND == "postgres":
-            drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
-            await run_admin_statement(admin_url, drop)
+        if database_url is not None:
+            await drop_postgres_database(database_url.rsplit("/", 1)[1])
 
 
 def process_env(settings: Settings, **changes: str) -> dict[str, str]:
