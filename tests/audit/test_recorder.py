@@ -9,8 +9,11 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+import pytest
 from tortoise import connections
+from tortoise.exceptions import IntegrityError
 
+from contractgql.audit.outbox import creation_batch
 from contractgql.audit.recorder import (
     GENESIS_HASH,
     ChainEnd,
@@ -105,6 +108,104 @@ async def test_recorder_continues_chain(scratch: Settings) -> None:
     )
     assert await record_audit(organization.id) == 1
     await assert_complete_chain(organization, 4)
+
+
+async def test_batch_event_becomes_one_entry_per_record(scratch: Settings) -> None:
+    organization = await make_events(2)
+    now = datetime.now(UTC)
+    changes = creation_batch(
+        [
+            (11, {"name": "Alpha", "amount": "10.00", "endDate": None}),
+            (12, {"name": "Beta", "tags": []}),
+            (13, {"name": "Gamma", "amount": None}),
+        ]
+    )
+    batch = await AuditOutbox.create(
+        organization_id=organization.id,
+        actor_id=7,
+        action="contract.create",
+        entity_type="Contract",
+        entity_id=11,
+        changes=changes,
+        request_id="import-1",
+        created_at=now,
+    )
+    await AuditOutbox.create(
+        organization_id=organization.id,
+        action="contract.update",
+        entity_type="Contract",
+        entity_id=11,
+        changes=[{"field": "name", "old": "Alpha", "new": "Alef"}],
+        created_at=now,
+    )
+
+    # Batches of two entries: the batch event's three entries go in one
+    # transaction, and the update waits for the next.
+    assert await record_audit(organization.id, batch_size=2) == 6
+
+    entries = await AuditLog.filter(organization_id=organization.id).order_by(
+        "sequence"
+    )
+    assert [
+        (e.sequence, e.outbox_item, e.entity_id, e.action) for e in entries[2:]
+    ] == [
+        (3, 1, 11, "contract.create"),
+        (4, 2, 12, "contract.create"),
+        (5, 3, 13, "contract.create"),
+        (6, 0, 11, "contract.update"),
+    ]
+    assert [e.changes for e in entries[2:5]] == [
+        [
+            {"field": "amount", "old": None, "new": "10.00"},
+            {"field": "name", "old": None, "new": "Alpha"},
+        ],
+        [
+            {"field": "name", "old": None, "new": "Beta"},
+            {"field": "tags", "old": None, "new": []},
+        ],
+        [{"field": "name", "old": None, "new": "Gamma"}],
+    ]
+    assert {(e.outbox_id, e.actor_id, e.request_id) for e in entries[2:5]} == {
+        (batch.id, 7, "import-1")
+    }
+    assert await AuditOutbox.filter(organization_id=organization.id).count() == 0
+    assert isinstance(await verify_chain(organization), ChainEnd)
+
+    # Only batch entries hash their item number, so entries of single events
+    # keep the content they had before batch events existed.
+    assert "outbox_item" not in entry_content(entries[0], 1)
+    assert entry_content(entries[3], 4)["outbox_item"] == 2
+    await AuditLog.filter(id=entries[3].id).update(outbox_item=9)
+    problem = await verify_chain(organization)
+    assert isinstance(problem, ChainProblem)
+    assert (problem.sequence, problem.reason) == (
+        4,
+        "the stored hash does not match the entry's content",
+    )
+
+
+async def test_log_keys_reject_a_repeated_entry(scratch: Settings) -> None:
+    organization = await make_events(1)
+    await record_audit(organization.id)
+    entry = await AuditLog.get(organization_id=organization.id)
+    fields = {
+        "organization_id": organization.id,
+        "actor_id": None,
+        "action": "contract.update",
+        "entity_type": "Contract",
+        "entity_id": 1,
+        "changes": [],
+        "created_at": entry.created_at,
+        "prev_hash": entry.hash,
+        "hash": "f" * 64,
+    }
+    with pytest.raises(IntegrityError):
+        await AuditLog.create(**fields, sequence=1, outbox_id=entry.outbox_id + 1)
+    with pytest.raises(IntegrityError):
+        await AuditLog.create(**fields, sequence=2, outbox_id=entry.outbox_id)
+    await AuditLog.create(
+        **fields, sequence=2, outbox_id=entry.outbox_id, outbox_item=1
+    )
 
 
 async def test_killed_recorder_leaves_no_gap(scratch: Settings) -> None:

@@ -15,10 +15,12 @@ from typing import Any
 import pytest
 
 from contractgql.accounts import get_or_create_organization
+from contractgql.audit.recorder import record_audit
 from contractgql.ids import encode_id
 from contractgql.importexport import bulk, importer
 from contractgql.importexport.importer import ImportOptions, ImportReport, import_file
 from contractgql.models import (
+    AuditLog,
     AuditOutbox,
     Client,
     Contract,
@@ -92,8 +94,13 @@ def report_values(report: ImportReport) -> dict[str, Any]:
 
 
 async def stored_values(organization: Organization) -> dict[str, Any]:
-    """Return the organization's records and audit events without their ids."""
+    """Return the organization's records and audit entries without their ids.
+
+    The outbox is first recorded into the audit log, because the batched path
+    writes one outbox event per batch, which becomes one entry per contract.
+    """
     org = organization.id
+    await record_audit(org)
     names: dict[str, str] = {}
     for label, model in (
         ("Client", Client),
@@ -127,7 +134,7 @@ async def stored_values(organization: Organization) -> dict[str, Any]:
         for client in await Client.filter(organization_id=org)
     )
     events = []
-    for event in await AuditOutbox.filter(organization_id=org):
+    for event in await AuditLog.filter(organization_id=org):
         events.append(
             (
                 event.action,
@@ -138,7 +145,7 @@ async def stored_values(organization: Organization) -> dict[str, Any]:
             )
         )
     request_ids = {
-        event.request_id for event in await AuditOutbox.filter(organization_id=org)
+        event.request_id for event in await AuditLog.filter(organization_id=org)
     }
     return {
         "contracts": contracts,
@@ -213,6 +220,12 @@ async def test_bulk_matches_per_row_uk_register(settings) -> None:
 
     assert report_values(batched) == report_values(per_row)
     assert batched.count("created") == 557
+    # One outbox event per batch of 100 new contracts, one per contract otherwise.
+    for organization, expected in ((batched_org, 6), (per_row_org, 557)):
+        events = AuditOutbox.filter(
+            organization_id=organization.id, action="contract.create"
+        )
+        assert await events.count() == expected
     assert await stored_values(batched_org) == await stored_values(per_row_org)
 
 

@@ -212,6 +212,53 @@ def diff(
     return changes
 
 
+# The key of a batch event's changes: one outbox row that stands for many
+# created records, which the recorder appends as one audit entry each.
+BATCH_KEY = "batch"
+
+
+def creation_batch(snapshots: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
+    """Return the changes of one outbox event that creates many records.
+
+    `snapshots` pairs each new record's id with its snapshot(). The event holds
+    the field names once and one list of values per record, which is far smaller
+    than one diff per record. batch_entries() turns it back into those diffs.
+    """
+    fields = sorted({field for _, values in snapshots for field in values})
+    return {
+        BATCH_KEY: {
+            "fields": fields,
+            "records": [
+                [entity_id, *(values.get(field) for field in fields)]
+                for entity_id, values in snapshots
+            ],
+        }
+    }
+
+
+def batch_entries(changes: Any) -> list[tuple[int, list[dict[str, Any]]]] | None:
+    """Return (entity id, diff) per record of a batch event, or None for others.
+
+    Each diff equals diff(None, snapshot) of that record: fields without a value
+    are left out.
+    """
+    if not isinstance(changes, dict) or BATCH_KEY not in changes:
+        return None
+    batch = changes[BATCH_KEY]
+    fields = batch["fields"]
+    return [
+        (
+            record[0],
+            [
+                {"field": field, "old": None, "new": value}
+                for field, value in zip(fields, record[1:], strict=True)
+                if value is not None
+            ],
+        )
+        for record in batch["records"]
+    ]
+
+
 async def record_change(
     viewer: Viewer,
     action: str,

@@ -25,6 +25,7 @@ from typing import Any
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
+from contractgql.audit.outbox import batch_entries
 from contractgql.models import AuditChainHead, AuditLog, AuditOutbox, Organization
 
 logger = logging.getLogger(__name__)
@@ -37,12 +38,16 @@ BATCH_SIZE = 500
 MAX_BATCHES = 1000
 
 
-def entry_content(entry: AuditLog | AuditOutbox, sequence: int) -> dict[str, Any]:
-    """Return the hashed content of an entry: everything but its id and hashes."""
-    return {
+def entry_content(entry: AuditLog, sequence: int) -> dict[str, Any]:
+    """Return the hashed content of an entry: everything but its id and hashes.
+
+    `outbox_item` is part of it only for the entries of a batch event, so entries
+    of single events hash as they did before batch events existed.
+    """
+    content = {
         "organization_id": entry.organization_id,
         "sequence": sequence,
-        "outbox_id": entry.id if isinstance(entry, AuditOutbox) else entry.outbox_id,
+        "outbox_id": entry.outbox_id,
         "actor_id": entry.actor_id,
         "action": entry.action,
         "entity_type": entry.entity_type,
@@ -51,6 +56,9 @@ def entry_content(entry: AuditLog | AuditOutbox, sequence: int) -> dict[str, Any
         "request_id": entry.request_id,
         "at": _timestamp(entry.created_at),
     }
+    if entry.outbox_item:
+        content["outbox_item"] = entry.outbox_item
+    return content
 
 
 def _timestamp(moment: datetime) -> str:
@@ -112,39 +120,60 @@ async def _append_batch(organization_id: int, batch_size: int) -> int:
             return 0
         sequence = head.sequence
         prev_hash = head.hash
-        entries = []
+        entries: list[AuditLog] = []
+        consumed: list[int] = []
         for event in events:
-            sequence += 1
-            digest = chain_hash(prev_hash, entry_content(event, sequence))
-            entries.append(
-                AuditLog(
-                    organization_id=organization_id,
-                    sequence=sequence,
-                    outbox_id=event.id,
-                    actor_id=event.actor_id,
-                    action=event.action,
-                    entity_type=event.entity_type,
-                    entity_id=event.entity_id,
-                    changes=event.changes,
-                    request_id=event.request_id,
-                    created_at=event.created_at,
-                    prev_hash=prev_hash,
-                    hash=digest,
+            if len(entries) >= batch_size:
+                # A batch event can stand for many entries; the rest waits for
+                # the next transaction, so that one stays small.
+                break
+            consumed.append(event.id)
+            for entry in _entries_of(event):
+                sequence += 1
+                entry.sequence = sequence
+                entry.prev_hash = prev_hash
+                entry.hash = prev_hash = chain_hash(
+                    prev_hash, entry_content(entry, sequence)
                 )
-            )
-            prev_hash = digest
+                entries.append(entry)
         await AuditLog.bulk_create(entries, using_db=connection)
-        await (
-            AuditOutbox.filter(id__in=[event.id for event in events])
-            .using_db(connection)
-            .delete()
-        )
+        await AuditOutbox.filter(id__in=consumed).using_db(connection).delete()
         await (
             AuditChainHead.filter(organization_id=organization_id)
             .using_db(connection)
             .update(sequence=sequence, hash=prev_hash)
         )
-    return len(events)
+    return len(entries)
+
+
+def _entries_of(event: AuditOutbox) -> list[AuditLog]:
+    """Return the audit entries of an outbox event, without sequence and hashes.
+
+    An event is one entry, except a batch event: one entry per record it holds,
+    numbered from 1 in `outbox_item`.
+    """
+
+    def entry(item: int, entity_id: int, changes: Any) -> AuditLog:
+        return AuditLog(
+            organization_id=event.organization_id,
+            outbox_id=event.id,
+            outbox_item=item,
+            actor_id=event.actor_id,
+            action=event.action,
+            entity_type=event.entity_type,
+            entity_id=entity_id,
+            changes=changes,
+            request_id=event.request_id,
+            created_at=event.created_at,
+        )
+
+    records = batch_entries(event.changes)
+    if records is None:
+        return [entry(0, event.entity_id, event.changes)]
+    return [
+        entry(item, entity_id, changes)
+        for item, (entity_id, changes) in enumerate(records, start=1)
+    ]
 
 
 def _same_sequence() -> Any:

@@ -1,11 +1,12 @@
 """Insert an import's new contracts in batches, with a few statements per batch.
 
 The importer validates each new row in Python against references it loaded once
-and queues the row here. A flush then writes the queued contracts, their tag links
-and their `contract.create` audit events, inside the import's transaction, so a
-failed or cancelled import still writes nothing. The contracts get the same
-columns, version, scan state and audit values as those that `create_contract`
-writes.
+and queues the row here. A flush then writes the queued contracts, their tag
+links and one `contract.create` batch event for the audit log, inside the
+import's transaction, so a failed or cancelled import still writes nothing. The
+recorder turns the batch event into one audit entry per contract. The contracts
+get the same columns, version, scan state and audit values as those that
+`create_contract` writes.
 
 The rows are built as tuples from the validated column values, without model
 instances, which cost more than the insert itself. PostgreSQL receives them with
@@ -29,7 +30,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.fields import JSONField
 from tortoise.fields.data import DatetimeField
 
-from contractgql.audit.outbox import diff, mark_pending
+from contractgql.audit.outbox import creation_batch, mark_pending
 from contractgql.models import AuditOutbox, Contract
 from contractgql.observability.request_id import current_request_id
 from contractgql.security.viewer import Viewer
@@ -82,7 +83,7 @@ class ContractBatch:
     def __init__(self, viewer: Viewer) -> None:
         self.viewer = viewer
         self.pending: list[NewContract] = []
-        # The audit events of the last flush, which PostgreSQL may still be writing.
+        # The writes of the last flush, which PostgreSQL may still be doing.
         self.writing: asyncio.Task[None] | None = None
 
     async def wait(self) -> None:
@@ -103,7 +104,7 @@ class ContractBatch:
         return len(self.pending) >= BATCH_ROWS
 
     async def flush(self) -> list[InsertedContract]:
-        """Insert the queued contracts, tag links and audit events, and return them.
+        """Insert the queued contracts, tag links and audit event, and return them.
 
         Raises IntegrityError when a concurrent writer took a queued contract
         number (or, on SQLite, a preallocated id) since the import loaded them,
@@ -141,8 +142,8 @@ class ContractBatch:
             for contract in inserted
             for tag_id in sorted(set(contract.item.values.get("tag_ids") or []))
         ]
-        events = self._audit_events(inserted, now)
-        writing = _write(connection, contract_rows, links, events)
+        event = self._audit_event(inserted, now)
+        writing = _write(connection, contract_rows, links, [event])
         if postgres:
             # PostgreSQL stores the batch while the import parses and checks the
             # next rows, which give the task a turn every YIELD_EVERY rows.
@@ -153,37 +154,35 @@ class ContractBatch:
         mark_pending(self.viewer.organization_id)
         return inserted
 
-    def _audit_events(
+    def _audit_event(
         self, inserted: list[InsertedContract], now: datetime
-    ) -> list[tuple[Any, ...]]:
-        """Return one `contract.create` outbox row per contract."""
-        changes_field = AuditOutbox._meta.fields_map["changes"]
-        created_at = AuditOutbox._meta.fields_map["created_at"].to_db_value(
-            now, AuditOutbox
-        )
-        organization_id = self.viewer.organization_id
-        request_id = current_request_id.get()
-        return [
-            (
-                organization_id,
-                self.viewer.user_id,
-                "contract.create",
-                "Contract",
-                contract.id,
-                changes_field.to_db_value(
-                    diff(
-                        None,
-                        creation_snapshot_of_columns(
-                            contract.columns, contract.item.values
-                        ),
+    ) -> tuple[Any, ...]:
+        """Return the batch's outbox row: one `contract.create` batch event.
+
+        The recorder appends one audit entry per contract of it, equal to the
+        entry that `create_contract` gives a contract.
+        """
+        changes = creation_batch(
+            [
+                (
+                    contract.id,
+                    creation_snapshot_of_columns(
+                        contract.columns, contract.item.values
                     ),
-                    AuditOutbox,
-                ),
-                request_id,
-                created_at,
-            )
-            for contract in inserted
-        ]
+                )
+                for contract in inserted
+            ]
+        )
+        return (
+            self.viewer.organization_id,
+            self.viewer.user_id,
+            "contract.create",
+            "Contract",
+            inserted[0].id,
+            AuditOutbox._meta.fields_map["changes"].to_db_value(changes, AuditOutbox),
+            current_request_id.get(),
+            AuditOutbox._meta.fields_map["created_at"].to_db_value(now, AuditOutbox),
+        )
 
 
 @dataclass(frozen=True)
@@ -265,7 +264,7 @@ async def _write(
     links: list[tuple[int, int]],
     events: list[tuple[Any, ...]],
 ) -> None:
-    """Insert a batch's contracts, then their tag links, then their audit events."""
+    """Insert a batch's contracts, then their tag links, then its audit event."""
     await _insert(connection, "contracts", _contract_layout().db_columns, contracts)
     if links:
         await _insert(connection, "contract_tags", ("contracts_id", "tag_id"), links)

@@ -28,7 +28,10 @@ class AuditLog(Model):
     id = fields.BigIntField(primary_key=True)
     organization_id = fields.BigIntField()
     sequence = fields.BigIntField()
-    outbox_id = fields.BigIntField(unique=True)
+    outbox_id = fields.BigIntField()
+    # 0 for an event of one change. A batch event, such as the creations of an
+    # import batch, gives one entry per record, numbered from 1.
+    outbox_item = fields.IntField(default=0, db_default=0)
     actor_id = fields.BigIntField(null=True)
     action = fields.CharField(max_length=100)
     entity_type = fields.CharField(max_length=50)
@@ -41,7 +44,10 @@ class AuditLog(Model):
 
     class Meta:
         table = "audit_log"
-        unique_together = (("organization_id", "sequence"),)
+        unique_together = (
+            ("organization_id", "sequence"),
+            ("outbox_id", "outbox_item"),
+        )
         indexes = (("organization_id", "entity_type", "entity_id"),)
 
 
