@@ -78,13 +78,16 @@ def snapshot_of_columns(
     building model instances.
     """
     values: dict[str, Any] = {}
+    json_types = _JSON_TYPES
     for name, key, related in _audited_columns(model):
         value = columns.get(name)
         if related is not None:
-            values[key] = None if value is None else encode_id(related, value)
-        elif type(value) in _JSON_TYPES:
+            values[key] = None if value is None else _global_id(related, value)
+        elif type(value) in json_types:
             # Most values need no conversion; bulk imports take this path a lot.
             values[key] = value
+        elif type(value) is date:
+            values[key] = value.isoformat()
         else:
             values[key] = _json_value(value)
     if issubclass(model, Contract):
@@ -185,6 +188,11 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+# Imports refer to a few clients, types and users many times.
+_global_id = functools.lru_cache(maxsize=8192)(encode_id)
+
+
+@functools.lru_cache(maxsize=1024)
 def _camel(name: str) -> str:
     return re.sub(r"_([a-z0-9])", lambda match: match.group(1).upper(), name)
 

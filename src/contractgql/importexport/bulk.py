@@ -19,7 +19,8 @@ import asyncio
 import enum
 import functools
 import json
-from collections.abc import Iterable
+import operator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -185,7 +186,7 @@ class ContractBatch:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _ContractLayout:
     """The contracts table's columns, with the defaults and conversions of the model."""
 
@@ -211,16 +212,28 @@ class _ContractLayout:
                 fields_map[name].to_db_value(columns[name], Contract)
                 for name in self.fields
             )
-        values = []
-        for name in self.fields:
-            value = columns[name]
-            if value is not None:
-                if name in self.enums:
-                    value = value.value if isinstance(value, enum.Enum) else value
-                elif name in self.json:
-                    value = json.dumps(value)
-            values.append(value)
+        values = list(self.values_of(columns))
+        for index in self.enum_positions:
+            value = values[index]
+            if isinstance(value, enum.Enum):
+                values[index] = value.value
+        for index in self.json_positions:
+            if values[index] is not None:
+                values[index] = json.dumps(values[index])
         return tuple(values)
+
+    @functools.cached_property
+    def values_of(self) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+        """Return the values of `fields` from a dict of columns, in their order."""
+        return operator.itemgetter(*self.fields)
+
+    @functools.cached_property
+    def enum_positions(self) -> tuple[int, ...]:
+        return tuple(i for i, name in enumerate(self.fields) if name in self.enums)
+
+    @functools.cached_property
+    def json_positions(self) -> tuple[int, ...]:
+        return tuple(i for i, name in enumerate(self.fields) if name in self.json)
 
 
 @functools.cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
@@ -766,8 +767,12 @@ def _deadline(contract: Contract) -> Any:
     return deadline_of(contract.end_date, contract.notice_count, contract.notice_unit)
 
 
+@functools.lru_cache(maxsize=4096)
 def deadline_of(end_date: Any, notice_count: Any, notice_unit: Any) -> Any:
-    """Return the notice deadline of a contract with these column values."""
+    """Return the notice deadline of a contract with these column values.
+
+    Cached, because the rows of an import share a few end dates and notice periods.
+    """
     notice = (
         Period(notice_count, notice_unit)
         if notice_count is not None and notice_unit is not None
