@@ -155,3 +155,36 @@ async def test_reimport_updates_every_chunk(settings, tmp_path: Path) -> None:
     ).values_list("number", flat=True)
     assert sorted(amounts) == ["S-00001", f"S-{CHUNK_ROWS + 1:05d}", f"S-{ROWS:05d}"]
     assert await Contract.filter(organization_id=organization.id).count() == ROWS + 1
+
+
+async def test_report_keeps_first_errors_only(settings, tmp_path: Path) -> None:
+    # Rows 2 to 4 are valid; each of the 30 rows after them has two bad cells.
+    lines = [register_line(i) for i in range(1, 4)]
+    lines += [
+        f"S-{i:05d};Service {i};Client 1;someday;31-12-2027;€ twelve;3 mnd\n"
+        for i in range(4, 34)
+    ]
+    path = write_register(tmp_path / "bad.csv", lines)
+    organization = await new_organization()
+
+    report = await import_file(
+        path,
+        organization,
+        ImportOptions(record_outcomes=False, max_kept_errors=5),
+    )
+
+    assert report.count("created") == 3
+    assert report.count("rejected") == 30
+    # The first five errors in file order, then sorted by row and column name.
+    assert [(e.row, e.column) for e in report.errors] == [
+        (5, "Amount"),
+        (5, "Start date"),
+        (6, "Amount"),
+        (6, "Start date"),
+        (7, "Start date"),
+    ]
+    assert report.errors_not_kept == 55
+    assert [(o.row, o.outcome) for o in report.outcomes] == [
+        (row, "rejected") for row in range(5, 10)
+    ]
+    assert await Contract.filter(organization_id=organization.id).count() == 3

@@ -400,6 +400,11 @@ def print_report(
         write(
             f"  row {error.row}, column {column}, value {error.value!r}: {error.reason}"
         )
+    if report.errors_not_kept:
+        write(
+            f"  {report.errors_not_kept} more errors are not listed; fix the rows "
+            "above and import the file again to see them"
+        )
     if report.unmapped_contract_types:
         common = report.unmapped_contract_types.most_common()
         listed = ", ".join(f"{name!r} ({count})" for name, count in common[:10])
@@ -500,6 +505,11 @@ async def _import_status(text: str, settings: Settings) -> int:
         print(
             f"  row {error['row']}, column {error['column'] or '-'}, value "
             f"{error['value']!r}: {error['reason']}"
+        )
+    if len(job.errors) >= jobs.MAX_STORED_ERRORS:
+        print(
+            f"  only the first {jobs.MAX_STORED_ERRORS} errors are kept; fix them and "
+            "import the file again to see the next ones"
         )
     for warning in job.warnings:
         print(

@@ -149,16 +149,31 @@ class ImportReport:
     created_clients: int = 0
     unmapped_contract_types: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
-    rejected_rows: set[int] = field(default_factory=set)
+    # The last row that got a "rejected" outcome: a row's errors arrive together.
+    last_rejected_row: int | None = None
     # Whether `outcomes` lists every row. Without, it lists only the duplicate and
     # rejected rows, and created, updated and unchanged rows are only counted, so
     # that a large import's memory does not grow with its file.
     record_outcomes: bool = True
+    # How many row errors, and duplicate or rejected outcomes, the report keeps;
+    # None keeps all. Later ones are only counted, in `errors_not_kept` and in
+    # the outcome counts, so that a file of bad rows cannot fill the memory.
+    max_kept: int | None = None
+    errors_not_kept: int = 0
 
     def add(self, outcome: RowOutcome) -> None:
-        if self.record_outcomes or outcome.outcome in ("duplicate", "rejected"):
+        if self.record_outcomes or (
+            outcome.outcome in ("duplicate", "rejected")
+            and (self.max_kept is None or len(self.outcomes) < self.max_kept)
+        ):
             self.outcomes.append(outcome)
         self.outcome_counts[outcome.outcome] += 1
+
+    def add_error(self, error: RowError) -> None:
+        if self.max_kept is None or len(self.errors) < self.max_kept:
+            self.errors.append(error)
+        else:
+            self.errors_not_kept += 1
 
     def count(self, outcome: str) -> int:
         return self.outcome_counts[outcome]
@@ -184,6 +199,8 @@ class ImportOptions:
     file_format: str = "register"
     # Whether the report lists the outcome of every row (see ImportReport).
     record_outcomes: bool = True
+    # Row errors the report keeps (ImportReport.max_kept); None keeps all.
+    max_kept_errors: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +262,7 @@ async def import_file(
         mapped_columns=mapping.mapped_fields,
         warnings=list(source.warnings),
         record_outcomes=options.record_outcomes,
+        max_kept=options.max_kept_errors,
     )
 
     if viewer is None:
@@ -394,9 +412,9 @@ def _progress_of(report: ImportReport) -> ImportProgress:
 def _reject(
     report: ImportReport, row: int, number: str | None, error: RowError
 ) -> None:
-    report.errors.append(error)
-    if row not in report.rejected_rows:
-        report.rejected_rows.add(row)
+    report.add_error(error)
+    if row != report.last_rejected_row:
+        report.last_rejected_row = row
         report.add(RowOutcome(row, "rejected", number, error.reason))
 
 

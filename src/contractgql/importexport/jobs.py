@@ -133,8 +133,10 @@ def _options(job: ImportJob) -> ImportOptions:
         default_notice_period=(int(notice[0]), str(notice[1])) if notice else None,
         file_format=job.file_format.value,
         value_mappings=stored.get("value_mappings"),
-        # A job stores counts and errors only, so its memory need not grow per row.
+        # A job stores counts and the first errors only, so its memory need not
+        # grow per row, also when most rows are rejected.
         record_outcomes=False,
+        max_kept_errors=MAX_STORED_ERRORS,
     )
 
 
