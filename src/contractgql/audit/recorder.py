@@ -31,8 +31,10 @@ from contractgql.models import AuditChainHead, AuditLog, AuditOutbox, Organizati
 logger = logging.getLogger(__name__)
 
 GENESIS_HASH = "0" * 64
-# Outbox rows appended per transaction.
+# Audit entries appended per transaction, give or take one batch event.
 BATCH_SIZE = 500
+# Outbox rows that a transaction reads with its first query (see _append_batch).
+FIRST_PAGE_SIZE = 10
 # Batches per organization and call, so one busy organization cannot hold a
 # recorder forever. The next call or sweep continues.
 MAX_BATCHES = 1000
@@ -110,32 +112,39 @@ async def _append_batch(organization_id: int, batch_size: int) -> int:
             .using_db(connection)
             .get()
         )
-        events = (
-            await AuditOutbox.filter(organization_id=organization_id)
-            .using_db(connection)
-            .order_by("id")
-            .limit(batch_size)
-        )
-        if not events:
-            return 0
         sequence = head.sequence
         prev_hash = head.hash
         entries: list[AuditLog] = []
         consumed: list[int] = []
-        for event in events:
-            if len(entries) >= batch_size:
-                # A batch event can stand for many entries; the rest waits for
-                # the next transaction, so that one stays small.
+        # Events are read a page at a time, because a batch event stands for up to
+        # 1,000 entries and a transaction stops taking events at `batch_size`
+        # entries. The first page is small; later pages are sized by the entries
+        # per event seen so far, so few events are read without being appended.
+        page = FIRST_PAGE_SIZE
+        while len(entries) < batch_size and len(consumed) < batch_size:
+            query = AuditOutbox.filter(organization_id=organization_id)
+            if consumed:
+                query = query.filter(id__gt=consumed[-1])
+            limit = min(page, batch_size - len(consumed))
+            events = await query.using_db(connection).order_by("id").limit(limit)
+            for event in events:
+                if len(entries) >= batch_size:
+                    break
+                consumed.append(event.id)
+                for entry in _entries_of(event):
+                    sequence += 1
+                    entry.sequence = sequence
+                    entry.prev_hash = prev_hash
+                    entry.hash = prev_hash = chain_hash(
+                        prev_hash, entry_content(entry, sequence)
+                    )
+                    entries.append(entry)
+            if len(events) < limit:
                 break
-            consumed.append(event.id)
-            for entry in _entries_of(event):
-                sequence += 1
-                entry.sequence = sequence
-                entry.prev_hash = prev_hash
-                entry.hash = prev_hash = chain_hash(
-                    prev_hash, entry_content(entry, sequence)
-                )
-                entries.append(entry)
+            per_event = max(1, len(entries) // len(consumed))
+            page = max(1, (batch_size - len(entries)) // per_event)
+        if not consumed:
+            return 0
         await AuditLog.bulk_create(entries, using_db=connection)
         await AuditOutbox.filter(id__in=consumed).using_db(connection).delete()
         await (
