@@ -184,6 +184,42 @@ async def test_batch_event_becomes_one_entry_per_record(scratch: Settings) -> No
     )
 
 
+async def test_batch_events_between_single_events(scratch: Settings) -> None:
+    organization = await Organization.create(name=f"Audit {uuid.uuid4().hex[:10]}")
+    now = datetime.now(UTC)
+    expected: list[tuple[int, int]] = []
+    for batch in range(5):
+        await AuditOutbox.create(
+            organization_id=organization.id,
+            action="contract.update",
+            entity_type="Contract",
+            entity_id=batch,
+            changes=[{"field": "name", "old": "a", "new": "b"}],
+            created_at=now,
+        )
+        expected.append((0, batch))
+        records = [(batch * 1000 + i, {"name": f"C{i}"}) for i in range(300)]
+        await AuditOutbox.create(
+            organization_id=organization.id,
+            action="contract.create",
+            entity_type="Contract",
+            entity_id=records[0][0],
+            changes=creation_batch(records),
+            created_at=now,
+        )
+        expected += [(i + 1, entity_id) for i, (entity_id, _) in enumerate(records)]
+
+    assert await record_audit(organization.id, batch_size=200) == 1505
+
+    entries = await AuditLog.filter(organization_id=organization.id).order_by(
+        "sequence"
+    )
+    assert [e.sequence for e in entries] == list(range(1, 1506))
+    assert [(e.outbox_item, e.entity_id) for e in entries] == expected
+    assert await AuditOutbox.filter(organization_id=organization.id).count() == 0
+    assert isinstance(await verify_chain(organization), ChainEnd)
+
+
 async def test_log_keys_reject_a_repeated_entry(scratch: Settings) -> None:
     organization = await make_events(1)
     await record_audit(organization.id)
