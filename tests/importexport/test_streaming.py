@@ -6,18 +6,26 @@ than one chunk and put the interesting rows in different chunks.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import uuid
 from datetime import date
 from pathlib import Path
 
 import pytest
+from tests.conftest import BACKEND
 
 from contractgql.accounts import get_or_create_organization
 from contractgql.audit.recorder import record_audit
 from contractgql.importexport.errors import ImportFileError
-from contractgql.importexport.importer import CHUNK_ROWS, ImportOptions, import_file
+from contractgql.importexport.importer import (
+    CHUNK_ROWS,
+    ImportOptions,
+    ImportProgress,
+    import_file,
+)
 from contractgql.importexport.tables import CsvRows, read_table
-from contractgql.models import AuditLog, Contract, Organization
+from contractgql.models import AuditLog, Client, Contract, Organization
 
 HEADER = "Number;Name;Client;Start date;End date;Amount;Notice period\n"
 ROWS = CHUNK_ROWS * 2 + 500
@@ -188,3 +196,47 @@ async def test_report_keeps_first_errors_only(settings, tmp_path: Path) -> None:
         (row, "rejected") for row in range(5, 10)
     ]
     assert await Contract.filter(organization_id=organization.id).count() == 3
+
+
+@pytest.mark.skipif(
+    BACKEND != "postgres", reason="SQLite has one writer, so no number can race"
+)
+async def test_number_taken_during_first_import(settings, tmp_path: Path) -> None:
+    """A first import skips looking up stored numbers; a racing writer stops it."""
+    organization = await new_organization()
+    client = await Client.create(organization_id=organization.id, name="Racer")
+    lines = [register_line(i) for i in range(1, 601)]
+    path = write_register(tmp_path / "race.csv", lines)
+
+    async def store_racing_contract() -> None:
+        await Contract.create(
+            organization_id=organization.id,
+            client_id=client.id,
+            name="Racing",
+            number="S-00500",
+            start_date=date(2027, 1, 1),
+            currency="EUR",
+        )
+
+    raced: list[ImportProgress] = []
+
+    async def progress(current: ImportProgress) -> None:
+        if not raced:
+            raced.append(current)
+            # An empty context runs the task outside the import's transaction,
+            # so its contract commits at once, as another user's would.
+            await asyncio.create_task(
+                store_racing_contract(), context=contextvars.Context()
+            )
+
+    with pytest.raises(ImportFileError) as raised:
+        await import_file(path, organization, ImportOptions(), progress=progress)
+
+    assert str(raised.value) == (
+        "Contract number 'S-00500' of the file was stored by another user or "
+        "process while the import ran, so nothing was imported. Import the file "
+        "again: its row will then update that contract."
+    )
+    assert raced[0].rows_written == 250
+    stored = Contract.filter(organization_id=organization.id)
+    assert await stored.values_list("number", flat=True) == ["S-00500"]

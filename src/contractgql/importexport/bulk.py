@@ -20,6 +20,7 @@ import enum
 import functools
 import json
 import operator
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ from tortoise.fields import JSONField
 from tortoise.fields.data import DatetimeField
 
 from contractgql.audit.outbox import creation_batch, mark_pending
+from contractgql.importexport.errors import ImportFileError
 from contractgql.models import AuditOutbox, Contract
 from contractgql.observability.request_id import current_request_id
 from contractgql.security.viewer import Viewer
@@ -107,9 +109,9 @@ class ContractBatch:
     async def flush(self) -> list[InsertedContract]:
         """Insert the queued contracts, tag links and audit event, and return them.
 
-        Raises IntegrityError when a concurrent writer took a queued contract
-        number (or, on SQLite, a preallocated id) since the import loaded them,
-        which rolls the whole import back.
+        Raises ImportFileError when a concurrent writer took a queued contract
+        number since the import loaded them, and IntegrityError when one took a
+        preallocated id on SQLite. Either rolls the whole import back.
         """
         if not self.pending:
             return []
@@ -292,20 +294,46 @@ async def _insert(
 ) -> None:
     """Insert `rows` into `table`: with COPY on PostgreSQL, executemany on SQLite.
 
-    Raises IntegrityError for a violated constraint, as the ORM does.
+    Raises ImportFileError when a contract number is taken, which happens only
+    when another writer stored it while the import ran, and IntegrityError for
+    any other violated constraint, as the ORM does.
     """
     if connection.capabilities.dialect != "postgres":
         names = ", ".join(f'"{column}"' for column in columns)
         marks = ", ".join("?" for _ in columns)
-        await connection.execute_many(
-            f'INSERT INTO "{table}" ({names}) VALUES ({marks})', [list(r) for r in rows]
-        )
+        try:
+            await connection.execute_many(
+                f'INSERT INTO "{table}" ({names}) VALUES ({marks})',
+                [list(r) for r in rows],
+            )
+        except IntegrityError as error:
+            if _SQLITE_NUMBER_TAKEN in str(error):
+                raise _number_taken(None) from error
+            raise
         return
     async with connection.acquire_connection() as raw:
         try:
             await raw.copy_records_to_table(table, records=rows, columns=columns)
         except asyncpg.IntegrityConstraintViolationError as error:
+            taken = _POSTGRES_NUMBER_TAKEN.search(getattr(error, "detail", "") or "")
+            if table == "contracts" and taken:
+                raise _number_taken(taken.group(1)) from error
             raise IntegrityError(error) from error
+
+
+_SQLITE_NUMBER_TAKEN = "contracts.organization_id, contracts.number"
+_POSTGRES_NUMBER_TAKEN = re.compile(
+    r"^Key \(organization_id, number\)=\(\d+, (.*)\) already exists\.$"
+)
+
+
+def _number_taken(number: str | None) -> ImportFileError:
+    named = "A contract number" if number is None else f"Contract number {number!r}"
+    return ImportFileError(
+        f"{named} of the file was stored by another user or process while the "
+        "import ran, so nothing was imported. Import the file again: its row will "
+        "then update that contract."
+    )
 
 
 async def _allocate_contract_ids(

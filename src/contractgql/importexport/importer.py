@@ -458,6 +458,9 @@ class _Writer:
         # checks every new row against the rules and rates as they were at its start.
         self.rules: list[RequiredFieldRule] = []
         self.vat_rates: list[int] = []
+        # Whether the organization had any contract when the import started. A
+        # first import skips the lookup of stored contracts per chunk.
+        self.had_contracts = True
 
     async def prepare(self) -> None:
         """Load the organization's clients, types, tags, users, rules and rates."""
@@ -482,6 +485,7 @@ class _Writer:
         self.custom_field_errors = validator.errors
         self.rules = await rules_for(org)
         self.vat_rates = await vat_rates_of(org)
+        self.had_contracts = await Contract.filter(organization_id=org).exists()
 
     async def load_existing(self, chunk: list[ParsedRow | list[RowError]]) -> None:
         """Load the stored contracts that the rows of the next chunk may update.
@@ -494,6 +498,11 @@ class _Writer:
         await self.flush()
         org = self.organization.id
         self.existing = {}
+        if not self.had_contracts:
+            # Every contract of the organization comes from this file, whose
+            # repeated numbers the parser finds. A concurrent writer's number
+            # makes the insert fail, which rolls the import back.
+            return
         rows = [item for item in chunk if isinstance(item, ParsedRow)]
         numbers = [row.number for row in rows if row.number]
         if numbers:
