@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import enum
 import functools
+import operator
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -77,19 +79,21 @@ def snapshot_of_columns(
     counts as None. Bulk writers use it to audit rows they insert without
     building model instances.
     """
-    values: dict[str, Any] = {}
-    json_types = _JSON_TYPES
-    for name, key, related in _audited_columns(model):
+    plan = _snapshot_plan(model)
+    try:
+        plain = plan.plain_values(columns)
+    except KeyError:
+        plain = tuple(columns.get(name) for name in plan.plain_names)
+    values = dict(zip(plan.plain_keys, plain, strict=True))
+    for key, value in values.items():
+        # Most values need no conversion; bulk imports take this path a lot.
+        if type(value) not in _JSON_TYPES:
+            values[key] = (
+                value.isoformat() if type(value) is date else _json_value(value)
+            )
+    for name, key, related in plan.related:
         value = columns.get(name)
-        if related is not None:
-            values[key] = None if value is None else _global_id(related, value)
-        elif type(value) in json_types:
-            # Most values need no conversion; bulk imports take this path a lot.
-            values[key] = value
-        elif type(value) is date:
-            values[key] = value.isoformat()
-        else:
-            values[key] = _json_value(value)
+        values[key] = None if value is None else _global_id(related, value)
     if issubclass(model, Contract):
         values.update(_contract_values(columns))
     values.update({_camel(key): _json_value(value) for key, value in extra.items()})
@@ -113,6 +117,35 @@ class _Attributes(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self.record._meta.db_fields)
+
+
+@dataclass(frozen=True)
+class _SnapshotPlan:
+    """The audited columns of a model, split for snapshot_of_columns()."""
+
+    plain_names: tuple[str, ...]
+    plain_keys: tuple[str, ...]
+    # Takes the plain columns' values out of a mapping in one call.
+    plain_values: Callable[[Mapping[str, Any]], tuple[Any, ...]]
+    # (column, audited key, related model name) of each foreign key.
+    related: tuple[tuple[str, str, str], ...]
+
+
+@functools.cache
+def _snapshot_plan(model: type[Model]) -> _SnapshotPlan:
+    columns = _audited_columns(model)
+    plain = [(name, key) for name, key, related in columns if related is None]
+    names = tuple(name for name, _ in plain)
+    getter = operator.itemgetter(*names)
+    return _SnapshotPlan(
+        plain_names=names,
+        plain_keys=tuple(key for _, key in plain),
+        # itemgetter of one name returns the value, not a 1-tuple.
+        plain_values=getter if len(names) > 1 else lambda m: (getter(m),),
+        related=tuple(
+            (name, key, related) for name, key, related in columns if related
+        ),
+    )
 
 
 @functools.cache
@@ -232,12 +265,12 @@ def creation_batch(snapshots: list[tuple[int, dict[str, Any]]]) -> dict[str, Any
     the field names once and one list of values per record, which is far smaller
     than one diff per record. batch_entries() turns it back into those diffs.
     """
-    fields = sorted({field for _, values in snapshots for field in values})
+    fields = sorted(set().union(*(values.keys() for _, values in snapshots)))
     return {
         BATCH_KEY: {
             "fields": fields,
             "records": [
-                [entity_id, *(values.get(field) for field in fields)]
+                [entity_id, *map(values.get, fields)]
                 for entity_id, values in snapshots
             ],
         }
