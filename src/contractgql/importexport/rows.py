@@ -255,15 +255,21 @@ class _CellReader:
         return cells[index] if index is not None and index < len(cells) else ""
 
     def text(self, field_name: str, *, keep_newlines: bool = False) -> str | None:
-        value = self.raw(field_name)
-        if not value:
+        # raw() inlined: most fields of a file are unmapped or short.
+        index = self.indices.get(field_name)
+        cells = self.table_row.cells
+        if index is None or index >= len(cells) or not cells[index]:
             return None
-        cleaned = clean_text(value, keep_newlines=keep_newlines)
+        cleaned = clean_text(cells[index], keep_newlines=keep_newlines)
         return cleaned or None
 
     def parse(self, field_name: str, parser: Callable[[str], T]) -> T | None:
         """Parse a non-blank cell with `parser`; record an error and return None."""
-        value = self.raw(field_name)
+        index = self.indices.get(field_name)
+        cells = self.table_row.cells
+        if index is None or index >= len(cells):
+            return None
+        value = cells[index]
         if not value.strip():
             return None
         if value.startswith("="):
