@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from typing import Any
 
@@ -13,7 +14,7 @@ from contractgql.config import Settings
 from contractgql.ids import encode_id
 from contractgql.models import User
 from contractgql.security.tokens import TokenSigner
-from tests.conftest import PASSWORD, Api, Tenant, make_tenant
+from tests.conftest import BACKEND, PASSWORD, Api, Tenant, make_tenant
 from tests.graphql.helpers import (
     CREATE_CONTRACT,
     UPDATE_CONTRACT,
@@ -556,3 +557,25 @@ async def test_same_number_and_tag_in_other_tenant_accepted(
 
     assert contract["number"] == "F-1"
     assert tag_id != foreign["tag"]
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="only SQLite locks the database")
+async def test_login_while_another_writer_holds_sqlite(
+    client: httpx.AsyncClient, tenant: Tenant, settings: Settings
+) -> None:
+    """A long import holds SQLite's write lock; logging in still works meanwhile."""
+    email = tenant.emails["finance"]
+    path = settings.resolved_database_url.removeprefix("sqlite://")
+    writer = sqlite3.connect(path, timeout=0)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        login = await _post(client, LOGIN, {"email": email, "password": PASSWORD}, None)
+        token = login["data"]["login"]["token"]
+        viewer = await _post(client, VIEWER, {}, token)
+    finally:
+        writer.rollback()
+        writer.close()
+
+    assert viewer["data"]["viewer"] == {"user": {"email": email}, "roles": ["finance"]}
+    user = await User.get(id=tenant.user_ids["finance"])
+    assert user.last_login_at is None

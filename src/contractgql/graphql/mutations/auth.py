@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 
 import strawberry
+from tortoise.exceptions import OperationalError
 
 from contractgql.errors import AuthenticationError
 from contractgql.graphql.context import Info
@@ -13,6 +15,8 @@ from contractgql.graphql.types.users import UserNode, user_node_of
 from contractgql.models import User
 from contractgql.security.passwords import verify_password
 from contractgql.security.throttle import RateLimited, client_address
+
+logger = logging.getLogger(__name__)
 
 
 @strawberry.type
@@ -54,7 +58,16 @@ async def login(info: Info, email: str, password: str) -> LoginPayload:
 
     await throttle.record_success(normalised_email)
     user.last_login_at = datetime.now(UTC)
-    await user.save(update_fields=["last_login_at"])
+    try:
+        await user.save(update_fields=["last_login_at"])
+    except OperationalError as error:
+        # SQLite lets one transaction write at a time, and a large import holds
+        # the lock for minutes. The login time is not worth refusing the login.
+        if "database is locked" not in str(error):
+            raise
+        logger.warning(
+            "User %d logged in, but the login time was not stored: %s", user.id, error
+        )
     return LoginPayload(
         token=services.signer.issue(
             user.id, user.organization_id, user.token_generation
