@@ -270,8 +270,7 @@ def creation_batch(snapshots: list[tuple[int, dict[str, Any]]]) -> dict[str, Any
         BATCH_KEY: {
             "fields": fields,
             "records": [
-                [entity_id, *map(values.get, fields)]
-                for entity_id, values in snapshots
+                [entity_id, *map(values.get, fields)] for entity_id, values in snapshots
             ],
         }
     }
