@@ -123,7 +123,9 @@ def test_import_decp_then_status(env: dict[str, str]) -> None:
     assert cancel.stdout.strip() == "Import job 1 had already finished: succeeded."
 
 
-def test_template_command_imports(env: dict[str, str], tmp_path: Path) -> None:
+def test_template_command_writes_a_template(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     create_organization(env)
     output = tmp_path / "template.xlsx"
 
@@ -132,8 +134,13 @@ def test_template_command_imports(env: dict[str, str], tmp_path: Path) -> None:
 
     assert written.returncode == 0, written.stderr
     assert written.stdout.strip() == f"Wrote the import template to {output}"
-    assert imported.returncode == 0, imported.stderr
-    assert "1 created, 0 updated" in imported.stdout
+    # Left as it is, the example row is rejected, and the command says why.
+    assert imported.returncode == 1, imported.stderr
+    assert (
+        "  row 2, column Contract number, value 'EX-0001': This is the import "
+        "template's example row" in imported.stdout
+    )
+    assert "0 created, 0 updated" in imported.stdout
 
 
 def test_import_status_unknown_job(env: dict[str, str]) -> None:

@@ -96,26 +96,55 @@ async def test_template_headers_and_lists(api: Api, tenant: Tenant) -> None:
     assert lists.cell(1, 12).value == "EUR"
 
 
-async def test_template_example_imports(
+async def test_template_example_rejected(
     api: Api, tenant: Tenant, tmp_path: Path
 ) -> None:
+    organization = tenant.organization
+    path = tmp_path / "template.xlsx"
+    path.write_bytes(await download(api))
+
+    report = await import_file(path, organization, ImportOptions())
+
+    assert report.count("rejected") == 1
+    assert [(e.row, e.column, e.value, e.reason) for e in report.errors] == [
+        (
+            2,
+            "Contract number",
+            "EX-0001",
+            "This is the import template's example row (contract EX-0001 of "
+            "'Example Client B.V.'): overwrite it with a real contract or delete it.",
+        )
+    ]
+    assert await Contract.filter(organization_id=organization.id).count() == 0
+    assert await Client.filter(organization_id=organization.id).count() == 0
+
+
+async def test_template_example_overwritten_imports(
+    api: Api, tenant: Tenant, tmp_path: Path
+) -> None:
+    """The example's other cells, kept as they are, import with every format."""
     organization = tenant.organization
     await ContractType.create(organization_id=organization.id, name="Maintenance")
     path = tmp_path / "template.xlsx"
     path.write_bytes(await download(api))
+    workbook = openpyxl.load_workbook(path)
+    sheet = workbook["Contracts"]
+    sheet["A2"] = "MS-2027-01"
+    sheet["C2"] = "Bakkerij De Korf B.V."
+    workbook.save(path)
 
     report = await import_file(path, organization, ImportOptions())
 
     assert report.errors == []
     assert report.count("created") == 1
     assert report.ignored_columns == []
-    contract = await Contract.get(organization_id=organization.id, number="EX-0001")
+    contract = await Contract.get(organization_id=organization.id, number="MS-2027-01")
     client = await Client.get(id=contract.client_id)
     contract_type = await ContractType.get(id=contract.contract_type_id)
     tags = await Tag.filter(contracts__id=contract.id).values_list("name", flat=True)
     assert contract.name == "Maintenance and support"
     assert (client.name, client.coc_number, client.vat_number) == (
-        "Example Client B.V.",
+        "Bakkerij De Korf B.V.",
         "12345678",
         "NL123456789B01",
     )

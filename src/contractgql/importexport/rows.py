@@ -222,6 +222,11 @@ class RowParser:
         ]
 
 
+# The contract number and client of the import template's example row, which
+# the parser rejects so that a template filled in below it imports no example.
+TEMPLATE_EXAMPLE_NUMBER = "EX-0001"
+TEMPLATE_EXAMPLE_CLIENT = "Example Client B.V."
+
 _CONTRACT_VALUES = operator.attrgetter(*CANONICAL_FIELDS)
 _TAGS_INDEX = CANONICAL_FIELDS.index("tags")
 
@@ -365,6 +370,7 @@ def _parse_row(
     )
 
     _check_required(cells, name, client)
+    _check_template_example(cells, number, client)
     _check_date_order(cells, parsed.start_date, parsed.end_date)
     if cells.errors:
         return None, cells.sorted_errors()
@@ -426,6 +432,20 @@ def _check_required(cells: _CellReader, name: str | None, client: str | None) ->
             cells.raw("client"),
             "The client is empty; every contract needs a client. Fill it in, or map "
             "the column that names the client with --map.",
+        )
+
+
+def _check_template_example(
+    cells: _CellReader, number: str | None, client: str | None
+) -> None:
+    """Reject the example row of the import template, left in by mistake."""
+    if number == TEMPLATE_EXAMPLE_NUMBER and client == TEMPLATE_EXAMPLE_CLIENT:
+        cells.add_error(
+            "number",
+            number,
+            f"This is the import template's example row (contract "
+            f"{TEMPLATE_EXAMPLE_NUMBER} of {TEMPLATE_EXAMPLE_CLIENT!r}): overwrite "
+            "it with a real contract or delete it.",
         )
 
 

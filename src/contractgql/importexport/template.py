@@ -3,7 +3,8 @@
 `GET /import/template.xlsx` authenticates like the CSV export and serves the
 template of the caller's organization: its contract types fill the type
 drop-down and its currency comes first. `contractgql import-template` writes
-the same file. The example row imports as it is.
+the same file. The importer rejects the example row, recognised by its contract
+number and client, so a template filled in below it imports no example.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from starlette.responses import Response
 from contractgql.errors import AuthenticationError
 from contractgql.graphql.context import Services
 from contractgql.importexport.export import error_response
+from contractgql.importexport.rows import (
+    TEMPLATE_EXAMPLE_CLIENT,
+    TEMPLATE_EXAMPLE_NUMBER,
+)
 from contractgql.models import ContractType, Organization
 from contractgql.security.viewer import authenticate
 
@@ -57,9 +62,9 @@ def template_columns(
     """Return the template's columns, with the organization's types and currency."""
     currencies = (currency, *(code for code in CURRENCIES if code != currency))
     return (
-        TemplateColumn("Contract number", "EX-0001", 16),
+        TemplateColumn("Contract number", TEMPLATE_EXAMPLE_NUMBER, 16),
         TemplateColumn("Name", "Maintenance and support", 30),
-        TemplateColumn("Client", "Example Client B.V.", 26),
+        TemplateColumn("Client", TEMPLATE_EXAMPLE_CLIENT, 26),
         TemplateColumn("Client CoC number", "12345678"),
         TemplateColumn("Client VAT number", "NL123456789B01"),
         TemplateColumn(
@@ -84,7 +89,7 @@ def template_columns(
         TemplateColumn("Indexation", 2.5, 11),
         TemplateColumn(
             "Description",
-            "Example row: overwrite or delete it, because it imports too.",
+            "Example row: overwrite it with a contract or delete it.",
             40,
         ),
         TemplateColumn("Owner e-mail", None, 24),
