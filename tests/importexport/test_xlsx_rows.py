@@ -15,7 +15,11 @@ import pytest
 from contractgql.accounts import get_or_create_organization
 from contractgql.importexport import tables
 from contractgql.importexport.errors import ImportFileError
-from contractgql.importexport.importer import ImportOptions, import_file
+from contractgql.importexport.importer import (
+    ImportOptions,
+    ImportProgress,
+    import_file,
+)
 from contractgql.importexport.tables import TableRow, XlsxRows, read_table
 from contractgql.models import Contract, Organization
 
@@ -208,6 +212,36 @@ async def test_xlsx_formula_rejects_row(settings, tmp_path: Path) -> None:
     assert not await Contract.filter(
         organization_id=organization.id, number="R-1150"
     ).exists()
+
+
+async def test_temp_file_gone_after_import(
+    settings, tmp_path: Path, temp_dir: Path
+) -> None:
+    organization = await new_organization()
+    path = write_register(tmp_path / "register.xlsx", 5)
+
+    report = await import_file(path, organization, ImportOptions(dry_run=True))
+
+    assert report.count("created") == 5
+    assert list(temp_dir.iterdir()) == []
+
+
+async def test_temp_file_gone_after_failed_import(
+    settings, tmp_path: Path, temp_dir: Path
+) -> None:
+    organization = await new_organization()
+    path = write_register(tmp_path / "register.xlsx", 5)
+
+    async def fail(progress: ImportProgress) -> None:
+        raise RuntimeError("progress failed")
+
+    with pytest.raises(RuntimeError, match="progress failed") as raised:
+        await import_file(path, organization, ImportOptions(), progress=fail)
+
+    # The traceback still refers to the import's frames and so to its table.
+    assert raised.traceback
+    assert list(temp_dir.iterdir()) == []
+    assert await Contract.filter(organization_id=organization.id).count() == 0
 
 
 def test_closed_rows_cannot_be_read(tmp_path: Path, temp_dir: Path) -> None:
