@@ -312,3 +312,20 @@ def test_interrupted_read_removes_temp_file(
     assert calls == 5 * 30 + 1
     assert len(files_when_interrupted) == 1
     assert list(temp_dir.iterdir()) == []
+
+
+def test_unwritable_temp_dir_rejected(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_register(tmp_path / "register.xlsx", 2)
+    missing = tmp_path / "missing"
+    monkeypatch.setattr(tempfile, "tempdir", str(missing))
+
+    with pytest.raises(ImportFileError) as raised:
+        read_table(path)
+
+    assert str(raised.value) == (
+        f"Cannot create a temporary file for the rows of register.xlsx in {missing}: "
+        "No such file or directory. Make that directory writable, or set TMPDIR to "
+        "a writable directory."
+    )

@@ -462,7 +462,7 @@ def _read_xlsx(path: Path, sheet: str | None, known: frozenset[str]) -> Table:
                 raise _no_header_error(path)
             header = head[header_index]
             below = itertools.chain(head[header_index + 1 :], raw_rows)
-            rows = _write_data_rows(below)
+            rows = _write_data_rows(path, below)
         finally:
             formulas.close()
     finally:
@@ -518,12 +518,20 @@ def _xlsx_rows(values: Any, formulas: Any) -> Iterator[_RawRow]:
         yield _RawRow(number=number, line=number, cells=cells)
 
 
-def _write_data_rows(raw_rows: Iterator[_RawRow]) -> XlsxRows:
+def _write_data_rows(source: Path, raw_rows: Iterator[_RawRow]) -> XlsxRows:
     """Write the non-blank rows, without trailing blank cells, to a temporary CSV.
 
-    The file is deleted when writing fails or is interrupted.
+    The file is deleted when writing fails or is interrupted. Raises
+    ImportFileError when the temp directory does not accept a new file.
     """
-    descriptor, name = tempfile.mkstemp(prefix="contractgql-xlsx-", suffix=".csv")
+    try:
+        descriptor, name = tempfile.mkstemp(prefix="contractgql-xlsx-", suffix=".csv")
+    except OSError as exc:
+        raise ImportFileError(
+            f"Cannot create a temporary file for the rows of {source.name} in "
+            f"{tempfile.gettempdir()}: {exc.strerror}. Make that directory writable, "
+            "or set TMPDIR to a writable directory."
+        ) from exc
     path = Path(name)
     count = 0
     try:
