@@ -249,6 +249,22 @@ async def import_file(
     """
     started = time.perf_counter()
     source = _read_source(path, options)
+    # Closing deletes the temporary copy of an XLSX worksheet, also when this fails.
+    with contextlib.closing(source.table):
+        return await _import_source(
+            path, source, organization, options, viewer, progress, started
+        )
+
+
+async def _import_source(
+    path: Path,
+    source: SourceTable,
+    organization: Organization,
+    options: ImportOptions,
+    viewer: Viewer | None,
+    progress: ProgressCallback | None,
+    started: float,
+) -> ImportReport:
     explicit = options.mapping or {}
     mapping = resolve_columns(source.table.headers, explicit)
     source.table = apply_value_mappings(source.table, mapping, options.value_mappings)

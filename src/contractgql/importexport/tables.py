@@ -7,7 +7,8 @@ known columns, and rows above it are skipped.
 
 A CSV file is never held in memory whole: reading it checks its encoding and
 quoting and counts its rows in one pass, and each later pass over `Table.rows`
-reads the file from disk again. An XLSX worksheet is read into a list.
+reads the file from disk again. An XLSX worksheet is parsed once, and its data
+rows are written to a temporary CSV file that later passes read (see XlsxRows).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import csv
 import itertools
 import logging
 import math
+import tempfile
+import weakref
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -83,13 +86,22 @@ class Table:
     path: Path
     headers: list[str]
     header_row: int
-    # A list, or for a CSV file a CsvRows that reads the file on each pass.
+    # A list, or a CsvRows or XlsxRows that reads a file on each pass.
     rows: TableRows
     file_format: str
     # Text encoding of a CSV file ("utf-8", "utf-16" or "cp1252"), None for XLSX.
     encoding: str | None = None
     delimiter: str | None = None
     sheet: str | None = None
+
+    def close(self) -> None:
+        """Delete the temporary file behind an XLSX worksheet's rows, if there is one.
+
+        Later passes over those rows raise RuntimeError. CSV and list rows stay
+        readable.
+        """
+        if isinstance(self.rows, XlsxRows):
+            self.rows.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,65 +409,142 @@ def _csv_rows(path: Path, text: TextIO, delimiter: str) -> Iterator[_RawRow]:
 # --- XLSX ------------------------------------------------------------------------
 
 
+class XlsxRows:
+    """The non-blank data rows of a worksheet below its header, from a temporary CSV.
+
+    Reading the workbook writes each data row to a CSV file in the system temp
+    directory, with the row's spreadsheet number as the first field. Each
+    iteration reads that file again, so a pass keeps one row in memory at a time.
+    The file is deleted by `close()`, or else when this object is garbage
+    collected or the interpreter exits. Iterating after that raises RuntimeError.
+    """
+
+    def __init__(self, path: Path, count: int) -> None:
+        self.path = path
+        self.count = count
+        self._finalizer = weakref.finalize(self, _remove_file, path)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[TableRow]:
+        if not self._finalizer.alive:
+            raise RuntimeError(
+                f"{self.path} was deleted by close(), so these rows cannot be read "
+                "again. Read the workbook again with read_table()."
+            )
+        with self.path.open(encoding="utf-8", newline="") as text:
+            for record in csv.reader(text):
+                number = int(record[0])
+                yield TableRow(number=number, line=number, cells=tuple(record[1:]))
+
+    def close(self) -> None:
+        """Delete the temporary file. Calling it again does nothing."""
+        self._finalizer()
+
+
+def _remove_file(path: Path) -> None:
+    path.unlink(missing_ok=True)
+
+
 def _read_xlsx(path: Path, sheet: str | None, known: frozenset[str]) -> Table:
+    values = _open_workbook(path, data_only=True)
     try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        worksheet = _select_sheet(path, values, sheet)
+        title = str(worksheet.title)
+        formulas = _open_workbook(path, data_only=False)
+        try:
+            raw_rows = _xlsx_rows(worksheet, formulas[title])
+            logger.info("Reading %s as XLSX: sheet %r", path, title)
+            head = list(itertools.islice(raw_rows, HEADER_SEARCH_ROWS))
+            header_index = _find_header_index(head, known)
+            if header_index is None:
+                raise _no_header_error(path)
+            header = head[header_index]
+            below = itertools.chain(head[header_index + 1 :], raw_rows)
+            rows = _write_data_rows(path, below)
+        finally:
+            formulas.close()
+    finally:
+        values.close()
+
+    logger.info("%s: header on row %d, %d data rows", path, header.number, len(rows))
+    return Table(
+        path=path,
+        headers=_clean_headers(header.cells),
+        header_row=header.number,
+        rows=rows,
+        file_format="xlsx",
+        sheet=title,
+    )
+
+
+def _open_workbook(path: Path, *, data_only: bool) -> Any:
+    """Open a workbook in openpyxl's read-only mode, which parses rows on demand."""
+    try:
+        return openpyxl.load_workbook(path, read_only=True, data_only=data_only)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise ImportFileError(
             f"{path.name} is not a readable XLSX workbook ({exc}). Open it in a "
             "spreadsheet program and save it again as .xlsx or CSV."
         ) from exc
 
-    try:
-        worksheet = _select_sheet(path, workbook, sheet)
-        # Some generators write a wrong sheet size, so drop it and read every row.
-        worksheet.reset_dimensions()
-        raw_rows = [
-            _RawRow(
-                number=number, line=number, cells=[_cell_text(cell) for cell in row]
-            )
-            for number, row in enumerate(worksheet.iter_rows(), start=1)
-        ]
-    finally:
-        workbook.close()
 
-    _show_uncomputed_formulas(path, str(worksheet.title), raw_rows)
-    logger.info("Reading %s as XLSX: sheet %r", path, worksheet.title)
-    header_row, headers, data_rows = _split_header(path, raw_rows, known)
-    return Table(
-        path=path,
-        headers=headers,
-        header_row=header_row,
-        rows=data_rows,
-        file_format="xlsx",
-        sheet=str(worksheet.title),
-    )
+def _xlsx_rows(values: Any, formulas: Any) -> Iterator[_RawRow]:
+    """Yield a worksheet's rows as text, numbered from 1, blank rows included.
 
-
-def _show_uncomputed_formulas(path: Path, sheet: str, raw_rows: list[_RawRow]) -> None:
-    """Put the formula text into empty cells whose formula has no stored result.
-
-    A workbook written by a program other than a spreadsheet may hold formulas
-    without their results. Such a cell reads as empty, which would import a
-    missing amount without a word; its formula text makes the value parsers
-    reject the row instead.
+    `values` and `formulas` are the same worksheet opened with stored results and
+    with formulas, read in step. A cell whose formula has no stored result reads
+    as empty, which would import a missing amount without a word. Such a cell
+    gets its formula text, so that the value parsers reject the row instead.
     """
-    workbook = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    # Some generators write a wrong sheet size, so drop it and read every row.
+    values.reset_dimensions()
+    formulas.reset_dimensions()
+    # NOTE: openpyxl 3.1's reader clears each parsed row element but keeps it, about
+    # 80 bytes a row per workbook, until the workbook is closed.
+    both = itertools.zip_longest(values.iter_rows(), formulas.iter_rows(), fillvalue=())
+    for number, (value_row, formula_row) in enumerate(both, start=1):
+        cells = [_cell_text(cell) for cell in value_row]
+        for index, cell in enumerate(formula_row):
+            formula = getattr(cell, "value", None)
+            if (
+                isinstance(formula, str)
+                and formula.startswith("=")
+                and index < len(cells)
+                and not cells[index]
+            ):
+                cells[index] = formula
+        yield _RawRow(number=number, line=number, cells=cells)
+
+
+def _write_data_rows(source: Path, raw_rows: Iterator[_RawRow]) -> XlsxRows:
+    """Write the non-blank rows, without trailing blank cells, to a temporary CSV.
+
+    The file is deleted when writing fails or is interrupted. Raises
+    ImportFileError when the temp directory does not accept a new file.
+    """
     try:
-        worksheet = workbook[sheet]
-        worksheet.reset_dimensions()
-        for raw_row, row in zip(raw_rows, worksheet.iter_rows(), strict=False):
-            for index, cell in enumerate(row):
-                formula = cell.value
-                if (
-                    isinstance(formula, str)
-                    and formula.startswith("=")
-                    and index < len(raw_row.cells)
-                    and not raw_row.cells[index]
-                ):
-                    raw_row.cells[index] = formula
-    finally:
-        workbook.close()
+        descriptor, name = tempfile.mkstemp(prefix="contractgql-xlsx-", suffix=".csv")
+    except OSError as exc:
+        raise ImportFileError(
+            f"Cannot create a temporary file for the rows of {source.name} in "
+            f"{tempfile.gettempdir()}: {exc.strerror}. Make that directory writable, "
+            "or set TMPDIR to a writable directory."
+        ) from exc
+    path = Path(name)
+    count = 0
+    try:
+        with open(descriptor, "w", encoding="utf-8", newline="") as text:
+            writer = csv.writer(text)
+            for raw in raw_rows:
+                if any(cell.strip() for cell in raw.cells):
+                    writer.writerow((raw.number, *_trim_trailing_blanks(raw.cells)))
+                    count += 1
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return XlsxRows(path, count)
 
 
 def _select_sheet(path: Path, workbook: Any, sheet: str | None) -> Any:
@@ -509,29 +598,6 @@ def _number_text(value: int | float, *, percent: bool) -> str:
 
 
 # --- Header detection ------------------------------------------------------------
-
-
-def _split_header(
-    path: Path, raw_rows: list[_RawRow], known: frozenset[str]
-) -> tuple[int, list[str], list[TableRow]]:
-    """Return the header's row number, the headers and the non-blank rows below."""
-    header_index = _find_header_index(raw_rows[:HEADER_SEARCH_ROWS], known)
-    if header_index is None:
-        raise _no_header_error(path)
-
-    header_row = raw_rows[header_index]
-    headers = _clean_headers(header_row.cells)
-    data_rows = [
-        TableRow(
-            number=raw.number, line=raw.line, cells=_trim_trailing_blanks(raw.cells)
-        )
-        for raw in raw_rows[header_index + 1 :]
-        if any(cell.strip() for cell in raw.cells)
-    ]
-    logger.info(
-        "%s: header on row %d, %d data rows", path, header_row.number, len(data_rows)
-    )
-    return header_row.number, headers, data_rows
 
 
 def _find_header_index(rows: list[_RawRow], known: frozenset[str]) -> int | None:
