@@ -253,7 +253,7 @@ def diff(
     return changes
 
 
-# The key of a batch event's changes: one outbox row that stands for many
+# The key of a batch event's changes: one outbox row that represents many
 # created records, which the recorder appends as one audit entry each.
 BATCH_KEY = "batch"
 
@@ -261,7 +261,7 @@ BATCH_KEY = "batch"
 def creation_batch(snapshots: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
     """Return the changes of one outbox event that creates many records.
 
-    `snapshots` pairs each new record's id with its snapshot(). The event holds
+    `snapshots` pairs each new record's id with its snapshot(). The event contains
     the field names once and one list of values per record, which is far smaller
     than one diff per record. batch_entries() turns it back into those diffs.
     """

@@ -116,7 +116,7 @@ async def _append_batch(organization_id: int, batch_size: int) -> int:
         prev_hash = head.hash
         entries: list[AuditLog] = []
         consumed: list[int] = []
-        # Events are read a page at a time, because a batch event stands for up to
+        # Events are read a page at a time, because a batch event represents up to
         # 1,000 entries and a transaction stops taking events at `batch_size`
         # entries. The first page is small; later pages are sized by the entries
         # per event seen so far, so few events are read without being appended.
