@@ -20,7 +20,7 @@ from contractgql.importexport.importer import (
     ImportProgress,
     import_file,
 )
-from contractgql.importexport.tables import TableRow, XlsxRows, read_table
+from contractgql.importexport.tables import TableRow, TempCsvRows, read_table
 from contractgql.models import Contract, Organization
 
 HEADER = ["number", "name", "client", "start date", "amount"]
@@ -108,7 +108,7 @@ def test_xlsx_rows_read_again_per_pass(tmp_path: Path, temp_dir: Path) -> None:
 
     table = read_table(path)
 
-    assert isinstance(table.rows, XlsxRows)
+    assert isinstance(table.rows, TempCsvRows)
     assert table.rows.path.parent == temp_dir
     assert len(table.rows) == 3
     first = [row.cells[0] for row in table.rows]

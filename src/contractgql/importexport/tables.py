@@ -8,7 +8,7 @@ known columns, and rows above it are skipped.
 A CSV file is never held in memory whole: reading it checks its encoding and
 quoting and counts its rows in one pass, and each later pass over `Table.rows`
 reads the file from disk again. An XLSX worksheet is parsed once, and its data
-rows are written to a temporary CSV file that later passes read (see XlsxRows).
+rows are written to a temporary CSV file that later passes read (see TempCsvRows).
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ class Table:
     path: Path
     headers: list[str]
     header_row: int
-    # A list, or a CsvRows or XlsxRows that reads a file on each pass.
+    # A list, or a CsvRows or TempCsvRows that reads a file on each pass.
     rows: TableRows
     file_format: str
     # Text encoding of a CSV file ("utf-8", "utf-16" or "cp1252"), None for XLSX.
@@ -95,12 +95,12 @@ class Table:
     sheet: str | None = None
 
     def close(self) -> None:
-        """Delete the temporary file behind an XLSX worksheet's rows, if there is one.
+        """Delete the temporary file behind the rows of an XLSX or DECP file, if any.
 
         Later passes over those rows raise RuntimeError. CSV and list rows stay
         readable.
         """
-        if isinstance(self.rows, XlsxRows):
+        if isinstance(self.rows, TempCsvRows):
             self.rows.close()
 
 
@@ -409,11 +409,11 @@ def _csv_rows(path: Path, text: TextIO, delimiter: str) -> Iterator[_RawRow]:
 # --- XLSX ------------------------------------------------------------------------
 
 
-class XlsxRows:
-    """The non-blank data rows of a worksheet below its header, from a temporary CSV.
+class TempCsvRows:
+    """Data rows kept in a temporary CSV file, which each pass reads again.
 
-    Reading the workbook writes each data row to a CSV file in the system temp
-    directory, with the row's spreadsheet number as the first field. Each
+    `write_temp_rows` writes each row to a CSV file in the system temp directory,
+    with the row's number as the first field; the row's line is its number. Each
     iteration reads that file again, so a pass keeps one row in memory at a time.
     The file is deleted by `close()`, or else when this object is garbage
     collected or the interpreter exits. Iterating after that raises RuntimeError.
@@ -431,7 +431,7 @@ class XlsxRows:
         if not self._finalizer.alive:
             raise RuntimeError(
                 f"{self.path} was deleted by close(), so these rows cannot be read "
-                "again. Read the workbook again with read_table()."
+                "again. Read the source file again."
             )
         with self.path.open(encoding="utf-8", newline="") as text:
             for record in csv.reader(text):
@@ -462,7 +462,7 @@ def _read_xlsx(path: Path, sheet: str | None, known: frozenset[str]) -> Table:
                 raise _no_header_error(path)
             header = head[header_index]
             below = itertools.chain(head[header_index + 1 :], raw_rows)
-            rows = _write_data_rows(path, below)
+            rows = write_temp_rows(path, _non_blank_rows(below), prefix="xlsx")
         finally:
             formulas.close()
     finally:
@@ -518,14 +518,24 @@ def _xlsx_rows(values: Any, formulas: Any) -> Iterator[_RawRow]:
         yield _RawRow(number=number, line=number, cells=cells)
 
 
-def _write_data_rows(source: Path, raw_rows: Iterator[_RawRow]) -> XlsxRows:
-    """Write the non-blank rows, without trailing blank cells, to a temporary CSV.
+def _non_blank_rows(raw_rows: Iterable[_RawRow]) -> Iterator[TableRow]:
+    """Yield the rows with a non-blank cell, without their trailing blank cells."""
+    for raw in raw_rows:
+        if any(cell.strip() for cell in raw.cells):
+            yield TableRow(raw.number, raw.number, _trim_trailing_blanks(raw.cells))
 
-    The file is deleted when writing fails or is interrupted. Raises
+
+def write_temp_rows(source: Path, rows: Iterable[TableRow], prefix: str) -> TempCsvRows:
+    """Write `rows`, read from `source`, to a temporary CSV file as they come.
+
+    The file is named contractgql-PREFIX-*.csv. It is deleted when writing fails
+    or is interrupted, also by an exception that iterating `rows` raises. Raises
     ImportFileError when the temp directory does not accept a new file.
     """
     try:
-        descriptor, name = tempfile.mkstemp(prefix="contractgql-xlsx-", suffix=".csv")
+        descriptor, name = tempfile.mkstemp(
+            prefix=f"contractgql-{prefix}-", suffix=".csv"
+        )
     except OSError as exc:
         raise ImportFileError(
             f"Cannot create a temporary file for the rows of {source.name} in "
@@ -537,14 +547,13 @@ def _write_data_rows(source: Path, raw_rows: Iterator[_RawRow]) -> XlsxRows:
     try:
         with open(descriptor, "w", encoding="utf-8", newline="") as text:
             writer = csv.writer(text)
-            for raw in raw_rows:
-                if any(cell.strip() for cell in raw.cells):
-                    writer.writerow((raw.number, *_trim_trailing_blanks(raw.cells)))
-                    count += 1
+            for row in rows:
+                writer.writerow((row.number, *row.cells))
+                count += 1
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    return XlsxRows(path, count)
+    return TempCsvRows(path, count)
 
 
 def _select_sheet(path: Path, workbook: Any, sheet: str | None) -> Any:
