@@ -19,22 +19,31 @@ original values first and one update per amendment, so its history shows each.
 Placeholder amounts are not imported: 0, 1 and numbers made of six or more
 nines, such as 999999999, which buyers enter when the real value is unknown.
 The contract is imported without an amount and the job lists a warning.
+
+The file is parsed with ijson one record at a time, and each record's cells go to
+a temporary CSV file (TempCsvRows), so memory holds only the warnings and the
+amendment steps of amended records, not the file or its rows.
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+import ijson  # type: ignore[import-untyped]
 
 from contractgql.domain.dates import Period, PeriodUnit, term_end
 from contractgql.importexport.errors import ImportFileError, ValueParseError
 from contractgql.importexport.importer import RowWarning, SourceTable
-from contractgql.importexport.tables import Table, TableRow
+from contractgql.importexport.tables import Table, TableRow, write_temp_rows
 from contractgql.importexport.values import parse_date
 
 logger = logging.getLogger(__name__)
@@ -57,6 +66,9 @@ HEADERS = [
 # Maximum length of Contract.name, in characters.
 MAX_NAME_LENGTH = 300
 CONCESSION = "Contrat de concession"
+# Bytes that ijson reads and parses at a time. A JSON error is reported with the
+# byte range of its chunk.
+CHUNK_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,17 +88,28 @@ def is_placeholder_amount(amount: Decimal) -> bool:
 
 
 def read_decp(path: Path) -> SourceTable:
-    """Read a DECP JSON file into a SourceTable with warnings and amendment steps."""
-    records = _load(path)
-    rows: list[TableRow] = []
+    """Read a DECP JSON file into a SourceTable with warnings and amendment steps.
+
+    The rows go to a temporary CSV file, which `Table.close()` deletes. Raises
+    ImportFileError for an unreadable file, invalid JSON or a file without a
+    non-empty `marches` list, before any row can be imported.
+    """
+    prefix = _records_prefix(path)
     warnings: list[RowWarning] = []
     history: dict[int, list[dict[str, Any]]] = {}
-    for number, record in enumerate(records, start=1):
-        reader = _RecordReader(number, record, warnings)
-        cells, steps = reader.read()
-        rows.append(TableRow(number=number, line=number, cells=tuple(cells)))
-        if steps:
-            history[number] = steps
+
+    def table_rows() -> Iterator[TableRow]:
+        for number, value in enumerate(_records(path, prefix), start=1):
+            record = value if isinstance(value, dict) else {}
+            cells, steps = _RecordReader(number, record, warnings).read()
+            if steps:
+                history[number] = steps
+            yield TableRow(number=number, line=number, cells=tuple(cells))
+
+    rows = write_temp_rows(path, table_rows(), prefix="decp")
+    if not len(rows):
+        rows.close()
+        raise _not_decp_error(path)
 
     logger.info(
         "Read %s as DECP: %d records, %d with amendments, %d warnings",
@@ -105,30 +128,141 @@ def read_decp(path: Path) -> SourceTable:
     return SourceTable(table, warnings=warnings, history=history, match_siren=True)
 
 
-def _load(path: Path) -> list[dict[str, Any]]:
+def _records_prefix(path: Path) -> str:
+    """Return the ijson prefix of the records: `marches.item` or the wrapped form.
+
+    Parsing stops at the start of the top-level `marches` value. Without one,
+    the rest of the file is parsed too, so that invalid JSON is reported before
+    the missing list, as for a file that is read whole.
+    """
+    with _open_json(path) as source:
+        events = _checked(
+            path, source, ijson.parse(source, buf_size=CHUNK_BYTES, use_float=False)
+        )
+        kind = _marches_kind(events)
+        if kind == "start_array":
+            return "marches.item"
+        if kind == "start_map":
+            # Some DECP exports wrap the list as {"marches": {"marche": [...]}}.
+            return "marches.marche.item"
+        for _ in events:
+            pass
+    raise _not_decp_error(path)
+
+
+def _marches_kind(events: Iterator[tuple[str, str, Any]]) -> str | None:
+    """Return the event that starts the top-level `marches` value, if there is one."""
+    first = next(events, None)
+    if first is None or first[1] != "start_map":
+        return None
+    for prefix, event, value in events:
+        if prefix == "" and event == "map_key" and value == "marches":
+            return next(events)[1]
+    return None
+
+
+def _records(path: Path, prefix: str) -> Iterator[Any]:
+    """Yield the JSON values under `prefix` one at a time, non-integers as Decimal.
+
+    NOTE: ijson matches dotted prefixes, so a second top-level `marches` key adds
+    its records too, where json.load kept only the last one.
+    """
+    with _open_json(path) as source:
+        values = ijson.items(source, prefix, buf_size=CHUNK_BYTES, use_float=False)
+        yield from _checked(path, source, values)
+
+
+def _checked(path: Path, source: _Utf8Source, values: Iterator[Any]) -> Iterator[Any]:
+    """Yield from `values`, raising ImportFileError for invalid JSON or a read error."""
     try:
-        with path.open("rb") as file:
-            data = json.load(file, parse_float=Decimal)
+        yield from values
     except OSError as exc:
+        raise _unreadable_error(path, exc) from exc
+    except (ijson.JSONError, UnicodeDecodeError) as exc:
         raise ImportFileError(
-            f"Cannot read {path}: {exc.strerror}. Check the path and permissions."
-        ) from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ImportFileError(
-            f"{path.name} is not valid JSON ({exc}). A DECP file is the JSON that "
-            "data.gouv.fr publishes, with a 'marches' list."
+            f"{path.name} is not valid JSON ({_json_error_text(exc, source)}). "
+            "A DECP file is the JSON that data.gouv.fr publishes, with a 'marches' "
+            "list."
         ) from exc
 
-    records = data.get("marches") if isinstance(data, dict) else None
-    if isinstance(records, dict):
-        # Some DECP exports wrap the list as {"marches": {"marche": [...]}}.
-        records = records.get("marche")
-    if not isinstance(records, list) or not records:
-        raise ImportFileError(
-            f"{path.name} has no 'marches' list of contracts, so it is not a DECP "
-            "file. Import a CSV or XLSX register with the register format instead."
-        )
-    return [record if isinstance(record, dict) else {} for record in records]
+
+def _json_error_text(exc: Exception, source: _Utf8Source) -> str:
+    """Describe a parse error by its reason, byte range in the file and context.
+
+    ijson's yajl backend reports a reason, the text around the error and a caret
+    line, but no offset, so the range is that of the chunk being parsed. A UTF-16
+    or UTF-32 file gets no range, because ijson parses its UTF-8 conversion.
+    """
+    if isinstance(exc, UnicodeDecodeError):
+        return f"{exc.reason} in {exc.encoding} text"
+    message = exc.args[0] if exc.args else str(exc)
+    # ijson 3.6's C backend gives the message of invalid UTF-8 as bytes.
+    if isinstance(message, bytes):
+        message = message.decode("utf-8", "replace")
+    lines = str(message).splitlines()
+    parts = [lines[0].rstrip(".") if lines else "invalid JSON"]
+    if source.transcoded is None:
+        parts.append(f"in bytes {source.chunk_start:,} to {source.chunk_end:,}")
+    context = lines[1].strip() if len(lines) > 2 else ""
+    if context:
+        parts.append(f"near: {context}")
+    return ", ".join(parts)
+
+
+class _Utf8Source:
+    """A JSON file read as UTF-8 bytes, with the byte range of the last chunk read.
+
+    ijson's C backend reads UTF-8 only. A UTF-8 byte-order mark is skipped, and a
+    UTF-16 or UTF-32 file (which json.load also accepts) is converted to UTF-8.
+    """
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self.file = file
+        # json.detect_encoding reads the byte-order mark or the zero bytes of
+        # the first 4 bytes, as json.loads does.
+        encoding = json.detect_encoding(file.read(4))
+        file.seek(len(codecs.BOM_UTF8) if encoding == "utf-8-sig" else 0)
+        self.transcoded: codecs.StreamReader | None = None
+        if encoding not in ("utf-8", "utf-8-sig"):
+            self.transcoded = codecs.getreader(encoding)(file)
+        self.chunk_start = self.chunk_end = file.tell()
+
+    def read(self, size: int = -1) -> bytes:
+        if self.transcoded is not None:
+            return self.transcoded.read(size).encode("utf-8")
+        chunk = self.file.read(size)
+        if chunk:
+            self.chunk_start = self.chunk_end
+            self.chunk_end += len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _open_json(path: Path) -> contextlib.closing[_Utf8Source]:
+    try:
+        file = path.open("rb")
+    except OSError as exc:
+        raise _unreadable_error(path, exc) from exc
+    try:
+        return contextlib.closing(_Utf8Source(file))
+    except OSError as exc:
+        file.close()
+        raise _unreadable_error(path, exc) from exc
+
+
+def _unreadable_error(path: Path, exc: OSError) -> ImportFileError:
+    return ImportFileError(
+        f"Cannot read {path}: {exc.strerror}. Check the path and permissions."
+    )
+
+
+def _not_decp_error(path: Path) -> ImportFileError:
+    return ImportFileError(
+        f"{path.name} has no 'marches' list of contracts, so it is not a DECP "
+        "file. Import a CSV or XLSX register with the register format instead."
+    )
 
 
 class _RecordReader:
