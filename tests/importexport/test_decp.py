@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import json
+import tempfile
+import tracemalloc
 import uuid
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from bench.decp_file import decp_record, write_decp
 
 from contractgql.accounts import get_or_create_organization
-from contractgql.importexport.decp import is_placeholder_amount, read_decp
+from contractgql.importexport.decp import CHUNK_BYTES, is_placeholder_amount, read_decp
 from contractgql.importexport.errors import ImportFileError
-from contractgql.importexport.importer import ImportOptions, import_file
+from contractgql.importexport.importer import ImportOptions, ImportProgress, import_file
 from contractgql.models import AuditLog, AuditOutbox, Client, Contract, Organization
 
 ROOT = Path(__file__).resolve().parents[2]
 DECP_SAMPLE = ROOT / "tests/data/fr_decp_sample.json"
 DECP = ImportOptions(file_format="decp")
+NOT_DECP = (
+    "has no 'marches' list of contracts, so it is not a DECP file. Import a CSV or "
+    "XLSX register with the register format instead."
+)
 
 # number: (start, end, amount in cents, client SIRET)
 EXPECTED_CONTRACTS = {
@@ -91,6 +98,15 @@ EXPECTED_CONTRACTS = {
 }
 
 
+@pytest.fixture
+def temp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point tempfile at an empty directory, so that left-over files show."""
+    directory = tmp_path / "temp"
+    directory.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(directory))
+    return directory
+
+
 async def new_organization() -> Organization:
     return await get_or_create_organization(f"DECP {uuid.uuid4().hex[:10]}")
 
@@ -126,7 +142,8 @@ def test_read_decp_rows_and_warnings() -> None:
     source = read_decp(DECP_SAMPLE)
 
     assert len(source.table.rows) == 11
-    first = dict(zip(source.table.headers, source.table.rows[0].cells, strict=True))
+    first_row = next(iter(source.table.rows))
+    first = dict(zip(source.table.headers, first_row.cells, strict=True))
     assert first["number"] == "242010056000732018MC1804600"
     assert first["client"] == "Communauté d'Agglomération du Pays Ajaccien"
     assert first["client_coc_number"] == "24201005600073"
@@ -285,3 +302,202 @@ async def test_decp_matches_siret_before_name(settings) -> None:
     assert not await Client.filter(
         organization_id=organization.id, name="DEPARTEMENT DU GERS"
     ).exists()
+
+
+def test_read_decp_empty_or_missing_list(tmp_path: Path, temp_dir: Path) -> None:
+    for name, data in (
+        ("empty.json", {"marches": []}),
+        ("wrapped_empty.json", {"marches": {"marche": []}}),
+        ("wrapped_other.json", {"marches": {"contrats": [decp_record(1)]}}),
+        ("list.json", [decp_record(1)]),
+    ):
+        path = tmp_path / name
+        path.write_text(json.dumps(data))
+
+        with pytest.raises(ImportFileError) as raised:
+            read_decp(path)
+
+        assert str(raised.value) == f"{name} {NOT_DECP}"
+    assert list(temp_dir.iterdir()) == []
+
+
+def test_read_decp_wrapped_form(tmp_path: Path) -> None:
+    path = tmp_path / "wrapped.json"
+    records = [decp_record(1), "not a record", decp_record(2)]
+    path.write_text(json.dumps({"marches": {"marche": records}}))
+
+    source = read_decp(path)
+
+    rows = list(source.table.rows)
+    source.table.close()
+    assert [row.number for row in rows] == [1, 2, 3]
+    first = dict(zip(source.table.headers, rows[0].cells, strict=True))
+    assert first["number"] == "200000000000012024M00000001"
+    assert first["client_coc_number"] == "20000000000001"
+    assert first["amount"] == "1001.01"
+    assert first["end_date"] == "2025-04-14"
+    # A record that is not an object reads as an empty one.
+    assert rows[1].cells == (
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "EUR",
+        "one_off",
+        "",
+    )
+    assert source.warnings == []
+    assert source.history == {}
+
+
+def test_read_decp_keeps_numbers_exact(tmp_path: Path) -> None:
+    path = tmp_path / "exact.json"
+    path.write_text(
+        '{"marches": [{"montant": 1234567890123.45, "modifications": '
+        '[{"montant": 0.1}, {"montant": 20000000000000000.07}]}]}'
+    )
+
+    source = read_decp(path)
+
+    row = next(iter(source.table.rows))
+    source.table.close()
+    assert row.cells[9] == "20000000000000000.07"
+    assert source.history == {
+        1: [
+            {"amount": Decimal("1234567890123.45"), "end_date": None},
+            {"amount": Decimal("0.1")},
+            {"amount": Decimal("20000000000000000.07")},
+        ]
+    }
+
+
+def test_read_decp_invalid_json_midway(tmp_path: Path, temp_dir: Path) -> None:
+    path = tmp_path / "broken.json"
+    write_decp(path, 2_000)
+    data = path.read_bytes()
+    # Drop the opening quote of record 1,500's contract type.
+    broken = data.index(b'"_type"', data.index(b"2024M00001500") - 100) + 9
+    assert data[broken : broken + 6] == b'"March'
+    path.write_bytes(data[:broken] + data[broken + 1 :])
+    start = broken // CHUNK_BYTES * CHUNK_BYTES
+
+    with pytest.raises(ImportFileError) as raised:
+        read_decp(path)
+
+    assert str(raised.value) == (
+        "broken.json is not valid JSON (lexical error: invalid char in json text, "
+        f"in bytes {start:,} to {start + CHUNK_BYTES:,}, near: "
+        'difications": []}, {"_type": Marché", "uid": "2000000000050). '
+        "A DECP file is the JSON that data.gouv.fr publishes, with a 'marches' list."
+    )
+    assert list(temp_dir.iterdir()) == []
+
+
+def test_read_decp_truncated_file(tmp_path: Path) -> None:
+    path = tmp_path / "truncated.json"
+    write_decp(path, 10)
+    data = path.read_bytes()[:-20]
+    path.write_bytes(data)
+
+    with pytest.raises(ImportFileError) as raised:
+        read_decp(path)
+
+    assert str(raised.value) == (
+        "truncated.json is not valid JSON (parse error: premature EOF, in bytes 0 "
+        f"to {len(data):,}). A DECP file is the JSON that data.gouv.fr publishes, "
+        "with a 'marches' list."
+    )
+
+
+def test_read_decp_byte_order_marks(tmp_path: Path) -> None:
+    text = json.dumps({"marches": [decp_record(7)]}, ensure_ascii=False)
+    for encoding in ("utf-8-sig", "utf-16", "utf-32"):
+        path = tmp_path / f"{encoding}.json"
+        path.write_bytes(text.encode(encoding))
+
+        source = read_decp(path)
+
+        rows = list(source.table.rows)
+        source.table.close()
+        assert len(rows) == 1
+        assert rows[0].cells[1] == "Entretien des espaces verts, lot 7"
+        assert rows[0].cells[9] == "1007.07"
+
+
+def test_read_decp_unreadable_file(tmp_path: Path) -> None:
+    path = tmp_path / "missing.json"
+
+    with pytest.raises(ImportFileError) as raised:
+        read_decp(path)
+
+    assert str(raised.value) == (
+        f"Cannot read {path}: No such file or directory. Check the path and "
+        "permissions."
+    )
+
+
+def traced_peak_of_one_pass(path: Path) -> int:
+    """Return the tracemalloc peak of read_decp and one pass over its rows."""
+    tracemalloc.start()
+    try:
+        source = read_decp(path)
+        count = sum(1 for _ in source.table.rows)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    source.table.close()
+    assert count == len(source.table.rows)
+    return peak
+
+
+def test_read_decp_memory_stays_flat(tmp_path: Path) -> None:
+    small = tmp_path / "small.json"
+    large = tmp_path / "large.json"
+    write_decp(small, 2_000)
+    write_decp(large, 20_000)
+
+    small_peak = traced_peak_of_one_pass(small)
+    large_peak = traced_peak_of_one_pass(large)
+
+    # Records are parsed and written to the temporary file one at a time, so 10
+    # times the records may not double the peak. Measured here: about 0.9 MiB and
+    # 0.8 MiB, but 7.1 MiB and 71 MiB when json.load read the file whole.
+    assert large_peak < 2 * small_peak
+
+
+async def test_decp_temp_file_gone_after_import(
+    settings, tmp_path: Path, temp_dir: Path
+) -> None:
+    organization = await new_organization()
+    path = tmp_path / "decp.json"
+    write_decp(path, 5)
+
+    report = await import_file(path, organization, DECP)
+
+    assert report.count("created") == 5
+    assert list(temp_dir.iterdir()) == []
+
+
+async def test_decp_temp_file_gone_after_failure(
+    settings, tmp_path: Path, temp_dir: Path
+) -> None:
+    organization = await new_organization()
+    path = tmp_path / "decp.json"
+    write_decp(path, 5)
+
+    async def fail(progress: ImportProgress) -> None:
+        raise RuntimeError("progress failed")
+
+    with pytest.raises(RuntimeError, match="progress failed") as raised:
+        await import_file(path, organization, DECP, progress=fail)
+
+    # The traceback still refers to the import's frames and so to its table.
+    assert raised.traceback
+    assert list(temp_dir.iterdir()) == []
+    assert await Contract.filter(organization_id=organization.id).count() == 0
