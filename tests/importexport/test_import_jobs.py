@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.conftest import Api, Tenant, make_tenant
+import pytest
+from tests.conftest import BACKEND, Api, Tenant, make_tenant
 from tests.documents.helpers import post_upload
 
 from contractgql.audit.recorder import record_audit
 from contractgql.config import Settings
 from contractgql.ids import decode_id, encode_id
-from contractgql.importexport import jobs
+from contractgql.importexport import importer, jobs
 from contractgql.importexport.importer import ImportProgress
 from contractgql.models import (
     AuditLog,
@@ -137,6 +140,32 @@ async def test_start_import_runs_job(api: Api, tenant: Tenant) -> None:
     ]
     organization_id = tenant.organization.id
     assert await Contract.filter(organization_id=organization_id).count() == 4
+
+
+async def test_nul_byte_rejects_its_row(api: Api, tenant: Tenant) -> None:
+    content = HEADER.encode() + (
+        b"N-1,Con\x00tract,Client 1,2027-01-01,2027-12-31,10.00,monthly\r\n"
+        b"N-2,Contract 2,Client 2,2027-01-01,2027-12-31,20.00,monthly\r\n"
+    )
+
+    body = await start(api, content)
+    job = await wait_for_job(api, body["data"]["startImport"]["job"]["id"])
+
+    assert job["status"] == "SUCCEEDED"
+    assert job["rowsCreated"] == 1
+    assert job["rowsRejected"] == 1
+    assert job["errors"] == [
+        {
+            "row": 2,
+            "column": "name",
+            "value": "Con\\x00tract",
+            "reason": "The cell contains a NUL character (byte 0), which no text "
+            "field can store. Remove it, or check that the file was saved as text "
+            "(CSV UTF-8).",
+        }
+    ]
+    numbers = Contract.filter(organization_id=tenant.organization.id)
+    assert await numbers.values_list("number", flat=True) == ["N-2"]
 
 
 async def test_import_audited_as_starter(api: Api, tenant: Tenant) -> None:
@@ -440,3 +469,60 @@ async def test_decp_import_job_warnings(api: Api, tenant: Tenant) -> None:
         organization_id=tenant.organization.id, number="211300876000112019MAPA28201801"
     )
     assert contract.amount_minor == 5286600
+
+
+# Seconds the test's other writer holds SQLite's write lock: longer than the busy
+# timeout of 5 s that the import waits, so its first write fails, and short enough
+# that the job's outcome is stored once the lock is gone.
+LOCK_SECONDS = 8
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="only SQLite locks the database")
+async def test_sqlite_lock_fails_job_plainly(
+    settings: Settings, tenant: Tenant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "locked.csv"
+    path.write_bytes(register(2, prefix="L"))
+    job = await jobs.create_job(
+        None, tenant.organization.id, path.name, path, ImportFormat.REGISTER, {}
+    )
+    database = settings.resolved_database_url.removeprefix("sqlite://")
+    locked = threading.Event()
+
+    def hold_lock() -> None:
+        writer = sqlite3.connect(database, timeout=0)
+        try:
+            writer.execute("BEGIN IMMEDIATE")
+            locked.set()
+            time.sleep(LOCK_SECONDS)
+        finally:
+            writer.rollback()
+            writer.close()
+
+    holder = threading.Thread(target=hold_lock)
+    read_table = importer.read_table
+
+    def read_then_lock(*args: Any, **kwargs: Any) -> Any:
+        # The job is claimed by now; another writer takes the lock before the
+        # import writes its first row.
+        holder.start()
+        assert locked.wait(5), "the other writer could not take the lock"
+        return read_table(*args, **kwargs)
+
+    monkeypatch.setattr(importer, "read_table", read_then_lock)
+    try:
+        finished = await jobs.run_job(
+            settings, Policy.load(settings.policy_dir), job.id
+        )
+    finally:
+        holder.join(LOCK_SECONDS + 5)
+
+    assert finished is not None
+    assert finished.status is ImportStatus.FAILED
+    assert finished.failure == (
+        "The SQLite database stayed locked by another writer, such as another "
+        "import or the API server recording audit events, so nothing was imported. "
+        "Run the import again when that write is done, or use PostgreSQL when "
+        "imports run next to other work."
+    )
+    assert await Contract.filter(organization_id=tenant.organization.id).count() == 0

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import threading
 import uuid
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.conftest import BACKEND
 
 from contractgql.accounts import get_or_create_organization
 from contractgql.audit.recorder import record_audit
+from contractgql.importexport import importer, rows
 from contractgql.importexport.errors import ImportFileError
 from contractgql.importexport.importer import (
     CHUNK_ROWS,
@@ -240,3 +243,30 @@ async def test_number_taken_during_first_import(settings, tmp_path: Path) -> Non
     assert raced[0].rows_written == 250
     stored = Contract.filter(organization_id=organization.id)
     assert await stored.values_list("number", flat=True) == ["S-00500"]
+
+
+async def test_file_read_outside_event_loop(
+    settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading a large file must not stop the API process from serving requests."""
+    path = write_register(tmp_path / "register.csv", [register_line(1)])
+    organization = await new_organization()
+    threads: list[int] = []
+
+    def recording(read: Any) -> Any:
+        def read_and_record(*args: Any, **kwargs: Any) -> Any:
+            threads.append(threading.get_ident())
+            return read(*args, **kwargs)
+
+        return read_and_record
+
+    monkeypatch.setattr(importer, "read_table", recording(importer.read_table))
+    monkeypatch.setattr(
+        rows, "detect_decimal_separator", recording(rows.detect_decimal_separator)
+    )
+
+    report = await import_file(path, organization, ImportOptions())
+
+    assert report.count("created") == 1
+    assert len(threads) == 2
+    assert threading.get_ident() not in threads

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from tortoise.context import TortoiseContext
+from tortoise.exceptions import OperationalError
 from tortoise.expressions import F
 
 from contractgql import db
@@ -404,16 +405,28 @@ async def run_job(
     except (PermissionDenied, ValidationError) as error:
         return await _finish(settings, job, ImportStatus.FAILED, failure=str(error))
     except Exception as error:
-        logger.exception("Import job %d failed", job.id)
+        if _is_sqlite_lock(error):
+            logger.warning("Import job %d found the SQLite database locked", job.id)
+            failure = (
+                "The SQLite database stayed locked by another writer, such as "
+                "another import or the API server recording audit events, so "
+                "nothing was imported. Run the import again when that write is "
+                "done, or use PostgreSQL when imports run next to other work."
+            )
+        else:
+            logger.exception("Import job %d failed", job.id)
+            failure = f"The import failed and nothing was imported: {error!r}."
         return await _finish(
-            settings,
-            job,
-            ImportStatus.FAILED,
-            failure=f"The import failed and nothing was imported: {error!r}.",
+            settings, job, ImportStatus.FAILED, progress=last, failure=failure
         )
     if reports is not None:
         reports.append(report)
     return await _finish(settings, job, ImportStatus.SUCCEEDED, report=report)
+
+
+def _is_sqlite_lock(error: Exception) -> bool:
+    """Return whether SQLite gave up waiting for another writer's lock."""
+    return isinstance(error, OperationalError) and "database is locked" in str(error)
 
 
 async def _claim(job_id: int) -> ImportJob | None:
@@ -469,14 +482,31 @@ async def _finish(
 ) -> ImportJob:
     job.status = status
     job.finished_at = datetime.now(UTC)
-    job.failure = failure  # type: ignore[assignment]
+    job.failure = _storable(failure)  # type: ignore[assignment]
     job.cancel_requested = status is ImportStatus.CANCELLED or job.cancel_requested
     if report is not None:
         _store_report(job, report)
     elif progress is not None:
         job.total_rows = progress.total_rows
         job.rows_read = progress.rows_read
-    await job.save()
+    try:
+        await job.save()
+    except Exception as error:
+        # The import itself is over, committed or rolled back, and a job left
+        # running would never finish, so the outcome is stored on a second try.
+        if _is_sqlite_lock(error):
+            # Another writer still holds SQLite's lock: wait for it once more.
+            logger.warning("Import job %d: database locked, storing again", job.id)
+        else:
+            logger.exception("Import job %d: its report could not be stored", job.id)
+            job.errors = []
+            job.warnings = []
+            job.failure = _storable(
+                f"{failure + ' ' if failure else ''}The import finished, but its "
+                "list of errors and warnings could not be stored "
+                f"({type(error).__name__})."
+            )
+        await job.save()
     board.forget(job.id)
     _delete_stored_file(settings, job)
     logger.info(
@@ -503,17 +533,22 @@ def _store_report(job: ImportJob, report: ImportReport) -> None:
     job.errors = [
         {
             "row": error.row,
-            "column": error.column,
-            "value": error.value,
-            "reason": error.reason,
+            "column": _storable(error.column),
+            "value": _storable(error.value),
+            "reason": _storable(error.reason),
         }
         for error in report.errors[:MAX_STORED_ERRORS]
     ]
-    job.warnings = [asdict(warning) for warning in report.warnings[:MAX_STORED_ERRORS]]
+    job.warnings = [
+        {key: _storable(value) for key, value in asdict(warning).items()}
+        for warning in report.warnings[:MAX_STORED_ERRORS]
+    ]
     if report.unmapped_contract_types:
-        listed = ", ".join(
-            f"{name!r} ({count})"
-            for name, count in report.unmapped_contract_types.most_common(20)
+        listed = _storable(
+            ", ".join(
+                f"{name!r} ({count})"
+                for name, count in report.unmapped_contract_types.most_common(20)
+            )
         )
         job.warnings.append(
             {
@@ -524,6 +559,17 @@ def _store_report(job: ImportJob, report: ImportReport) -> None:
                 "them, or import with createTypes, to set them.",
             }
         )
+
+
+def _storable(value: Any) -> Any:
+    """Return a text with each NUL character written as \\x00, which jsonb rejects.
+
+    Rejected cells can contain one, and a job whose errors cannot be stored would
+    stay running for good.
+    """
+    if isinstance(value, str) and "\x00" in value:
+        return value.replace("\x00", "\\x00")
+    return value
 
 
 def _delete_stored_file(settings: Settings, job: ImportJob) -> None:

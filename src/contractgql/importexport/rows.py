@@ -337,6 +337,8 @@ def _parse_row(
         indices = _field_indices(mapping)
     cells = _CellReader(table_row, mapping, indices)
     _check_extra_cells(cells, len(mapping.headers))
+    if any("\x00" in cell for cell in table_row.cells) and _reject_nul_cells(cells):
+        return None, cells.sorted_errors()
 
     number = cells.text("number")
     name = cells.text("name") or number
@@ -375,6 +377,27 @@ def _parse_row(
     if cells.errors:
         return None, cells.sorted_errors()
     return parsed, []
+
+
+def _reject_nul_cells(cells: _CellReader) -> bool:
+    """Add an error per mapped cell containing a NUL character, returning if any did.
+
+    No text column of PostgreSQL can store one, and a text file rarely contains
+    one unless it was saved in another encoding or is not text at all.
+    """
+    found = False
+    for field_name in cells.indices:
+        value = cells.raw(field_name)
+        if "\x00" in value:
+            found = True
+            cells.add_error(
+                field_name,
+                value.replace("\x00", "\\x00"),
+                "The cell contains a NUL character (byte 0), which no text field "
+                "can store. Remove it, or check that the file was saved as text "
+                "(CSV UTF-8).",
+            )
+    return found
 
 
 def _check_extra_cells(cells: _CellReader, header_count: int) -> None:
