@@ -371,3 +371,17 @@ def test_uk_register_table() -> None:
     assert list(table.rows)[1].number == 3
     # The description of row 2 spans lines 2 to 4.
     assert list(table.rows)[1].line == 5
+
+
+def test_xlsx_name_without_workbook_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "register.xlsx"
+    path.write_bytes(bytes(range(256)) * 4)
+
+    with pytest.raises(ImportFileError) as raised:
+        read_table(path)
+
+    assert str(raised.value) == (
+        "register.xlsx is named as an XLSX workbook but is not one: an XLSX file is "
+        "a ZIP archive, and this file does not start like one. Open it in a "
+        "spreadsheet program and save it again as .xlsx or CSV."
+    )

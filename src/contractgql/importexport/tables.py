@@ -134,6 +134,12 @@ def read_table(
             f"{path.name} is a legacy Excel .xls file, which cannot be read. "
             "Save it as .xlsx or CSV and import that file."
         )
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        raise ImportFileError(
+            f"{path.name} is named as an XLSX workbook but is not one: an XLSX file "
+            "is a ZIP archive, and this file does not start like one. Open it in a "
+            "spreadsheet program and save it again as .xlsx or CSV."
+        )
     if sheet is not None:
         raise ImportFileError(
             f"{path.name} is a CSV file, so it has no sheet {sheet!r}. "
