@@ -359,3 +359,43 @@ def test_clean_text_keeps_newlines() -> None:
     cleaned = clean_text(text, keep_newlines=True)
 
     assert cleaned == "First line\n\nSecond line & more\nThird"
+
+
+@pytest.mark.parametrize(
+    ("text", "separator", "expected"),
+    [
+        # The common forms, which a known decimal separator lets skip the
+        # general parse, and forms next to them that the general parse reads.
+        ("€ 1.234,56", ",", (Decimal("1234.56"), "EUR")),
+        ("€1.234,50", ",", (Decimal("1234.5"), "EUR")),
+        ("EUR 45.000", ",", (Decimal("45000"), "EUR")),
+        ("1,234", ",", (Decimal("1.234"), None)),
+        ("1,234", ".", (Decimal("1234"), None)),
+        ("1.234.567,8", ",", (Decimal("1234567.8"), None)),
+        ("1,234,567.80", ".", (Decimal("1234567.8"), None)),
+        ("0,00", ",", (Decimal("0"), None)),
+        ("0123", ",", (Decimal("123"), None)),
+        ("1.234,56 €", ",", (Decimal("1234.56"), "EUR")),
+        ("eur 12,5", ",", (Decimal("12.5"), "EUR")),
+        ("-12,50", ",", (Decimal("-12.5"), None)),
+        (" 1.234,56 ", ",", (Decimal("1234.56"), None)),
+    ],
+)
+def test_amount_with_known_separator(
+    text: str, separator: str, expected: tuple[Decimal, str | None]
+) -> None:
+    amount, currency = parse_amount_with_currency(text, decimal_separator=separator)
+
+    assert (amount, currency) == expected
+    assert str(amount) == str(expected[0])
+
+
+@pytest.mark.parametrize(
+    ("text", "separator"),
+    [("12.34", ","), ("12,34", "."), ("1.2345,6", ","), ("€ 1.234,56 USD", ",")],
+)
+def test_amount_with_known_separator_rejected(text: str, separator: str) -> None:
+    with pytest.raises(ValueParseError) as caught:
+        parse_amount_with_currency(text, decimal_separator=separator)
+
+    assert repr(text) in caught.value.reason
