@@ -385,3 +385,36 @@ def test_xlsx_name_without_workbook_rejected(tmp_path: Path) -> None:
         "a ZIP archive, and this file does not start like one. Open it in a "
         "spreadsheet program and save it again as .xlsx or CSV."
     )
+
+
+def test_csv_rows_counted_by_first_pass(tmp_path: Path) -> None:
+    text = "number,name,client\n1,Alpha,Acme\n\n2,Beta,Acme\n3,Gamma,Acme\n"
+    path = write_bytes(tmp_path, "count.csv", text.encode())
+    table = read_table(path, count_rows=False)
+
+    assert table.rows.count is None  # type: ignore[attr-defined]
+    numbers = [row.cells[0] for row in table.rows]
+
+    assert numbers == ["1", "2", "3"]
+    assert table.rows.count == 3  # type: ignore[attr-defined]
+    assert len(table.rows) == 3
+
+
+def test_csv_rows_counted_by_len(tmp_path: Path) -> None:
+    text = "number,name,client\n1,Alpha,Acme\n2,Beta,Acme\n"
+    path = write_bytes(tmp_path, "count.csv", text.encode())
+
+    assert len(read_table(path, count_rows=False).rows) == 2
+
+
+def test_unterminated_quote_rejected_by_first_pass(tmp_path: Path) -> None:
+    # Beyond the rows that reading the header parses.
+    good = "".join(f"{n},Name {n},Acme\n" for n in range(1, 41))
+    text = f'number,name,client\n{good}41,"Alpha,Acme\n42,Beta,Acme\n'
+    path = write_bytes(tmp_path, "broken.csv", text.encode())
+    table = read_table(path, count_rows=False)
+
+    with pytest.raises(ImportFileError) as caught:
+        list(table.rows)
+
+    assert "broken.csv line" in str(caught.value)

@@ -78,6 +78,8 @@ def validate_currency(code: str) -> str:
     return code
 
 
+# Imports and reports convert amounts of a few currencies many times.
+@functools.lru_cache(maxsize=256)
 def minor_unit_exponent(currency: str) -> int:
     """Return the number of decimal places of `currency` (2 for EUR, 0 for JPY)."""
     return int(get_currency_precision(validate_currency(currency)))

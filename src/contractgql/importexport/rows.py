@@ -69,9 +69,14 @@ class RowError:
     number: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each of its many attributes through
+# object.__setattr__, which made creating one cost as much as parsing its row.
+@dataclass(slots=True)
 class ParsedRow:
-    """The contract values of one valid row, one attribute per canonical field."""
+    """The contract values of one valid row, one attribute per canonical field.
+
+    Treat it as read-only: duplicates are detected from the values it was built with.
+    """
 
     row: int
     line: int
@@ -337,7 +342,7 @@ def _parse_row(
         indices = _field_indices(mapping)
     cells = _CellReader(table_row, mapping, indices)
     _check_extra_cells(cells, len(mapping.headers))
-    if any("\x00" in cell for cell in table_row.cells) and _reject_nul_cells(cells):
+    if "\x00" in "".join(table_row.cells) and _reject_nul_cells(cells):
         return None, cells.sorted_errors()
 
     number = cells.text("number")
@@ -401,6 +406,8 @@ def _reject_nul_cells(cells: _CellReader) -> bool:
 
 
 def _check_extra_cells(cells: _CellReader, header_count: int) -> None:
+    if len(cells.table_row.cells) <= header_count:
+        return
     extra = [cell for cell in cells.table_row.cells[header_count:] if cell.strip()]
     if extra:
         cells.add_error(

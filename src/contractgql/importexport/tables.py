@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, NamedTuple, Protocol, TextIO
 
 import openpyxl
 from openpyxl.utils.exceptions import InvalidFileException
@@ -60,9 +60,11 @@ _EXCEL_LEAP_BUG_SERIAL = 60
 _EXCEL_MAX_SERIAL = (date(9999, 12, 31) - _EXCEL_EPOCH).days
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, because a frozen dataclass takes twice as long to create, and an
+# import creates one per row and pass.
+@dataclass(slots=True)
 class TableRow:
-    """One data row: its cells as text and where it is in the file."""
+    """One data row: its cells as text and where it is in the file. Read-only."""
 
     # Spreadsheet row number; for CSV the 1-based record index.
     number: int
@@ -104,8 +106,7 @@ class Table:
             self.rows.close()
 
 
-@dataclass(frozen=True, slots=True)
-class _RawRow:
+class _RawRow(NamedTuple):
     number: int
     line: int
     cells: list[str]
@@ -116,6 +117,7 @@ def read_table(
     sheet: str | None = None,
     *,
     mapped_headers: Iterable[str] = (),
+    count_rows: bool = True,
 ) -> Table:
     """Read a CSV or XLSX file into a Table, detecting the header row.
 
@@ -123,6 +125,10 @@ def read_table(
     `mapped_headers` are the source headers of an explicit column mapping, and they
     count as known columns when the header row is searched. Raises ImportFileError
     for an unreadable or empty file or one without a recognisable header row.
+
+    A CSV file is read once more to count its rows, which also raises its quoting
+    errors. With `count_rows` false, the first pass over the rows or `len()` of
+    them counts instead, and raises those errors then.
     """
     head = _read_head(path)
     known = frozenset(normalize_header(header) for header in mapped_headers)
@@ -145,7 +151,7 @@ def read_table(
             f"{path.name} is a CSV file, so it has no sheet {sheet!r}. "
             "Leave out the sheet name or import an XLSX file."
         )
-    return _read_csv(path, head, known)
+    return _read_csv(path, head, known, count_rows)
 
 
 def excel_serial_to_date(serial: float | Decimal) -> date:
@@ -201,12 +207,18 @@ class CsvRows:
     """The non-blank data rows of a CSV file below its header, read from disk.
 
     Each iteration opens the file and parses it again, so a pass over a large
-    file holds one row at a time. `len()` is the count taken when the file was
-    read, and the file must not change between passes.
+    file holds one row at a time. The first complete pass counts the rows, and
+    `len()` makes that pass when none was made yet. The file must not change
+    between passes.
     """
 
     def __init__(
-        self, path: Path, encoding: str, delimiter: str, header_record: int, count: int
+        self,
+        path: Path,
+        encoding: str,
+        delimiter: str,
+        header_record: int,
+        count: int | None = None,
     ) -> None:
         self.path = path
         self.encoding = encoding
@@ -216,22 +228,24 @@ class CsvRows:
         self.count = count
 
     def __len__(self) -> int:
+        if self.count is None:
+            self.count = sum(1 for _ in self)
         return self.count
 
     def __iter__(self) -> Iterator[TableRow]:
+        count = 0
         with _open_text(self.path, self.encoding) as text:
-            for raw in _csv_rows(self.path, text, self.delimiter):
-                if raw.number <= self.header_record:
-                    continue
-                if any(cell.strip() for cell in raw.cells):
-                    yield TableRow(
-                        number=raw.number,
-                        line=raw.line,
-                        cells=_trim_trailing_blanks(raw.cells),
-                    )
+            for number, line, cells in _csv_rows(self.path, text, self.delimiter):
+                # Joining first tests all cells for blanks in one call.
+                if number > self.header_record and "".join(cells).strip():
+                    count += 1
+                    yield TableRow(number, line, _trim_trailing_blanks(cells))
+        self.count = count
 
 
-def _read_csv(path: Path, head: bytes, known: frozenset[str]) -> Table:
+def _read_csv(
+    path: Path, head: bytes, known: frozenset[str], count_rows: bool = True
+) -> Table:
     encoding = _detect_encoding(path, head)
     delimiter = _choose_delimiter(path, encoding, known)
     logger.info(
@@ -246,10 +260,12 @@ def _read_csv(path: Path, head: bytes, known: frozenset[str]) -> Table:
     if header_index is None:
         raise _no_header_error(path)
     header = records[header_index]
-    rows = CsvRows(path, encoding, delimiter, header.number, 0)
-    # This pass also raises any quoting error before the import starts.
-    rows.count = sum(1 for _ in rows)
-    logger.info("%s: header on row %d, %d data rows", path, header.number, rows.count)
+    rows = CsvRows(path, encoding, delimiter, header.number)
+    if count_rows:
+        # This pass also raises any quoting error before the import starts.
+        logger.info(
+            "%s: header on row %d, %d data rows", path, header.number, len(rows)
+        )
     return Table(
         path=path,
         headers=_clean_headers(header.cells),
@@ -396,20 +412,16 @@ def _csv_rows(path: Path, text: TextIO, delimiter: str) -> Iterator[_RawRow]:
     reader = csv.reader(text, delimiter=delimiter, strict=True)
     next_line = 1
     number = 0
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise ImportFileError(
-                f"{path.name} line {reader.line_num}: invalid CSV ({exc}). Check the "
-                "quotes around that line, or export the file again as CSV."
-            ) from exc
-
-        number += 1
-        yield _RawRow(number=number, line=next_line, cells=cells)
-        next_line = reader.line_num + 1
+    try:
+        for cells in reader:
+            number += 1
+            yield _RawRow(number, next_line, cells)
+            next_line = reader.line_num + 1
+    except csv.Error as exc:
+        raise ImportFileError(
+            f"{path.name} line {reader.line_num}: invalid CSV ({exc}). Check the "
+            "quotes around that line, or export the file again as CSV."
+        ) from exc
 
 
 # --- XLSX ------------------------------------------------------------------------
@@ -642,6 +654,8 @@ def _clean_headers(cells: list[str]) -> list[str]:
 
 
 def _trim_trailing_blanks(cells: list[str]) -> tuple[str, ...]:
+    if cells and cells[-1] and not cells[-1].isspace():
+        return tuple(cells)
     end = len(cells)
     while end > 0 and not cells[end - 1].strip():
         end -= 1
