@@ -7,13 +7,19 @@ import signal
 import subprocess
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
+import orjson
 import pytest
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
-from contractgql.audit.outbox import creation_batch
+from contractgql.audit.outbox import (
+    creation_batch,
+    creation_batch_json,
+    snapshot_of_columns,
+)
 from contractgql.audit.recorder import (
     GENESIS_HASH,
     ChainEnd,
@@ -24,7 +30,18 @@ from contractgql.audit.recorder import (
     verify_chain,
 )
 from contractgql.config import Settings
-from contractgql.models import AuditChainHead, AuditLog, AuditOutbox, Organization
+from contractgql.domain.dates import PeriodUnit
+from contractgql.domain.money import PaymentFrequency
+from contractgql.ids import encode_id
+from contractgql.models import (
+    AuditChainHead,
+    AuditLog,
+    AuditOutbox,
+    Client,
+    Contract,
+    Organization,
+)
+from contractgql.models.contracts import ContractStage, Sensitivity
 from tests.jobs.conftest import CONTRACTGQL, process_env
 
 # Seconds a recorder process may take before the test gives up on it.
@@ -527,3 +544,55 @@ def test_anchors_file_in_a_missing_folder_rejected(scratch: Settings, tmp_path) 
     assert result.returncode == 2
     assert f"cannot append to the anchors file {path}" in result.stderr
     assert "intact" not in result.stdout
+
+
+async def test_batch_json_decodes_to_the_snapshots(scratch: Settings) -> None:
+    """The JSON text that bulk imports write equals a batch of snapshot() values."""
+    signed = {
+        "name": "Onderhoud",
+        "number": "C-1",
+        "client_id": 5,
+        "owner_id": 9,
+        "stage": ContractStage.SIGNED,
+        "sensitivity": Sensitivity.NORMAL,
+        "start_date": date(2028, 2, 29),
+        "end_date": date(2029, 2, 28),
+        "notice_deadline": date(2028, 11, 28),
+        "payment_frequency": PaymentFrequency.QUARTERLY,
+        "auto_renewal": True,
+        "currency": "JPY",
+        "amount_minor": 1000,
+        "vat_rate_bp": 2100,
+        "notice_count": 3,
+        "notice_unit": PeriodUnit.MONTHS,
+        "custom_fields": {"cost_centre": "R&D", "budget": Decimal("12.50")},
+        "archived_at": datetime(2029, 3, 1, 12, 30, tzinfo=UTC),
+    }
+    # Missing columns count as None.
+    draft = {"name": "Leeg", "client_id": 6, "stage": ContractStage.DRAFT}
+    records = [
+        (21, signed, {"tags": [encode_id("Tag", 3), encode_id("Tag", 4)]}),
+        (22, draft, {}),
+    ]
+
+    text = creation_batch_json(Contract, records)
+
+    expected = creation_batch(
+        [
+            (pk, snapshot_of_columns(Contract, columns, **extra))
+            for pk, columns, extra in records
+        ]
+    )
+    assert orjson.loads(text) == expected
+    fields, first = expected["batch"]["fields"], expected["batch"]["records"][0]
+    record = dict(zip(fields, first[1:], strict=True))
+    assert record["amount"] == "1000"
+    assert record["startDate"] == "2028-02-29"
+    assert record["archivedAt"] == "2029-03-01T12:30:00+00:00"
+    assert record["customFields"] == {"cost_centre": "R&D", "budget": "12.50"}
+
+    client = {"name": "Acme BV", "coc_number": "12345678", "addresses": []}
+    text = creation_batch_json(Client, [(31, client, {})])
+    assert orjson.loads(text) == creation_batch(
+        [(31, snapshot_of_columns(Client, client))]
+    )

@@ -12,7 +12,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from contractgql.audit import record_change, snapshot
-from contractgql.audit.outbox import snapshot_of_columns
+from contractgql.audit.outbox import creation_batch_json, snapshot_of_columns
 from contractgql.domain.dates import Period, notice_deadline
 from contractgql.domain.money import (
     MoneyError,
@@ -158,6 +158,20 @@ def creation_snapshot_of_columns(
 ) -> dict[str, Any]:
     """Return creation_snapshot() of a contract inserted with these column values."""
     return snapshot_of_columns(Contract, columns, **_given_links(values))
+
+
+def creation_batch_of_contracts(
+    contracts: list[tuple[int, dict[str, Any], dict[str, Any]]],
+) -> str:
+    """Return the JSON text of the changes of one batch event creating contracts.
+
+    Each contract is (id, column values, input values), and each record of the
+    batch holds the values of creation_snapshot_of_columns() of that contract.
+    """
+    return creation_batch_json(
+        Contract,
+        [(pk, columns, _given_links(values)) for pk, columns, values in contracts],
+    )
 
 
 async def update_contract(
