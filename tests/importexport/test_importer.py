@@ -178,6 +178,55 @@ async def test_bad_rows_reported_good_rows_kept(settings, tmp_path: Path) -> Non
     )
 
 
+async def test_client_values_too_long_rejected(settings, tmp_path: Path) -> None:
+    organization = await new_organization()
+    long_name = "Acme " * 61
+    path = tmp_path / "register.csv"
+    path.write_text(
+        "Contractnummer;Naam;Klant;KvK;Begindatum\n"
+        f"C-1;Onderhoud;{long_name};;01-01-2026\n"
+        f"C-2;Licentie;Beta BV;{'1' * 41};01-01-2026\n"
+        "C-3;Hosting;Gamma BV;12345678;01-01-2026\n",
+        encoding="utf-8",
+    )
+
+    report = await import_file(path, organization, ImportOptions())
+
+    assert [(o.row, o.outcome) for o in report.outcomes] == [
+        (2, "rejected"),
+        (3, "rejected"),
+        (4, "created"),
+    ]
+    assert [(e.row, e.column, e.reason) for e in report.errors] == [
+        (
+            2,
+            "Klant",
+            "The client's name has 304 characters, more than the 300 it can "
+            "have: shorten it.",
+        ),
+        (
+            3,
+            "KvK",
+            "The client's chamber of commerce number has 41 characters, more "
+            "than the 40 it can have: shorten it.",
+        ),
+    ]
+    assert report.created_clients == 1
+    clients = Client.filter(organization_id=organization.id)
+    assert await clients.values_list("name", flat=True) == ["Gamma BV"]
+
+    # A stored contract whose row names a new client goes through the services.
+    path.write_text(
+        f"Contractnummer;Naam;Klant;Begindatum\nC-3;Hosting;{long_name};01-01-2026\n",
+        encoding="utf-8",
+    )
+    again = await import_file(path, organization, ImportOptions())
+
+    assert [(o.row, o.outcome) for o in again.outcomes] == [(2, "rejected")]
+    assert again.errors[0].column == "Klant"
+    assert await clients.count() == 1
+
+
 async def test_strict_import_writes_nothing_on_error(settings, tmp_path: Path) -> None:
     organization = await new_organization()
     path = tmp_path / "register.csv"

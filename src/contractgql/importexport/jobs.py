@@ -482,7 +482,7 @@ async def _finish(
 ) -> ImportJob:
     job.status = status
     job.finished_at = datetime.now(UTC)
-    job.failure = _storable(failure)  # type: ignore[assignment]
+    job.failure = _storable(failure)
     job.cancel_requested = status is ImportStatus.CANCELLED or job.cancel_requested
     if report is not None:
         _store_report(job, report)
