@@ -345,9 +345,13 @@ def _parse_row(
     if "\x00" in "".join(table_row.cells) and _reject_nul_cells(cells):
         return None, cells.sorted_errors()
 
-    number = cells.text("number")
-    name = cells.text("name") or number
-    client = cells.text("client")
+    # Files map a few of the fields, and testing for a field costs less than the
+    # call that finds it unmapped, so the unmapped ones are skipped here.
+    mapped = indices.__contains__
+    text, parse = cells.text, cells.parse
+    number = text("number") if mapped("number") else None
+    name = (text("name") if mapped("name") else None) or number
+    client = text("client") if mapped("client") else None
     amount, currency = _read_amount(cells, decimal_separator)
     # Empty name and client only stand in until the row is rejected below.
     parsed = ParsedRow(
@@ -356,24 +360,48 @@ def _parse_row(
         number=number,
         name=name or "",
         client=client or "",
-        client_coc_number=cells.text("client_coc_number"),
-        client_vat_number=cells.text("client_vat_number"),
-        contract_type=cells.text("contract_type"),
-        status=cells.text("status"),
-        start_date=cells.parse("start_date", _cached_date),
-        end_date=cells.parse("end_date", _cached_date),
-        signed_date=cells.parse("signed_date", _cached_date),
+        client_coc_number=(
+            text("client_coc_number") if mapped("client_coc_number") else None
+        ),
+        client_vat_number=(
+            text("client_vat_number") if mapped("client_vat_number") else None
+        ),
+        contract_type=text("contract_type") if mapped("contract_type") else None,
+        status=text("status") if mapped("status") else None,
+        start_date=(
+            parse("start_date", _cached_date) if mapped("start_date") else None
+        ),
+        end_date=parse("end_date", _cached_date) if mapped("end_date") else None,
+        signed_date=(
+            parse("signed_date", _cached_date) if mapped("signed_date") else None
+        ),
         amount=amount,
         currency=currency,
-        vat_rate=cells.parse("vat_rate", _cached_percentage),
-        payment_frequency=cells.parse("payment_frequency", _cached_frequency),
-        auto_renewal=cells.parse("auto_renewal", _cached_bool),
-        notice_period=cells.parse("notice_period", _cached_period),
-        renewal_term=cells.parse("renewal_term", _cached_period),
-        indexation=cells.parse("indexation", _cached_percentage),
-        description=cells.text("description", keep_newlines=True),
-        owner_email=cells.text("owner_email"),
-        tags=_split_tags(cells.raw("tags")),
+        vat_rate=(
+            parse("vat_rate", _cached_percentage) if mapped("vat_rate") else None
+        ),
+        payment_frequency=(
+            parse("payment_frequency", _cached_frequency)
+            if mapped("payment_frequency")
+            else None
+        ),
+        auto_renewal=(
+            parse("auto_renewal", _cached_bool) if mapped("auto_renewal") else None
+        ),
+        notice_period=(
+            parse("notice_period", _cached_period) if mapped("notice_period") else None
+        ),
+        renewal_term=(
+            parse("renewal_term", _cached_period) if mapped("renewal_term") else None
+        ),
+        indexation=(
+            parse("indexation", _cached_percentage) if mapped("indexation") else None
+        ),
+        description=(
+            text("description", keep_newlines=True) if mapped("description") else None
+        ),
+        owner_email=text("owner_email") if mapped("owner_email") else None,
+        tags=_split_tags(cells.raw("tags")) if mapped("tags") else [],
     )
 
     _check_required(cells, name, client)
@@ -423,12 +451,7 @@ def _read_amount(
     cells: _CellReader, decimal_separator: str | None
 ) -> tuple[Decimal | None, str | None]:
     """Return the amount and the currency from the currency column or amount cell."""
-    amount_and_currency = cells.parse(
-        "amount",
-        functools.partial(
-            parse_amount_with_currency, decimal_separator=decimal_separator
-        ),
-    )
+    amount_and_currency = cells.parse("amount", _amount_parser(decimal_separator))
     amount, amount_currency = amount_and_currency or (None, None)
     currency = cells.parse("currency", _cached_currency)
 
@@ -447,6 +470,15 @@ def _read_amount(
             f"{currency}; make them agree.",
         )
     return amount, currency or amount_currency
+
+
+@functools.cache
+def _amount_parser(
+    decimal_separator: str | None,
+) -> Callable[[str], tuple[Decimal, str | None]]:
+    return functools.partial(
+        parse_amount_with_currency, decimal_separator=decimal_separator
+    )
 
 
 def _check_required(cells: _CellReader, name: str | None, client: str | None) -> None:
