@@ -1,13 +1,15 @@
 """Measure how fast `contractgql import` writes a large CSV register, and its memory.
 
-    .venv/bin/python -m bench.imports [--rows 10000,100000] [--postgres URL]
+    .venv/bin/python -m bench.imports [--rows 10000,100000] [--clients 1000]
+        [--postgres URL]
 
 The run creates its own PostgreSQL database on the server of --postgres
 (default postgres://postgres@127.0.0.1:5432/test), migrates it, and drops it at
 the end. For each row count it writes a CSV register of that many contracts of
-1,000 clients, with European amounts and Dutch notice periods. A child process
-of its own imports each file, so that the peak memory of one import (the
-process's maximum resident set size) is measured alone. Rows per second run
+--clients clients (1,000 unless given), with European amounts and Dutch notice
+periods. Each import creates its clients, so more clients measure that part. A
+child process of its own imports each file, so that the peak memory of one
+import (the process's maximum resident set size) is measured alone. Rows per second run
 from the start of `import_file` to its commit, file reading and parsing
 included. The child checks that every row was created.
 
@@ -35,19 +37,19 @@ if __package__ in (None, ""):
 import asyncpg  # type: ignore[import-untyped]
 
 TARGET_ROWS_PER_SECOND = 20_000
-CLIENTS = 1000
+DEFAULT_CLIENTS = 1000
 HEADER = (
     "Contract number;Name;Client;Client CoC number;Start date;End date;Amount;"
     "Payment frequency;Auto renewal;Notice period\n"
 )
 
 
-def write_register(path: Path, rows: int) -> None:
+def write_register(path: Path, rows: int, clients: int = DEFAULT_CLIENTS) -> None:
     """Write a semicolon register of `rows` contracts, streamed to disk."""
     with path.open("w", encoding="utf-8") as output:
         output.write(HEADER)
         for index in range(1, rows + 1):
-            client = index % CLIENTS
+            client = index % clients
             # Whole euros from 1 to 90,000 in Dutch notation, such as "€ 12.345,56".
             euros = f"{index % 90_000 + 1:,}".replace(",", ".")
             output.write(
@@ -109,6 +111,7 @@ async def admin(url: str, statement: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="10000,100000")
+    parser.add_argument("--clients", type=int, default=DEFAULT_CLIENTS)
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432/test")
     parser.add_argument(
         "--child",
@@ -118,6 +121,8 @@ def main() -> int:
         "benchmark starts itself with it for each row count.",
     )
     args = parser.parse_args()
+    if args.clients < 1:
+        parser.error(f"--clients must be 1 or more, not {args.clients}")
 
     if args.child:
         url = os.environ["CONTRACTGQL_BENCH_DATABASE_URL"]
@@ -145,7 +150,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as directory:
             for rows in (int(part) for part in args.rows.split(",")):
                 path = Path(directory) / f"register-{rows}.csv"
-                write_register(path, rows)
+                write_register(path, rows, args.clients)
                 figures = run_child(path, database_url, rows)
                 ok = figures["created"] == rows and figures["rejected"] == 0
                 failed = failed or not ok
