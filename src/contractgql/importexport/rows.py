@@ -70,7 +70,7 @@ class RowError:
 
 
 # Not frozen: a frozen dataclass sets each of its many attributes through
-# object.__setattr__, which made creating one cost as much as parsing its row.
+# object.__setattr__, which took a large share of the time of parsing its row.
 @dataclass(slots=True)
 class ParsedRow:
     """The contract values of one valid row, one attribute per canonical field.

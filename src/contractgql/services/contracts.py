@@ -166,7 +166,7 @@ def creation_batch_of_contracts(
     """Return the JSON text of the changes of one batch event creating contracts.
 
     Each contract is (id, column values, input values), and each record of the
-    batch holds the values of creation_snapshot_of_columns() of that contract.
+    batch contains the values of creation_snapshot_of_columns() of that contract.
     """
     return creation_batch_json(
         Contract,
