@@ -5,7 +5,7 @@ import openpyxl  # type: ignore[import-untyped]
 import pytest
 
 from contractgql.importexport.errors import ImportFileError
-from contractgql.importexport.tables import TableRow, read_table
+from contractgql.importexport.tables import TableRow, column_cells, read_table
 
 ACT_REGISTER = (
     Path(__file__).resolve().parents[2]
@@ -418,3 +418,12 @@ def test_unterminated_quote_rejected_by_first_pass(tmp_path: Path) -> None:
         list(table.rows)
 
     assert "broken.csv line" in str(caught.value)
+
+
+def test_csv_column_cells_and_count(tmp_path: Path) -> None:
+    text = "number,name,client\n1,Alpha,Acme\n\n2\n3,Gamma,Beta\n"
+    path = write_bytes(tmp_path, "column.csv", text.encode())
+    table = read_table(path, count_rows=False)
+
+    assert list(column_cells(table.rows, 2)) == ["Acme", "Beta"]
+    assert table.rows.count == 3  # type: ignore[attr-defined]

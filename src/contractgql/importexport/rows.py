@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from contractgql.importexport.columns import CANONICAL_FIELDS, ColumnMapping
 from contractgql.importexport.errors import ValueParseError
-from contractgql.importexport.tables import Table, TableRow
+from contractgql.importexport.tables import Table, TableRow, column_cells
 from contractgql.importexport.values import (
     clean_text,
     detect_decimal_separator,
@@ -169,11 +169,7 @@ class RowParser:
         self.decimal_separator = (
             None
             if amount_index is None
-            else detect_decimal_separator(
-                row.cells[amount_index]
-                for row in table.rows
-                if amount_index < len(row.cells)
-            )
+            else detect_decimal_separator(column_cells(table.rows, amount_index))
         )
         # Contract number to the row that first had it and a 64-bit hash of that
         # row's values, packed into one int: about 120 bytes per number.
