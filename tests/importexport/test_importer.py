@@ -227,6 +227,54 @@ async def test_client_values_too_long_rejected(settings, tmp_path: Path) -> None
     assert await clients.count() == 1
 
 
+async def test_long_tags_and_types_rejected(settings, tmp_path: Path) -> None:
+    organization = await new_organization()
+    long_tag, long_type = "T" * 101, "C" * 101
+    path = tmp_path / "register.csv"
+    path.write_text(
+        "Contract number,Title,Client,KvK,Start date,Contract type,Tags\n"
+        f"E-1,t,Edge A,,2026-01-01,,{long_tag}\n"
+        f"E-2,t,Edge B,,2026-01-01,{long_type},short\n"
+        f"E-3,t,Edge C,{'1' * 41},2026-01-01,,\n"
+        "E-4,t,Edge C,,2026-01-01,,\n",
+        encoding="utf-8",
+    )
+    options = ImportOptions(create_types=True)
+
+    report = await import_file(path, organization, options)
+
+    assert [(e.row, e.column, e.reason) for e in report.errors] == [
+        (
+            2,
+            "Tags",
+            "The tag has 101 characters, more than the 100 it can have: shorten it.",
+        ),
+        (
+            3,
+            "Contract type",
+            "The contract type has 101 characters, more than the 100 it can "
+            "have: shorten it.",
+        ),
+        (
+            4,
+            "KvK",
+            "The client's chamber of commerce number has 41 characters, more "
+            "than the 40 it can have: shorten it.",
+        ),
+    ]
+    assert report.count("created") == 1
+
+    # The client of row 4 now exists, and row 4 is still rejected.
+    again = await import_file(path, organization, options)
+
+    assert [(o.row, o.outcome) for o in again.outcomes] == [
+        (2, "rejected"),
+        (3, "rejected"),
+        (4, "rejected"),
+        (5, "unchanged"),
+    ]
+
+
 async def test_strict_import_writes_nothing_on_error(settings, tmp_path: Path) -> None:
     organization = await new_organization()
     path = tmp_path / "register.csv"

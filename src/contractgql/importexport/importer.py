@@ -27,6 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from contractgql.audit import current_request_id, record_change, snapshot
@@ -747,9 +748,8 @@ class _Writer:
         currency = (
             row.currency or self.options.currency or self.organization.default_currency
         )
+        self._check_lengths(row)
         client_id = self._find_client(row)
-        if client_id is None:
-            self._check_new_client(row)
         values: dict[str, Any] = {
             "name": row.name,
             "number": row.number,
@@ -798,7 +798,6 @@ class _Writer:
         if client_id is not None:
             return client_id
 
-        self._check_new_client(row)
         client = await Client.create(**self._client_columns(row))
         await self._audit_creation("client.create", client)
         self._remember_client(row, client.id)
@@ -832,23 +831,35 @@ class _Writer:
             if number:
                 self._remember(self.clients_by_registration, _key(number), client_id)
 
-    def _check_new_client(self, row: ParsedRow) -> None:
-        """Reject the row when a value of its new client is too long to store."""
-        for field_name, column, label in _CLIENT_TEXT:
-            value = getattr(row, field_name) or ""
-            limit = getattr(Client._meta.fields_map[column], "max_length", 0)
-            if len(value) > limit:
-                raise _RowRejected(
-                    RowError(
-                        row.row,
-                        self.mapping.header_of(field_name),
-                        value,
-                        f"The client's {label} has {len(value)} characters, more "
-                        f"than the {limit} it can have: shorten it.",
-                        row.line,
-                        row.number,
+    def _check_lengths(self, row: ParsedRow) -> None:
+        """Reject the row when a client value, a tag or a contract type that the
+        import may create is longer than its column can store.
+
+        The client's values are checked whether or not a client matches, so that
+        importing the file again rejects the same rows.
+        """
+        for field_name, model, column, label in _LIMITED_TEXT:
+            if field_name == "tags":
+                values = row.tags
+            elif field_name == "contract_type" and not self.options.create_types:
+                # Types are only matched then, and a name too long matches none.
+                continue
+            else:
+                values = [getattr(row, field_name) or ""]
+            limit = getattr(model._meta.fields_map[column], "max_length", 0)
+            for value in values:
+                if len(value) > limit:
+                    raise _RowRejected(
+                        RowError(
+                            row.row,
+                            self.mapping.header_of(field_name),
+                            value,
+                            f"The {label} has {len(value)} characters, more than "
+                            f"the {limit} it can have: shorten it.",
+                            row.line,
+                            row.number,
+                        )
                     )
-                )
 
     def _registration_keys(self, row: ParsedRow) -> list[str]:
         """Return the keys to match the client on, chamber of commerce number first."""
@@ -889,7 +900,7 @@ class _Writer:
         if found != _NOT_CREATED:
             return found
         contract_type = await ContractType.create(
-            organization_id=self.organization.id, name=name[:100]
+            organization_id=self.organization.id, name=name
         )
         await self._audit_creation("contract_type.create", contract_type)
         self._remember(self.types, _key(name), contract_type.id)
@@ -898,9 +909,7 @@ class _Writer:
     async def _tag(self, name: str) -> int:
         key = _key(name)
         if key not in self.tags:
-            tag = await Tag.create(
-                organization_id=self.organization.id, name=name[:100]
-            )
+            tag = await Tag.create(organization_id=self.organization.id, name=name)
             await self._audit_creation("tag.create", tag)
             self._remember(self.tags, key, tag.id)
         return self.tags[key]
@@ -959,12 +968,14 @@ UPDATE_SOURCES: dict[str, frozenset[str]] = {
 # Id of a client, contract type or tag that a valid row will create. Ids start at 1.
 _NOT_CREATED = 0
 
-# Text of a new client from the row: the row's field, the client's column and
-# what a message calls it.
-_CLIENT_TEXT = (
-    ("client", "name", "name"),
-    ("client_coc_number", "coc_number", "chamber of commerce number"),
-    ("client_vat_number", "vat_number", "VAT number"),
+# Text from the row that the import may store in a record of its own: the row's
+# field, the record's model and column, and what a message calls it.
+_LIMITED_TEXT: tuple[tuple[str, type[Model], str, str], ...] = (
+    ("client", Client, "name", "client's name"),
+    ("client_coc_number", Client, "coc_number", "client's chamber of commerce number"),
+    ("client_vat_number", Client, "vat_number", "client's VAT number"),
+    ("contract_type", ContractType, "name", "contract type"),
+    ("tags", Tag, "name", "tag"),
 )
 
 
