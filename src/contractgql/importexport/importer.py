@@ -787,6 +787,9 @@ class _Writer:
 
     def _find_client(self, row: ParsedRow) -> int | None:
         """Match the client on registration numbers, then on name."""
+        # NOTE: a row matched on name does not store its registration number on
+        # that client, so a later row with that number under another name creates
+        # a second client, which a second import then matches for the first row.
         for key in self._registration_keys(row):
             if key in self.clients_by_registration:
                 return self.clients_by_registration[key]
