@@ -11,10 +11,15 @@ periods. Each import creates its clients, so more clients measure that part. A
 child process of its own imports each file, so that the peak memory of one
 import (the process's maximum resident set size) is measured alone. Rows per second run
 from the start of `import_file` to its commit, file reading and parsing
-included. The child checks that every row was created.
+included. The import runs with the options of an import job: it keeps counts
+instead of an outcome per row, and reports progress every 250 rows (to a
+callback that only counts, where a job writes to Redis). The child checks that
+every row was created.
 
 It prints one line per row count and a verdict on the target of 20,000 rows
-per second, and exits 1 when a check failed, 2 when the target was missed.
+per second, which applies to the import of 100,000 rows, and exits 1 when a
+check failed, 2 when the target was missed. Other row counts are printed for
+comparison.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ if __package__ in (None, ""):
 import asyncpg  # type: ignore[import-untyped]
 
 TARGET_ROWS_PER_SECOND = 20_000
+# The file size that the target applies to.
+TARGET_ROWS = 100_000
 DEFAULT_CLIENTS = 1000
 HEADER = (
     "Contract number;Name;Client;Client CoC number;Start date;End date;Amount;"
@@ -63,15 +70,27 @@ async def child(path: Path, database_url: str, rows: int) -> dict[str, float]:
     from contractgql import db
     from contractgql.accounts import get_or_create_organization
     from contractgql.config import Settings
-    from contractgql.importexport.importer import ImportOptions, import_file
+    from contractgql.importexport.importer import (
+        ImportOptions,
+        ImportProgress,
+        import_file,
+    )
     from contractgql.models import Contract
 
     settings = Settings(database_url=database_url, data_dir=path.parent)
     await db.connect(settings)
     try:
         organization = await get_or_create_organization(f"Bench {uuid.uuid4().hex}")
+        updates = 0
+
+        async def progress(current: ImportProgress) -> None:
+            nonlocal updates
+            updates += 1
+
+        # The options and progress updates of an import job, without its Redis.
+        options = ImportOptions(record_outcomes=False, max_kept_errors=1000)
         started = time.perf_counter()
-        report = await import_file(path, organization, ImportOptions())
+        report = await import_file(path, organization, options, progress=progress)
         seconds = time.perf_counter() - started
         created = await Contract.filter(organization_id=organization.id).count()
     finally:
@@ -82,6 +101,7 @@ async def child(path: Path, database_url: str, rows: int) -> dict[str, float]:
         "rows_per_second": rows / seconds,
         "created": created,
         "rejected": report.count("rejected"),
+        "progress_updates": updates,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
@@ -133,7 +153,8 @@ def main() -> int:
     name = f"contractgql_bench_imports_{uuid.uuid4().hex[:8]}"
     database_url = args.postgres.rsplit("/", 1)[0] + "/" + name
     asyncio.run(admin(args.postgres, f'CREATE DATABASE "{name}"'))
-    failed = missed = False
+    failed = False
+    judged: float | None = None
     try:
         env = {**os.environ, "CONTRACTGQL_DATABASE_URL": database_url}
         migrated = subprocess.run(
@@ -154,7 +175,8 @@ def main() -> int:
                 figures = run_child(path, database_url, rows)
                 ok = figures["created"] == rows and figures["rejected"] == 0
                 failed = failed or not ok
-                missed = missed or figures["rows_per_second"] < TARGET_ROWS_PER_SECOND
+                if rows == TARGET_ROWS:
+                    judged = figures["rows_per_second"]
                 print(
                     f"{rows:>8} rows: {figures['seconds']:8.1f} s, "
                     f"{figures['rows_per_second']:8.0f} rows/s, peak RSS "
@@ -167,8 +189,15 @@ def main() -> int:
             admin(args.postgres, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         )
 
-    verdict = "met" if not missed else "missed"
-    print(f"target {TARGET_ROWS_PER_SECOND} rows/s: {verdict}")
+    if judged is None:
+        print(f"target not judged: it applies to {TARGET_ROWS} rows")
+        return 1 if failed else 0
+    missed = judged < TARGET_ROWS_PER_SECOND
+    verdict = "missed" if missed else "met"
+    print(
+        f"target {TARGET_ROWS_PER_SECOND} rows/s at {TARGET_ROWS} rows: {verdict} "
+        f"({judged:.0f} rows/s)"
+    )
     if failed:
         return 1
     return 2 if missed else 0

@@ -28,7 +28,7 @@ from contractgql.importexport.importer import (
     import_file,
 )
 from contractgql.importexport.tables import CsvRows, read_table
-from contractgql.models import AuditLog, Client, Contract, Organization
+from contractgql.models import AuditLog, AuditOutbox, Client, Contract, Organization
 
 HEADER = "Number;Name;Client;Start date;End date;Amount;Notice period\n"
 ROWS = CHUNK_ROWS * 2 + 500
@@ -270,3 +270,28 @@ async def test_file_read_outside_event_loop(
     assert report.count("created") == 1
     assert len(threads) == 2
     assert threading.get_ident() not in threads
+
+
+async def test_progress_leaves_batches_whole(settings, tmp_path: Path) -> None:
+    """Progress every 250 rows counts queued rows and does not cut a batch short."""
+    organization = await new_organization()
+    path = write_register(
+        tmp_path / "progress.csv", [register_line(i) for i in range(1, 601)]
+    )
+    seen: list[ImportProgress] = []
+
+    async def progress(current: ImportProgress) -> None:
+        seen.append(current)
+
+    report = await import_file(path, organization, ImportOptions(), progress=progress)
+
+    assert report.count("created") == 600
+    assert [(p.rows_read, p.rows_written) for p in seen] == [
+        (250, 250),
+        (500, 500),
+        (600, 600),
+    ]
+    outbox = AuditOutbox.filter(
+        organization_id=organization.id, action="contract.create"
+    )
+    assert await outbox.count() == 1

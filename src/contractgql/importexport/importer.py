@@ -371,12 +371,13 @@ async def _write_rows(
                 await _write_item(writer, item, source)
                 if index % YIELD_EVERY == 0:
                     await asyncio.sleep(0)
-                reporting = progress is not None and index % PROGRESS_EVERY == 0
-                if reporting or index == total:
-                    # Progress counts written rows, so queued ones are inserted first.
-                    await writer.flush()
-                if progress is not None and (reporting or index == total):
-                    await progress(_progress_of(report))
+                if progress is not None and (
+                    index % PROGRESS_EVERY == 0 or index == total
+                ):
+                    # Queued rows count as written: nothing of the import is
+                    # visible before its commit, and a failure rolls all back.
+                    queued = len(writer.batch.pending)
+                    await progress(_progress_of(report, queued))
         await writer.settle()
     finally:
         # An import that stops early still waits for its last insert, so the
@@ -427,9 +428,10 @@ async def _write_item(
         await writer.write(item)
 
 
-def _progress_of(report: ImportReport) -> ImportProgress:
+def _progress_of(report: ImportReport, queued: int = 0) -> ImportProgress:
+    """Return the progress of an import with `queued` new rows not yet flushed."""
     rejected = report.count("rejected")
-    read = report.accounted_for
+    read = report.accounted_for + queued
     return ImportProgress(
         total_rows=report.total_rows,
         rows_read=read,
@@ -562,8 +564,11 @@ class _Writer:
             unnumbered = [item.id for item in flushed if not item.number]
             for contract in await Contract.filter(id__in=unnumbered):
                 self.unnumbered[_unnumbered_key(contract)] = contract
-        for item in flushed:
-            self.report.add(RowOutcome(item.row, "created", item.number))
+        if self.report.record_outcomes:
+            for item in flushed:
+                self.report.add(RowOutcome(item.row, "created", item.number))
+        else:
+            self.report.outcome_counts["created"] += len(flushed)
         self.queued_unnumbered.clear()
 
     async def settle(self) -> None:
