@@ -339,7 +339,8 @@ class _Layout:
         for index in self.enum_positions:
             value = values[index]
             if isinstance(value, enum.Enum):
-                values[index] = value.value
+                # _value_ is .value without the descriptor, which costs more.
+                values[index] = value._value_
         for index in self.json_positions:
             if values[index] is not None:
                 values[index] = _json_text(values[index])

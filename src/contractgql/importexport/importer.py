@@ -846,7 +846,7 @@ class _Writer:
         The client's values are checked whether or not a client matches, so that
         importing the file again rejects the same rows.
         """
-        for field_name, model, column, label in _LIMITED_TEXT:
+        for field_name, label, limit in _text_limits():
             if field_name == "tags":
                 values = row.tags
             elif field_name == "contract_type" and not self.options.create_types:
@@ -854,7 +854,6 @@ class _Writer:
                 continue
             else:
                 values = [getattr(row, field_name) or ""]
-            limit = getattr(model._meta.fields_map[column], "max_length", 0)
             for value in values:
                 if len(value) > limit:
                     raise _RowRejected(
@@ -995,6 +994,15 @@ class _RowRejected(Exception):
 
 def _unnumbered_key(contract: Contract) -> tuple[int, str, date | None]:
     return (contract.client_id, _key(contract.name), contract.start_date)
+
+
+@functools.cache
+def _text_limits() -> tuple[tuple[str, str, int], ...]:
+    """Return (row field, label, longest length) per entry of _LIMITED_TEXT."""
+    return tuple(
+        (field_name, label, getattr(model._meta.fields_map[column], "max_length", 0))
+        for field_name, model, column, label in _LIMITED_TEXT
+    )
 
 
 # Rows name the same clients, types and tags many times.
