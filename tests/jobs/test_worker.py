@@ -54,6 +54,9 @@ def worker_env(scratch_settings: Settings, redis_server: RedisServer) -> dict[st
         CONTRACTGQL_REDIS_URL=redis_server.url,
         CONTRACTGQL_WORKER_QUEUE=f"test:{uuid.uuid4().hex[:8]}",
         CONTRACTGQL_SCAN_TIMEOUT="60",
+        # Scheduled scans only at midnight UTC: one at a quarter hour took the
+        # reminders that a test's own scan was asserted to create.
+        CONTRACTGQL_SCAN_INTERVAL="1440",
     )
 
 
