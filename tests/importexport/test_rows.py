@@ -119,6 +119,28 @@ def test_client_missing(tmp_path: Path) -> None:
     assert "client is empty" in result.errors[0].reason
 
 
+def test_value_only_in_ignored_column(tmp_path: Path) -> None:
+    result = parse_csv(
+        tmp_path, "number,name,client,Remarks\nN-1,Alpha,Acme,\n,,,see row 2\n"
+    )
+
+    assert [row.number for row in result.rows] == ["N-1"]
+    assert [(e.row, e.column, e.value, e.number) for e in result.errors] == [
+        (3, "Remarks", "see row 2", None)
+    ]
+    assert result.errors[0].reason == (
+        "Only the ignored column 'Remarks' has a value on this row, so it holds no "
+        "contract. Delete the row, or map the column with --map if it holds a "
+        "contract field."
+    )
+
+
+def test_ignored_value_beside_a_mapped_one(tmp_path: Path) -> None:
+    result = parse_csv(tmp_path, "number,name,client,Remarks\n,,Acme,note\n")
+
+    assert [(e.column, e.value) for e in result.errors] == [("name", "")]
+
+
 def test_client_column_absent(tmp_path: Path) -> None:
     result = parse_csv(tmp_path, "number,name,start_date\nN-1,Alpha,2027-01-01\n")
 

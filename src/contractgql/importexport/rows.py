@@ -478,6 +478,8 @@ def _amount_parser(
 
 
 def _check_required(cells: _CellReader, name: str | None, client: str | None) -> None:
+    if name is None and client is None and _reject_ignored_only(cells):
+        return
     if name is None:
         cells.add_error(
             "name",
@@ -491,6 +493,42 @@ def _check_required(cells: _CellReader, name: str | None, client: str | None) ->
             "The client is empty; every contract needs a client. Fill it in, or map "
             "the column that names the client with --map.",
         )
+
+
+def _reject_ignored_only(cells: _CellReader) -> bool:
+    """Reject a row whose values all sit in ignored columns, with one error.
+
+    Such a row is blank to the import, and a list of every required field it
+    lacks would hide the likely cause: a note or a total typed in a column that
+    the import leaves out. Returns False when a mapped cell has a value.
+    """
+    row_cells = cells.table_row.cells
+    if any(
+        row_cells[index].strip()
+        for index in cells.indices.values()
+        if index < len(row_cells)
+    ):
+        return False
+    fields = cells.mapping.fields
+    headers = cells.mapping.headers
+    for index, value in enumerate(row_cells):
+        if index < len(fields) and fields[index] is None and value.strip():
+            cells.errors.append(
+                RowError(
+                    row=cells.table_row.number,
+                    column=headers[index],
+                    value=value,
+                    reason=(
+                        f"Only the ignored column {headers[index]!r} has a value "
+                        "on this row, so it holds no contract. Delete the row, or "
+                        "map the column with --map if it holds a contract field."
+                    ),
+                    line=cells.table_row.line,
+                    number=None,
+                )
+            )
+            return True
+    return False
 
 
 def _check_template_example(
