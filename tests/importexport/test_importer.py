@@ -313,6 +313,74 @@ async def test_reimport_without_numbers_adds_nothing(settings, tmp_path: Path) -
     assert hosting.amount_minor == 5000
 
 
+async def test_number_of_a_client_found_by_name_holds_for_later_rows(
+    settings, tmp_path: Path
+) -> None:
+    organization = await new_organization()
+    acme = await Client.create(organization_id=organization.id, name="Acme BV")
+    path = tmp_path / "kvk.csv"
+    path.write_text(
+        "Contractnummer;Naam;Klant;KvK;Begindatum\n"
+        "C-1;Onderhoud;Acme BV;12345678;01-01-2026\n"
+        "C-2;Hosting;Acme Holding;12345678;01-02-2026\n"
+        "C-3;Licentie;Beta BV;87654321;01-03-2026\n",
+        encoding="utf-8",
+    )
+
+    first = await import_file(path, organization, ImportOptions())
+    second = await import_file(path, organization, ImportOptions())
+
+    assert first.count("created") == 3
+    assert first.created_clients == 1
+    assert [(w.row, w.column, w.value, w.message) for w in first.warnings] == [
+        (
+            3,
+            "KvK",
+            "12345678",
+            "No client is called 'Acme Holding', and row 2 gave the same "
+            "registration number for client 'Acme BV', so the contract joins "
+            "'Acme BV'. Correct the number if these are different companies.",
+        )
+    ]
+    assert second.count("unchanged") == 3
+    assert second.created_clients == 0
+    assert [w.row for w in second.warnings] == [3]
+    contracts = await Contract.filter(organization_id=organization.id).order_by(
+        "number"
+    )
+    beta = await Client.get(organization_id=organization.id, name="Beta BV")
+    assert [(c.number, c.client_id) for c in contracts] == [
+        ("C-1", acme.id),
+        ("C-2", acme.id),
+        ("C-3", beta.id),
+    ]
+    assert await Client.filter(organization_id=organization.id).count() == 2
+    stored = await Client.get(id=acme.id)
+    assert stored.coc_number is None
+
+
+async def test_name_match_beats_another_rows_number(settings, tmp_path: Path) -> None:
+    organization = await new_organization()
+    acme = await Client.create(organization_id=organization.id, name="Acme BV")
+    beta = await Client.create(organization_id=organization.id, name="Beta BV")
+    path = tmp_path / "kvk.csv"
+    path.write_text(
+        "Contractnummer;Naam;Klant;KvK;Begindatum\n"
+        "C-1;Onderhoud;Acme BV;12345678;01-01-2026\n"
+        "C-2;Hosting;Beta BV;12345678;01-02-2026\n",
+        encoding="utf-8",
+    )
+
+    report = await import_file(path, organization, ImportOptions())
+
+    assert report.count("created") == 2
+    assert report.warnings == []
+    contracts = await Contract.filter(organization_id=organization.id).order_by(
+        "number"
+    )
+    assert [c.client_id for c in contracts] == [acme.id, beta.id]
+
+
 async def test_comma_decimal_column_reads_1_234_as_decimal(
     settings, tmp_path: Path
 ) -> None:

@@ -177,6 +177,10 @@ class ImportReport:
         else:
             self.errors_not_kept += 1
 
+    def add_warning(self, warning: RowWarning) -> None:
+        if self.max_kept is None or len(self.warnings) < self.max_kept:
+            self.warnings.append(warning)
+
     def count(self, outcome: str) -> int:
         return self.outcome_counts[outcome]
 
@@ -471,6 +475,12 @@ class _Writer:
         self.report = report
         self.clients: dict[str, int] = {}
         self.clients_by_registration: dict[str, int] = {}
+        # Registration numbers that an accepted row gave for a client it matched
+        # otherwise, to the client, the row and its client name (see
+        # _claim_registrations).
+        self.claimed_registrations: dict[str, tuple[int, int, str]] = {}
+        # Rows are written in file order, so one number suffices to warn once.
+        self.last_warned_row = 0
         self.types: dict[str, int] = {}
         self.tags: dict[str, int] = {}
         self.owners: dict[str, int] = {}
@@ -617,6 +627,8 @@ class _Writer:
         client_id = values["client_id"]
         if client_id == _NOT_CREATED:
             client_id = await self._new_client(row)
+        elif row.client_coc_number or row.client_vat_number:
+            self._claim_registrations(row, client_id)
         values["client_id"] = columns["client_id"] = client_id
         if values.get("contract_type_id") == _NOT_CREATED:
             type_id = await self._contract_type(row.contract_type or "")
@@ -661,6 +673,8 @@ class _Writer:
             self.existing[contract.number] = contract
         else:
             self.unnumbered[_unnumbered_key(contract)] = contract
+        if row.client_coc_number or row.client_vat_number:
+            self._claim_registrations(row, contract.client_id)
         self.report.add(RowOutcome(row.row, outcome, row.number))
 
     def _reject_fields(self, row: ParsedRow, errors: list[FieldError]) -> None:
@@ -791,14 +805,46 @@ class _Writer:
         return values
 
     def _find_client(self, row: ParsedRow) -> int | None:
-        """Match the client on registration numbers, then on name."""
-        # NOTE: a row matched on name does not store its registration number on
-        # that client, so a later row with that number under another name creates
-        # a second client, which a second import then matches for the first row.
+        """Match the client on registration numbers, then on name, then on a
+        number that an earlier row gave for a client it matched by name."""
         for key in self._registration_keys(row):
             if key in self.clients_by_registration:
                 return self.clients_by_registration[key]
-        return self.clients.get(_key(row.client))
+        client_id = self.clients.get(_key(row.client))
+        if client_id is not None or not self.claimed_registrations:
+            return client_id
+        for key in self._registration_keys(row):
+            if key in self.claimed_registrations:
+                client_id, first_row, first_name = self.claimed_registrations[key]
+                self._warn_claimed(row, key, first_row, first_name)
+                return client_id
+        return None
+
+    def _warn_claimed(
+        self, row: ParsedRow, key: str, first_row: int, first_name: str
+    ) -> None:
+        """Say once per row that its client was matched on another row's number."""
+        if row.row == self.last_warned_row:
+            return
+        self.last_warned_row = row.row
+        coc = row.client_coc_number
+        field_name = (
+            "client_coc_number"
+            if coc and key in (_key(coc), coc[:9])
+            else "client_vat_number"
+        )
+        number = getattr(row, field_name) or ""
+        self.report.add_warning(
+            RowWarning(
+                row.row,
+                self.mapping.header_of(field_name),
+                number,
+                f"No client is called {row.client!r}, and row {first_row} gave the "
+                f"same registration number for client {first_name!r}, so the "
+                f"contract joins {first_name!r}. Correct the number if these are "
+                "different companies.",
+            )
+        )
 
     async def _client(self, row: ParsedRow) -> int:
         """Match the client on registration numbers, then on name, else create it."""
@@ -838,6 +884,21 @@ class _Writer:
         for number in (row.client_coc_number, row.client_vat_number):
             if number:
                 self._remember(self.clients_by_registration, _key(number), client_id)
+
+    def _claim_registrations(self, row: ParsedRow, client_id: int) -> None:
+        """Remember the registration numbers of an accepted row that matched its
+        client another way, for the rest of the import.
+
+        A later row with such a number and a client name that matches no client
+        then joins this client instead of creating one. Otherwise that new client
+        would hold the number, and importing the file again would match this row
+        to it and move its contract. The stored client keeps its own numbers.
+        """
+        for number in (row.client_coc_number, row.client_vat_number):
+            if number and _key(number) not in self.clients_by_registration:
+                self.claimed_registrations.setdefault(
+                    _key(number), (client_id, row.row, row.client)
+                )
 
     def _check_lengths(self, row: ParsedRow) -> None:
         """Reject the row when a client value, a tag or a contract type that the
