@@ -89,9 +89,14 @@ async def child(path: Path, database_url: str, rows: int) -> dict[str, float]:
 
         # The options and progress updates of an import job, without its Redis.
         options = ImportOptions(record_outcomes=False, max_kept_errors=1000)
+        database = database_url.rsplit("/", 1)[1]
+        backends_before = backend_cpu_seconds(database)
+        python_before = time.process_time()
         started = time.perf_counter()
         report = await import_file(path, organization, options, progress=progress)
         seconds = time.perf_counter() - started
+        python_cpu = time.process_time() - python_before
+        backends_after = backend_cpu_seconds(database)
         created = await Contract.filter(organization_id=organization.id).count()
     finally:
         await db.disconnect()
@@ -102,8 +107,45 @@ async def child(path: Path, database_url: str, rows: int) -> dict[str, float]:
         "created": created,
         "rejected": report.count("rejected"),
         "progress_updates": updates,
+        "python_cpu_seconds": python_cpu,
+        "postgres_cpu_seconds": (
+            None
+            if backends_after is None or backends_before is None
+            else sum(
+                cpu - backends_before.get(pid, 0.0)
+                for pid, cpu in backends_after.items()
+            )
+        ),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+
+
+def backend_cpu_seconds(database: str) -> dict[int, float] | None:
+    """Return the CPU time of each PostgreSQL backend connected to `database`.
+
+    Backends are the local processes whose title names the database, as
+    PostgreSQL sets it ("postgres: USER DATABASE HOST(PORT) STATE"). Returns None
+    where /proc is missing, and an empty dict when the server is on another host.
+    """
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    found: dict[int, float] = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if not title.startswith("postgres:") or f" {database} " not in title:
+                continue
+            # Fields 14 and 15 of /proc/PID/stat are the user and system time, in
+            # clock ticks; the process name before them may contain spaces.
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found[int(entry.name)] = (int(stat[11]) + int(stat[12])) / ticks
+    return found
 
 
 def run_child(path: Path, database_url: str, rows: int) -> dict[str, float]:
@@ -177,11 +219,15 @@ def main() -> int:
                 failed = failed or not ok
                 if rows == TARGET_ROWS:
                     judged = figures["rows_per_second"]
+                postgres_cpu = figures["postgres_cpu_seconds"]
+                check = "all created" if ok else "CHECK FAILED: " + json.dumps(figures)
                 print(
                     f"{rows:>8} rows: {figures['seconds']:8.1f} s, "
                     f"{figures['rows_per_second']:8.0f} rows/s, peak RSS "
-                    f"{figures['peak_rss_mib']:7.1f} MiB, "
-                    f"{'all created' if ok else 'CHECK FAILED: ' + json.dumps(figures)}"
+                    f"{figures['peak_rss_mib']:7.1f} MiB, CPU: Python "
+                    f"{figures['python_cpu_seconds']:.1f} s, PostgreSQL "
+                    + ("n/a" if postgres_cpu is None else f"{postgres_cpu:.1f} s")
+                    + f", {check}"
                 )
         print(f"load average after: {os.getloadavg()[0]:.2f} (1 min)")
     finally:
