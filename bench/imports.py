@@ -109,8 +109,9 @@ async def child(path: Path, database_url: str, rows: int) -> dict[str, float]:
         "progress_updates": updates,
         "python_cpu_seconds": python_cpu,
         "postgres_cpu_seconds": (
+            # No backend found: the server runs on another host or in a container.
             None
-            if backends_after is None or backends_before is None
+            if not backends_after or backends_before is None
             else sum(
                 cpu - backends_before.get(pid, 0.0)
                 for pid, cpu in backends_after.items()
