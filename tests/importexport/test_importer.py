@@ -381,6 +381,112 @@ async def test_name_match_beats_another_rows_number(settings, tmp_path: Path) ->
     assert [c.client_id for c in contracts] == [acme.id, beta.id]
 
 
+async def test_row_never_moves_a_contract_to_another_client(
+    settings, tmp_path: Path
+) -> None:
+    organization = await new_organization()
+    first = tmp_path / "first.csv"
+    first.write_text(
+        "Contractnummer;Naam;Klant;Begindatum;Bedrag;Betaalfrequentie\n"
+        "C-3;Hosting webshop;Jansen Logistiek;01-02-2026;99,99;maandelijks\n",
+        encoding="utf-8",
+    )
+    colliding = tmp_path / "colliding.csv"
+    colliding.write_text(
+        "Contractnummer;Naam;Klant;Begindatum;Bedrag;Betaalfrequentie\n"
+        "C-3;Schoonmaak;Totaal Andere BV;01-05-2026;€ 55,00;maandelijks\n",
+        encoding="utf-8",
+    )
+
+    await import_file(first, organization, ImportOptions())
+    report = await import_file(colliding, organization, ImportOptions())
+
+    assert report.count("rejected") == 1
+    assert report.created_clients == 0
+    assert [(e.row, e.column, e.value, e.reason) for e in report.errors] == [
+        (
+            2,
+            "Klant",
+            "Totaal Andere BV",
+            "Contract 'C-3' belongs to client 'Jansen Logistiek', but this row's "
+            "client is 'Totaal Andere BV'. Give the row its own contract number if "
+            "it is another contract; to move the contract, change its client "
+            "through the API first.",
+        )
+    ]
+    contract = await Contract.get(organization_id=organization.id, number="C-3")
+    jansen = await Client.get(organization_id=organization.id, name="Jansen Logistiek")
+    assert (
+        contract.client_id,
+        contract.name,
+        contract.start_date,
+        contract.amount_minor,
+    ) == (jansen.id, "Hosting webshop", date(2026, 2, 1), 9999)
+    assert await Client.filter(organization_id=organization.id).count() == 1
+
+
+async def test_reimport_after_another_file_keeps_clients(
+    settings, tmp_path: Path
+) -> None:
+    organization = await new_organization()
+    bakkerij = await Client.create(
+        organization_id=organization.id,
+        name="Bakkerij de Vries B.V.",
+        coc_number="12345670",
+    )
+    kvk_d = tmp_path / "kvk-d.csv"
+    kvk_d.write_text(
+        "Contractnummer;Naam;Klant;KvK;Begindatum\n"
+        "D-1;Brood;Bakkerij de Vries B.V.;99999999;01-01-2026\n"
+        "D-2;Taart;Bakker Anders;99999999;01-01-2026\n",
+        encoding="utf-8",
+    )
+    kvk_e = tmp_path / "kvk-e.csv"
+    kvk_e.write_text(
+        "Contractnummer;Naam;Klant;KvK;Begindatum\n"
+        "E-1;Koek;Bakker Anders;99999999;01-01-2026\n",
+        encoding="utf-8",
+    )
+
+    first = await import_file(kvk_d, organization, ImportOptions())
+    await import_file(kvk_e, organization, ImportOptions())
+    again = await import_file(kvk_d, organization, ImportOptions())
+
+    assert first.count("created") == 2
+    assert [(w.row, w.column, w.value) for w in first.warnings] == [
+        (2, "KvK", "99999999"),
+        (3, "KvK", "99999999"),
+    ]
+    assert first.warnings[0].message == (
+        "Client 'Bakkerij de Vries B.V.' was found by name, and it has the CoC "
+        "number '12345670', not '99999999'. The contract joins it and the stored "
+        "number stays; correct the number or the client name if they are "
+        "different companies."
+    )
+
+    assert again.count("rejected") == 2
+    assert [(e.row, e.value) for e in again.errors] == [
+        (2, "Bakkerij de Vries B.V."),
+        (3, "Bakker Anders"),
+    ]
+    assert again.errors[0].reason == (
+        "Contract 'D-1' belongs to client 'Bakkerij de Vries B.V.', but this row's "
+        "client is 'Bakkerij de Vries B.V.' (client 'Bakker Anders', found on its "
+        "registration number). Give the row its own contract number if it is "
+        "another contract; to move the contract, change its client through the "
+        "API first."
+    )
+    contracts = await Contract.filter(organization_id=organization.id).order_by(
+        "number"
+    )
+    anders = await Client.get(organization_id=organization.id, name="Bakker Anders")
+    assert [(c.number, c.client_id) for c in contracts] == [
+        ("D-1", bakkerij.id),
+        ("D-2", bakkerij.id),
+        ("E-1", anders.id),
+    ]
+
+
 async def test_comma_decimal_column_reads_1_234_as_decimal(
     settings, tmp_path: Path
 ) -> None:
@@ -441,17 +547,23 @@ async def test_update_keeps_values_of_columns_the_file_lacks(
         "K-1,Hosting,Acme BV,2026-01-01,2027-06-30\n",
         encoding="utf-8",
     )
-    cleared = tmp_path / "cleared.csv"
-    cleared.write_text(
-        "number,name,client,start date,amount\nK-1,Hosting,Acme BV,2026-01-01,\n",
+    emptied_cells = tmp_path / "emptied.csv"
+    emptied_cells.write_text(
+        "number,name,client,status,start date,end date,signed date,amount,currency,"
+        "payment frequency,auto renewal,notice period\n"
+        "K-1,,Acme BV,,2026-01-01,,,,,,,\n",
         encoding="utf-8",
     )
 
     await import_file(full, organization, ImportOptions())
     updated = await import_file(partial, organization, ImportOptions())
     kept = await Contract.get(organization_id=organization.id, number="K-1")
-    emptied = await import_file(cleared, organization, ImportOptions())
-    after_clear = await Contract.get(organization_id=organization.id, number="K-1")
+    emptied = await import_file(
+        emptied_cells,
+        organization,
+        ImportOptions(default_notice_period=(1, "months")),
+    )
+    after_empty = await Contract.get(organization_id=organization.id, number="K-1")
 
     assert updated.count("updated") == 1
     assert (
@@ -462,9 +574,18 @@ async def test_update_keeps_values_of_columns_the_file_lacks(
         kept.stage,
         kept.auto_renewal,
     ) == (date(2027, 6, 30), 50000, "USD", "monthly", "draft", True)
-    # An empty cell in a column the file has clears the value, and only that one.
-    assert emptied.count("updated") == 1
-    assert (after_clear.amount_minor, after_clear.end_date) == (None, date(2027, 6, 30))
+    # Empty cells keep the stored values, defaults included.
+    assert emptied.count("unchanged") == 1
+    assert (
+        after_empty.name,
+        after_empty.end_date,
+        after_empty.amount_minor,
+        after_empty.currency,
+        after_empty.payment_frequency,
+        after_empty.stage,
+        after_empty.auto_renewal,
+        after_empty.notice_count,
+    ) == ("Hosting", date(2027, 6, 30), 50000, "USD", "monthly", "draft", True, None)
 
 
 async def test_reimport_without_amount_column_unchanged(

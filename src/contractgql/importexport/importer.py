@@ -479,6 +479,8 @@ class _Writer:
         # otherwise, to the client, the row and its client name (see
         # _claim_registrations).
         self.claimed_registrations: dict[str, tuple[int, int, str]] = {}
+        # The chamber of commerce and VAT numbers of the stored clients that have one.
+        self.stored_numbers: dict[int, tuple[str | None, str | None]] = {}
         # Rows are written in file order, so one number suffices to warn once.
         self.last_warned_row = 0
         self.types: dict[str, int] = {}
@@ -511,6 +513,8 @@ class _Writer:
             for number in (client.coc_number, client.vat_number):
                 if number:
                     self.clients_by_registration.setdefault(_key(number), client.id)
+            if client.coc_number or client.vat_number:
+                self.stored_numbers[client.id] = (client.coc_number, client.vat_number)
         for contract_type in await ContractType.filter(
             organization_id=org, archived_at=None
         ):
@@ -649,7 +653,11 @@ class _Writer:
                 values = await self._values(row)
                 current = self._current(row, values)
                 if current is not None:
-                    values = self._from_file(values)
+                    values = self._from_file(values, row)
+                    if current.client_id != values["client_id"]:
+                        raise _RowRejected(
+                            await self._other_client_error(row, current, values)
+                        )
                 if current is None:
                     contract = await create_contract(self.viewer, values)
                     outcome = "created"
@@ -710,22 +718,51 @@ class _Writer:
             contract = await update_contract(self.viewer, contract.id, dict(changes))
         self.existing[row.number or ""] = contract
 
-    def _from_file(self, values: dict[str, Any]) -> dict[str, Any]:
-        """Leave out the values that an update would take from defaults.
+    def _from_file(self, values: dict[str, Any], row: ParsedRow) -> dict[str, Any]:
+        """Leave out the values that an update would take from an empty cell, a
+        missing column or a default.
 
-        A file without an amount column says nothing about amounts, so updating
-        a stored contract from it keeps the stored amount, frequency, currency,
-        stage and dates. An empty cell in a column the file has does clear the
-        value.
+        An empty cell keeps the stored value, as a missing column does. A
+        spreadsheet leaves cells empty for values it does not know, so clearing
+        a field takes an edit through the API.
         """
-        mapped = set(self.mapping.mapped_fields)
-        if self.options.currency:
-            mapped.add("currency")
         return {
             key: value
             for key, value in values.items()
-            if key not in UPDATE_SOURCES or mapped & UPDATE_SOURCES[key]
+            if key not in UPDATE_SOURCES or self._row_gives(key, row)
         }
+
+    async def _other_client_error(
+        self, row: ParsedRow, current: Contract, values: dict[str, Any]
+    ) -> RowError:
+        """Return the error of a row that would move a stored contract to another
+        client. Two clients' numbering schemes often collide, so the import never
+        moves a contract."""
+        stored = await Client.get(id=current.client_id)
+        matched = await Client.get(id=values["client_id"])
+        named = repr(row.client)
+        if _key(matched.name) != _key(row.client):
+            named += f" (client {matched.name!r}, found on its registration number)"
+        return RowError(
+            row.row,
+            self.mapping.header_of("client"),
+            row.client,
+            f"Contract {current.number!r} belongs to client {stored.name!r}, but "
+            f"this row's client is {named}. Give the row its own contract number "
+            "if it is another contract; to move the contract, change its client "
+            "through the API first.",
+            row.line,
+            row.number,
+        )
+
+    def _row_gives(self, key: str, row: ParsedRow) -> bool:
+        """Return whether the row's own cells set the service value `key`."""
+        if key == "name":
+            # An empty name cell stands in with the contract number.
+            return "name" in self.mapping.mapped_fields and row.name != row.number
+        if key == "currency" and self.options.currency:
+            return True
+        return getattr(row, UPDATE_SOURCES[key]) is not None
 
     def _current(self, row: ParsedRow, values: dict[str, Any]) -> Contract | None:
         """Return the stored contract this row describes, if any.
@@ -811,14 +848,43 @@ class _Writer:
             if key in self.clients_by_registration:
                 return self.clients_by_registration[key]
         client_id = self.clients.get(_key(row.client))
-        if client_id is not None or not self.claimed_registrations:
+        if client_id is not None:
+            if client_id in self.stored_numbers:
+                self._warn_other_number(row, client_id)
             return client_id
+        if not self.claimed_registrations:
+            return None
         for key in self._registration_keys(row):
             if key in self.claimed_registrations:
                 client_id, first_row, first_name = self.claimed_registrations[key]
                 self._warn_claimed(row, key, first_row, first_name)
                 return client_id
         return None
+
+    def _warn_other_number(self, row: ParsedRow, client_id: int) -> None:
+        """Warn once per row when the client found by name has stored another
+        registration number of a kind the row gives."""
+        if row.row == self.last_warned_row:
+            return
+        stored_coc, stored_vat = self.stored_numbers[client_id]
+        for field_name, given, stored, label in (
+            ("client_coc_number", row.client_coc_number, stored_coc, "CoC"),
+            ("client_vat_number", row.client_vat_number, stored_vat, "VAT"),
+        ):
+            if given and stored and _key(given) != _key(stored):
+                self.last_warned_row = row.row
+                self.report.add_warning(
+                    RowWarning(
+                        row.row,
+                        self.mapping.header_of(field_name),
+                        given,
+                        f"Client {row.client!r} was found by name, and it has the "
+                        f"{label} number {stored!r}, not {given!r}. The contract "
+                        "joins it and the stored number stays; correct the number "
+                        "or the client name if they are different companies.",
+                    )
+                )
+                return
 
     def _warn_claimed(
         self, row: ParsedRow, key: str, first_row: int, first_name: str
@@ -884,6 +950,11 @@ class _Writer:
         for number in (row.client_coc_number, row.client_vat_number):
             if number:
                 self._remember(self.clients_by_registration, _key(number), client_id)
+        if row.client_coc_number or row.client_vat_number:
+            self.stored_numbers[client_id] = (
+                row.client_coc_number,
+                row.client_vat_number,
+            )
 
     def _claim_registrations(self, row: ParsedRow, client_id: int) -> None:
         """Remember the registration numbers of an accepted row that matched its
@@ -1019,17 +1090,22 @@ class _Writer:
 
 # Values that a new contract takes from defaults when the file has no column for
 # them, with the columns that give them. An update sets them only from a column.
-UPDATE_SOURCES: dict[str, frozenset[str]] = {
-    # A new contract without a name column is named after its number.
-    "name": frozenset({"name"}),
-    "start_date": frozenset({"start_date"}),
-    "end_date": frozenset({"end_date"}),
-    "signed_date": frozenset({"signed_date"}),
-    "amount": frozenset({"amount"}),
-    "currency": frozenset({"currency"}),
-    "stage": frozenset({"status"}),
-    "payment_frequency": frozenset({"payment_frequency"}),
-    "auto_renewal": frozenset({"auto_renewal"}),
+# The service values that an update takes only from a non-empty cell, and the
+# parsed row's field that holds that cell. The other values are left out of the
+# service input when their cell is empty.
+UPDATE_SOURCES: dict[str, str] = {
+    "name": "name",
+    "start_date": "start_date",
+    "end_date": "end_date",
+    "signed_date": "signed_date",
+    "amount": "amount",
+    # From the currency column or the amount cell's symbol.
+    "currency": "currency",
+    "stage": "status",
+    "payment_frequency": "payment_frequency",
+    "auto_renewal": "auto_renewal",
+    # Also filled from the default notice period of the import options.
+    "notice_period": "notice_period",
 }
 
 
