@@ -487,6 +487,46 @@ async def test_reimport_after_another_file_keeps_clients(
     ]
 
 
+async def test_total_value_column_with_recurring_payments(
+    settings, tmp_path: Path
+) -> None:
+    organization = await new_organization()
+    path = tmp_path / "totaal.csv"
+    path.write_text(
+        "Contractnummer;Naam;Klant;Begindatum;Contractwaarde;Betaalfrequentie\n"
+        "T-1;Totaal maandelijks;Klant T;01-01-2027;€ 12.000,00;maandelijks\n"
+        "T-2;Eenmalig;Klant T;01-01-2027;€ 5.000,00;eenmalig\n"
+        "T-3;Zonder frequentie;Klant T;01-01-2027;€ 7.000,00;\n",
+        encoding="utf-8",
+    )
+
+    report = await import_file(path, organization, ImportOptions())
+    mapped = await import_file(
+        path,
+        await new_organization(),
+        ImportOptions(mapping={"Contractwaarde": "amount"}),
+    )
+
+    assert [(o.row, o.outcome) for o in report.outcomes] == [
+        (2, "rejected"),
+        (3, "created"),
+        (4, "created"),
+    ]
+    assert [(e.column, e.value, e.reason) for e in report.errors] == [
+        (
+            "Contractwaarde",
+            "12000",
+            "The column 'Contractwaarde' reads as the total value of a contract, "
+            "but the row is paid monthly, and a contract's amount is the amount per "
+            "payment, which gives its MRR. Give the amount per payment in a column "
+            "such as 'Amount', or map this column to amount explicitly (--map "
+            '"Contractwaarde=amount", or mapping in startImport) if it holds that '
+            "amount.",
+        )
+    ]
+    assert mapped.count("created") == 3
+
+
 async def test_comma_decimal_column_reads_1_234_as_decimal(
     settings, tmp_path: Path
 ) -> None:

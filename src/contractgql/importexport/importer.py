@@ -35,7 +35,11 @@ from contractgql.domain.dates import Period, PeriodUnit
 from contractgql.domain.money import PaymentFrequency, from_minor_units
 from contractgql.errors import FieldError, ValidationError
 from contractgql.importexport.bulk import YIELD_EVERY, ContractBatch, NewContract
-from contractgql.importexport.columns import ColumnMapping, resolve_columns
+from contractgql.importexport.columns import (
+    ColumnMapping,
+    normalize_header,
+    resolve_columns,
+)
 from contractgql.importexport.rows import ParsedRow, RowError, RowParser
 from contractgql.importexport.tables import Table, read_table
 from contractgql.importexport.value_mapping import ValueMappings, apply_value_mappings
@@ -490,6 +494,7 @@ class _Writer:
         self.created_in_row: list[tuple[dict[str, int], str]] = []
         self.unnumbered: dict[tuple[int, str, date | None], Contract] = {}
         self.match_siren = False
+        self.total_value_header = _total_value_header(mapping, options)
         self.unnumbered_loaded = False
         self.batch = ContractBatch(viewer)
         # Unnumbered keys of the queued contracts, to detect a row that repeats one.
@@ -805,6 +810,8 @@ class _Writer:
             row.currency or self.options.currency or self.organization.default_currency
         )
         self._check_lengths(row)
+        if self.total_value_header and row.payment_frequency not in (None, "one_off"):
+            self._reject_total_value(row)
         client_id = self._find_client(row)
         values: dict[str, Any] = {
             "name": row.name,
@@ -971,6 +978,25 @@ class _Writer:
                     _key(number), (client_id, row.row, row.client)
                 )
 
+    def _reject_total_value(self, row: ParsedRow) -> None:
+        """Reject a recurring row whose amount comes from a total-value column."""
+        header = self.total_value_header or ""
+        raise _RowRejected(
+            RowError(
+                row.row,
+                header,
+                "" if row.amount is None else str(row.amount),
+                f"The column {header!r} reads as the total value of a contract, but "
+                f"the row is paid {row.payment_frequency}, and a contract's amount "
+                "is the amount per payment, which gives its MRR. Give the amount "
+                "per payment in a column such as 'Amount', or map this column to "
+                f'amount explicitly (--map "{header}=amount", or mapping in '
+                "startImport) if it holds that amount.",
+                row.line,
+                row.number,
+            )
+        )
+
     def _check_lengths(self, row: ParsedRow) -> None:
         """Reject the row when a client value, a tag or a contract type that the
         import may create is longer than its column can store.
@@ -1121,6 +1147,31 @@ _LIMITED_TEXT: tuple[tuple[str, type[Model], str, str], ...] = (
     ("contract_type", ContractType, "name", "contract type"),
     ("tags", Tag, "name", "tag"),
 )
+
+
+# Headers, as normalize_header() writes them, that name the total value of a
+# contract rather than the amount per payment. Public registers use them for
+# one-off contracts, where the two are the same.
+_TOTAL_VALUE_HEADERS = frozenset(
+    {
+        "contractvalue",
+        "totalvalue",
+        "totalcontractvalue",
+        "contractwaarde",
+        "totaalbedrag",
+        "totalewaarde",
+    }
+)
+
+
+def _total_value_header(mapping: ColumnMapping, options: ImportOptions) -> str | None:
+    """Return the amount column's header when it names a total value and no
+    explicit mapping chose it, else None."""
+    header = mapping.header_of("amount")
+    if header is None or normalize_header(header) not in _TOTAL_VALUE_HEADERS:
+        return None
+    chosen = {normalize_header(source) for source in (options.mapping or {})}
+    return None if normalize_header(header) in chosen else header
 
 
 class _RowRejected(Exception):
