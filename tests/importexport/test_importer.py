@@ -527,6 +527,30 @@ async def test_total_value_column_with_recurring_payments(
     assert mapped.count("created") == 3
 
 
+async def test_registration_number_without_leading_zero_matches(
+    settings, tmp_path: Path
+) -> None:
+    organization = await new_organization()
+    stored = await Client.create(
+        organization_id=organization.id,
+        name="Gemeente Voorbeeld",
+        coc_number="04567890",
+    )
+    path = tmp_path / "zonder_nul.csv"
+    path.write_text(
+        "Contractnummer;Naam;Klant;KvK;Begindatum\n"
+        "G-1;Onderhoud;Gem. Voorbeeld;4567890;01-01-2026\n",
+        encoding="utf-8",
+    )
+
+    report = await import_file(path, organization, ImportOptions())
+
+    assert report.count("created") == 1
+    assert report.created_clients == 0
+    contract = await Contract.get(organization_id=organization.id, number="G-1")
+    assert contract.client_id == stored.id
+
+
 async def test_comma_decimal_column_reads_1_234_as_decimal(
     settings, tmp_path: Path
 ) -> None:

@@ -517,7 +517,9 @@ class _Writer:
             self.clients.setdefault(_key(client.name), client.id)
             for number in (client.coc_number, client.vat_number):
                 if number:
-                    self.clients_by_registration.setdefault(_key(number), client.id)
+                    self.clients_by_registration.setdefault(
+                        _registration_key(number), client.id
+                    )
             if client.coc_number or client.vat_number:
                 self.stored_numbers[client.id] = (client.coc_number, client.vat_number)
         for contract_type in await ContractType.filter(
@@ -878,7 +880,11 @@ class _Writer:
             ("client_coc_number", row.client_coc_number, stored_coc, "CoC"),
             ("client_vat_number", row.client_vat_number, stored_vat, "VAT"),
         ):
-            if given and stored and _key(given) != _key(stored):
+            if (
+                given
+                and stored
+                and _registration_key(given) != _registration_key(stored)
+            ):
                 self.last_warned_row = row.row
                 self.report.add_warning(
                     RowWarning(
@@ -903,7 +909,7 @@ class _Writer:
         coc = row.client_coc_number
         field_name = (
             "client_coc_number"
-            if coc and key in (_key(coc), coc[:9])
+            if coc and key in (_registration_key(coc), _registration_key(coc[:9]))
             else "client_vat_number"
         )
         number = getattr(row, field_name) or ""
@@ -956,7 +962,9 @@ class _Writer:
         self._remember(self.clients, _key(row.client), client_id)
         for number in (row.client_coc_number, row.client_vat_number):
             if number:
-                self._remember(self.clients_by_registration, _key(number), client_id)
+                self._remember(
+                    self.clients_by_registration, _registration_key(number), client_id
+                )
         if row.client_coc_number or row.client_vat_number:
             self.stored_numbers[client_id] = (
                 row.client_coc_number,
@@ -973,9 +981,9 @@ class _Writer:
         to it and move its contract. The stored client keeps its own numbers.
         """
         for number in (row.client_coc_number, row.client_vat_number):
-            if number and _key(number) not in self.clients_by_registration:
+            if number and _registration_key(number) not in self.clients_by_registration:
                 self.claimed_registrations.setdefault(
-                    _key(number), (client_id, row.row, row.client)
+                    _registration_key(number), (client_id, row.row, row.client)
                 )
 
     def _reject_total_value(self, row: ParsedRow) -> None:
@@ -1029,13 +1037,13 @@ class _Writer:
     def _registration_keys(self, row: ParsedRow) -> list[str]:
         """Return the keys to match the client on, chamber of commerce number first."""
         keys = [
-            _key(number)
+            _registration_key(number)
             for number in (row.client_coc_number, row.client_vat_number)
             if number
         ]
         coc = row.client_coc_number
         if self.match_siren and coc and len(coc) == 14 and coc.isdigit():
-            keys.insert(1, coc[:9])
+            keys.insert(1, _registration_key(coc[:9]))
         return keys
 
     async def _audit_creation(self, action: str, record: Any) -> None:
@@ -1197,6 +1205,17 @@ def _text_limits() -> tuple[tuple[str, str, int], ...]:
 @functools.lru_cache(maxsize=8192)
 def _key(text: str) -> str:
     return " ".join(text.split()).casefold()
+
+
+@functools.lru_cache(maxsize=4096)
+def _registration_key(number: str) -> str:
+    """Return the key that registration numbers match on.
+
+    A number of digits only loses its leading zeros, because a spreadsheet that
+    stores it as a number drops them: 04567890 and 4567890 match.
+    """
+    key = _key(number)
+    return (key.lstrip("0") or "0") if key.isdigit() else key
 
 
 # Rows repeat a few notice periods and terms, and a Period is immutable.
