@@ -6,6 +6,7 @@ import pytest
 
 from contractgql.importexport.errors import ImportFileError
 from contractgql.importexport.tables import (
+    MAX_CELL_CHARS,
     TableRow,
     column_cells,
     read_table,
@@ -532,3 +533,50 @@ def test_csv_a4_without_digit_stays_cp1252(tmp_path: Path) -> None:
 
     assert table.encoding == "cp1252"
     assert list(table.rows)[0].cells == ("C-1", "Teken ¤", "Café")
+
+
+def test_csv_cell_over_csv_default_limit(tmp_path: Path) -> None:
+    description = "d" * 200_000
+    text = f'number,name,client,description\nC-1,Name,Acme,"{description}"\nC-2,B,C,\n'
+    path = write_bytes(tmp_path, "long.csv", text.encode())
+
+    table = read_table(path)
+
+    rows = list(table.rows)
+    assert len(rows) == 2
+    assert rows[0].cells[3] == description
+    assert rows[1].cells == ("C-2", "B", "C")
+
+
+def test_csv_cell_over_max_rejected(tmp_path: Path) -> None:
+    cell = "d" * (MAX_CELL_CHARS + 1)
+    text = f"number,name,client,description\nC-1,Name,Acme,ok\nC-2,Name,Acme,{cell}\n"
+    path = write_bytes(tmp_path, "huge.csv", text.encode())
+
+    with pytest.raises(ImportFileError) as raised:
+        read_table(path)
+
+    assert str(raised.value) == (
+        "huge.csv line 3: a cell of this row has more than 10000000 characters, the "
+        "maximum a cell can have. Shorten that cell, or leave its column out of the "
+        "file."
+    )
+
+
+def test_csv_unclosed_quote_over_max(tmp_path: Path) -> None:
+    """A quote that is never closed makes a cell run on over many lines."""
+    line = "C-9,Name,Acme," + "x" * 99 + "\n"
+    lines = line * (MAX_CELL_CHARS // len(line) + 1)
+    text = f'number,name,client,description\nC-1,Name,Acme,"open\n{lines}'
+    path = write_bytes(tmp_path, "open.csv", text.encode())
+
+    with pytest.raises(ImportFileError) as raised:
+        read_table(path)
+
+    end_line = 2 + MAX_CELL_CHARS // len(line) + 1
+    assert str(raised.value) == (
+        "open.csv line 2: a cell of this row has more than 10000000 characters, the "
+        "maximum a cell can have. Shorten that cell, or leave its column out of the "
+        f"file. The cell runs on to line {end_line}: if it should end sooner, close "
+        "the quote that opens it."
+    )

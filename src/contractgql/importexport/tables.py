@@ -44,6 +44,11 @@ MIN_HEADER_FIELDS = 2
 
 CSV_DELIMITERS = (",", ";", "\t", "|")
 SNIFF_SAMPLE_CHARS = 64 * 1024
+# Characters one CSV cell may have. A longer cell rejects the whole file, while a
+# cell within it that its column cannot store rejects only its row. The csv
+# module's own default of 131072 would reject whole files for one long description.
+MAX_CELL_CHARS = 10_000_000
+csv.field_size_limit(MAX_CELL_CHARS)
 
 # Bytes read from the start of a file to tell XLSX, XLS and CSV apart.
 _HEAD_BYTES = 8
@@ -573,10 +578,30 @@ def _csv_rows(path: Path, text: TextIO, delimiter: str) -> Iterator[_RawRow]:
             yield _RawRow(number, next_line, cells)
             next_line = reader.line_num + 1
     except csv.Error as exc:
+        if str(exc).startswith("field larger than field limit"):
+            raise _cell_too_long_error(path, next_line, reader.line_num) from exc
         raise ImportFileError(
             f"{path.name} line {reader.line_num}: invalid CSV ({exc}). Check the "
             "quotes around that line, or export the file again as CSV."
         ) from exc
+
+
+def _cell_too_long_error(path: Path, start_line: int, end_line: int) -> ImportFileError:
+    """Return the error for a cell longer than MAX_CELL_CHARS.
+
+    The row starts on `start_line`, and the csv reader stopped on `end_line`.
+    """
+    message = (
+        f"{path.name} line {start_line}: a cell of this row has more than "
+        f"{MAX_CELL_CHARS} characters, the maximum a cell can have. Shorten that "
+        "cell, or leave its column out of the file."
+    )
+    if end_line > start_line:
+        message += (
+            f" The cell runs on to line {end_line}: if it should end sooner, close "
+            "the quote that opens it."
+        )
+    return ImportFileError(message)
 
 
 # --- XLSX ------------------------------------------------------------------------
