@@ -647,3 +647,42 @@ async def test_mixed_encoding_file_writes_nothing(settings, tmp_path: Path) -> N
     )
     assert await Contract.filter(organization_id=organization.id).count() == 0
     assert await Client.filter(organization_id=organization.id).count() == 0
+
+
+async def test_long_cell_rejects_only_its_row(settings, tmp_path: Path) -> None:
+    organization = await new_organization()
+    description = "Lorem ipsum " * 12_000
+    amount = "12 euro " * 20_000
+    path = tmp_path / "long.csv"
+    path.write_text(
+        "number,name,client,start_date,amount,description\n"
+        f'D-1,Onderhoud,Acme,2026-01-01,10,"{description}"\n'
+        f"D-2,Licentie,Acme,2026-01-01,{amount},kort\n"
+        "D-3,Hosting,Acme,2026-01-01,10,kort\n",
+        encoding="utf-8",
+    )
+
+    report = await import_file(path, organization, ImportOptions(currency="EUR"))
+
+    assert report.count("created") == 1
+    assert report.count("rejected") == 2
+    assert [(e.row, e.column, e.value, e.reason) for e in report.errors] == [
+        (
+            2,
+            "description",
+            # The stored description has no trailing space, so 143999 characters.
+            description[:200] + "… (143999 characters in all)",
+            "Description is 143999 characters long: shorten it to at most 20000.",
+        ),
+        (
+            3,
+            "amount",
+            amount[:200] + "… (160000 characters in all)",
+            "Invalid amount '"
+            + amount[:200]
+            + "… (160000 characters in all)': expected a number such as 45000, "
+            "45,000, 1234.56 or € 1.234,56.",
+        ),
+    ]
+    numbers = Contract.filter(organization_id=organization.id)
+    assert await numbers.values_list("number", flat=True) == ["D-3"]
