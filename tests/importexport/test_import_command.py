@@ -210,3 +210,29 @@ def test_cancel_of_job_in_other_process(env: dict[str, str]) -> None:
         status = run(env, "import-status", "1")
         assert status.returncode == 0
         assert "Progress is unknown here" in status.stdout
+
+
+def test_import_prints_long_values_truncated(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    create_organization(env)
+    path = tmp_path / "long.csv"
+    path.write_text(
+        "number,name,client,start_date,description\n"
+        f"L-1,Contract,Client,2027-01-01,{'x' * 131_000}\n"
+        "L-2,Contract,Client,2027-01-01,kort\n",
+        encoding="utf-8",
+    )
+    expected = (
+        f"  row 2, column description, value '{'x' * 200}… (131000 characters in "
+        "all)': Description is 131000 characters long: shorten it to at most 20000."
+    )
+
+    result = run(env, "import", str(path), "--organization", "Acme")
+
+    assert result.returncode == 1, result.stderr
+    assert expected in result.stdout.splitlines()
+    assert len(result.stdout) < 2_000
+    status = run(env, "import-status", "1")
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.splitlines()[2] == expected

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import threading
 import time
@@ -11,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from bench.decp_file import decp_record
 from tests.conftest import BACKEND, Api, Tenant, make_tenant
 from tests.documents.helpers import post_upload
 
@@ -469,6 +471,77 @@ async def test_decp_import_job_warnings(api: Api, tenant: Tenant) -> None:
         organization_id=tenant.organization.id, number="211300876000112019MAPA28201801"
     )
     assert contract.amount_minor == 5286600
+
+
+async def test_job_stores_long_values_truncated(api: Api, tenant: Tenant) -> None:
+    description = "x" * 131_000
+    lines = [HEADER.replace("\r\n", ",description\r\n")]
+    for index in range(1, 4):
+        lines.append(
+            f"L-{index},Contract {index},Client 1,2027-01-01,2027-12-31,10.00,"
+            f"monthly,{description}\r\n"
+        )
+    lines.append("L-4,Contract 4,Client 1,2027-01-01,2027-12-31,10.00,monthly,kort\r\n")
+
+    body = await start(api, "".join(lines).encode())
+    job_id = body["data"]["startImport"]["job"]["id"]
+    job = await wait_for_job(api, job_id)
+
+    assert job["status"] == "SUCCEEDED"
+    assert job["rowsCreated"] == 1
+    assert job["rowsRejected"] == 3
+    assert job["errors"] == [
+        {
+            "row": row,
+            "column": "description",
+            "value": "x" * 200 + "… (131000 characters in all)",
+            "reason": "Description is 131000 characters long: shorten it to at most "
+            "20000.",
+        }
+        for row in (2, 3, 4)
+    ]
+    stored = await ImportJob.get(id=decode_id(job_id)[1])
+    assert stored.errors == [
+        {
+            "row": row,
+            "column": "description",
+            "value": "x" * 200 + "… (131000 characters in all)",
+            "reason": "Description is 131000 characters long: shorten it to at most "
+            "20000.",
+        }
+        for row in (2, 3, 4)
+    ]
+    response = await api.client.post(
+        "/graphql",
+        json={"query": JOB, "variables": {"id": job_id}},
+        headers={"Authorization": f"Bearer {api.tenant.tokens['admin']}"},
+    )
+    assert response.status_code == 200
+    # Three quoted excerpts of about 230 bytes and the job's other fields.
+    assert len(response.content) < 2_000
+
+
+async def test_job_stores_long_warning_truncated(api: Api, tenant: Tenant) -> None:
+    record = decp_record(1)
+    record["objet"] = "Entretien " * 100
+    content = json.dumps({"marches": [record]}).encode()
+
+    response = await post_upload(
+        api.client,
+        api.tenant.tokens["admin"],
+        START_IMPORT,
+        {"file": None, "format": "DECP"},
+        {"0": ("decp.json", ["variables.file"], content)},
+    )
+    job = await wait_for_job(api, response.json()["data"]["startImport"]["job"]["id"])
+
+    assert job["status"] == "SUCCEEDED"
+    assert job["warnings"][0] == {
+        "row": 1,
+        "column": "objet",
+        "value": ("Entretien " * 20) + "… (999 characters in all)",
+        "message": "Shortened to 300 characters.",
+    }
 
 
 # Seconds the test's other writer holds SQLite's write lock: longer than the busy

@@ -10,6 +10,7 @@ import pytest
 
 from contractgql.accounts import get_or_create_organization
 from contractgql.importexport import bulk, importer
+from contractgql.importexport.errors import ImportFileError
 from contractgql.importexport.importer import ImportOptions, import_file
 from contractgql.models import AuditOutbox, Client, Contract, Organization
 
@@ -783,3 +784,90 @@ async def test_reimport_writes_added_terms(settings, tmp_path: Path) -> None:
     assert (stored.notice_count, stored.notice_unit) == (3, "months")
     assert (stored.renewal_term_count, stored.renewal_term_unit) == (12, "months")
     assert (stored.vat_rate_bp, stored.indexation_bp) == (2100, 250)
+
+
+async def test_iso_8859_15_amounts_imported(settings, tmp_path: Path) -> None:
+    organization = await new_organization()
+    path = tmp_path / "latin9.csv"
+    path.write_bytes(
+        (
+            "Contractnummer;Naam;Klant;Begindatum;Bedrag\n"
+            "L-1;Onderhoud;Brasserie Zoë;01-01-2026;€ 1.234,56\n"
+            "L-2;Licentie;Œuvre BV;01-01-2026;99,95 €\n"
+        ).encode("iso-8859-15")
+    )
+
+    report = await import_file(path, organization, ImportOptions())
+
+    assert report.errors == []
+    assert report.count("created") == 2
+    contracts = Contract.filter(organization_id=organization.id).order_by("number")
+    assert await contracts.values_list("number", "amount_minor", "currency") == [
+        ("L-1", 123456, "EUR"),
+        ("L-2", 9995, "EUR"),
+    ]
+    clients = Client.filter(organization_id=organization.id).order_by("name")
+    assert await clients.values_list("name", flat=True) == [
+        "Brasserie Zoë",
+        "Œuvre BV",
+    ]
+
+
+async def test_mixed_encoding_file_writes_nothing(settings, tmp_path: Path) -> None:
+    organization = await new_organization()
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(
+        "number;name;client;start_date\n"
+        "M-1;Onderhoud;Café Noël;2026-01-01\n"
+        "M-2;Licentie;Brasserie Zoë;2026-01-01\n".encode()
+        + "M-3;Hosting;Bäckerei Müller;2026-01-01\n".encode("cp1252")
+    )
+
+    with pytest.raises(ImportFileError) as raised:
+        await import_file(path, organization, ImportOptions())
+
+    assert str(raised.value).startswith(
+        "mixed.csv mixes text encodings: line 4 is not valid UTF-8, but line 2 "
+        "contains UTF-8 text."
+    )
+    assert await Contract.filter(organization_id=organization.id).count() == 0
+    assert await Client.filter(organization_id=organization.id).count() == 0
+
+
+async def test_long_cell_rejects_only_its_row(settings, tmp_path: Path) -> None:
+    organization = await new_organization()
+    description = "Lorem ipsum " * 12_000
+    amount = "12 euro " * 20_000
+    path = tmp_path / "long.csv"
+    path.write_text(
+        "number,name,client,start_date,amount,description\n"
+        f'D-1,Onderhoud,Acme,2026-01-01,10,"{description}"\n'
+        f"D-2,Licentie,Acme,2026-01-01,{amount},kort\n"
+        "D-3,Hosting,Acme,2026-01-01,10,kort\n",
+        encoding="utf-8",
+    )
+
+    report = await import_file(path, organization, ImportOptions(currency="EUR"))
+
+    assert report.count("created") == 1
+    assert report.count("rejected") == 2
+    assert [(e.row, e.column, e.value, e.reason) for e in report.errors] == [
+        (
+            2,
+            "description",
+            # The stored description has no trailing space, so 143999 characters.
+            description[:200] + "… (143999 characters in all)",
+            "Description is 143999 characters long: shorten it to at most 20000.",
+        ),
+        (
+            3,
+            "amount",
+            amount[:200] + "… (160000 characters in all)",
+            "Invalid amount '"
+            + amount[:200]
+            + "… (160000 characters in all)': expected a number such as 45000, "
+            "45,000, 1234.56 or € 1.234,56.",
+        ),
+    ]
+    numbers = Contract.filter(organization_id=organization.id)
+    assert await numbers.values_list("number", flat=True) == ["D-3"]

@@ -295,3 +295,30 @@ async def test_progress_leaves_batches_whole(settings, tmp_path: Path) -> None:
         organization_id=organization.id, action="contract.create"
     )
     assert await outbox.count() == 1
+
+
+def test_mixed_encoding_line_after_first_chunk(tmp_path: Path) -> None:
+    """Line numbers stay right when a CR LF is split between two chunks."""
+    path = tmp_path / "mixed.csv"
+    line = "S-00001;Service;Client;01-01-2027;31-12-2027;€ 1,00;3 mnd\r\n"
+    head = HEADER.replace("\n", "\r\n")
+    # The first 1 MiB chunk ends between the CR and the LF of the last filler line.
+    pad = ((1 << 20) - 1 - len(head.encode())) % len(line.encode())
+    lines = (1 << 20) // len(line.encode())
+    data = (
+        head.encode()
+        + b"#" * pad
+        + b"\r\n"
+        + line.encode() * lines
+        + "S-99999;Bäckerei;Zoë;01-01-2027;;1;\r\n".encode("cp1252")
+    )
+    path.write_bytes(data)
+    assert data[(1 << 20) - 1 : (1 << 20) + 1] == b"\r\n"
+
+    with pytest.raises(ImportFileError) as raised:
+        read_table(path)
+
+    assert str(raised.value).startswith(
+        f"mixed.csv mixes text encodings: line {lines + 3} is not valid UTF-8, but "
+        "line 3 contains UTF-8 text."
+    )

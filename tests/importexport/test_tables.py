@@ -5,7 +5,12 @@ import openpyxl  # type: ignore[import-untyped]
 import pytest
 
 from contractgql.importexport.errors import ImportFileError
-from contractgql.importexport.tables import TableRow, column_cells, read_table
+from contractgql.importexport.tables import (
+    MAX_CELL_CHARS,
+    TableRow,
+    column_cells,
+    read_table,
+)
 
 ACT_REGISTER = (
     Path(__file__).resolve().parents[2]
@@ -427,3 +432,151 @@ def test_csv_column_cells_and_count(tmp_path: Path) -> None:
 
     assert list(column_cells(table.rows, 2)) == ["Acme", "Beta"]
     assert table.rows.count == 3  # type: ignore[attr-defined]
+
+
+def test_csv_mixed_encodings_rejected(tmp_path: Path) -> None:
+    data = (
+        "Nummer;Naam;Klant\r\nC-1;Onderhoud;Café Noël\r\nC-2;Licentie;Brasserie Zoë\r\n"
+    ).encode() + "C-3;Hosting;Bäckerei Müller\r\n".encode("cp1252")
+    path = write_bytes(tmp_path, "mixed.csv", data)
+
+    with pytest.raises(ImportFileError) as raised:
+        read_table(path)
+
+    assert str(raised.value) == (
+        "mixed.csv mixes text encodings: line 4 is not valid UTF-8, but line 2 "
+        "contains UTF-8 text. Read in any one encoding, some of its text would be "
+        "garbled, so it was not imported. Save the whole file as UTF-8 (in Excel: "
+        "'CSV UTF-8'), or in one encoding, and import it again."
+    )
+
+
+def test_csv_mixed_encodings_utf8_later(tmp_path: Path) -> None:
+    """A UTF-8 euro sign after the first cp1252 line is found, CR-only lines too."""
+    data = (
+        b"Nummer;Naam;Klant;Bedrag\r"
+        + "C-1;Onderhoud;Bäckerei;12\r".encode("cp1252")
+        + "C-2;Licentie;Acme;€ 5\r".encode()
+    )
+    path = write_bytes(tmp_path, "later.csv", data)
+
+    with pytest.raises(ImportFileError) as raised:
+        read_table(path)
+
+    assert str(raised.value).startswith(
+        "later.csv mixes text encodings: line 2 is not valid UTF-8, but line 3 "
+        "contains UTF-8 text."
+    )
+
+
+def test_csv_mixed_encodings_one_line(tmp_path: Path) -> None:
+    data = b"Nummer;Naam;Klant\n" + ("C-1;Café;".encode() + "Müller\n".encode("cp1252"))
+    path = write_bytes(tmp_path, "one-line.csv", data)
+
+    with pytest.raises(ImportFileError) as raised:
+        read_table(path)
+
+    assert str(raised.value).startswith(
+        "one-line.csv mixes text encodings: line 2 contains UTF-8 text next to "
+        "bytes that are not UTF-8."
+    )
+
+
+def test_csv_cp1252_with_utf8_like_pair(tmp_path: Path) -> None:
+    """ "ß" before a closing quote is DF 93 in cp1252, a UTF-8 pair for U+07D3."""
+    text = 'Nummer;Naam;Klant\nC-1;"Große Straße“ 1";Bäckerei Müller\n'
+    path = write_bytes(tmp_path, "german.csv", text.encode("cp1252"))
+
+    table = read_table(path)
+
+    assert table.encoding == "cp1252"
+    assert list(table.rows)[0].cells == (
+        "C-1",
+        "Große Straße“ 1",
+        "Bäckerei Müller",
+    )
+
+
+def test_csv_iso_8859_15_euro_sign(tmp_path: Path) -> None:
+    text = (
+        "Nummer;Naam;Klant;Bedrag;Omschrijving\n"
+        "C-1;Café;Brasserie Zoë;€ 1.234,56;Œuvre\n"
+        "C-2;Licentie;Šabac d.o.o.;99,95 €;\n"
+    )
+    path = write_bytes(tmp_path, "latin9.csv", text.encode("iso-8859-15"))
+
+    table = read_table(path)
+
+    assert table.encoding == "iso-8859-15"
+    assert [row.cells for row in table.rows] == [
+        ("C-1", "Café", "Brasserie Zoë", "€ 1.234,56", "Œuvre"),
+        ("C-2", "Licentie", "Šabac d.o.o.", "99,95 €"),
+    ]
+
+
+def test_csv_cp1252_a4_with_c1_byte(tmp_path: Path) -> None:
+    """Byte 0x80, the cp1252 euro sign, keeps a file with 0xA4 in cp1252."""
+    text = "Nummer;Naam;Klant;Bedrag\nC-1;Munt ¤ 5;Acme;€ 12\n"
+    path = write_bytes(tmp_path, "windows.csv", text.encode("cp1252"))
+
+    table = read_table(path)
+
+    assert table.encoding == "cp1252"
+    assert list(table.rows)[0].cells == ("C-1", "Munt ¤ 5", "Acme", "€ 12")
+
+
+def test_csv_a4_without_digit_stays_cp1252(tmp_path: Path) -> None:
+    text = "Nummer;Naam;Klant\nC-1;Teken ¤;Café\n"
+    path = write_bytes(tmp_path, "sign.csv", text.encode("cp1252"))
+
+    table = read_table(path)
+
+    assert table.encoding == "cp1252"
+    assert list(table.rows)[0].cells == ("C-1", "Teken ¤", "Café")
+
+
+def test_csv_cell_over_csv_default_limit(tmp_path: Path) -> None:
+    description = "d" * 200_000
+    text = f'number,name,client,description\nC-1,Name,Acme,"{description}"\nC-2,B,C,\n'
+    path = write_bytes(tmp_path, "long.csv", text.encode())
+
+    table = read_table(path)
+
+    rows = list(table.rows)
+    assert len(rows) == 2
+    assert rows[0].cells[3] == description
+    assert rows[1].cells == ("C-2", "B", "C")
+
+
+def test_csv_cell_over_max_rejected(tmp_path: Path) -> None:
+    cell = "d" * (MAX_CELL_CHARS + 1)
+    text = f"number,name,client,description\nC-1,Name,Acme,ok\nC-2,Name,Acme,{cell}\n"
+    path = write_bytes(tmp_path, "huge.csv", text.encode())
+
+    with pytest.raises(ImportFileError) as raised:
+        read_table(path)
+
+    assert str(raised.value) == (
+        "huge.csv line 3: a cell of this row has more than 10000000 characters, the "
+        "maximum a cell can have. Shorten that cell, or leave its column out of the "
+        "file."
+    )
+
+
+def test_csv_unclosed_quote_over_max(tmp_path: Path) -> None:
+    """A quote that is never closed makes a cell run on over many lines."""
+    line = "C-9,Name,Acme," + "x" * 99 + "\n"
+    lines = line * (MAX_CELL_CHARS // len(line) + 1)
+    text = f'number,name,client,description\nC-1,Name,Acme,"open\n{lines}'
+    path = write_bytes(tmp_path, "open.csv", text.encode())
+
+    with pytest.raises(ImportFileError) as raised:
+        read_table(path)
+
+    end_line = 2 + MAX_CELL_CHARS // len(line) + 1
+    assert str(raised.value) == (
+        "open.csv line 2: a cell of this row has more than 10000000 characters, the "
+        "maximum a cell can have. Shorten that cell, or leave its column out of the "
+        f"file. The cell runs on to line {end_line}: if it should end sooner, close "
+        "the quote that opens it."
+    )

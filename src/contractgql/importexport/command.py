@@ -23,6 +23,7 @@ from contractgql.importexport.importer import (
     ImportReport,
     import_file,
 )
+from contractgql.importexport.truncate import truncate_message, truncate_value
 from contractgql.importexport.value_mapping import CHOICE_FIELDS, value_mappings
 from contractgql.importexport.values import parse_period
 
@@ -407,7 +408,9 @@ def print_report(
         )
     if report.unmapped_contract_types:
         common = report.unmapped_contract_types.most_common()
-        listed = ", ".join(f"{name!r} ({count})" for name, count in common[:10])
+        listed = ", ".join(
+            f"{truncate_value(name)!r} ({count})" for name, count in common[:10]
+        )
         more = f" and {len(common) - 10} more" if len(common) > 10 else ""
         write(
             "Contract types not found, left empty (pass --create-types to create "
@@ -501,10 +504,12 @@ async def _import_status(text: str, settings: Settings) -> int:
         )
     if job.failure:
         print(f"Failure: {job.failure}")
+    # Jobs stored before values were truncated can hold whole cells.
     for error in job.errors:
         print(
             f"  row {error['row']}, column {error['column'] or '-'}, value "
-            f"{error['value']!r}: {error['reason']}"
+            f"{truncate_value(error['value'])!r}: "
+            f"{truncate_message(error['reason'], error['value'])}"
         )
     if len(job.errors) >= jobs.MAX_STORED_ERRORS:
         print(
@@ -514,7 +519,8 @@ async def _import_status(text: str, settings: Settings) -> int:
     for warning in job.warnings:
         print(
             f"  warning row {warning['row']}, column {warning['column'] or '-'}, "
-            f"value {warning['value']!r}: {warning['message']}"
+            f"value {truncate_value(warning['value'])!r}: "
+            f"{truncate_message(warning['message'], warning['value'])}"
         )
     return 0
 

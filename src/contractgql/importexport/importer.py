@@ -42,6 +42,12 @@ from contractgql.importexport.columns import (
 )
 from contractgql.importexport.rows import ParsedRow, RowError, RowParser
 from contractgql.importexport.tables import Table, read_table
+from contractgql.importexport.truncate import (
+    MAX_MESSAGE_CHARS,
+    MAX_VALUE_CHARS,
+    truncate_message,
+    truncate_value,
+)
 from contractgql.importexport.value_mapping import ValueMappings, apply_value_mappings
 from contractgql.models import (
     Client,
@@ -167,6 +173,9 @@ class ImportReport:
     max_kept: int | None = None
     errors_not_kept: int = 0
 
+    def __post_init__(self) -> None:
+        self.warnings = [_truncated_warning(warning) for warning in self.warnings]
+
     def add(self, outcome: RowOutcome) -> None:
         if self.record_outcomes or (
             outcome.outcome in ("duplicate", "rejected")
@@ -176,14 +185,16 @@ class ImportReport:
         self.outcome_counts[outcome.outcome] += 1
 
     def add_error(self, error: RowError) -> None:
+        """Keep `error`, with a long value and reason truncated, or count it."""
         if self.max_kept is None or len(self.errors) < self.max_kept:
-            self.errors.append(error)
+            self.errors.append(_truncated_error(error))
         else:
             self.errors_not_kept += 1
 
     def add_warning(self, warning: RowWarning) -> None:
+        """Keep `warning`, with a long value and message truncated."""
         if self.max_kept is None or len(self.warnings) < self.max_kept:
-            self.warnings.append(warning)
+            self.warnings.append(_truncated_warning(warning))
 
     def count(self, outcome: str) -> int:
         return self.outcome_counts[outcome]
@@ -191,6 +202,29 @@ class ImportReport:
     @property
     def accounted_for(self) -> int:
         return sum(self.outcome_counts.values())
+
+
+def _truncated_error(error: RowError) -> RowError:
+    if len(error.value) <= MAX_VALUE_CHARS and len(error.reason) <= MAX_MESSAGE_CHARS:
+        return error
+    return dataclasses.replace(
+        error,
+        value=truncate_value(error.value),
+        reason=truncate_message(error.reason, error.value),
+    )
+
+
+def _truncated_warning(warning: RowWarning) -> RowWarning:
+    if (
+        len(warning.value) <= MAX_VALUE_CHARS
+        and len(warning.message) <= MAX_MESSAGE_CHARS
+    ):
+        return warning
+    return dataclasses.replace(
+        warning,
+        value=truncate_value(warning.value),
+        message=truncate_message(warning.message, warning.value),
+    )
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -44,6 +43,7 @@ from contractgql.importexport.importer import (
     ProgressCallback,
     import_file,
 )
+from contractgql.importexport.truncate import truncate_message, truncate_value
 from contractgql.importexport.value_mapping import ValueMappings
 from contractgql.importexport.values import parse_currency, parse_period
 from contractgql.models import ImportFormat, ImportJob, ImportStatus, Organization, User
@@ -530,23 +530,30 @@ def _store_report(job: ImportJob, report: ImportReport) -> None:
     job.rows_unchanged = report.count("unchanged")
     job.rows_duplicate = report.count("duplicate")
     job.rows_rejected = report.count("rejected")
+    # The report has truncated its values already, and truncating again changes
+    # nothing. Doing it here bounds the stored job on its own.
     job.errors = [
         {
             "row": error.row,
             "column": _storable(error.column),
-            "value": _storable(error.value),
-            "reason": _storable(error.reason),
+            "value": _storable(truncate_value(error.value)),
+            "reason": _storable(truncate_message(error.reason, error.value)),
         }
         for error in report.errors[:MAX_STORED_ERRORS]
     ]
     job.warnings = [
-        {key: _storable(value) for key, value in asdict(warning).items()}
+        {
+            "row": warning.row,
+            "column": _storable(warning.column),
+            "value": _storable(truncate_value(warning.value)),
+            "message": _storable(truncate_message(warning.message, warning.value)),
+        }
         for warning in report.warnings[:MAX_STORED_ERRORS]
     ]
     if report.unmapped_contract_types:
         listed = _storable(
             ", ".join(
-                f"{name!r} ({count})"
+                f"{truncate_value(name)!r} ({count})"
                 for name, count in report.unmapped_contract_types.most_common(20)
             )
         )

@@ -18,6 +18,7 @@ import csv
 import itertools
 import logging
 import math
+import re
 import tempfile
 import weakref
 import zipfile
@@ -43,6 +44,11 @@ MIN_HEADER_FIELDS = 2
 
 CSV_DELIMITERS = (",", ";", "\t", "|")
 SNIFF_SAMPLE_CHARS = 64 * 1024
+# Characters one CSV cell may have. A longer cell rejects the whole file, while a
+# cell within it that its column cannot store rejects only its row. The csv
+# module's own default of 131072 would reject whole files for one long description.
+MAX_CELL_CHARS = 10_000_000
+csv.field_size_limit(MAX_CELL_CHARS)
 
 # Bytes read from the start of a file to tell XLSX, XLS and CSV apart.
 _HEAD_BYTES = 8
@@ -91,7 +97,8 @@ class Table:
     # A list, or a CsvRows or TempCsvRows that reads a file on each pass.
     rows: TableRows
     file_format: str
-    # Text encoding of a CSV file ("utf-8", "utf-16" or "cp1252"), None for XLSX.
+    # Text encoding of a CSV file ("utf-8", "utf-16", "cp1252" or "iso-8859-15"),
+    # None for XLSX.
     encoding: str | None = None
     delimiter: str | None = None
     sheet: str | None = None
@@ -336,10 +343,13 @@ def _choose_delimiter(path: Path, encoding: str, known: frozenset[str]) -> str:
 
 
 def _detect_encoding(path: Path, head: bytes) -> str:
-    """Return "utf-16" (with a BOM), "utf-8", or else "cp1252" for a CSV file.
+    """Return the encoding of a CSV file: "utf-16", "utf-8", "iso-8859-15" or "cp1252".
 
-    The whole file is decoded in chunks to check it, without keeping the text.
-    Raises ImportFileError for an empty file or one that no encoding decodes.
+    A file with a UTF-16 byte-order mark is UTF-16, and a file that decodes as
+    UTF-8 is UTF-8. Any other file is read with a legacy 8-bit encoding, chosen by
+    `_choose_legacy_encoding`. The whole file is decoded in chunks to check it,
+    without keeping the text. Raises ImportFileError for an empty file, for one
+    that mixes UTF-8 text with other bytes, and for one that no encoding decodes.
     """
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         _check_decodes(path, "utf-16")
@@ -349,12 +359,137 @@ def _detect_encoding(path: Path, head: bytes) -> str:
         return "utf-8"
     except UnicodeDecodeError:
         pass
+    return _choose_legacy_encoding(path)
+
+
+# Characters that mark a line as UTF-8 text when the file also has bytes that are
+# not UTF-8. They are the 2-byte UTF-8 sequences for Latin-1 Supplement, Latin
+# Extended-A, Greek and Cyrillic letters, and every 3- or 4-byte sequence, such as
+# E2 82 AC for the euro sign. In Windows-1252 those 2-byte sequences read as one of
+# Â Ã Ä Å Í Î Ï Ð Ñ Ò Ó followed by a byte 0x80-0xBF, mostly punctuation or a
+# symbol, such as "Ã©", which real text rarely has. Other 2-byte sequences are left
+# out because Windows-1252 text makes them: "ß" before a closing quote is DF 93,
+# the UTF-8 sequence for U+07D3.
+# NOTE: a Windows-1252 file with such a pair, such as "Ñ’" (D1 92, which UTF-8
+# reads as U+0452), is still rejected as mixing encodings.
+_UTF8_TEXT = re.compile(r"[\u00a0-\u017f\u0370-\u04ff\u0800-\ud7ff\ue000-\U0010ffff]")
+# The utf-8 codec's surrogateescape handler decodes each byte that is not UTF-8
+# to one of these code points.
+_NOT_UTF8 = re.compile(r"[\udc80-\udcff]")
+# Bytes that are control characters in ISO-8859-15 but letters and symbols in
+# Windows-1252, such as 0x80 for the euro sign.
+_C1_BYTES = re.compile(rb"[\x80-\x9f]")
+# Byte 0xA4, the euro sign in ISO-8859-15 and "¤" in Windows-1252, before or after
+# a digit, with at most a space or no-break space between.
+_A4_BESIDE_DIGIT = re.compile(rb"\xa4[ \xa0]?[0-9]|[0-9][ \xa0]?\xa4")
+
+
+@dataclass(slots=True)
+class _LegacyByteScan:
+    """Findings of one pass over the bytes of a file that is not UTF-8."""
+
+    # First physical line with a byte that is not UTF-8.
+    first_not_utf8_line: int | None = None
+    # First physical line with a character in _UTF8_TEXT.
+    first_utf8_text_line: int | None = None
+    c1_bytes: bool = False
+    a4_beside_digit: bool = False
+
+
+def _choose_legacy_encoding(path: Path) -> str:
+    """Return "iso-8859-15" or "cp1252" for a CSV file that is not UTF-8.
+
+    ISO-8859-15 is chosen when byte 0xA4 is next to a digit, as its euro sign is
+    in an amount, and no byte in 0x80-0x9F occurs, which ISO-8859-15 uses
+    only for control characters. Otherwise the file is Windows-1252, whose euro
+    sign is 0x80. Raises ImportFileError when lines in UTF-8 stand next to bytes
+    that are not UTF-8, because each encoding would garble some of the text.
+    """
+    scan = _scan_legacy_bytes(path)
+    if scan.first_utf8_text_line is not None:
+        raise _mixed_encoding_error(path, scan)
+    if scan.a4_beside_digit and not scan.c1_bytes:
+        logger.info(
+            "%s is not valid UTF-8; decoded it as ISO-8859-15 because byte 0xA4 "
+            "(the euro sign) is next to a digit and no byte 0x80-0x9F occurs",
+            path,
+        )
+        return "iso-8859-15"
     try:
         _check_decodes(path, "cp1252")
     except UnicodeDecodeError as exc:
         raise _encoding_error(path, exc) from exc
     logger.info("%s is not valid UTF-8; decoded it as Windows-1252 (cp1252)", path)
     return "cp1252"
+
+
+def _scan_legacy_bytes(path: Path) -> _LegacyByteScan:
+    """Read the file in chunks and record what `_LegacyByteScan` lists.
+
+    Line numbers count physical lines as the csv module does: CR LF, a lone CR
+    and a lone LF each end a line.
+    """
+    scan = _LegacyByteScan()
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
+    line_breaks = 0
+    previous_tail = b""
+    ends_with_cr = False
+    try:
+        with path.open("rb") as file:
+            while chunk := file.read(_DECODE_CHUNK_BYTES):
+                scan.c1_bytes = scan.c1_bytes or bool(_C1_BYTES.search(chunk))
+                # The tail of the previous chunk catches a match across the border.
+                scan.a4_beside_digit = scan.a4_beside_digit or bool(
+                    _A4_BESIDE_DIGIT.search(previous_tail + chunk)
+                )
+                previous_tail = chunk[-2:]
+
+                text = decoder.decode(chunk)
+                if ends_with_cr and text.startswith("\n"):
+                    # A CR LF split across chunks was counted once already.
+                    line_breaks -= 1
+                if scan.first_not_utf8_line is None:
+                    scan.first_not_utf8_line = _first_match_line(
+                        _NOT_UTF8, text, line_breaks
+                    )
+                if scan.first_utf8_text_line is None:
+                    scan.first_utf8_text_line = _first_match_line(
+                        _UTF8_TEXT, text, line_breaks
+                    )
+                line_breaks += _count_line_breaks(text)
+                ends_with_cr = text.endswith("\r")
+    except OSError as exc:
+        raise _unreadable(path, exc) from exc
+    return scan
+
+
+def _first_match_line(
+    pattern: re.Pattern[str], text: str, line_breaks_before: int
+) -> int | None:
+    """Return the 1-based line of the first match of `pattern` in `text`, if any."""
+    match = pattern.search(text)
+    if match is None:
+        return None
+    return line_breaks_before + _count_line_breaks(text[: match.start()]) + 1
+
+
+def _count_line_breaks(text: str) -> int:
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
+def _mixed_encoding_error(path: Path, scan: _LegacyByteScan) -> ImportFileError:
+    bad = scan.first_not_utf8_line
+    good = scan.first_utf8_text_line
+    if bad == good:
+        where = f"line {bad} contains UTF-8 text next to bytes that are not UTF-8"
+    else:
+        where = f"line {bad} is not valid UTF-8, but line {good} contains UTF-8 text"
+    return ImportFileError(
+        f"{path.name} mixes text encodings: {where}. Read in any one encoding, "
+        "some of its text would be garbled, so it was not imported. Save the whole "
+        "file as UTF-8 (in Excel: 'CSV UTF-8'), or in one encoding, and import it "
+        "again."
+    )
 
 
 def _check_decodes(path: Path, encoding: str) -> None:
@@ -443,10 +578,30 @@ def _csv_rows(path: Path, text: TextIO, delimiter: str) -> Iterator[_RawRow]:
             yield _RawRow(number, next_line, cells)
             next_line = reader.line_num + 1
     except csv.Error as exc:
+        if str(exc).startswith("field larger than field limit"):
+            raise _cell_too_long_error(path, next_line, reader.line_num) from exc
         raise ImportFileError(
             f"{path.name} line {reader.line_num}: invalid CSV ({exc}). Check the "
             "quotes around that line, or export the file again as CSV."
         ) from exc
+
+
+def _cell_too_long_error(path: Path, start_line: int, end_line: int) -> ImportFileError:
+    """Return the error for a cell longer than MAX_CELL_CHARS.
+
+    The row starts on `start_line`, and the csv reader stopped on `end_line`.
+    """
+    message = (
+        f"{path.name} line {start_line}: a cell of this row has more than "
+        f"{MAX_CELL_CHARS} characters, the maximum a cell can have. Shorten that "
+        "cell, or leave its column out of the file."
+    )
+    if end_line > start_line:
+        message += (
+            f" The cell runs on to line {end_line}: if it should end sooner, close "
+            "the quote that opens it."
+        )
+    return ImportFileError(message)
 
 
 # --- XLSX ------------------------------------------------------------------------

@@ -53,7 +53,10 @@ class ImportRowError:
     column: str | None = strawberry.field(
         description="Header of the column, or null when the whole row is concerned."
     )
-    value: str = strawberry.field(description="The cell as written in the file.")
+    value: str = strawberry.field(
+        description="The cell as written in the file. A cell longer than 240 "
+        "characters is shortened to its first 200, an ellipsis and its length."
+    )
     reason: str
 
 
@@ -63,7 +66,9 @@ class ImportWarning:
         description="Row or record number, or 0 for the whole file."
     )
     column: str | None
-    value: str
+    value: str = strawberry.field(
+        description="The value concerned, shortened as ImportRowError.value is."
+    )
     message: str
 
 
