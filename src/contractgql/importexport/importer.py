@@ -133,6 +133,8 @@ class RowWarning:
     column: str | None
     value: str
     message: str
+    # Canonical import field whose value `value` is, or None when unknown.
+    field: str | None = None
 
 
 @dataclass
@@ -685,7 +687,14 @@ class _Writer:
                 self.report,
                 row.row,
                 row.number,
-                RowError(row.row, column, cell, field_error.message, row.line),
+                RowError(
+                    row.row,
+                    column,
+                    cell,
+                    field_error.message,
+                    row.line,
+                    field=_canonical(field_error.field),
+                ),
             )
 
     def is_new(self, row: ParsedRow) -> bool:
@@ -843,6 +852,7 @@ class _Writer:
                 f"same registration number for client {first_name!r}, so the "
                 f"contract joins {first_name!r}. Correct the number if these are "
                 "different companies.",
+                field=field_name,
             )
         )
 
@@ -926,6 +936,7 @@ class _Writer:
                             f"the {limit} it can have: shorten it.",
                             row.line,
                             row.number,
+                            field=field_name,
                         )
                     )
 
@@ -994,6 +1005,7 @@ class _Writer:
                     "first "
                     "or correct the address.",
                     row.line,
+                    field="owner_email",
                 )
             )
         return self.owners[email]
@@ -1013,6 +1025,7 @@ class _Writer:
                 row.status,
                 f"Status {row.status!r} is not recognised: use one of {known}.",
                 row.line,
+                field="status",
             )
         )
 

@@ -536,6 +536,7 @@ def _store_report(job: ImportJob, report: ImportReport) -> None:
             "column": _storable(error.column),
             "value": _storable(error.value),
             "reason": _storable(error.reason),
+            "field": error.field,
         }
         for error in report.errors[:MAX_STORED_ERRORS]
     ]
@@ -557,6 +558,7 @@ def _store_report(job: ImportJob, report: ImportReport) -> None:
                 "value": listed,
                 "message": "Contract types that do not exist were left empty. Create "
                 "them, or import with createTypes, to set them.",
+                "field": "contract_type",
             }
         )
 
