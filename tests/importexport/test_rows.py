@@ -256,6 +256,7 @@ def test_conflicting_repeat_rejected(tmp_path: Path) -> None:
             ),
             line=3,
             number="N-1",
+            field="number",
         )
     ]
 

@@ -8,6 +8,7 @@ permission into each protected field's description, so introspection documents i
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from contractgql.graphql.context import Services
 from contractgql.security.fields import (
@@ -88,12 +89,24 @@ def install_policy(services: Services, policy: Policy, schema: GraphQLSchema) ->
     services.policy = policy
 
 
-def reload_policy(services: Services, schema: GraphQLSchema) -> Policy:
-    """Load the policy files again and install them; keep the old policy on error."""
-    directory = services.settings.policy_dir
+def load_checked_policy(directory: Path, schema: GraphQLSchema) -> Policy:
+    """Load the policy files and check them against the schema.
+
+    Raises PolicyError for a policy that the server would reject.
+    """
+    policy = Policy.load(directory)
+    check_policy(policy, schema)
+    return policy
+
+
+def reload_policy_files(directory: Path, schema: GraphQLSchema) -> Policy:
+    """Load and check the policy files again, logging the outcome.
+
+    Raises PolicyError after logging it, so that the caller keeps its old policy.
+    Servers and workers both reload through this function.
+    """
     try:
-        policy = Policy.load(directory)
-        install_policy(services, policy, schema)
+        policy = load_checked_policy(directory, schema)
     except PolicyError as error:
         logger.error(
             "Policy reload from %s failed, keeping the old policy: %s", directory, error
@@ -104,4 +117,12 @@ def reload_policy(services: Services, schema: GraphQLSchema) -> Policy:
         directory,
         len(policy.protected_fields),
     )
+    return policy
+
+
+def reload_policy(services: Services, schema: GraphQLSchema) -> Policy:
+    """Load the policy files again and install them; keep the old policy on error."""
+    policy = reload_policy_files(services.settings.policy_dir, schema)
+    describe_protected_fields(policy, schema)
+    services.policy = policy
     return policy

@@ -282,7 +282,8 @@ class _RecordReader:
         buyer = buyer if isinstance(buyer, dict) else {}
         buyer_id = _text(buyer.get("id"))
         start = self._date(
-            "dateDebutExecution" if self.is_concession else "dateNotification"
+            "dateDebutExecution" if self.is_concession else "dateNotification",
+            "start_date",
         )
         months = record.get("dureeMois")
         first = _Terms(self._amount(self._amount_key(), record), _end(start, months))
@@ -297,7 +298,7 @@ class _RecordReader:
             "contract_type": _text(record.get("nature")),
             "start_date": _iso(start),
             "end_date": _iso(final.end_date),
-            "signed_date": _iso(self._date("dateSignature"))
+            "signed_date": _iso(self._date("dateSignature", "signed_date"))
             if self.is_concession
             else "",
             "amount": _amount_cell(final.amount),
@@ -318,18 +319,20 @@ class _RecordReader:
     def _name(self) -> str:
         name = " ".join(_text(self.record.get("objet")).split())
         if len(name) > MAX_NAME_LENGTH:
-            self.warn("objet", name, f"Shortened to {MAX_NAME_LENGTH} characters.")
+            self.warn(
+                "objet", name, f"Shortened to {MAX_NAME_LENGTH} characters.", "name"
+            )
             name = name[: MAX_NAME_LENGTH - 1] + "…"
         return name
 
-    def _date(self, key: str) -> date | None:
+    def _date(self, key: str, field: str) -> date | None:
         value = _text(self.record.get(key))
         if not value:
             return None
         try:
             return parse_date(value)
         except ValueParseError as error:
-            self.warn(key, value, f"{error.reason} The date was left out.")
+            self.warn(key, value, f"{error.reason} The date was left out.", field)
             return None
 
     def _amount(self, key: str, source: dict[str, Any]) -> Decimal | None:
@@ -340,7 +343,9 @@ class _RecordReader:
         try:
             amount = Decimal(str(value))
         except InvalidOperation:
-            self.warn(key, str(value), "Not a number, so the amount was left out.")
+            self.warn(
+                key, str(value), "Not a number, so the amount was left out.", "amount"
+            )
             return None
         if is_placeholder_amount(amount):
             self.warn(
@@ -349,6 +354,7 @@ class _RecordReader:
                 "Placeholder amount (0, 1 or a run of nines) that buyers enter when "
                 "the value is unknown, so the contract was imported without an "
                 "amount. Fill it in by hand.",
+                "amount",
             )
             return None
         if amount < 0 or amount != amount.quantize(Decimal("0.01")):
@@ -356,6 +362,7 @@ class _RecordReader:
                 key,
                 str(value),
                 "Negative or finer than a cent, so the amount was left out.",
+                "amount",
             )
             return None
         return amount
@@ -410,8 +417,9 @@ class _RecordReader:
                 lines.append(f"{label}: {value}")
         return "\n".join(lines)
 
-    def warn(self, column: str, value: str, message: str) -> None:
-        self.warnings.append(RowWarning(self.row, column, value, message))
+    def warn(self, column: str, value: str, message: str, field: str) -> None:
+        """Record a warning about the DECP key `column`, which fills import `field`."""
+        self.warnings.append(RowWarning(self.row, column, value, message, field))
 
 
 def _end(start: date | None, months: Any) -> date | None:

@@ -143,6 +143,8 @@ class RowWarning:
     column: str | None
     value: str
     message: str
+    # Canonical import field whose value `value` is, or None when unknown.
+    field: str | None = None
 
 
 @dataclass
@@ -734,7 +736,14 @@ class _Writer:
                 self.report,
                 row.row,
                 row.number,
-                RowError(row.row, column, cell, field_error.message, row.line),
+                RowError(
+                    row.row,
+                    column,
+                    cell,
+                    field_error.message,
+                    row.line,
+                    field=_canonical(field_error.field),
+                ),
             )
 
     def is_new(self, row: ParsedRow) -> bool:
@@ -794,6 +803,7 @@ class _Writer:
             "through the API first.",
             row.line,
             row.number,
+            field="client",
         )
 
     def _row_gives(self, key: str, row: ParsedRow) -> bool:
@@ -929,6 +939,7 @@ class _Writer:
                         f"{label} number {stored!r}, not {given!r}. The contract "
                         "joins it and the stored number stays; correct the number "
                         "or the client name if they are different companies.",
+                        field=field_name,
                     )
                 )
                 return
@@ -956,6 +967,7 @@ class _Writer:
                 f"same registration number for client {first_name!r}, so the "
                 f"contract joins {first_name!r}. Correct the number if these are "
                 "different companies.",
+                field=field_name,
             )
         )
 
@@ -1036,6 +1048,7 @@ class _Writer:
                 "startImport) if it holds that amount.",
                 row.line,
                 row.number,
+                field="amount",
             )
         )
 
@@ -1065,6 +1078,7 @@ class _Writer:
                             f"the {limit} it can have: shorten it.",
                             row.line,
                             row.number,
+                            field=field_name,
                         )
                     )
 
@@ -1133,6 +1147,7 @@ class _Writer:
                     "first "
                     "or correct the address.",
                     row.line,
+                    field="owner_email",
                 )
             )
         return self.owners[email]
@@ -1152,6 +1167,7 @@ class _Writer:
                 row.status,
                 f"Status {row.status!r} is not recognised: use one of {known}.",
                 row.line,
+                field="status",
             )
         )
 

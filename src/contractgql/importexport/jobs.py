@@ -538,6 +538,7 @@ def _store_report(job: ImportJob, report: ImportReport) -> None:
             "column": _storable(error.column),
             "value": _storable(truncate_value(error.value)),
             "reason": _storable(truncate_message(error.reason, error.value)),
+            "field": error.field,
         }
         for error in report.errors[:MAX_STORED_ERRORS]
     ]
@@ -547,6 +548,7 @@ def _store_report(job: ImportJob, report: ImportReport) -> None:
             "column": _storable(warning.column),
             "value": _storable(truncate_value(warning.value)),
             "message": _storable(truncate_message(warning.message, warning.value)),
+            "field": warning.field,
         }
         for warning in report.warnings[:MAX_STORED_ERRORS]
     ]
@@ -564,6 +566,7 @@ def _store_report(job: ImportJob, report: ImportReport) -> None:
                 "value": listed,
                 "message": "Contract types that do not exist were left empty. Create "
                 "them, or import with createTypes, to set them.",
+                "field": "contract_type",
             }
         )
 

@@ -67,6 +67,9 @@ class RowError:
     line: int | None = None
     # The row's contract number, when it has one, to name the row in reports.
     number: str | None = None
+    # Canonical import field whose cell `value` is, or None when the value may hold
+    # any cell of the row. Field security decides from it who may see the value.
+    field: str | None = None
 
 
 # Not frozen: a frozen dataclass sets each of its many attributes through
@@ -211,6 +214,7 @@ class RowParser:
             RowError(
                 row=parsed.row,
                 column=self.mapping.header_of("number"),
+                field="number",
                 value=parsed.number or "",
                 reason=(
                     f"Contract number {parsed.number!r} already appears on row "
@@ -311,6 +315,7 @@ class _CellReader:
                 reason=reason,
                 line=self.table_row.line,
                 number=self.raw("number").strip() or None,
+                field=field_name,
             )
         )
 
@@ -337,9 +342,9 @@ def _parse_row(
     if indices is None:
         indices = _field_indices(mapping)
     cells = _CellReader(table_row, mapping, indices)
-    _check_extra_cells(cells, len(mapping.headers))
+    misaligned = _check_extra_cells(cells, len(mapping.headers))
     if "\x00" in "".join(table_row.cells) and _reject_nul_cells(cells):
-        return None, cells.sorted_errors()
+        return None, _row_errors(cells, misaligned)
 
     # Files map a few of the fields, and testing for a field costs less than the
     # call that finds it unmapped, so the unmapped ones are skipped here.
@@ -404,8 +409,22 @@ def _parse_row(
     _check_template_example(cells, number, client)
     _check_date_order(cells, parsed.start_date, parsed.end_date)
     if cells.errors:
-        return None, cells.sorted_errors()
+        return None, _row_errors(cells, misaligned)
     return parsed, []
+
+
+def _row_errors(cells: _CellReader, misaligned: bool) -> list[RowError]:
+    """Return the row's errors in column order.
+
+    A row with values beyond the last header has its cells shifted, so a column
+    may hold another column's value, such as an amount in the currency column.
+    Its errors then name no field, and field security treats each value as
+    possibly any field's.
+    """
+    errors = cells.sorted_errors()
+    if misaligned:
+        return [dataclasses.replace(error, field=None) for error in errors]
+    return errors
 
 
 def _reject_nul_cells(cells: _CellReader) -> bool:
@@ -429,9 +448,10 @@ def _reject_nul_cells(cells: _CellReader) -> bool:
     return found
 
 
-def _check_extra_cells(cells: _CellReader, header_count: int) -> None:
+def _check_extra_cells(cells: _CellReader, header_count: int) -> bool:
+    """Reject values beyond the last header, returning whether the row has any."""
     if len(cells.table_row.cells) <= header_count:
-        return
+        return False
     extra = [cell for cell in cells.table_row.cells[header_count:] if cell.strip()]
     if extra:
         cells.add_error(
@@ -441,6 +461,7 @@ def _check_extra_cells(cells: _CellReader, header_count: int) -> None:
             "columns; a value probably contains an unquoted delimiter, so quote it "
             "or export the file again.",
         )
+    return bool(extra)
 
 
 def _read_amount(

@@ -16,8 +16,10 @@ the environment on first access.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
+import signal
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +42,7 @@ from contractgql.documents.indexing import (
 )
 from contractgql.importexport.jobs import IMPORT_JOB, IMPORT_TIMEOUT, run_job
 from contractgql.importexport.jobs import MAX_ATTEMPTS as IMPORT_MAX_ATTEMPTS
+from contractgql.jobs.policy import WorkerPolicy
 from contractgql.jobs.scans import ScanError, scan_all
 from contractgql.jobs.scheduler import retry_delay
 from contractgql.observability.metrics import JobMetrics
@@ -83,7 +86,7 @@ async def scan_job(ctx: dict[str, Any], now: str | None = None) -> dict[str, Any
     moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
     started = asyncio.get_running_loop().time()
     try:
-        report = await scan_all(moment, policy=ctx["policy"])
+        report = await scan_all(moment, policy=_current_policy(ctx))
     except Exception as error:
         job_try = int(ctx.get("job_try", 1))
         if job_try >= MAX_TRIES:
@@ -216,8 +219,16 @@ async def extract_pending_job(ctx: dict[str, Any]) -> int:
 
 async def import_job(ctx: dict[str, Any], job_id: int) -> str | None:
     """Run one import job, which the API or `contractgql import --enqueue` queued."""
-    job = await run_job(ctx["settings"], ctx["policy"], job_id)
+    policies: WorkerPolicy = ctx["policies"]
+    job = await run_job(ctx["settings"], policies.current(), job_id)
     return None if job is None else job.status.value
+
+
+def _current_policy(ctx: dict[str, Any]) -> Policy | None:
+    """Return the worker's policy, reloaded first when its files changed, or None
+    outside a worker, which makes a scan load the policy itself."""
+    policies: WorkerPolicy | None = ctx.get("policies")
+    return None if policies is None else policies.current()
 
 
 class LoggedBackoff(ExponentialBackoff):
@@ -282,7 +293,9 @@ def worker_settings(settings: Settings) -> type:
         if settings.worker_metrics_port is not None:
             ctx["metrics_server"] = _serve_metrics(metrics, settings)
         await db.connect(settings)
-        ctx["policy"] = Policy.load(settings.policy_dir)
+        policies = WorkerPolicy(settings.policy_dir)
+        ctx["policies"] = policies
+        ctx["hangup_handled"] = policies.reload_on_hangup()
         ctx["audit_runs"] = AuditRecorderRuns()
         logger.info(
             "Worker started on queue %r: scans every %d minutes and at start",
@@ -291,6 +304,8 @@ def worker_settings(settings: Settings) -> type:
         )
 
     async def shutdown(ctx: dict[str, Any]) -> None:
+        if ctx.pop("hangup_handled", False):
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
         server = ctx.pop("metrics_server", None)
         if server is not None:
             server.shutdown()
@@ -392,7 +407,14 @@ def _serve_metrics(metrics: JobMetrics, settings: Settings) -> Any:
 
 
 def run(settings: Settings) -> int:
-    """Run a worker until SIGINT or SIGTERM; return the process exit status."""
+    """Run a worker until SIGINT or SIGTERM; return the process exit status.
+
+    SIGHUP reloads the policy. The signal is ignored until the worker has started,
+    because its default action would end the process and the start loads the
+    policy anyway.
+    """
+    with contextlib.suppress(AttributeError, ValueError):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     if settings.is_sqlite:
         asyncio.run(db.migrate(settings))
     try:

@@ -159,3 +159,48 @@ def _guard(type_name: str, field_name: str) -> FieldName:
 def protected_note(permission: str) -> str:
     """Return the sentence that a protected field's schema description ends with."""
     return f"Requires the `{permission}:read` permission; null for callers without it."
+
+
+# The GraphQL fields whose value each import field's cells give: the contract field
+# it fills, or for currency also the amount, whose worth it sets.
+IMPORT_FIELD_SOURCES: dict[str, tuple[FieldName, ...]] = {
+    "number": (("Contract", "number"),),
+    "name": (("Contract", "name"),),
+    "client": (("Contract", "client"),),
+    "client_coc_number": (("Client", "cocNumber"),),
+    "client_vat_number": (("Client", "vatNumber"),),
+    "contract_type": (("Contract", "contractType"),),
+    "status": (("Contract", "stage"),),
+    "start_date": (("Contract", "startDate"),),
+    "end_date": (("Contract", "endDate"),),
+    "signed_date": (("Contract", "signedDate"),),
+    "amount": (("Contract", "amount"),),
+    "currency": (("Contract", "currency"), ("Contract", "amount")),
+    "vat_rate": (("Contract", "vatRate"),),
+    "payment_frequency": (("Contract", "paymentFrequency"),),
+    "auto_renewal": (("Contract", "autoRenewal"),),
+    "notice_period": (("Contract", "noticePeriod"),),
+    "renewal_term": (("Contract", "renewalTerm"),),
+    "indexation": (("Contract", "indexation"),),
+    "description": (("Contract", "description"),),
+    "owner_email": (("Contract", "owner"),),
+    "tags": (("Contract", "tags"),),
+}
+
+
+def hidden_import_field(viewer: Viewer, field: str | None) -> FieldName | None:
+    """Return a protected field that hides a cell of import `field` from `viewer`.
+
+    Returns None when the viewer may see the cell. A cell of no known field, such
+    as a value beyond the last column, may hold any field's value, so it is hidden
+    when any import field is.
+    """
+    sources = IMPORT_FIELD_SOURCES.get(field) if field is not None else None
+    if sources is None:
+        sources = tuple(
+            source for fields in IMPORT_FIELD_SOURCES.values() for source in fields
+        )
+    for type_name, field_name in sources:
+        if not viewer.fields.may_read(type_name, field_name):
+            return (type_name, field_name)
+    return None

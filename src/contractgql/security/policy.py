@@ -10,6 +10,7 @@ needs `contract.financial:write`.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import logging
 from dataclasses import dataclass
@@ -90,10 +91,13 @@ class Policy:
         role_permissions: dict[str, frozenset[str]],
         protected_fields: dict[FieldName, str],
         source: Path | None = None,
+        fingerprint: str | None = None,
     ) -> None:
         self._role_permissions = role_permissions
         self.protected_fields = protected_fields
         self.source = source
+        # policy_fingerprint() of the files as they were before they were read.
+        self.fingerprint = fingerprint
         self._access: dict[frozenset[str], FieldAccess] = {}
 
     @classmethod
@@ -106,6 +110,9 @@ class Policy:
                     f"Policy file {path} is missing: set CONTRACTGQL_POLICY_DIR to a "
                     "folder that contains model.conf and policy.csv."
                 )
+        # Taken before the files are read: when they change in between, the
+        # fingerprint differs from the files' next one and they are read again.
+        fingerprint = policy_fingerprint(policy_dir)
         lines = _policy_lines(policy_path)
         try:
             enforcer = casbin.Enforcer(str(model_path), str(policy_path))
@@ -117,7 +124,7 @@ class Policy:
 
         role_permissions = _role_permissions(lines, policy_path)
         protected = _protected_fields(lines, policy_path)
-        policy = cls(role_permissions, protected, policy_dir)
+        policy = cls(role_permissions, protected, policy_dir, fingerprint)
         try:
             policy._check_against(enforcer)
         except PolicyError:
@@ -128,10 +135,11 @@ class Policy:
                 "matcher of the default model.conf."
             ) from error
         logger.info(
-            "Loaded policy from %s: %d roles, %d protected fields",
+            "Loaded policy from %s: %d roles, %d protected fields, sha256 %s",
             policy_dir,
             len(ROLES),
             len(protected),
+            fingerprint[:12],
         )
         return policy
 
@@ -194,6 +202,23 @@ class Policy:
                             "the grouping lines: use the matcher of the default "
                             "model.conf, `g(r.obj, p.obj)`."
                         )
+
+
+def policy_fingerprint(policy_dir: Path) -> str:
+    """Return the SHA-256 of model.conf and policy.csv in `policy_dir`, in hex.
+
+    A file that cannot be read contributes its error instead of its content, so
+    that the fingerprint still changes when the file appears or disappears.
+    """
+    digest = hashlib.sha256()
+    for name in ("model.conf", "policy.csv"):
+        try:
+            content = (policy_dir / name).read_bytes()
+        except OSError as error:
+            content = f"unreadable: {type(error).__name__}".encode()
+        digest.update(f"{name}\0{len(content)}\0".encode())
+        digest.update(content)
+    return digest.hexdigest()
 
 
 PolicyLine = tuple[int, list[str]]

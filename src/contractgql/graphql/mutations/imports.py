@@ -139,7 +139,7 @@ class ImportMutations:
         await jobs.start_job(services.settings, lambda: services.policy, job)
         await job.refresh_from_db()
         return ImportJobPayload(
-            job=await import_job_node(services.settings, job), errors=[]
+            job=await import_job_node(viewer, services.settings, job), errors=[]
         )
 
     @strawberry.mutation(
@@ -153,7 +153,9 @@ class ImportMutations:
         pk = decode_typed_id(id, "ImportJob")
         settings = info.context.services.settings
         job = await jobs.cancel_job(settings, viewer, pk)
-        return ImportJobPayload(job=await import_job_node(settings, job), errors=[])
+        return ImportJobPayload(
+            job=await import_job_node(viewer, settings, job), errors=[]
+        )
 
 
 def _value_mappings(items: list[ValueMappingInput]) -> ValueMappings:

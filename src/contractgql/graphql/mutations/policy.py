@@ -21,7 +21,8 @@ class PolicyMutations:
     @strawberry.mutation(
         description="Read the policy files again and apply them to this server "
         "process; an invalid policy is rejected and the old one stays. Other "
-        "processes reload on SIGHUP. Needs 'policy:manage'."
+        "server processes reload on SIGHUP. Workers reload before their next job "
+        "when the files changed. Needs 'policy:manage'."
     )
     async def reload_policy(self, info: Info) -> PolicyReloadPayload:
         viewer = info.context.viewer

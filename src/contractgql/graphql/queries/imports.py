@@ -52,7 +52,10 @@ class ImportQueries:
         async def build(rows: list[dict[str, Any]]) -> list[ImportJobNode]:
             found = await ImportJob.filter(id__in=[row["id"] for row in rows])
             by_id = {job.id: job for job in found}
-            return [await import_job_node(settings, by_id[row["id"]]) for row in rows]
+            return [
+                await import_job_node(viewer, settings, by_id[row["id"]])
+                for row in rows
+            ]
 
         return await paginate(
             query,

@@ -13,7 +13,9 @@ from contractgql.errors import NotFound
 from contractgql.graphql.relay import Node
 from contractgql.ids import encode_id
 from contractgql.importexport import jobs
+from contractgql.importexport.columns import match_header
 from contractgql.models import ImportJob
+from contractgql.security.fields import hidden_import_field
 from contractgql.security.viewer import Viewer
 
 
@@ -53,11 +55,15 @@ class ImportRowError:
     column: str | None = strawberry.field(
         description="Header of the column, or null when the whole row is concerned."
     )
-    value: str = strawberry.field(
-        description="The cell as written in the file. A cell longer than 240 "
+    value: str | None = strawberry.field(
+        description="The cell as written in the file, or null for callers who may "
+        "not read the field that the column fills. A cell longer than 240 "
         "characters is shortened to its first 200, an ellipsis and its length."
     )
-    reason: str
+    reason: str = strawberry.field(
+        description="Why the row was rejected. For callers who may not read the "
+        "value, a sentence that names the permission it needs."
+    )
 
 
 @strawberry.type(description="A value imported with a doubt, or left out.")
@@ -66,10 +72,15 @@ class ImportWarning:
         description="Row or record number, or 0 for the whole file."
     )
     column: str | None
-    value: str = strawberry.field(
-        description="The value concerned, shortened as ImportRowError.value is."
+    value: str | None = strawberry.field(
+        description="The value concerned, or null for callers who may not read "
+        "the field that the column fills. It is shortened as ImportRowError.value "
+        "is."
     )
-    message: str
+    message: str = strawberry.field(
+        description="Why the value is doubtful or was left out. For callers who "
+        "may not read the value, a sentence that names the permission it needs."
+    )
 
 
 @strawberry.type(
@@ -124,11 +135,16 @@ async def import_job_by_id(
         job = await jobs.get_job(viewer, job_id)
     except NotFound:
         return None
-    return await import_job_node(settings, job)
+    return await import_job_node(viewer, settings, job)
 
 
-async def import_job_node(settings: Settings, job: ImportJob) -> ImportJobNode:
-    """Build the node of a job, with live counts while it runs."""
+async def import_job_node(
+    viewer: Viewer, settings: Settings, job: ImportJob
+) -> ImportJobNode:
+    """Build the node of a job, with live counts while it runs.
+
+    Values of rejected rows and warnings are hidden as the fields they fill are.
+    """
     live = await jobs.live_progress(settings, job)
     if live is not None:
         total: int | None = live.total_rows
@@ -149,8 +165,8 @@ async def import_job_node(settings: Settings, job: ImportJob) -> ImportJobNode:
         rows_updated=job.rows_updated,
         rows_unchanged=job.rows_unchanged,
         rows_duplicate=job.rows_duplicate,
-        errors=[ImportRowError(**_fields(e, ImportRowError)) for e in job.errors],
-        warnings=[ImportWarning(**_fields(w, ImportWarning)) for w in job.warnings],
+        errors=[ImportRowError(**_fields(viewer, e, "reason")) for e in job.errors],
+        warnings=[ImportWarning(**_fields(viewer, w, "message")) for w in job.warnings],
         failure=job.failure,
         cancel_requested=await jobs.is_cancel_requested(settings, job),
         attempts=job.attempts,
@@ -163,11 +179,34 @@ async def import_job_node(settings: Settings, job: ImportJob) -> ImportJobNode:
     )
 
 
-def _fields(stored: dict[str, Any], type_: type) -> dict[str, Any]:
-    names = (
-        "row",
-        "column",
-        "value",
-        "reason" if type_ is ImportRowError else "message",
-    )
-    return {name: stored.get(name) for name in names}
+def _fields(viewer: Viewer, stored: dict[str, Any], text: str) -> dict[str, Any]:
+    """Return the GraphQL fields of a stored error or warning for `viewer`.
+
+    `text` is the key of its explanation, which can quote the value and so is
+    replaced when the value is hidden.
+    """
+    fields = {name: stored.get(name) for name in ("row", "column", "value", text)}
+    hidden = hidden_import_field(viewer, _import_field(stored))
+    if hidden is not None:
+        permission = viewer.fields.protected[hidden]
+        fields["value"] = None
+        fields[text] = (
+            f"The value and this explanation are hidden because they can show "
+            f"{'.'.join(hidden)}, which needs the '{permission}:read' permission."
+        )
+    return fields
+
+
+def _import_field(stored: dict[str, Any]) -> str | None:
+    """Return the import field of a stored error or warning.
+
+    An entry stored without a field name has only its column, so its header is
+    matched as the import matches headers. A header that matches no field gives
+    None, which field security treats as any field.
+    """
+    if "field" in stored:
+        field: str | None = stored["field"]
+        return field
+    column = stored.get("column")
+    matched = match_header(column) if isinstance(column, str) else None
+    return None if matched is None else matched[0]
