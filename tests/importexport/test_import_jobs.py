@@ -508,6 +508,7 @@ async def test_job_stores_long_values_truncated(api: Api, tenant: Tenant) -> Non
             "value": "x" * 200 + "… (131000 characters in all)",
             "reason": "Description is 131000 characters long: shorten it to at most "
             "20000.",
+            "field": "description",
         }
         for row in (2, 3, 4)
     ]
