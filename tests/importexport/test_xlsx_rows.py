@@ -121,6 +121,25 @@ def test_xlsx_rows_read_again_per_pass(tmp_path: Path, temp_dir: Path) -> None:
     assert second == first
 
 
+def test_xlsx_zero_padded_number_format(tmp_path: Path) -> None:
+    path = tmp_path / "kvk.xlsx"
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["number", "client", "kvk", "amount"])
+    sheet.append(["N-1", "Gemeente Voorbeeld", 4567890, 12])
+    sheet["C2"].number_format = "00000000"
+    sheet["D2"].number_format = "0"
+    sheet.append(["N-2", "Acme", 4567890, 12.5])
+    workbook.save(path)
+
+    table = read_table(path)
+
+    assert [row.cells for row in table.rows] == [
+        ("N-1", "Gemeente Voorbeeld", "04567890", "12"),
+        ("N-2", "Acme", "4567890", "12.5"),
+    ]
+
+
 def test_xlsx_newlines_and_delimiters_exact(tmp_path: Path) -> None:
     path = tmp_path / "text.xlsx"
     cells = [

@@ -781,10 +781,21 @@ def _cell_text(cell: object) -> str:
     if isinstance(value, date | time):
         return value.isoformat()
     if isinstance(value, int | float):
-        return _number_text(
-            value, percent="%" in str(getattr(cell, "number_format", ""))
-        )
+        number_format = str(getattr(cell, "number_format", ""))
+        if _is_zero_padded(number_format, value):
+            # A format of zeros only, such as 00000000, shows the leading zeros
+            # of a registration or postal code that Excel stores as a number.
+            return str(int(value)).zfill(len(number_format))
+        return _number_text(value, percent="%" in number_format)
     return str(value)
+
+
+def _is_zero_padded(number_format: str, value: int | float) -> bool:
+    return (
+        number_format.count("0") == len(number_format) > 1
+        and value >= 0
+        and value == int(value)
+    )
 
 
 def _number_text(value: int | float, *, percent: bool) -> str:
