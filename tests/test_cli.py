@@ -358,3 +358,24 @@ def test_command_line_changes_are_audited(env: dict[str, str], tmp_path: Path) -
     assert recorded.returncode == 0, recorded.stderr
     # The user, the client and the contract: one creation event each.
     assert verified.stdout.strip() == "Audit chains intact: 1 organizations, 3 entries."
+
+
+def test_invalid_policy_stops_serve_in_one_line(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    for name in ("model.conf", "policy.csv"):
+        (policies / name).write_text((ROOT / "policies" / name).read_text())
+    with (policies / "policy.csv").open("a") as policy:
+        policy.write("p, importer, contract, read\n")
+    lines = (policies / "policy.csv").read_text().count("\n")
+
+    result = run({**env, "CONTRACTGQL_POLICY_DIR": str(policies)}, "serve")
+
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"contractgql: invalid policy: {policies / 'policy.csv'}, line {lines}: "
+        "grants 'contract:read' to unknown role 'importer': use one of admin, "
+        "management, finance, account_manager, sales, project_staff, integrator.\n"
+    )

@@ -22,6 +22,7 @@ from contractgql.observability.logs import (
     configure_logging,
     log_format_from_environment,
 )
+from contractgql.security.policy import PolicyError
 
 logger = logging.getLogger("contractgql")
 
@@ -44,7 +45,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"contractgql: {error}", file=sys.stderr)
         return 2
-    result: int = args.handler(args, settings)
+    try:
+        result: int = args.handler(args, settings)
+    except PolicyError as error:
+        # A command that loads the policy fails on an invalid file before it does
+        # anything; the message names the file, the line and the fix.
+        print(f"contractgql: invalid policy: {error}", file=sys.stderr)
+        return 2
     return result
 
 
