@@ -175,6 +175,15 @@ _STRONG_SYNONYMS: dict[str, tuple[str, ...]] = {
         "contractbedrag",
         "totaalbedrag",
         "totale waarde",
+        # Amounts are net of VAT, so "bedrag incl. btw" and "btw-bedrag" stay
+        # ignored.
+        "bedrag excl btw",
+        "bedrag exclusief btw",
+        "bedrag ex btw",
+        "netto bedrag",
+        "net amount",
+        "amount excl vat",
+        "amount excluding vat",
     ),
     "currency": (
         "value currency",
