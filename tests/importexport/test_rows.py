@@ -130,8 +130,9 @@ def test_value_only_in_ignored_column(tmp_path: Path) -> None:
     ]
     assert result.errors[0].reason == (
         "Only the ignored column 'Remarks' has a value on this row, so it holds no "
-        "contract. Delete the row, or map the column with --map if it holds a "
-        "contract field."
+        "contract. Delete the row or, if the column holds a contract field, map it "
+        "with --map HEADER=FIELD on the command line, or the mapping input of "
+        "startImport."
     )
 
 
@@ -146,7 +147,11 @@ def test_client_column_absent(tmp_path: Path) -> None:
 
     assert len(result.errors) == 1
     assert result.errors[0].column is None
-    assert "--map" in result.errors[0].reason
+    assert result.errors[0].reason == (
+        "The client is empty; every contract needs a client. Fill it in, or map the "
+        "column that names the client with --map HEADER=FIELD on the command line, "
+        "or the mapping input of startImport."
+    )
 
 
 def test_end_date_before_start_date(tmp_path: Path) -> None:

@@ -19,7 +19,11 @@ from datetime import date
 from decimal import Decimal
 from typing import TypeVar
 
-from contractgql.importexport.columns import CANONICAL_FIELDS, ColumnMapping
+from contractgql.importexport.columns import (
+    CANONICAL_FIELDS,
+    MAP_COLUMN_HINT,
+    ColumnMapping,
+)
 from contractgql.importexport.errors import ValueParseError
 from contractgql.importexport.tables import Table, TableRow, column_cells
 from contractgql.importexport.values import (
@@ -491,7 +495,7 @@ def _check_required(cells: _CellReader, name: str | None, client: str | None) ->
             "client",
             cells.raw("client"),
             "The client is empty; every contract needs a client. Fill it in, or map "
-            "the column that names the client with --map.",
+            f"the column that names the client {MAP_COLUMN_HINT}.",
         )
 
 
@@ -520,8 +524,9 @@ def _reject_ignored_only(cells: _CellReader) -> bool:
                     value=value,
                     reason=(
                         f"Only the ignored column {headers[index]!r} has a value "
-                        "on this row, so it holds no contract. Delete the row, or "
-                        "map the column with --map if it holds a contract field."
+                        "on this row, so it holds no contract. Delete the row or, "
+                        "if the column holds a contract field, map it "
+                        f"{MAP_COLUMN_HINT}."
                     ),
                     line=cells.table_row.line,
                     number=None,
