@@ -53,6 +53,7 @@ from contractgql.graphql.types.contracts import (
 )
 from contractgql.graphql.types.filters import ContractFilter, DateRange
 from contractgql.ids import decode_id, encode_id
+from contractgql.importexport.values import format_period
 from contractgql.models import Client, Contract, ContractType, User
 from contractgql.security.fields import graphql_name
 from contractgql.security.policy import FieldName
@@ -388,10 +389,7 @@ def _cell_text(value: Any) -> str:
 
 def _period_text(period: PeriodType) -> str:
     """Return a period as the importer reads it, such as "3 months" or "1 week"."""
-    unit = PeriodUnit(period.unit).value
-    if period.count == 1:
-        unit = unit.removesuffix("s")
-    return f"{period.count} {unit}"
+    return format_period(period.count, PeriodUnit(period.unit).value)
 
 
 def _csv_text(rows: Iterable[list[str]]) -> str:

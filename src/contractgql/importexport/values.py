@@ -385,6 +385,16 @@ def parse_period(text: str) -> tuple[int, str]:
     return int(match["count"]) * multiplier, name
 
 
+def format_period(count: int, unit: str) -> str:
+    """Return a period as parse_period reads it, such as "3 months" or "1 month".
+
+    `unit` is "days", "weeks" or "months".
+    """
+    if count == 1:
+        unit = unit.removesuffix("s")
+    return f"{count} {unit}"
+
+
 def parse_currency(text: str) -> str:
     """Parse a currency symbol (€ £ $), name or 3-letter code into an uppercase code.
 
