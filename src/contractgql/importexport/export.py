@@ -53,7 +53,7 @@ from contractgql.graphql.types.contracts import (
 )
 from contractgql.graphql.types.filters import ContractFilter, DateRange
 from contractgql.ids import decode_id, encode_id
-from contractgql.importexport.values import format_period
+from contractgql.importexport.values import FORMULA_PREFIXES, format_period
 from contractgql.models import Client, Contract, ContractType, User
 from contractgql.security.fields import graphql_name
 from contractgql.security.policy import FieldName
@@ -69,10 +69,6 @@ BATCH_SIZE = 500
 # 32,766 bound variables per statement.
 MAX_CLIENT_IDS = 1000
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
-# First characters that make a spreadsheet read a cell as a formula: the list on
-# OWASP's CSV Injection page (=, +, -, @, tab, carriage return, and line feed since
-# August 2025), plus the null character of OWASP ASVS requirement 1.2.10.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "\0")
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from contractgql.importexport.columns import (
 from contractgql.importexport.errors import ValueParseError
 from contractgql.importexport.tables import Table, TableRow, column_cells
 from contractgql.importexport.values import (
+    QUOTED_FORMULA_PREFIXES,
     clean_text,
     detect_decimal_separator,
     parse_amount_with_currency,
@@ -270,7 +271,11 @@ class _CellReader:
         cells = self.table_row.cells
         if index is None or index >= len(cells) or not cells[index]:
             return None
-        cleaned = clean_text(cells[index], keep_newlines=keep_newlines)
+        value = cells[index]
+        # Comparing one character first costs less than a call per cell.
+        if value[0] == "'":
+            value = unquote_formula(value)
+        cleaned = clean_text(value, keep_newlines=keep_newlines)
         return cleaned or None
 
     def parse(self, field_name: str, parser: Callable[[str], T]) -> T | None:
@@ -401,7 +406,7 @@ def _parse_row(
             text("description", keep_newlines=True) if mapped("description") else None
         ),
         owner_email=text("owner_email") if mapped("owner_email") else None,
-        tags=_split_tags(cells.raw("tags")) if mapped("tags") else [],
+        tags=_split_tags(unquote_formula(cells.raw("tags"))) if mapped("tags") else [],
     )
 
     _check_required(cells, name, client)
@@ -562,6 +567,12 @@ def _check_date_order(
         f"{cells.raw('start_date').strip()!r}; check the dates, or whether the two "
         "columns are swapped.",
     )
+
+
+def unquote_formula(text: str) -> str:
+    """Remove the single quote that the exports put before a cell that a
+    spreadsheet would run as a formula, such as "'=HYPERLINK(...)"."""
+    return text[1:] if text.startswith(QUOTED_FORMULA_PREFIXES) else text
 
 
 def _split_tags(text: str) -> list[str]:

@@ -157,6 +157,14 @@ _PAYMENT_FREQUENCIES: dict[str, str] = {
 
 _HORIZONTAL_SPACE = re.compile(r"[^\S\n]+")
 
+# First characters that make a spreadsheet read a cell as a formula: the list on
+# OWASP's CSV Injection page (=, +, -, @, tab, carriage return, and line feed since
+# August 2025), plus the null character of OWASP ASVS requirement 1.2.10. The
+# exports put a single quote before a cell that starts with one of them, and the
+# import removes that quote again.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "\0")
+QUOTED_FORMULA_PREFIXES = tuple("'" + prefix for prefix in FORMULA_PREFIXES)
+
 
 def parse_date(text: str) -> date:
     """Parse a calendar date in ISO, day-first or Excel serial form.
