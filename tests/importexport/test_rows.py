@@ -423,3 +423,19 @@ def test_uk_register_html_entities() -> None:
     )
     assert not any("&amp;" in row.name for row in result.rows)
     assert not any("&#039;" in (row.description or "") for row in result.rows)
+
+
+def test_cell_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "register.csv"
+    path.write_text(
+        "number;client;amount;vat rate\nN-1;Acme;€ 1.234,567;0,21\n", encoding="utf-8"
+    )
+    table = read_table(path)
+    mapping = resolve_columns(table.headers)
+
+    row = only_row(parse_rows(table, mapping))
+
+    assert row.amount == Decimal("1234.567")
+    assert row.cell_as_written(mapping, "amount") == "€ 1.234,567"
+    assert row.cell_as_written(mapping, "vat_rate") == "0,21"
+    assert row.cell_as_written(mapping, "end_date") == ""

@@ -114,10 +114,23 @@ class ParsedRow:
     tags: list[str]
     # Row number of the earlier row with the same number and values, if any.
     duplicate_of: int | None = None
+    # The row's cells as the file has them, for messages that show a cell.
+    cells: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     def contract_values(self) -> tuple[object, ...]:
         """Return the canonical field values, which decide whether two rows agree."""
         return tuple(getattr(self, name) for name in CANONICAL_FIELDS)
+
+    def cell_as_written(self, mapping: ColumnMapping, field_name: str) -> str:
+        """Return the file's cell of `field_name`, or "" when the column is unmapped.
+
+        The cell is the text that the parsed value came from, such as
+        "€ 1.234,567" for the amount 1234.567, after any --map-value mapping.
+        """
+        index = mapping.index_of(field_name)
+        if index is None or index >= len(self.cells):
+            return ""
+        return self.cells[index]
 
 
 @dataclass(slots=True)
@@ -407,6 +420,7 @@ def _parse_row(
         ),
         owner_email=text("owner_email") if mapped("owner_email") else None,
         tags=_split_tags(unquote_formula(cells.raw("tags"))) if mapped("tags") else [],
+        cells=table_row.cells,
     )
 
     _check_required(cells, name, client)
