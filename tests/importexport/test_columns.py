@@ -161,6 +161,12 @@ def test_normalize_header(header: str, normalized: str) -> None:
         ("Bedrag", "amount"),
         ("Waarde", "amount"),
         ("Contractwaarde", "amount"),
+        ("Bedrag excl. btw", "amount"),
+        ("bedrag exclusief btw", "amount"),
+        ("Bedrag ex. BTW", "amount"),
+        ("Netto bedrag", "amount"),
+        ("Net amount", "amount"),
+        ("Amount excl. VAT", "amount"),
         ("Valuta", "currency"),
         ("Opzegtermijn", "notice_period"),
         ("Stilzwijgende verlenging", "auto_renewal"),
@@ -182,7 +188,17 @@ def test_match_header_synonyms(header: str, field: str) -> None:
 
 @pytest.mark.parametrize(
     "header",
-    ["suppliers", "value_human", "procurement_unique_id", "classification_id", ""],
+    [
+        "suppliers",
+        "value_human",
+        "procurement_unique_id",
+        "classification_id",
+        "",
+        # Amounts are net of VAT, so gross amounts and VAT amounts stay ignored.
+        "Bedrag incl. btw",
+        "bedrag inclusief btw",
+        "BTW-bedrag",
+    ],
 )
 def test_match_header_unknown(header: str) -> None:
     assert match_header(header) is None
@@ -340,3 +356,11 @@ def test_column_mapping_lookups() -> None:
     assert mapping.index_of("currency") is None
     assert mapping.header_of("start_date") == "execution_date"
     assert mapping.header_of("tags") is None
+
+
+def test_resolve_columns_net_and_gross_amounts() -> None:
+    mapping = resolve_columns(
+        ["Klant", "Bedrag incl. btw", "BTW-bedrag", "Bedrag excl. btw"]
+    )
+
+    assert mapping.fields == ("client", None, None, "amount")

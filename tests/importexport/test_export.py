@@ -35,7 +35,7 @@ from contractgql.ids import encode_id
 from contractgql.importexport import export
 from contractgql.importexport.export import format_cell
 from contractgql.importexport.importer import ImportOptions, import_file
-from contractgql.models import Organization
+from contractgql.models import Client, Contract, Organization, Tag
 from contractgql.security.policy import Policy
 
 URL = "/export/contracts.csv"
@@ -906,3 +906,53 @@ async def test_export_imports_unchanged(api: Api, tmp_path: Path) -> None:
     ]
     assert report.mapped_columns["status"] == "status"
     assert "current_status" in report.ignored_columns
+
+
+async def create_formula_contracts(api: Api) -> None:
+    """Create contracts whose text values start with formula characters."""
+    formula_client = await create_client(api, '=HYPERLINK("http://x")')
+    dash_client = await create_client(api, "-Dash BV")
+    tag = await create_tag(api, "@tag")
+    await create_contract(
+        api, formula_client, {"name": "=1+1", "number": "-42", "tagIds": [tag]}
+    )
+    await create_contract(api, dash_client, {"name": "+SUM(A1:A2)", "number": "N-2"})
+
+
+async def formula_values(api: Api) -> tuple[list[str], list[tuple[str, str]], int]:
+    """Return the client names, each contract's (number, name), and the tag count."""
+    organization_id = api.tenant.organization.id
+    clients = await Client.filter(organization_id=organization_id).order_by("id")
+    contracts = await Contract.filter(organization_id=organization_id).order_by("id")
+    tags = await Tag.filter(organization_id=organization_id).count()
+    return (
+        [client.name for client in clients],
+        [(contract.number or "", contract.name) for contract in contracts],
+        tags,
+    )
+
+
+async def test_export_formula_cells_import_unchanged(api: Api, tmp_path: Path) -> None:
+    await create_formula_contracts(api)
+    before = await formula_values(api)
+    response = await get_export(api.client, api.tenant, "admin")
+    path = tmp_path / "contracts.csv"
+    path.write_bytes(response.content)
+
+    report = await import_file(path, api.tenant.organization, ImportOptions())
+    again = await get_export(api.client, api.tenant, "admin")
+
+    assert report.errors == []
+    assert report.created_clients == 0
+    assert [(o.number, o.outcome) for o in report.outcomes] == [
+        ("-42", "unchanged"),
+        ("N-2", "unchanged"),
+    ]
+    assert await formula_values(api) == before
+    assert before == (
+        ['=HYPERLINK("http://x")', "-Dash BV"],
+        [("-42", "=1+1"), ("N-2", "+SUM(A1:A2)")],
+        1,
+    )
+    # A second export is the same, so no round trip adds a quote.
+    assert again.text == response.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -14,6 +15,10 @@ import pytest
 from tests.conftest import MigratedTemplate
 from tests.importexport.test_import_jobs import register
 from tests.test_cli import run
+
+from contractgql.importexport.command import print_report
+from contractgql.importexport.importer import ImportReport, RowWarning
+from contractgql.importexport.jobs import MAX_STORED_ERRORS
 
 ROOT = Path(__file__).resolve().parents[2]
 DECP_SAMPLE = ROOT / "tests/data/fr_decp_sample.json"
@@ -110,6 +115,16 @@ def test_import_decp_then_status(env: dict[str, str]) -> None:
     status = run(env, "import-status", "1")
     assert status.returncode == 0, status.stderr
     lines = status.stdout.splitlines()
+    status_warnings = [line for line in lines if line.startswith("  warning ")]
+    summary_warnings = [
+        line for line in result.stdout.splitlines() if line.startswith("  warning ")
+    ]
+    # The job stores the contract types left empty as a last warning, which the
+    # summary lists on a line of its own.
+    assert summary_warnings == status_warnings[:-1]
+    assert len(summary_warnings) == 3
+    assert status_warnings[-1].startswith("  warning row 0, column contract_type")
+    assert "Contract types not found, left empty" in result.stdout
     assert lines[:2] == [
         "Import job 1: succeeded, file fr_decp_sample.json",
         "11 of 11 rows read: 11 created, 0 updated, 0 unchanged, 0 duplicates, "
@@ -236,3 +251,22 @@ def test_import_prints_long_values_truncated(
     status = run(env, "import-status", "1")
     assert status.returncode == 0, status.stderr
     assert status.stdout.splitlines()[2] == expected
+
+
+def test_summary_warnings_bounded() -> None:
+    report = ImportReport(path=Path("register.csv"), dry_run=False, total_rows=2)
+    report.warnings = [
+        RowWarning(row, "Bedrag", "0", "Placeholder amount, left out.")
+        for row in range(1, MAX_STORED_ERRORS + 3)
+    ]
+    output = io.StringIO()
+
+    print_report(report, verbose=False, out=output)
+
+    lines = output.getvalue().splitlines()
+    warnings = [line for line in lines if line.startswith("  warning ")]
+    assert len(warnings) == MAX_STORED_ERRORS
+    assert warnings[0] == (
+        "  warning row 1, column Bedrag, value '0': Placeholder amount, left out."
+    )
+    assert lines[lines.index(warnings[-1]) + 1] == "  2 more warnings are not listed"

@@ -629,6 +629,12 @@ async def test_update_keeps_values_of_columns_the_file_lacks(
         ImportOptions(default_notice_period=(1, "months")),
     )
     after_empty = await Contract.get(organization_id=organization.id, number="K-1")
+    other_default = await import_file(
+        emptied_cells,
+        organization,
+        ImportOptions(default_notice_period=(3, "months")),
+    )
+    after_default = await Contract.get(organization_id=organization.id, number="K-1")
 
     assert updated.count("updated") == 1
     assert (
@@ -639,8 +645,11 @@ async def test_update_keeps_values_of_columns_the_file_lacks(
         kept.stage,
         kept.auto_renewal,
     ) == (date(2027, 6, 30), 50000, "USD", "monthly", "draft", True)
-    # Empty cells keep the stored values, defaults included.
-    assert emptied.count("unchanged") == 1
+    # Empty cells keep the stored values. The default notice period fills a
+    # contract without one.
+    assert emptied.count("updated") == 1
+    assert other_default.count("unchanged") == 1
+    assert after_default.notice_count == 1
     assert (
         after_empty.name,
         after_empty.end_date,
@@ -650,7 +659,7 @@ async def test_update_keeps_values_of_columns_the_file_lacks(
         after_empty.stage,
         after_empty.auto_renewal,
         after_empty.notice_count,
-    ) == ("Hosting", date(2027, 6, 30), 50000, "USD", "monthly", "draft", True, None)
+    ) == ("Hosting", date(2027, 6, 30), 50000, "USD", "monthly", "draft", True, 1)
 
 
 async def test_reimport_without_amount_column_unchanged(
@@ -855,8 +864,9 @@ async def test_long_cell_rejects_only_its_row(settings, tmp_path: Path) -> None:
         (
             2,
             "description",
-            # The stored description has no trailing space, so 143999 characters.
-            description[:200] + "… (143999 characters in all)",
+            # The value is the cell as written, 144,000 characters; the length
+            # check counts the cleaned text, without the trailing space.
+            description[:200] + "… (144000 characters in all)",
             "Description is 143999 characters long: shorten it to at most 20000.",
         ),
         (
@@ -871,3 +881,23 @@ async def test_long_cell_rejects_only_its_row(settings, tmp_path: Path) -> None:
     ]
     numbers = Contract.filter(organization_id=organization.id)
     assert await numbers.values_list("number", flat=True) == ["D-3"]
+
+
+async def test_rejected_value_as_written(settings, tmp_path: Path) -> None:
+    organization = await new_organization()
+    path = tmp_path / "waarden.csv"
+    path.write_text(
+        "Contractnummer;Klant;Begindatum;Bedrag;BTW\n"
+        "W-1;Acme BV;01-01-2026;€ 1.234,567;21%\n"
+        "W-2;Acme BV;01-01-2026;€ 10,00;19%\n"
+        "W-3;Acme BV;01-01-2026;€ 10,00;0,21\n",
+        encoding="utf-8",
+    )
+
+    report = await import_file(path, organization, ImportOptions())
+
+    assert [(e.row, e.column, e.value) for e in report.errors] == [
+        (2, "Bedrag", "€ 1.234,567"),
+        (3, "BTW", "19%"),
+        (4, "BTW", "0,21"),
+    ]

@@ -130,8 +130,9 @@ def test_value_only_in_ignored_column(tmp_path: Path) -> None:
     ]
     assert result.errors[0].reason == (
         "Only the ignored column 'Remarks' has a value on this row, so it holds no "
-        "contract. Delete the row, or map the column with --map if it holds a "
-        "contract field."
+        "contract. Delete the row or, if the column holds a contract field, map it "
+        "with --map HEADER=FIELD on the command line, or the mapping input of "
+        "startImport."
     )
 
 
@@ -146,7 +147,11 @@ def test_client_column_absent(tmp_path: Path) -> None:
 
     assert len(result.errors) == 1
     assert result.errors[0].column is None
-    assert "--map" in result.errors[0].reason
+    assert result.errors[0].reason == (
+        "The client is empty; every contract needs a client. Fill it in, or map the "
+        "column that names the client with --map HEADER=FIELD on the command line, "
+        "or the mapping input of startImport."
+    )
 
 
 def test_end_date_before_start_date(tmp_path: Path) -> None:
@@ -419,3 +424,80 @@ def test_uk_register_html_entities() -> None:
     )
     assert not any("&amp;" in row.name for row in result.rows)
     assert not any("&#039;" in (row.description or "") for row in result.rows)
+
+
+def test_date_column_minority_order_rejected(tmp_path: Path) -> None:
+    result = parse_csv(
+        tmp_path,
+        "number,client,start date\n"
+        "N-1,Acme,03/04/2026\n"
+        "N-2,Acme,31/12/2026\n"
+        "N-3,Acme,12/31/2026\n"
+        "N-4,Acme,25/06/2026\n",
+    )
+
+    assert [(row.number, row.start_date) for row in result.rows] == [
+        ("N-1", date(2026, 4, 3)),
+        ("N-2", date(2026, 12, 31)),
+        ("N-4", date(2026, 6, 25)),
+    ]
+    assert [(e.row, e.column, e.value) for e in result.errors] == [
+        (4, "start date", "12/31/2026")
+    ]
+    assert result.errors[0].reason == (
+        "Invalid date '12/31/2026': it is valid only month first, but this column "
+        "is read day first, because it has 2 dates valid only day first (such as "
+        "'31/12/2026') against 1 date valid only month first. Write the date day "
+        "first, or as 2026-12-31 if that is the date meant."
+    )
+
+
+def test_date_columns_decide_separately(tmp_path: Path) -> None:
+    result = parse_csv(
+        tmp_path,
+        "number,client,start date,end date\n"
+        "N-1,Acme,03/04/2026,12/31/2026\n"
+        "N-2,Acme,31/01/2026,04/03/2027\n",
+    )
+
+    assert result.errors == []
+    assert [(row.start_date, row.end_date) for row in result.rows] == [
+        (date(2026, 4, 3), date(2026, 12, 31)),
+        (date(2026, 1, 31), date(2027, 4, 3)),
+    ]
+
+
+def test_export_formula_quote_removed(tmp_path: Path) -> None:
+    result = parse_csv(
+        tmp_path,
+        "number,name,client,tags,description\n"
+        "'-42,'=1+1,'-Dash BV,'@tag; '-x,'+note\n"
+        "N-2,'quoted,'Acme,,'\n",
+    )
+
+    first, second = result.rows
+    assert result.errors == []
+    assert (first.number, first.name, first.client) == ("-42", "=1+1", "-Dash BV")
+    assert first.tags == ["@tag", "'-x"]
+    assert first.description == "+note"
+    assert (second.name, second.client, second.description) == (
+        "'quoted",
+        "'Acme",
+        "'",
+    )
+
+
+def test_cell_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "register.csv"
+    path.write_text(
+        "number;client;amount;vat rate\nN-1;Acme;€ 1.234,567;0,21\n", encoding="utf-8"
+    )
+    table = read_table(path)
+    mapping = resolve_columns(table.headers)
+
+    row = only_row(parse_rows(table, mapping))
+
+    assert row.amount == Decimal("1234.567")
+    assert row.cell_as_written(mapping, "amount") == "€ 1.234,567"
+    assert row.cell_as_written(mapping, "vat_rate") == "0,21"
+    assert row.cell_as_written(mapping, "end_date") == ""

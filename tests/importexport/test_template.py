@@ -94,6 +94,17 @@ async def test_template_headers_and_lists(api: Api, tenant: Tenant) -> None:
     ]
     assert [lists.cell(row, 15).value for row in (1, 2)] == ["yes", "no"]
     assert lists.cell(1, 12).value == "EUR"
+    messages = {
+        str(validation.sqref): validation.error
+        for validation in sheet.data_validations.dataValidation
+    }
+    assert messages == {
+        "F2:F10001": "Choose a contract type from the list.",
+        "G2:G10001": "Choose a status from the list.",
+        "L2:L10001": "Choose a currency from the list.",
+        "N2:N10001": "Choose a payment frequency from the list.",
+        "O2:O10001": "Choose an auto renewal from the list.",
+    }
 
 
 async def test_template_example_rejected(

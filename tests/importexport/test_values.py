@@ -6,7 +6,10 @@ import pytest
 from contractgql.importexport.errors import ValueParseError
 from contractgql.importexport.tables import excel_serial_to_date
 from contractgql.importexport.values import (
+    DateOrder,
     clean_text,
+    detect_date_order,
+    format_period,
     parse_amount,
     parse_amount_with_currency,
     parse_bool,
@@ -86,6 +89,111 @@ def test_parse_date_impossible_day_message() -> None:
 
     assert "'2027-02-30'" in caught.value.reason
     assert "does not exist" in caught.value.reason
+
+
+def test_detect_date_order_counts_votes() -> None:
+    cells = ["03/04/2026", "31/12/2026", "12/31/2026", "25-06-2026", "", "2026-12-31"]
+
+    assert detect_date_order(cells) == DateOrder(
+        month_first=False,
+        day_first_votes=2,
+        month_first_votes=1,
+        day_first_example="31/12/2026",
+        month_first_example="12/31/2026",
+    )
+
+
+@pytest.mark.parametrize(
+    ("cells", "month_first"),
+    [
+        ([], False),
+        (["03/04/2026", "04/03/2026"], False),
+        (["12/31/2026", "03/04/2026"], True),
+        (["12/31/2026", "31/12/2026"], False),
+        (["12/31/2026", "11/30/2026", "31/12/2026"], True),
+        # 31/02 and 02/31 are not dates in either order, so neither votes.
+        (["02/31/2026", "12/31/2026"], True),
+    ],
+)
+def test_detect_date_order_majority(cells: list[str], month_first: bool) -> None:
+    assert detect_date_order(cells).month_first is month_first
+
+
+def test_parse_date_in_month_first_column() -> None:
+    order = detect_date_order(["12/31/2026", "03/04/2026"])
+
+    assert parse_date("03/04/2026", order) == date(2026, 3, 4)
+    assert parse_date("12/31/2026 10:00", order) == date(2026, 12, 31)
+    assert parse_date("2026-04-03", order) == date(2026, 4, 3)
+
+
+def test_parse_date_rejects_minority_order() -> None:
+    order = detect_date_order(["31/12/2026", "25/06/2026", "12/31/2026"])
+
+    with pytest.raises(ValueParseError) as caught:
+        parse_date("12/31/2026", order)
+
+    assert caught.value.reason == (
+        "Invalid date '12/31/2026': it is valid only month first, but this column "
+        "is read day first, because it has 2 dates valid only day first (such as "
+        "'31/12/2026') against 1 date valid only month first. Write the date day "
+        "first, or as 2026-12-31 if that is the date meant."
+    )
+
+
+def test_parse_date_rejects_day_first_in_month_column() -> None:
+    order = detect_date_order(["12/31/2026", "11/30/2026", "25/06/2026"])
+
+    with pytest.raises(ValueParseError) as caught:
+        parse_date("25/06/2026", order)
+
+    assert caught.value.reason == (
+        "Invalid date '25/06/2026': it is valid only day first, but this column "
+        "is read month first, because it has 2 dates valid only month first (such "
+        "as '12/31/2026') against 1 date valid only day first. Write the date month "
+        "first, or as 2026-06-25 if that is the date meant."
+    )
+
+
+def test_parse_date_tie_reads_day_first() -> None:
+    order = detect_date_order(["31/12/2026", "12/31/2026"])
+
+    with pytest.raises(ValueParseError) as caught:
+        parse_date("12/31/2026", order)
+
+    assert caught.value.reason == (
+        "Invalid date '12/31/2026': it is valid only month first, but this column "
+        "is read day first, because it has 1 date valid only day first (such as "
+        "'31/12/2026') against 1 date valid only month first, and a tie is read day "
+        "first. Write the date day first, or as 2026-12-31 if that is the date "
+        "meant."
+    )
+
+
+def test_parse_date_in_column_no_such_day() -> None:
+    order = detect_date_order(["31/12/2026"])
+
+    with pytest.raises(ValueParseError) as caught:
+        parse_date("31/02/2026", order)
+
+    assert caught.value.reason.startswith(
+        "Invalid date '31/02/2026': that day does not exist"
+    )
+
+
+@pytest.mark.parametrize(
+    ("count", "unit", "text"),
+    [
+        (1, "months", "1 month"),
+        (3, "months", "3 months"),
+        (1, "days", "1 day"),
+        (0, "days", "0 days"),
+        (1, "weeks", "1 week"),
+    ],
+)
+def test_format_period(count: int, unit: str, text: str) -> None:
+    assert format_period(count, unit) == text
+    assert parse_period(text) == (count, unit)
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import io
 import zipfile
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,9 +19,12 @@ from tests.importexport.test_export import (
     ALL_HEADERS,
     NON_FINANCIAL_HEADERS,
     create_financial_contract,
+    create_formula_contracts,
+    formula_values,
 )
 
 from contractgql.config import Settings
+from contractgql.importexport.importer import ImportOptions, import_file
 from contractgql.importexport.xlsx_export import XLSX_MEDIA_TYPE, is_exact_number
 
 URL = "/export/contracts.xlsx"
@@ -234,3 +238,26 @@ async def test_xlsx_rejects_like_csv(api: Api) -> None:
     assert unknown.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert anonymous.status_code == 401
     assert anonymous.headers["www-authenticate"] == "Bearer"
+
+
+async def test_xlsx_formula_cells_import_unchanged(api: Api, tmp_path: Path) -> None:
+    await create_formula_contracts(api)
+    before = await formula_values(api)
+    response = await get_xlsx(api.client, api.tenant, "admin")
+    path = tmp_path / "contracts.xlsx"
+    path.write_bytes(response.content)
+
+    report = await import_file(path, api.tenant.organization, ImportOptions())
+    _header, rows = rows_of(sheet_of(await get_xlsx(api.client, api.tenant, "admin")))
+
+    assert report.errors == []
+    assert report.created_clients == 0
+    assert [(o.number, o.outcome) for o in report.outcomes] == [
+        ("-42", "unchanged"),
+        ("N-2", "unchanged"),
+    ]
+    assert await formula_values(api) == before
+    assert [(row["number"], row["name"], row["client"]) for row in rows] == [
+        ("'-42", "'=1+1", '\'=HYPERLINK("http://x")'),
+        ("N-2", "'+SUM(A1:A2)", "'-Dash BV"),
+    ]

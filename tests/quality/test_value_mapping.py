@@ -157,3 +157,23 @@ async def test_import_rejects_unknown_vat_rate(settings, register: Path) -> None
 def test_map_value_option_errors(item: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         value_mappings([item])
+
+
+async def test_preview_period_singular(settings, tmp_path: Path) -> None:
+    path = tmp_path / "periods.csv"
+    path.write_text(
+        "number,client,start date,notice period,renewal term\n"
+        "P-1,Acme,2026-01-01,1 maand,1 jaar\n"
+        "P-2,Acme,2026-01-01,3 mnd,1 week\n",
+        encoding="utf-8",
+    )
+    organization = await _organization()
+
+    lines = await _preview(path, organization, [])
+
+    assert [(line.field, line.source, line.target) for line in lines] == [
+        ("notice_period", "1 maand", "1 month"),
+        ("notice_period", "3 mnd", "3 months"),
+        ("renewal_term", "1 jaar", "12 months"),
+        ("renewal_term", "1 week", "1 week"),
+    ]

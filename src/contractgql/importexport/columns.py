@@ -42,6 +42,12 @@ CANONICAL_FIELDS: tuple[str, ...] = (
     "tags",
 )
 
+# How to map a column, for messages that an import from the command line and one
+# started through GraphQL both show.
+MAP_COLUMN_HINT = (
+    "with --map HEADER=FIELD on the command line, or the mapping input of startImport"
+)
+
 # Values of an explicit mapping that mark a column as ignored.
 IGNORE_MARKERS = frozenset({"", "-"})
 
@@ -175,6 +181,15 @@ _STRONG_SYNONYMS: dict[str, tuple[str, ...]] = {
         "contractbedrag",
         "totaalbedrag",
         "totale waarde",
+        # Amounts are net of VAT, so "bedrag incl. btw" and "btw-bedrag" stay
+        # ignored.
+        "bedrag excl btw",
+        "bedrag exclusief btw",
+        "bedrag ex btw",
+        "netto bedrag",
+        "net amount",
+        "amount excl vat",
+        "amount excluding vat",
     ),
     "currency": (
         "value currency",

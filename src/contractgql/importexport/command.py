@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -406,6 +407,7 @@ def print_report(
             f"  {report.errors_not_kept} more errors are not listed; fix the rows "
             "above and import the file again to see them"
         )
+    _print_warnings(report, write)
     if report.unmapped_contract_types:
         common = report.unmapped_contract_types.most_common()
         listed = ", ".join(
@@ -424,6 +426,22 @@ def print_report(
         f"new clients; {report.accounted_for} of {report.total_rows} rows accounted "
         "for."
     )
+
+
+def _print_warnings(report: ImportReport, write: Callable[[str], None]) -> None:
+    """Write the report's warnings, at most as many as an import job stores."""
+    from contractgql.importexport.jobs import MAX_STORED_ERRORS
+
+    for warning in report.warnings[:MAX_STORED_ERRORS]:
+        column = warning.column or "-"
+        write(
+            f"  warning row {warning.row}, column {column}, value "
+            f"{warning.value!r}: {warning.message}"
+        )
+    if len(report.warnings) > MAX_STORED_ERRORS:
+        write(
+            f"  {len(report.warnings) - MAX_STORED_ERRORS} more warnings are not listed"
+        )
 
 
 def run_import_status(args: argparse.Namespace, settings: Settings) -> int:

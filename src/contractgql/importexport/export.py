@@ -53,6 +53,7 @@ from contractgql.graphql.types.contracts import (
 )
 from contractgql.graphql.types.filters import ContractFilter, DateRange
 from contractgql.ids import decode_id, encode_id
+from contractgql.importexport.values import FORMULA_PREFIXES, format_period
 from contractgql.models import Client, Contract, ContractType, User
 from contractgql.security.fields import graphql_name
 from contractgql.security.policy import FieldName
@@ -68,10 +69,6 @@ BATCH_SIZE = 500
 # 32,766 bound variables per statement.
 MAX_CLIENT_IDS = 1000
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
-# First characters that make a spreadsheet read a cell as a formula: the list on
-# OWASP's CSV Injection page (=, +, -, @, tab, carriage return, and line feed since
-# August 2025), plus the null character of OWASP ASVS requirement 1.2.10.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "\0")
 
 
 @dataclass(frozen=True)
@@ -388,10 +385,7 @@ def _cell_text(value: Any) -> str:
 
 def _period_text(period: PeriodType) -> str:
     """Return a period as the importer reads it, such as "3 months" or "1 week"."""
-    unit = PeriodUnit(period.unit).value
-    if period.count == 1:
-        unit = unit.removesuffix("s")
-    return f"{period.count} {unit}"
+    return format_period(period.count, PeriodUnit(period.unit).value)
 
 
 def _csv_text(rows: Iterable[list[str]]) -> str:

@@ -696,7 +696,7 @@ class _Writer:
                 values = await self._values(row)
                 current = self._current(row, values)
                 if current is not None:
-                    values = self._from_file(values, row)
+                    values = self._from_file(values, row, current)
                     if current.client_id != values["client_id"]:
                         raise _RowRejected(
                             await self._other_client_error(row, current, values)
@@ -731,7 +731,10 @@ class _Writer:
     def _reject_fields(self, row: ParsedRow, errors: list[FieldError]) -> None:
         for field_error in errors:
             column = self.mapping.header_of(_canonical(field_error.field))
-            cell = _cell(row, field_error.field)
+            # The cell as written, or the value that a default or mapping gave.
+            cell = row.cell_as_written(
+                self.mapping, _canonical(field_error.field)
+            ) or _cell(row, field_error.field)
             _reject(
                 self.report,
                 row.row,
@@ -768,18 +771,23 @@ class _Writer:
             contract = await update_contract(self.viewer, contract.id, dict(changes))
         self.existing[row.number or ""] = contract
 
-    def _from_file(self, values: dict[str, Any], row: ParsedRow) -> dict[str, Any]:
+    def _from_file(
+        self, values: dict[str, Any], row: ParsedRow, current: Contract
+    ) -> dict[str, Any]:
         """Leave out the values that an update would take from an empty cell, a
         missing column or a default.
 
         An empty cell keeps the stored value, as a missing column does. A
         spreadsheet leaves cells empty for values it does not know, so clearing
-        a field takes an edit through the API.
+        a field takes an edit through the API. The default notice period of the
+        options fills only a contract that has none.
         """
         return {
             key: value
             for key, value in values.items()
-            if key not in UPDATE_SOURCES or self._row_gives(key, row)
+            if key not in UPDATE_SOURCES
+            or self._row_gives(key, row)
+            or (key == "notice_period" and current.notice_count is None)
         }
 
     async def _other_client_error(

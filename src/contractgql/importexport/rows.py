@@ -19,10 +19,17 @@ from datetime import date
 from decimal import Decimal
 from typing import TypeVar
 
-from contractgql.importexport.columns import CANONICAL_FIELDS, ColumnMapping
+from contractgql.importexport.columns import (
+    CANONICAL_FIELDS,
+    MAP_COLUMN_HINT,
+    ColumnMapping,
+)
 from contractgql.importexport.errors import ValueParseError
-from contractgql.importexport.tables import Table, TableRow, column_cells
+from contractgql.importexport.tables import Table, TableRow, TableRows, column_cells
 from contractgql.importexport.values import (
+    QUOTED_FORMULA_PREFIXES,
+    DateOrder,
+    DateOrderCounter,
     clean_text,
     detect_decimal_separator,
     parse_amount_with_currency,
@@ -52,6 +59,11 @@ _cached_frequency = functools.lru_cache(maxsize=_PARSE_CACHE_SIZE)(
 _cached_bool = functools.lru_cache(maxsize=_PARSE_CACHE_SIZE)(parse_bool)
 _cached_period = functools.lru_cache(maxsize=_PARSE_CACHE_SIZE)(parse_period)
 _cached_currency = functools.lru_cache(maxsize=_PARSE_CACHE_SIZE)(parse_currency)
+
+DATE_FIELDS = ("start_date", "end_date", "signed_date")
+_DEFAULT_DATE_PARSERS: dict[str, Callable[[str], date]] = dict.fromkeys(
+    DATE_FIELDS, _cached_date
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +124,23 @@ class ParsedRow:
     tags: list[str]
     # Row number of the earlier row with the same number and values, if any.
     duplicate_of: int | None = None
+    # The row's cells as the file has them, for messages that show a cell.
+    cells: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     def contract_values(self) -> tuple[object, ...]:
         """Return the canonical field values, which decide whether two rows agree."""
         return tuple(getattr(self, name) for name in CANONICAL_FIELDS)
+
+    def cell_as_written(self, mapping: ColumnMapping, field_name: str) -> str:
+        """Return the file's cell of `field_name`, or "" when the column is unmapped.
+
+        The cell is the text that the parsed value came from, such as
+        "€ 1.234,567" for the amount 1234.567, after any --map-value mapping.
+        """
+        index = mapping.index_of(field_name)
+        if index is None or index >= len(self.cells):
+            return ""
+        return self.cells[index]
 
 
 @dataclass(slots=True)
@@ -154,10 +179,12 @@ def parse_rows(table: Table, mapping: ColumnMapping) -> ParseResult:
 class RowParser:
     """Parses the rows of a table one at a time, in file order.
 
-    Creating the parser reads the amount column once, to find the decimal
-    separator that the whole column uses. Parsing then holds one row at a time,
-    plus, per contract number seen, the row that first had it and a hash of its
-    values, so that a later row with that number is a duplicate or rejected.
+    Creating the parser reads the amount and date columns once, to find the
+    decimal separator that the whole amount column uses and the order of day and
+    month in each date column (see detect_date_order). Parsing then holds one row
+    at a time, plus, per contract number seen, the row that first had it and a
+    hash of its values, so that a later row with that number is a duplicate or
+    rejected.
     That index is the part of an import's memory that grows with the file.
     """
 
@@ -168,12 +195,8 @@ class RowParser:
         self.table = table
         self.mapping = mapping
         self.indices = _field_indices(mapping)
-        amount_index = self.indices.get("amount")
-        self.decimal_separator = (
-            None
-            if amount_index is None
-            else detect_decimal_separator(column_cells(table.rows, amount_index))
-        )
+        self.decimal_separator, date_orders = _survey_columns(table.rows, self.indices)
+        self.date_parsers = _date_parsers(date_orders)
         # Contract number to the row that first had it and a 64-bit hash of that
         # row's values, packed into one int: about 120 bytes per number.
         self.first_by_number: dict[str, int] = {}
@@ -186,7 +209,11 @@ class RowParser:
         """
         for table_row in self.table.rows:
             parsed, row_errors = _parse_row(
-                table_row, self.mapping, self.decimal_separator, self.indices
+                table_row,
+                self.mapping,
+                self.decimal_separator,
+                self.indices,
+                self.date_parsers,
             )
             if parsed is None:
                 yield row_errors
@@ -225,6 +252,58 @@ class RowParser:
                 number=parsed.number,
             )
         ]
+
+
+def _survey_columns(
+    rows: TableRows, indices: dict[str, int]
+) -> tuple[str | None, dict[str, DateOrder]]:
+    """Return the amount column's decimal separator and each date column's order.
+
+    Both come from one pass over the rows. A file without a date column reads
+    only its amount column, which costs a CSV file less than reading its rows.
+    """
+    amount_index = indices.get("amount")
+    date_indices = {name: indices[name] for name in DATE_FIELDS if name in indices}
+    if not date_indices:
+        if amount_index is None:
+            return None, {}
+        return detect_decimal_separator(column_cells(rows, amount_index)), {}
+
+    counters = {name: DateOrderCounter() for name in date_indices}
+    date_columns = [(index, counters[name].add) for name, index in date_indices.items()]
+
+    def amount_cells() -> Iterator[str]:
+        # Counts the date cells of each row as a side effect.
+        for row in rows:
+            cells = row.cells
+            for index, add in date_columns:
+                if index < len(cells):
+                    add(cells[index])
+            if amount_index is not None and amount_index < len(cells):
+                yield cells[amount_index]
+
+    pending = amount_cells()
+    separator = detect_decimal_separator(pending)
+    # detect_decimal_separator reads every cell, but the dates must be counted
+    # in full whatever it does.
+    for _cell in pending:
+        pass
+    return separator, {name: counter.order() for name, counter in counters.items()}
+
+
+def _date_parsers(orders: dict[str, DateOrder]) -> dict[str, Callable[[str], date]]:
+    """Return the date parser of each date field, in its column's order.
+
+    A column without a date that is valid only month first keeps the shared
+    parser, which reads the same dates in the same way.
+    """
+    parsers = dict(_DEFAULT_DATE_PARSERS)
+    for name, order in orders.items():
+        if order.month_first_votes:
+            parsers[name] = functools.lru_cache(maxsize=_PARSE_CACHE_SIZE)(
+                functools.partial(parse_date, order=order)
+            )
+    return parsers
 
 
 # The contract number and client of the import template's example row, which
@@ -270,7 +349,11 @@ class _CellReader:
         cells = self.table_row.cells
         if index is None or index >= len(cells) or not cells[index]:
             return None
-        cleaned = clean_text(cells[index], keep_newlines=keep_newlines)
+        value = cells[index]
+        # Comparing one character first costs less than a call per cell.
+        if value[0] == "'":
+            value = unquote_formula(value)
+        cleaned = clean_text(value, keep_newlines=keep_newlines)
         return cleaned or None
 
     def parse(self, field_name: str, parser: Callable[[str], T]) -> T | None:
@@ -334,13 +417,17 @@ def _parse_row(
     mapping: ColumnMapping,
     decimal_separator: str | None = None,
     indices: dict[str, int] | None = None,
+    date_parsers: dict[str, Callable[[str], date]] | None = None,
 ) -> tuple[ParsedRow | None, list[RowError]]:
     """Return the parsed row, or None and every problem found in the row.
 
-    `indices` are _field_indices() of `mapping`, computed once per table.
+    `indices` are _field_indices() of `mapping`, computed once per table, and
+    `date_parsers` the parser of each date field from _date_parsers().
     """
     if indices is None:
         indices = _field_indices(mapping)
+    if date_parsers is None:
+        date_parsers = _DEFAULT_DATE_PARSERS
     cells = _CellReader(table_row, mapping, indices)
     misaligned = _check_extra_cells(cells, len(mapping.headers))
     if "\x00" in "".join(table_row.cells) and _reject_nul_cells(cells):
@@ -370,11 +457,17 @@ def _parse_row(
         contract_type=text("contract_type") if mapped("contract_type") else None,
         status=text("status") if mapped("status") else None,
         start_date=(
-            parse("start_date", _cached_date) if mapped("start_date") else None
+            parse("start_date", date_parsers["start_date"])
+            if mapped("start_date")
+            else None
         ),
-        end_date=parse("end_date", _cached_date) if mapped("end_date") else None,
+        end_date=(
+            parse("end_date", date_parsers["end_date"]) if mapped("end_date") else None
+        ),
         signed_date=(
-            parse("signed_date", _cached_date) if mapped("signed_date") else None
+            parse("signed_date", date_parsers["signed_date"])
+            if mapped("signed_date")
+            else None
         ),
         amount=amount,
         currency=currency,
@@ -402,7 +495,8 @@ def _parse_row(
             text("description", keep_newlines=True) if mapped("description") else None
         ),
         owner_email=text("owner_email") if mapped("owner_email") else None,
-        tags=_split_tags(cells.raw("tags")) if mapped("tags") else [],
+        tags=_split_tags(unquote_formula(cells.raw("tags"))) if mapped("tags") else [],
+        cells=table_row.cells,
     )
 
     _check_required(cells, name, client)
@@ -512,7 +606,7 @@ def _check_required(cells: _CellReader, name: str | None, client: str | None) ->
             "client",
             cells.raw("client"),
             "The client is empty; every contract needs a client. Fill it in, or map "
-            "the column that names the client with --map.",
+            f"the column that names the client {MAP_COLUMN_HINT}.",
         )
 
 
@@ -541,8 +635,9 @@ def _reject_ignored_only(cells: _CellReader) -> bool:
                     value=value,
                     reason=(
                         f"Only the ignored column {headers[index]!r} has a value "
-                        "on this row, so it holds no contract. Delete the row, or "
-                        "map the column with --map if it holds a contract field."
+                        "on this row, so it holds no contract. Delete the row or, "
+                        "if the column holds a contract field, map it "
+                        f"{MAP_COLUMN_HINT}."
                     ),
                     line=cells.table_row.line,
                     number=None,
@@ -578,6 +673,12 @@ def _check_date_order(
         f"{cells.raw('start_date').strip()!r}; check the dates, or whether the two "
         "columns are swapped.",
     )
+
+
+def unquote_formula(text: str) -> str:
+    """Remove the single quote that the exports put before a cell that a
+    spreadsheet would run as a formula, such as "'=HYPERLINK(...)"."""
+    return text[1:] if text.startswith(QUOTED_FORMULA_PREFIXES) else text
 
 
 def _split_tags(text: str) -> list[str]:

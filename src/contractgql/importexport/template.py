@@ -154,10 +154,20 @@ def _add_drop_down(
         showErrorMessage=True,
         errorStyle="stop" if column.strict else "warning",
         errorTitle=f"Invalid {column.header.lower()}",
-        error=f"Choose a {column.header.lower()} from the list.",
+        error=f"Choose {with_article(column.header.lower())} from the list.",
     )
     sheet.add_data_validation(validation)
     validation.add(f"{letter}2:{letter}{TEMPLATE_ROWS + 1}")
+
+
+def with_article(noun: str) -> str:
+    """Return `noun` after "a", or after "an" when it starts with a vowel letter.
+
+    NOTE: the rule goes by the letter, not the sound, so it would write
+    "an user". It fits the template's headers.
+    """
+    article = "an" if noun[:1].lower() in ("a", "e", "i", "o", "u") else "a"
+    return f"{article} {noun}"
 
 
 async def download_template(request: Request) -> Response:

@@ -23,6 +23,7 @@ from contractgql.importexport.columns import ColumnMapping
 from contractgql.importexport.errors import ValueParseError
 from contractgql.importexport.tables import Table, TableRow, TableRows
 from contractgql.importexport.values import (
+    format_period,
     parse_bool,
     parse_currency,
     parse_payment_frequency,
@@ -211,7 +212,7 @@ def _recognise(
     except ValueParseError:
         return None, "not recognised"
     if isinstance(value, tuple):
-        return f"{value[0]} {value[1]}", "recognised"
+        return format_period(*value), "recognised"
     return str(value).lower(), "recognised"
 
 

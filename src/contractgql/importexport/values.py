@@ -7,9 +7,11 @@ the expected format. The parsers reject empty text, so callers skip empty cells.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -157,8 +159,16 @@ _PAYMENT_FREQUENCIES: dict[str, str] = {
 
 _HORIZONTAL_SPACE = re.compile(r"[^\S\n]+")
 
+# First characters that make a spreadsheet read a cell as a formula: the list on
+# OWASP's CSV Injection page (=, +, -, @, tab, carriage return, and line feed since
+# August 2025), plus the null character of OWASP ASVS requirement 1.2.10. The
+# exports put a single quote before a cell that starts with one of them, and the
+# import removes that quote again.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "\0")
+QUOTED_FORMULA_PREFIXES = tuple("'" + prefix for prefix in FORMULA_PREFIXES)
 
-def parse_date(text: str) -> date:
+
+def parse_date(text: str, order: DateOrder | None = None) -> date:
     """Parse a calendar date in ISO, day-first or Excel serial form.
 
     Accepted forms:
@@ -167,6 +177,10 @@ def parse_date(text: str) -> date:
     - 12/31/2027, month first, only when the second number cannot be a month;
     - 31 december 2027, with English or Dutch month names;
     - Excel serial numbers from 20000 to 80000.
+
+    `order`, from detect_date_order() over the date's column, replaces the two
+    numeric rules: it reads every numeric date in the column's order, and
+    rejects one that can only be read in the other order.
     """
     value = text.strip()
     if match := _ISO_DATE.fullmatch(value) or _ISO_BASIC_DATE.fullmatch(value):
@@ -174,9 +188,11 @@ def parse_date(text: str) -> date:
         return _make_date(text, match["year"], match["month"], match["day"])
     if match := _NUMERIC_DATE.fullmatch(value):
         _check_time(text, match)
-        day, month = _order_day_month(
-            int(match["first_number"]), int(match["second_number"])
-        )
+        first, second = int(match["first_number"]), int(match["second_number"])
+        if order is None:
+            day, month = _order_day_month(first, second)
+        else:
+            day, month = _order_in_column(text, match["year"], first, second, order)
         return _make_date(text, match["year"], month, day)
     if match := _MONTH_NAME_DATE.fullmatch(value):
         month_number = _MONTH_NAMES.get(match["month"].casefold())
@@ -192,6 +208,123 @@ def _order_day_month(first: int, second: int) -> tuple[int, int]:
     if first <= 12 < second:
         return second, first
     return first, second
+
+
+@dataclass(frozen=True, slots=True)
+class DateOrder:
+    """The order of day and month in a column's numeric dates, and the votes for it.
+
+    Only a date that is valid in one order alone votes: 31/12/2027 for day
+    first, 12/31/2027 for month first. 03/04/2027 fits both and does not vote.
+    """
+
+    month_first: bool
+    day_first_votes: int = 0
+    month_first_votes: int = 0
+    # A voting date of each order, to show in messages.
+    day_first_example: str | None = None
+    month_first_example: str | None = None
+
+
+class DateOrderCounter:
+    """Counts the votes of a date column's cells, one cell at a time."""
+
+    __slots__ = ("day_first", "month_first", "day_first_example", "month_first_example")
+
+    def __init__(self) -> None:
+        self.day_first = 0
+        self.month_first = 0
+        self.day_first_example: str | None = None
+        self.month_first_example: str | None = None
+
+    def add(self, cell: str) -> None:
+        only = _only_order(cell)
+        if only is None:
+            return
+        if only == "day":
+            self.day_first += 1
+            if self.day_first_example is None:
+                self.day_first_example = cell.strip()
+        else:
+            self.month_first += 1
+            if self.month_first_example is None:
+                self.month_first_example = cell.strip()
+
+    def order(self) -> DateOrder:
+        """Return the majority order. A tie, or no vote, is day first."""
+        return DateOrder(
+            month_first=self.month_first > self.day_first,
+            day_first_votes=self.day_first,
+            month_first_votes=self.month_first,
+            day_first_example=self.day_first_example,
+            month_first_example=self.month_first_example,
+        )
+
+
+def detect_date_order(cells: Iterable[str]) -> DateOrder:
+    """Return the order of day and month that most of a column's dates show."""
+    counter = DateOrderCounter()
+    for cell in cells:
+        counter.add(cell)
+    return counter.order()
+
+
+# Registers repeat their dates, so the votes of recent cells are kept.
+@functools.lru_cache(maxsize=4096)
+def _only_order(cell: str) -> str | None:
+    """Return "day" or "month" when `cell` is a numeric date valid in that order
+    alone, else None."""
+    match = _NUMERIC_DATE.fullmatch(cell.strip())
+    if match is None:
+        return None
+    year, first, second = (
+        int(match["year"]),
+        int(match["first_number"]),
+        int(match["second_number"]),
+    )
+    day_first = _is_date(year, second, first)
+    month_first = _is_date(year, first, second)
+    if day_first == month_first:
+        return None
+    return "day" if day_first else "month"
+
+
+def _is_date(year: int, month: int, day: int) -> bool:
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+def _order_in_column(
+    text: str, year: str, first: int, second: int, order: DateOrder
+) -> tuple[int, int]:
+    """Return (day, month) in the column's order, or raise ValueParseError when
+    the date is valid only in the other order."""
+    day, month = (second, first) if order.month_first else (first, second)
+    if _is_date(int(year), month, day) or not _is_date(int(year), day, month):
+        return day, month
+    used, other = ("month", "day") if order.month_first else ("day", "month")
+    example = (
+        order.month_first_example if order.month_first else order.day_first_example
+    )
+    votes = (order.day_first_votes, order.month_first_votes)
+    used_votes, other_votes = votes[::-1] if order.month_first else votes
+    such_as = f" (such as {example!r})" if example else ""
+    tie = ", and a tie is read day first" if used_votes == other_votes else ""
+    meant = date(int(year), day, month).isoformat()
+    raise ValueParseError(
+        f"Invalid date {text!r}: it is valid only {other} first, but this column "
+        f"is read {used} first, because it has {_dates(used_votes)} valid only "
+        f"{used} first{such_as} against {_dates(other_votes)} valid only {other} "
+        f"first{tie}. Write the date {used} first, or as {meant} if that is the "
+        "date meant."
+    )
+
+
+def _dates(count: int) -> str:
+    return f"{count} date" if count == 1 else f"{count} dates"
 
 
 def _check_time(text: str, match: re.Match[str]) -> None:
@@ -383,6 +516,16 @@ def parse_period(text: str) -> tuple[int, str]:
         )
     name, multiplier = unit
     return int(match["count"]) * multiplier, name
+
+
+def format_period(count: int, unit: str) -> str:
+    """Return a period as parse_period reads it, such as "3 months" or "1 month".
+
+    `unit` is "days", "weeks" or "months".
+    """
+    if count == 1:
+        unit = unit.removesuffix("s")
+    return f"{count} {unit}"
 
 
 def parse_currency(text: str) -> str:
