@@ -520,9 +520,9 @@ async def test_total_value_column_with_recurring_payments(
             "The column 'Contractwaarde' reads as the total value of a contract, "
             "but the row is paid monthly, and a contract's amount is the amount per "
             "payment, which gives its MRR. Give the amount per payment in a column "
-            "such as 'Amount', or map this column to amount explicitly (--map "
-            '"Contractwaarde=amount", or mapping in startImport) if it holds that '
-            "amount.",
+            "such as 'Amount', or map this column to amount explicitly "
+            "(Contractwaarde=amount with --map HEADER=FIELD on the command line, or "
+            "the mapping input of startImport) if it holds that amount.",
         )
     ]
     assert mapped.count("created") == 3

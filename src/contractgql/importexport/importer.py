@@ -36,6 +36,7 @@ from contractgql.domain.money import PaymentFrequency, from_minor_units
 from contractgql.errors import FieldError, ValidationError
 from contractgql.importexport.bulk import YIELD_EVERY, ContractBatch, NewContract
 from contractgql.importexport.columns import (
+    MAP_COLUMN_HINT,
     ColumnMapping,
     normalize_header,
     resolve_columns,
@@ -1052,8 +1053,8 @@ class _Writer:
                 f"the row is paid {row.payment_frequency}, and a contract's amount "
                 "is the amount per payment, which gives its MRR. Give the amount "
                 "per payment in a column such as 'Amount', or map this column to "
-                f'amount explicitly (--map "{header}=amount", or mapping in '
-                "startImport) if it holds that amount.",
+                f"amount explicitly ({header}=amount {MAP_COLUMN_HINT}) if it holds "
+                "that amount.",
                 row.line,
                 row.number,
                 field="amount",

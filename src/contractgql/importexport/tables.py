@@ -32,7 +32,11 @@ from typing import Any, NamedTuple, Protocol, TextIO
 import openpyxl
 from openpyxl.utils.exceptions import InvalidFileException
 
-from contractgql.importexport.columns import match_header, normalize_header
+from contractgql.importexport.columns import (
+    MAP_COLUMN_HINT,
+    match_header,
+    normalize_header,
+)
 from contractgql.importexport.errors import ImportFileError, ValueParseError
 
 logger = logging.getLogger(__name__)
@@ -857,6 +861,6 @@ def _no_header_error(path: Path) -> ImportFileError:
     return ImportFileError(
         f"No header row found in {path.name}: none of the first {HEADER_SEARCH_ROWS} "
         f"rows names at least {MIN_HEADER_FIELDS} known columns such as 'number', "
-        "'name', 'client' or 'start_date'. Rename the header cells, or pass --map to "
-        "map the file's headers to fields."
+        "'name', 'client' or 'start_date'. Rename the header cells, or map the "
+        f"file's headers to fields {MAP_COLUMN_HINT}."
     )
