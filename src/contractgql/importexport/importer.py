@@ -818,7 +818,7 @@ class _Writer:
     def _row_gives(self, key: str, row: ParsedRow) -> bool:
         """Return whether the row's own cells set the service value `key`."""
         if key == "name":
-            # An empty name cell stands in with the contract number.
+            # The parser names a row with an empty name cell after its number.
             return "name" in self.mapping.mapped_fields and row.name != row.number
         if key == "currency" and self.options.currency:
             return True
