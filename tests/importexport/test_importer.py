@@ -12,6 +12,7 @@ from contractgql.accounts import get_or_create_organization
 from contractgql.importexport import bulk, importer
 from contractgql.importexport.errors import ImportFileError
 from contractgql.importexport.importer import ImportOptions, import_file
+from contractgql.jobs.renewals import renew_and_expire
 from contractgql.models import AuditOutbox, Client, Contract, Organization
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -360,6 +361,41 @@ async def test_number_of_a_client_found_by_name_holds_for_later_rows(
     assert stored.coc_number is None
 
 
+async def test_name_joined_on_a_number_keeps_its_client(
+    settings, tmp_path: Path
+) -> None:
+    organization = await new_organization()
+    klant_a = await Client.create(organization_id=organization.id, name="Klant A")
+    path = tmp_path / "kvk.csv"
+    path.write_text(
+        "Contractnummer;Naam;Klant;KvK;Begindatum\n"
+        "B-2;Onderhoud;Klant A;01234567;01-01-2026\n"
+        "B-3;Hosting;Klant A Holding;1234567;01-01-2026\n"
+        "B-4;Licentie;Klant A Holding;;01-01-2026\n",
+        encoding="utf-8",
+    )
+
+    first = await import_file(path, organization, ImportOptions())
+    second = await import_file(path, organization, ImportOptions())
+
+    assert first.count("created") == 3
+    assert first.created_clients == 0
+    assert [(w.row, w.column, w.value) for w in first.warnings] == [
+        (3, "KvK", "1234567"),
+        (4, "Klant", "Klant A Holding"),
+    ]
+    assert first.warnings[1].message == (
+        "No client is called 'Klant A Holding', and row 3 joined that name to "
+        "client 'Klant A' on its registration number, so this contract joins "
+        "'Klant A' too."
+    )
+    assert second.count("unchanged") == 3
+    assert second.errors == []
+    contracts = Contract.filter(organization_id=organization.id)
+    assert set(await contracts.values_list("client_id", flat=True)) == {klant_a.id}
+    assert await Client.filter(organization_id=organization.id).count() == 1
+
+
 async def test_name_match_beats_another_rows_number(settings, tmp_path: Path) -> None:
     organization = await new_organization()
     acme = await Client.create(organization_id=organization.id, name="Acme BV")
@@ -380,6 +416,39 @@ async def test_name_match_beats_another_rows_number(settings, tmp_path: Path) ->
         "number"
     )
     assert [c.client_id for c in contracts] == [acme.id, beta.id]
+
+
+async def test_reimport_keeps_a_renewed_term(settings, tmp_path: Path) -> None:
+    organization = await new_organization()
+    path = tmp_path / "renew.csv"
+    path.write_text(
+        "Contractnummer;Naam;Klant;Status;Begindatum;Einddatum;Bedrag;"
+        "Betaalfrequentie;Stilzwijgende verlenging;Opzegtermijn;Indexatie\n"
+        "R-1;Hosting R;Klant R;getekend;01-12-2024;30-11-2025;€ 100,00;maandelijks;"
+        "ja;1 maand;3%\n",
+        encoding="utf-8",
+    )
+    await import_file(path, organization, ImportOptions())
+    renewals = await renew_and_expire(organization.id, date(2025, 12, 15))
+    renewed = await Contract.get(organization_id=organization.id, number="R-1")
+
+    again = await import_file(path, organization, ImportOptions())
+    stored = await Contract.get(organization_id=organization.id, number="R-1")
+
+    assert renewals.terms_renewed == 1
+    assert (renewed.end_date, renewed.amount_minor) == (date(2026, 11, 30), 10300)
+    assert again.count("unchanged") == 1
+    assert (stored.end_date, stored.amount_minor) == (date(2026, 11, 30), 10300)
+    assert [(w.row, w.column, w.value, w.message) for w in again.warnings] == [
+        (
+            2,
+            "Einddatum",
+            "2025-11-30",
+            "Contract 'R-1' was renewed after the term that ended on 2025-11-30, "
+            "the end date in this row, so it keeps its current end date 2026-11-30 "
+            "and amount. Put the current term in the file to change it.",
+        )
+    ]
 
 
 async def test_row_never_moves_a_contract_to_another_client(

@@ -32,7 +32,12 @@ from tortoise.transactions import in_transaction
 
 from contractgql.audit import current_request_id, record_change, snapshot
 from contractgql.domain.dates import Period, PeriodUnit
-from contractgql.domain.money import PaymentFrequency, from_minor_units
+from contractgql.domain.money import (
+    MoneyError,
+    PaymentFrequency,
+    from_minor_units,
+    to_minor_units,
+)
 from contractgql.errors import FieldError, ValidationError
 from contractgql.importexport.bulk import YIELD_EVERY, ContractBatch, NewContract
 from contractgql.importexport.columns import (
@@ -53,6 +58,8 @@ from contractgql.importexport.value_mapping import ValueMappings, apply_value_ma
 from contractgql.models import (
     Client,
     Contract,
+    ContractEvent,
+    ContractEventKind,
     ContractStage,
     ContractType,
     CustomFieldEntity,
@@ -520,6 +527,9 @@ class _Writer:
         # otherwise, to the client, the row and its client name (see
         # _claim_registrations).
         self.claimed_registrations: dict[str, tuple[int, int, str]] = {}
+        # Client names that matched no client and joined a client on a claimed
+        # number, to the client, the row and the client's name in that claim.
+        self.client_aliases: dict[str, tuple[int, int, str]] = {}
         # The chamber of commerce and VAT numbers of the stored clients that have one.
         self.stored_numbers: dict[int, tuple[str | None, str | None]] = {}
         # Rows are written in file order, so one number suffices to warn once.
@@ -702,6 +712,7 @@ class _Writer:
                         raise _RowRejected(
                             await self._other_client_error(row, current, values)
                         )
+                    await self._keep_renewed_term(row, current, values)
                 if current is None:
                     contract = await create_contract(self.viewer, values)
                     outcome = "created"
@@ -790,6 +801,49 @@ class _Writer:
             or self._row_gives(key, row)
             or (key == "notice_period" and current.notice_count is None)
         }
+
+    async def _keep_renewed_term(
+        self, row: ParsedRow, current: Contract, values: dict[str, Any]
+    ) -> None:
+        """Leave out the end date and amount of a term that the scans renewed.
+
+        A file exported before a renewal still has the old term's end date and
+        amount. Importing it again would set the contract back to that term,
+        which the next scan could not renew again. The row's amount is left out
+        only when it is the amount that term had before its indexation.
+        """
+        end_date = values.get("end_date")
+        if end_date is None or current.end_date is None or end_date >= current.end_date:
+            return
+        renewal = await ContractEvent.filter(
+            contract_id=current.id, kind=ContractEventKind.RENEWED, term_end=end_date
+        ).first()
+        if renewal is None:
+            return
+        del values["end_date"]
+        amount = values.get("amount")
+        if amount is not None and renewal.old_amount_minor is not None:
+            currency = values.get("currency") or current.currency
+            try:
+                same = to_minor_units(amount, currency) == renewal.old_amount_minor
+            except MoneyError:
+                # The service rejects the amount with its own message.
+                same = False
+            if same:
+                del values["amount"]
+        self.report.add_warning(
+            RowWarning(
+                row.row,
+                self.mapping.header_of("end_date"),
+                end_date.isoformat(),
+                f"Contract {current.number!r} was renewed after the term that "
+                f"ended on {end_date.isoformat()}, the end date in this row, so "
+                f"it keeps its current end date {current.end_date.isoformat()}"
+                + ("" if "amount" in values else " and amount")
+                + ". Put the current term in the file to change it.",
+                field="end_date",
+            )
+        )
 
     async def _other_client_error(
         self, row: ParsedRow, current: Contract, values: dict[str, Any]
@@ -916,12 +970,41 @@ class _Writer:
             return client_id
         if not self.claimed_registrations:
             return None
+        alias = self.client_aliases.get(_key(row.client))
+        if alias is not None:
+            self._warn_alias(row, *alias)
+            return alias[0]
         for key in self._registration_keys(row):
             if key in self.claimed_registrations:
                 client_id, first_row, first_name = self.claimed_registrations[key]
                 self._warn_claimed(row, key, first_row, first_name)
+                # Later rows with this client name join the same client, even
+                # without the number, so that the name never gets a client of
+                # its own that a second import would match first.
+                self.client_aliases.setdefault(
+                    _key(row.client), (client_id, row.row, first_name)
+                )
                 return client_id
         return None
+
+    def _warn_alias(
+        self, row: ParsedRow, client_id: int, first_row: int, first_name: str
+    ) -> None:
+        """Say once per row that its client name joined another client earlier."""
+        if row.row == self.last_warned_row:
+            return
+        self.last_warned_row = row.row
+        self.report.add_warning(
+            RowWarning(
+                row.row,
+                self.mapping.header_of("client"),
+                row.client,
+                f"No client is called {row.client!r}, and row {first_row} joined "
+                f"that name to client {first_name!r} on its registration number, "
+                f"so this contract joins {first_name!r} too.",
+                field="client",
+            )
+        )
 
     def _warn_other_number(self, row: ParsedRow, client_id: int) -> None:
         """Warn once per row when the client found by name has stored another
