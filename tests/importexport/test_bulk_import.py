@@ -181,7 +181,8 @@ async def test_bulk_matches_per_row_register(settings, tmp_path: Path) -> None:
 
     assert report_values(batched) == report_values(per_row)
     assert batched.count("created") == 8
-    assert batched.count("unchanged") == 1
+    assert batched.count("duplicate") == 1
+    assert batched.count("unchanged") == 0
     assert batched.count("rejected") == 3
     batched_values = await stored_values(batched_org)
     per_row_values = await stored_values(per_row_org)
@@ -238,7 +239,8 @@ async def test_bulk_reimport_changes_nothing(settings, tmp_path: Path) -> None:
     again = await import_file(path, organization, ImportOptions(create_types=True))
 
     assert again.count("created") == 0
-    assert again.count("unchanged") == 9
+    assert again.count("unchanged") == 8
+    assert again.count("duplicate") == 1
     assert again.count("rejected") == 3
     after = await stored_values(organization)
     assert after["contracts"] == before["contracts"]

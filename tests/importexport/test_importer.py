@@ -621,9 +621,7 @@ async def test_registration_number_without_leading_zero_matches(
     assert contract.client_id == stored.id
 
 
-async def test_comma_decimal_column_reads_1_234_as_decimal(
-    settings, tmp_path: Path
-) -> None:
+async def test_comma_decimal_column_rejects_1_234(settings, tmp_path: Path) -> None:
     organization = await new_organization()
     path = tmp_path / "bedragen.csv"
     path.write_text(
@@ -638,9 +636,66 @@ async def test_comma_decimal_column_reads_1_234_as_decimal(
 
     assert report.count("created") == 2
     assert [(e.row, e.column) for e in report.errors] == [(3, "Bedrag")]
-    assert "more than 2 decimal places" in report.errors[0].reason
+    assert report.errors[0].value == "€ 1,234"
+    assert report.errors[0].reason == (
+        "Amount '€ 1,234' is ambiguous: this column uses ',' as decimal separator, "
+        "as in '€ 1.234,56', so '€ 1,234' reads with 3 decimal places, more than "
+        "the 2 of EUR. Write 1.234 or 1234 for one thousand two hundred "
+        "thirty-four, or 1,23 for the amount rounded to 2 decimal places."
+    )
+    assert not await Contract.filter(
+        organization_id=organization.id, number="B-2"
+    ).exists()
     hosting = await Contract.get(organization_id=organization.id, number="B-3")
     assert hosting.amount_minor == 150
+
+
+async def test_unnumbered_repeat_keeps_first_row(settings, tmp_path: Path) -> None:
+    organization = await new_organization()
+    path = tmp_path / "dup.csv"
+    path.write_text(
+        "Klant;Naam;Begindatum;Bedrag\n"
+        "Acme BV;Onderhoud;01-01-2026;1,00\n"
+        "Acme BV;Onderhoud;01-01-2026;2,00\n",
+        encoding="utf-8",
+    )
+
+    report = await import_file(path, organization, ImportOptions())
+
+    assert report.count("created") == 1
+    assert report.count("updated") == 0
+    assert report.count("rejected") == 1
+    assert [(e.row, e.column, e.value) for e in report.errors] == [
+        (3, "Klant", "Acme BV")
+    ]
+    assert report.errors[0].reason == (
+        "Row 2 has the same client 'Acme BV', name 'Onderhoud' and start date "
+        "'01-01-2026' but different values. Rows without a contract number are "
+        "matched on client, name and start date, so this row would overwrite that "
+        "contract. Give each contract its own number, or remove one of the rows."
+    )
+    stored = await Contract.filter(organization_id=organization.id)
+    assert [contract.amount_minor for contract in stored] == [100]
+
+
+async def test_unnumbered_identical_repeat_duplicate(settings, tmp_path: Path) -> None:
+    organization = await new_organization()
+    path = tmp_path / "dup.csv"
+    path.write_text(
+        "Klant;Naam;Begindatum;Bedrag\n"
+        "Acme BV;Onderhoud;01-01-2026;1,00\n"
+        "Acme BV;Onderhoud;01-01-2026;1,00\n",
+        encoding="utf-8",
+    )
+
+    report = await import_file(path, organization, ImportOptions())
+
+    assert report.count("created") == 1
+    assert report.count("duplicate") == 1
+    assert report.errors == []
+    duplicate = [o for o in report.outcomes if o.outcome == "duplicate"]
+    assert [(o.row, o.detail) for o in duplicate] == [(3, "same contract as row 2")]
+    assert await Contract.filter(organization_id=organization.id).count() == 1
 
 
 async def test_formula_without_result_rejected(settings, tmp_path: Path) -> None:

@@ -6,7 +6,14 @@ import openpyxl  # type: ignore[import-untyped]
 import pytest
 
 from contractgql.importexport.columns import resolve_columns
-from contractgql.importexport.rows import ParsedRow, ParseResult, RowError, parse_rows
+from contractgql.importexport.rows import (
+    ParsedRow,
+    ParseResult,
+    RowError,
+    RowParser,
+    RowWarning,
+    parse_rows,
+)
 from contractgql.importexport.tables import read_table
 
 ACT_REGISTER = (
@@ -266,12 +273,251 @@ def test_conflicting_repeat_rejected(tmp_path: Path) -> None:
     ]
 
 
-def test_rows_without_number_never_duplicates(tmp_path: Path) -> None:
+def test_unnumbered_identical_repeat_is_duplicate(tmp_path: Path) -> None:
     result = parse_csv(tmp_path, "number,name,client\n,Alpha,Acme\n,Alpha,Acme\n")
 
     assert result.errors == []
-    assert len(result.rows) == 2
+    assert [row.row for row in result.rows] == [2]
+    assert [row.row for row in result.duplicates] == [3]
+    assert result.duplicates[0].duplicate_of == 2
+
+
+def test_unnumbered_conflicting_repeat_rejected(tmp_path: Path) -> None:
+    text = (
+        "client,name,start date,amount\n"
+        'Acme,Support,01-01-2027,"1,00"\n'
+        'Acme,Support,01-01-2027,"2,00"\n'
+    )
+
+    result = parse_csv(tmp_path, text)
+
+    assert [(row.row, row.amount) for row in result.rows] == [(2, Decimal("1"))]
     assert result.duplicates == []
+    assert result.errors == [
+        RowError(
+            row=3,
+            column="client",
+            value="Acme",
+            reason=(
+                "Row 2 has the same client 'Acme', name 'Support' and start date "
+                "'01-01-2027' but different values. Rows without a contract number "
+                "are matched on client, name and start date, so this row would "
+                "overwrite that contract. Give each contract its own number, or "
+                "remove one of the rows."
+            ),
+            line=3,
+            number=None,
+            field="client",
+        )
+    ]
+
+
+def test_unnumbered_repeat_without_start_date(tmp_path: Path) -> None:
+    text = "client,name,amount\nAcme,Support,10\nAcme,Support,20\n"
+
+    result = parse_csv(tmp_path, text)
+
+    assert [row.row for row in result.rows] == [2]
+    assert [error.row for error in result.errors] == [3]
+    assert result.errors[0].reason.startswith(
+        "Row 2 has the same client 'Acme', name 'Support' and no start date but "
+        "different values."
+    )
+
+
+def test_unnumbered_key_ignores_case_and_spaces(tmp_path: Path) -> None:
+    text = "client,name,amount\nAcme  BV,Support,10\n acme bv ,SUPPORT,20\n"
+
+    result = parse_csv(tmp_path, text)
+
+    assert [row.row for row in result.rows] == [2]
+    assert [error.row for error in result.errors] == [3]
+    assert result.errors[0].value == " acme bv "
+
+
+def test_unnumbered_rows_kept_apart(tmp_path: Path) -> None:
+    text = (
+        "number,client,client coc number,name,start date,amount\n"
+        ",Acme,11111111,Support,2027-01-01,10\n"
+        ",Acme,22222222,Support,2027-01-01,20\n"
+        ",Acme,11111111,Support,2027-02-01,30\n"
+        ",Acme,11111111,Hosting,2027-01-01,40\n"
+        ",Beta,11111111,Support,2027-01-01,50\n"
+        "N-1,Acme,11111111,Support,2027-01-01,60\n"
+    )
+
+    result = parse_csv(tmp_path, text)
+
+    assert result.errors == []
+    assert result.duplicates == []
+    assert [row.row for row in result.rows] == [2, 3, 4, 5, 6, 7]
+
+
+def test_unnumbered_coc_leading_zeros_match(tmp_path: Path) -> None:
+    """The import matches 01234567 and 1234567 as one client, so the rows are one
+    contract, whose values differ in the CoC number as written."""
+    text = (
+        "client,client coc number,name,amount\n"
+        "Acme,01234567,Support,10\n"
+        "Acme,1234567,Support,10\n"
+    )
+
+    result = parse_csv(tmp_path, text)
+
+    assert [row.row for row in result.rows] == [2]
+    assert [(error.row, error.column) for error in result.errors] == [(3, "client")]
+
+
+def test_ambiguous_amounts_warned_once(tmp_path: Path) -> None:
+    text = (
+        "client,name,amount\n"
+        "Acme,Support,100\n"
+        'Acme,Hosting,"1,234"\n'
+        'Acme,Licence,"2,500"\n'
+        "Acme,Training,€ 12.500\n"
+    )
+
+    result = parse_csv(tmp_path, text)
+
+    assert result.errors == []
+    assert [row.amount for row in result.rows] == [
+        Decimal("100"),
+        Decimal("1234"),
+        Decimal("2500"),
+        Decimal("12500"),
+    ]
+    assert [len(row.warnings) for row in result.rows] == [0, 1, 0, 0]
+    assert result.rows[1].warnings[0] == RowWarning(
+        row=3,
+        column="amount",
+        value="1,234",
+        message=(
+            "Amount '1,234' can have ',' as thousands or as decimal separator, and "
+            "no amount in this column shows which decimal separator it uses, so it "
+            "was read as 1234 (one thousand two hundred thirty-four). Write 1234 to "
+            "keep that reading, or 1,23 if ',' marks decimals. 2 other amounts of "
+            "the column can be read both ways and were read as whole numbers too."
+        ),
+        field="amount",
+    )
+
+
+def test_ambiguous_amount_warning_in_mixed_column(tmp_path: Path) -> None:
+    text = 'client,name,amount\nA,X,"2,50"\nB,Y,3.75\nC,Z,1.234\n'
+
+    result = parse_csv(tmp_path, text)
+
+    assert result.errors == []
+    assert [row.amount for row in result.rows] == [
+        Decimal("2.5"),
+        Decimal("3.75"),
+        Decimal("1234"),
+    ]
+    assert [warning.message for warning in result.rows[2].warnings] == [
+        "Amount '1.234' can have '.' as thousands or as decimal separator, and the "
+        "amounts of this column use both ',' (as in '2,50') and '.' (as in '3.75') "
+        "as decimal separator, so it was read as 1234 (one thousand two hundred "
+        "thirty-four). Write 1234 to keep that reading, or 1.23 if '.' marks "
+        "decimals."
+    ]
+
+
+def test_ambiguous_warning_skips_rejected_row(tmp_path: Path) -> None:
+    text = 'client,name,amount\n,X,"1,234"\nB,Y,"5,678"\n'
+
+    result = parse_csv(tmp_path, text)
+
+    assert [error.row for error in result.errors] == [2]
+    assert [row.row for row in result.rows] == [3]
+    assert [warning.value for warning in result.rows[0].warnings] == ["5,678"]
+    assert (
+        result.rows[0]
+        .warnings[0]
+        .message.endswith(
+            "1 other amount of the column can be read both ways and were read as "
+            "whole numbers too."
+        )
+    )
+
+
+def test_settled_column_has_no_warning(tmp_path: Path) -> None:
+    text = 'client,name,amount\nA,X,"1,234.50"\nB,Y,"1,234"\n'
+
+    result = parse_csv(tmp_path, text)
+
+    assert result.errors == []
+    assert [row.amount for row in result.rows] == [Decimal("1234.5"), Decimal("1234")]
+    assert [row.warnings for row in result.rows] == [(), ()]
+
+
+def test_comma_column_rejects_1_234(tmp_path: Path) -> None:
+    text = 'client,name,amount\nA,X,"2,50"\nB,Y,"1,234"\nC,Z,1.234\n'
+
+    result = parse_csv(tmp_path, text)
+
+    assert [(row.row, row.amount) for row in result.rows] == [
+        (2, Decimal("2.5")),
+        (4, Decimal("1234")),
+    ]
+    assert result.errors == [
+        RowError(
+            row=3,
+            column="amount",
+            value="1,234",
+            reason=(
+                "Amount '1,234' is ambiguous: this column uses ',' as decimal "
+                "separator, as in '2,50', so '1,234' reads with 3 decimal places, "
+                "more than the 2 of most currencies. Write 1.234 or 1234 for one "
+                "thousand two hundred thirty-four, or 1,23 for the amount rounded "
+                "to 2 decimal places."
+            ),
+            line=3,
+            number=None,
+            field="amount",
+        )
+    ]
+
+
+def test_dot_column_rejects_12_345(tmp_path: Path) -> None:
+    text = "client,name,amount,currency\nA,X,2.50,EUR\nB,Y,12.345,GBP\n"
+
+    result = parse_csv(tmp_path, text)
+
+    assert [error.reason for error in result.errors] == [
+        "Amount '12.345' is ambiguous: this column uses '.' as decimal separator, "
+        "as in '2.50', so '12.345' reads with 3 decimal places, more than the 2 of "
+        "GBP. Write 12,345 or 12345 for twelve thousand three hundred forty-five, "
+        "or 12.35 for the amount rounded to 2 decimal places."
+    ]
+
+
+def test_three_decimal_currency_keeps_1_234(tmp_path: Path) -> None:
+    text = 'client,name,amount,currency\nA,X,"2,50",KWD\nB,Y,"1,234",KWD\n'
+
+    result = parse_csv(tmp_path, text)
+
+    assert result.errors == []
+    assert [row.amount for row in result.rows] == [Decimal("2.5"), Decimal("1.234")]
+
+
+def test_default_currency_decides_places(tmp_path: Path) -> None:
+    path = tmp_path / "register.csv"
+    path.write_text('client,name,amount\nA,X,"2,50"\nB,Y,"1,234"\n')
+    table = read_table(path)
+    mapping = resolve_columns(table.headers)
+
+    in_dinar = list(RowParser(table, mapping, default_currency="TND").parse())
+    in_yen = list(RowParser(table, mapping, default_currency="JPY").parse())
+
+    assert isinstance(in_dinar[1], ParsedRow)
+    assert in_dinar[1].amount == Decimal("1.234")
+    assert isinstance(in_yen[1], list)
+    assert [error.reason for error in in_yen[1]] == [
+        "Amount '1,234' is ambiguous: this column uses ',' as decimal separator, "
+        "as in '2,50', so '1,234' reads with 3 decimal places, more than the 0 of "
+        "JPY. Write 1.234 or 1234 for one thousand two hundred thirty-four, or 1 "
+        "for the amount rounded to a whole number."
+    ]
 
 
 def test_extra_cells_rejected(tmp_path: Path) -> None:

@@ -262,7 +262,7 @@ async def test_file_read_outside_event_loop(
 
     monkeypatch.setattr(importer, "read_table", recording(importer.read_table))
     monkeypatch.setattr(
-        rows, "detect_decimal_separator", recording(rows.detect_decimal_separator)
+        rows, "survey_amount_column", recording(rows.survey_amount_column)
     )
 
     report = await import_file(path, organization, ImportOptions())

@@ -6,10 +6,13 @@ import pytest
 from contractgql.importexport.errors import ValueParseError
 from contractgql.importexport.tables import excel_serial_to_date
 from contractgql.importexport.values import (
+    AmountColumnSurvey,
     DateOrder,
+    ambiguous_amount_parts,
     clean_text,
     detect_date_order,
     format_period,
+    number_in_words,
     parse_amount,
     parse_amount_with_currency,
     parse_bool,
@@ -18,6 +21,7 @@ from contractgql.importexport.values import (
     parse_payment_frequency,
     parse_percentage,
     parse_period,
+    survey_amount_column,
 )
 
 
@@ -507,3 +511,77 @@ def test_amount_with_known_separator_rejected(text: str, separator: str) -> None
         parse_amount_with_currency(text, decimal_separator=separator)
 
     assert repr(text) in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        ([], AmountColumnSurvey(None)),
+        (["1,234", "€ 2.500", "100"], AmountColumnSurvey(None, ambiguous_count=2)),
+        (
+            ["1,234", " 2,50 ", "1.234,56"],
+            AmountColumnSurvey(",", comma_example="2,50", ambiguous_count=1),
+        ),
+        (["1,234.56", "7.5"], AmountColumnSurvey(".", dot_example="1,234.56")),
+        (
+            ["2,50", "3.75", "12.500"],
+            AmountColumnSurvey(
+                None, comma_example="2,50", dot_example="3.75", ambiguous_count=1
+            ),
+        ),
+    ],
+)
+def test_survey_amount_column(cells: list[str], expected: AmountColumnSurvey) -> None:
+    assert survey_amount_column(cells) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1,234", ("1", ",", "234")),
+        ("€ 12.500", ("12", ".", "500")),
+        ("EUR 999,999", ("999", ",", "999")),
+        ("-1,234 €", ("1", ",", "234")),
+        ("(1.234)", ("1", ".", "234")),
+        ("1,23", None),
+        ("1,2345", None),
+        ("0,234", None),
+        ("1234,567", None),
+        ("1.234,56", None),
+        ("1,234.56", None),
+        ("1.234.567", None),
+        ("1 234,567", None),
+        ("1'234.567", None),
+        ("1.234,-", None),
+        ("1234", None),
+    ],
+)
+def test_ambiguous_amount_parts(
+    text: str, expected: tuple[str, str, str] | None
+) -> None:
+    assert ambiguous_amount_parts(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("number", "expected"),
+    [
+        (0, "zero"),
+        (7, "seven"),
+        (19, "nineteen"),
+        (20, "twenty"),
+        (45, "forty-five"),
+        (100, "one hundred"),
+        (1000, "one thousand"),
+        (1234, "one thousand two hundred thirty-four"),
+        (12500, "twelve thousand five hundred"),
+        (999999, "nine hundred ninety-nine thousand nine hundred ninety-nine"),
+    ],
+)
+def test_number_in_words(number: int, expected: str) -> None:
+    assert number_in_words(number) == expected
+
+
+@pytest.mark.parametrize("number", [-1, 1_000_000])
+def test_number_in_words_out_of_range(number: int) -> None:
+    with pytest.raises(ValueError):
+        number_in_words(number)

@@ -3,7 +3,9 @@
 A row with any invalid cell is rejected with one RowError per problem, so the user
 can fix the file in one pass. Within the file, the first row with a contract number
 wins: a later row with the same number and the same values is a duplicate, and a
-later row with the same number but other values is rejected.
+later row with the same number but other values is rejected. Rows without a number
+follow the same rule on their client, name and start date, which the import
+matches them on.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TypeVar
 
+from contractgql.domain.money import MoneyError, minor_unit_exponent
 from contractgql.importexport.columns import (
     CANONICAL_FIELDS,
     MAP_COLUMN_HINT,
@@ -28,10 +31,12 @@ from contractgql.importexport.errors import ValueParseError
 from contractgql.importexport.tables import Table, TableRow, TableRows, column_cells
 from contractgql.importexport.values import (
     QUOTED_FORMULA_PREFIXES,
+    AmountColumnSurvey,
     DateOrder,
     DateOrderCounter,
+    ambiguous_amount_parts,
     clean_text,
-    detect_decimal_separator,
+    number_in_words,
     parse_amount_with_currency,
     parse_bool,
     parse_currency,
@@ -39,6 +44,7 @@ from contractgql.importexport.values import (
     parse_payment_frequency,
     parse_percentage,
     parse_period,
+    survey_amount_column,
 )
 
 logger = logging.getLogger(__name__)
@@ -84,6 +90,18 @@ class RowError:
     field: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RowWarning:
+    """A value that was imported with a doubt, or left out, and why."""
+
+    row: int
+    column: str | None
+    value: str
+    message: str
+    # Canonical import field whose value `value` is, or None when unknown.
+    field: str | None = None
+
+
 # Not frozen: a frozen dataclass sets each of its many attributes through
 # object.__setattr__, which took a large share of the time of parsing its row.
 @dataclass(slots=True)
@@ -123,7 +141,10 @@ class ParsedRow:
     owner_email: str | None
     tags: list[str]
     # Row number of the earlier row with the same number and values, if any.
+    # For a row without a number, the same client, name, start date and values.
     duplicate_of: int | None = None
+    # Doubts about values that the row imports as read, for the import's report.
+    warnings: tuple[RowWarning, ...] = ()
     # The row's cells as the file has them, for messages that show a cell.
     cells: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
@@ -184,41 +205,69 @@ class RowParser:
     month in each date column (see detect_date_order). Parsing then holds one row
     at a time, plus, per contract number seen, the row that first had it and a
     hash of its values, so that a later row with that number is a duplicate or
-    rejected.
+    rejected. Rows without a number get the same index, keyed on a hash of their
+    client, name and start date.
     That index is the part of an import's memory that grows with the file.
     """
 
-    def __init__(self, table: Table, mapping: ColumnMapping) -> None:
-        """Raise ValueError when `mapping` was resolved for other headers."""
+    def __init__(
+        self,
+        table: Table,
+        mapping: ColumnMapping,
+        default_currency: str | None = None,
+    ) -> None:
+        """Raise ValueError when `mapping` was resolved for other headers.
+
+        `default_currency` is the currency of rows that name none, which decides
+        how many decimal places their amounts may have. Without it, such rows
+        are checked against the 2 places of most currencies.
+        """
         if list(mapping.headers) != table.headers:
             raise ValueError("The column mapping was resolved for different headers.")
         self.table = table
         self.mapping = mapping
         self.indices = _field_indices(mapping)
-        self.decimal_separator, date_orders = _survey_columns(table.rows, self.indices)
+        survey, date_orders = _survey_columns(table.rows, self.indices)
+        self.amount_column = _AmountColumn(survey, default_currency)
         self.date_parsers = _date_parsers(date_orders)
         # Contract number to the row that first had it and a 64-bit hash of that
         # row's values, packed into one int: about 120 bytes per number.
         self.first_by_number: dict[str, int] = {}
+        # The same for rows without a number, keyed on a 64-bit hash of their
+        # client, name and start date (see _unnumbered_key).
+        self.first_by_unnumbered_key: dict[int, int] = {}
+        # Whether the next accepted row with an ambiguous amount gets the warning
+        # that explains how the column's ambiguous amounts were read.
+        self.ambiguous_warning_due = (
+            survey.separator is None and survey.ambiguous_count > 0
+        )
 
     def parse(self) -> Iterator[ParsedRow | list[RowError]]:
         """Yield each row as a ParsedRow, or as the list of errors that reject it.
 
-        A row that repeats an earlier row's number and values comes with
+        A row that repeats an earlier row's number and values, or, without a
+        number, its client, name, start date and values, comes with
         `duplicate_of` set to that row.
         """
         for table_row in self.table.rows:
             parsed, row_errors = _parse_row(
                 table_row,
                 self.mapping,
-                self.decimal_separator,
+                self.amount_column,
                 self.indices,
                 self.date_parsers,
             )
             if parsed is None:
                 yield row_errors
-            else:
-                yield self._check_number(parsed)
+                continue
+            checked = self._check_number(parsed)
+            if (
+                self.ambiguous_warning_due
+                and isinstance(checked, ParsedRow)
+                and checked.duplicate_of is None
+            ):
+                self._warn_ambiguous_amount(checked)
+            yield checked
 
     def _check_number(self, parsed: ParsedRow) -> ParsedRow | list[RowError]:
         """Return the row, as a duplicate when it repeats an earlier row, or the
@@ -226,7 +275,7 @@ class RowParser:
         # NOTE: only accepted rows claim a number, so when the first row with a
         # number is rejected, a later row with that number is imported.
         if not parsed.number:
-            return parsed
+            return self._check_unnumbered(parsed)
         key = _values_key(parsed)
         first = self.first_by_number.get(parsed.number)
         if first is None:
@@ -253,11 +302,171 @@ class RowParser:
             )
         ]
 
+    def _check_unnumbered(self, parsed: ParsedRow) -> ParsedRow | list[RowError]:
+        """Apply _check_number's rule to a row without a number, on its client,
+        name and start date, because the import matches such a row on those."""
+        # NOTE: as with numbers, only accepted rows claim a key.
+        key = _unnumbered_key(parsed)
+        values_key = _values_key(parsed)
+        first = self.first_by_unnumbered_key.get(key)
+        if first is None:
+            self.first_by_unnumbered_key[key] = (parsed.row << 64) | values_key
+            return parsed
+
+        first_row, first_values_key = first >> 64, first & _HASH_MASK
+        # NOTE: two rows whose client, name and start date differ but hash alike,
+        # a chance of about 1 in 2**64 per pair, count as one contract.
+        if values_key == first_values_key:
+            return dataclasses.replace(parsed, duplicate_of=first_row)
+
+        start_cell = parsed.cell_as_written(self.mapping, "start_date").strip()
+        start = f"start date {start_cell!r}"
+        if parsed.start_date is None:
+            start = "no start date"
+        # NOTE: the reason also shows the name and start date, but field security
+        # decides only from the client field whether a viewer may read it.
+        return [
+            RowError(
+                row=parsed.row,
+                column=self.mapping.header_of("client"),
+                field="client",
+                value=parsed.cell_as_written(self.mapping, "client"),
+                reason=(
+                    f"Row {first_row} has the same client {parsed.client!r}, name "
+                    f"{parsed.name!r} and {start} but different values. Rows "
+                    "without a contract number are matched on client, name and "
+                    "start date, so this row would overwrite that contract. Give "
+                    "each contract its own number, or remove one of the rows."
+                ),
+                line=parsed.line,
+                number=None,
+            )
+        ]
+
+    def _warn_ambiguous_amount(self, parsed: ParsedRow) -> None:
+        """Add the column's warning about ambiguous amounts to the row if its
+        amount is the first of them."""
+        cell = parsed.cell_as_written(self.mapping, "amount")
+        parts = ambiguous_amount_parts(cell)
+        if parts is None:
+            return
+        self.ambiguous_warning_due = False
+        parsed.warnings = (
+            *parsed.warnings,
+            RowWarning(
+                row=parsed.row,
+                column=self.mapping.header_of("amount"),
+                value=cell,
+                message=self.amount_column.ambiguous_warning(
+                    cell, parts, parsed.currency
+                ),
+                field="amount",
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _AmountColumn:
+    """The survey of the amount column and the currency of rows that name none."""
+
+    survey: AmountColumnSurvey
+    default_currency: str | None
+
+    def check_ambiguous(
+        self, cells: _CellReader, text: str, currency: str | None
+    ) -> None:
+        """Reject an amount such as 1,234 that the column's decimal separator
+        reads with more decimal places than its currency has.
+
+        Such an amount was more likely meant as a whole number, so the error
+        gives both ways to write it.
+        """
+        separator = self.survey.separator
+        parts = ambiguous_amount_parts(text)
+        if separator is None or parts is None or parts[1] != separator:
+            return
+        currency = currency or self.default_currency
+        places = _decimal_places(currency)
+        if places >= 3:
+            return
+        whole, _, fraction = parts
+        grouping = "." if separator == "," else ","
+        written = text.strip()
+        has = f"the {places} of {currency}" if currency else "the 2 of most currencies"
+        cells.add_error(
+            "amount",
+            text,
+            f"Amount {written!r} is ambiguous: this column uses {separator!r} as "
+            f"decimal separator, as in {self.survey.example_of(separator)!r}, so "
+            f"{written!r} reads with 3 decimal places, more than {has}. Write "
+            f"{whole}{grouping}{fraction} or {whole}{fraction} for "
+            f"{number_in_words(int(whole + fraction))}, or "
+            f"{_rounded(whole, fraction, places, separator)} for the amount "
+            f"{_rounded_to(places)}.",
+        )
+
+    def ambiguous_warning(
+        self, text: str, parts: tuple[str, str, str], currency: str | None
+    ) -> str:
+        """Return the warning for the first ambiguous amount of a column whose
+        amounts show no single decimal separator, which reads them as whole."""
+        whole, separator, fraction = parts
+        survey = self.survey
+        if survey.comma_example is None:
+            because = "no amount in this column shows which decimal separator it uses"
+        else:
+            because = (
+                f"the amounts of this column use both ',' (as in "
+                f"{survey.comma_example!r}) and '.' (as in {survey.dot_example!r}) "
+                "as decimal separator"
+            )
+        others = survey.ambiguous_count - 1
+        also = (
+            f" {others} other {'amount' if others == 1 else 'amounts'} of the "
+            "column can be read both ways and were read as whole numbers too."
+            if others
+            else ""
+        )
+        places = _decimal_places(currency or self.default_currency)
+        return (
+            f"Amount {text.strip()!r} can have {separator!r} as thousands or as "
+            f"decimal separator, and {because}, so it was read as {whole}{fraction} "
+            f"({number_in_words(int(whole + fraction))}). Write {whole}{fraction} "
+            "to keep that reading, or "
+            f"{_rounded(whole, fraction, places, separator)} if {separator!r} "
+            f"marks decimals.{also}"
+        )
+
+
+def _decimal_places(currency: str | None) -> int:
+    """Return the decimal places of `currency`, or 2 when it is unknown or None."""
+    if currency is None:
+        return 2
+    try:
+        return minor_unit_exponent(currency)
+    except MoneyError:
+        # The import rejects the currency itself.
+        return 2
+
+
+def _rounded(whole: str, fraction: str, places: int, separator: str) -> str:
+    """Return whole.fraction rounded half up to `places`, with `separator`."""
+    amount = Decimal(f"{whole}.{fraction}").quantize(
+        Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP
+    )
+    return str(amount).replace(".", separator)
+
+
+def _rounded_to(places: int) -> str:
+    if places == 0:
+        return "rounded to a whole number"
+    return f"rounded to {places} decimal {'place' if places == 1 else 'places'}"
+
 
 def _survey_columns(
     rows: TableRows, indices: dict[str, int]
-) -> tuple[str | None, dict[str, DateOrder]]:
-    """Return the amount column's decimal separator and each date column's order.
+) -> tuple[AmountColumnSurvey, dict[str, DateOrder]]:
+    """Return the survey of the amount column and each date column's order.
 
     Both come from one pass over the rows. A file without a date column reads
     only its amount column, which costs a CSV file less than reading its rows.
@@ -266,8 +475,8 @@ def _survey_columns(
     date_indices = {name: indices[name] for name in DATE_FIELDS if name in indices}
     if not date_indices:
         if amount_index is None:
-            return None, {}
-        return detect_decimal_separator(column_cells(rows, amount_index)), {}
+            return AmountColumnSurvey(None), {}
+        return survey_amount_column(column_cells(rows, amount_index)), {}
 
     counters = {name: DateOrderCounter() for name in date_indices}
     date_columns = [(index, counters[name].add) for name, index in date_indices.items()]
@@ -283,12 +492,12 @@ def _survey_columns(
                 yield cells[amount_index]
 
     pending = amount_cells()
-    separator = detect_decimal_separator(pending)
-    # detect_decimal_separator reads every cell, but the dates must be counted
-    # in full whatever it does.
+    survey = survey_amount_column(pending)
+    # survey_amount_column reads every cell, but the dates must be counted in
+    # full whatever it does.
     for _cell in pending:
         pass
-    return separator, {name: counter.order() for name, counter in counters.items()}
+    return survey, {name: counter.order() for name, counter in counters.items()}
 
 
 def _date_parsers(orders: dict[str, DateOrder]) -> dict[str, Callable[[str], date]]:
@@ -323,6 +532,43 @@ def _values_key(parsed: ParsedRow) -> int:
     values = list(_CONTRACT_VALUES(parsed))
     values[_TAGS_INDEX] = tuple(values[_TAGS_INDEX])
     return hash(tuple(values)) & _HASH_MASK
+
+
+def _unnumbered_key(parsed: ParsedRow) -> int:
+    """Return a 64-bit hash of what the import matches a row without a number on.
+
+    That is the client name and the name, compared with runs of whitespace
+    collapsed and case folded, and the start date. The client's registration
+    numbers count too, so that two companies with one name stay apart.
+    """
+    # NOTE: the import joins a client by name when its registration number
+    # matches no client, so two such rows can still reach one contract there.
+    return (
+        hash(
+            (
+                _text_key(parsed.client),
+                _registration_key(parsed.client_coc_number),
+                _registration_key(parsed.client_vat_number),
+                _text_key(parsed.name),
+                parsed.start_date,
+            )
+        )
+        & _HASH_MASK
+    )
+
+
+def _text_key(text: str) -> str:
+    """Return `text` as the import compares client and contract names."""
+    return " ".join(text.split()).casefold()
+
+
+def _registration_key(number: str | None) -> str | None:
+    """Return a registration number as the import compares it: digits lose their
+    leading zeros, which a spreadsheet that stores the number as a number drops."""
+    if number is None:
+        return None
+    key = _text_key(number)
+    return (key.lstrip("0") or "0") if key.isdigit() else key
 
 
 class _CellReader:
@@ -415,14 +661,15 @@ def _field_indices(mapping: ColumnMapping) -> dict[str, int]:
 def _parse_row(
     table_row: TableRow,
     mapping: ColumnMapping,
-    decimal_separator: str | None = None,
+    amount_column: _AmountColumn | None = None,
     indices: dict[str, int] | None = None,
     date_parsers: dict[str, Callable[[str], date]] | None = None,
 ) -> tuple[ParsedRow | None, list[RowError]]:
     """Return the parsed row, or None and every problem found in the row.
 
-    `indices` are _field_indices() of `mapping`, computed once per table, and
-    `date_parsers` the parser of each date field from _date_parsers().
+    `amount_column` gives the amount column's decimal separator, `indices` are
+    _field_indices() of `mapping`, computed once per table, and `date_parsers`
+    the parser of each date field from _date_parsers().
     """
     if indices is None:
         indices = _field_indices(mapping)
@@ -440,7 +687,7 @@ def _parse_row(
     number = text("number") if mapped("number") else None
     name = (text("name") if mapped("name") else None) or number
     client = text("client") if mapped("client") else None
-    amount, currency = _read_amount(cells, decimal_separator)
+    amount, currency = _read_amount(cells, amount_column)
     # Empty name and client only stand in until the row is rejected below.
     parsed = ParsedRow(
         row=table_row.number,
@@ -559,12 +806,23 @@ def _check_extra_cells(cells: _CellReader, header_count: int) -> bool:
 
 
 def _read_amount(
-    cells: _CellReader, decimal_separator: str | None
+    cells: _CellReader, amount_column: _AmountColumn | None
 ) -> tuple[Decimal | None, str | None]:
     """Return the amount and the currency from the currency column or amount cell."""
-    amount_and_currency = cells.parse("amount", _amount_parser(decimal_separator))
+    separator = None if amount_column is None else amount_column.survey.separator
+    amount_and_currency = cells.parse("amount", _amount_parser(separator))
     amount, amount_currency = amount_and_currency or (None, None)
     currency = cells.parse("currency", _cached_currency)
+    # Only a column with a decimal separator and an ambiguous amount needs this.
+    if (
+        amount is not None
+        and separator is not None
+        and amount_column is not None
+        and amount_column.survey.ambiguous_count
+    ):
+        amount_column.check_ambiguous(
+            cells, cells.raw("amount"), currency or amount_currency
+        )
 
     if amount is not None and amount < 0:
         cells.add_error(

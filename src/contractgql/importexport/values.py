@@ -417,18 +417,147 @@ _COMMA_DECIMAL = re.compile(r"\d,(\d{1,2}|\d{4,})\D*$|\.\d{3},\d")
 _DOT_DECIMAL = re.compile(r"\d\.(\d{1,2}|\d{4,})\D*$|,\d{3}\.\d")
 
 
+# An amount whose only separator has exactly 3 digits after it and 1 to 3 digits
+# before it, not starting with 0. So 1,234 and € 12.500 read as whole numbers
+# grouped in thousands or as amounts with 3 decimals.
+_AMBIGUOUS_AMOUNT = re.compile(
+    r"(?<![\d.,'])(?<!\d[ '])[1-9]\d{0,2}(?P<separator>[.,])\d{3}(?![\d.,])"
+)
+# The end of _AMBIGUOUS_AMOUNT, which rules out most amounts in half its time.
+_AMBIGUOUS_END = re.compile(r"[.,]\d{3}(?![\d.,])")
+
+
+@dataclass(frozen=True, slots=True)
+class AmountColumnSurvey:
+    """The decimal separator of an amount column, and the amounts that decide it.
+
+    An amount shows its decimal separator when it reads only one way, as 2,50 and
+    1.234,56 show ',' and 2.50 and 1,234.56 show '.'. An ambiguous amount such as
+    1,234 shows none (see ambiguous_amount_parts).
+    """
+
+    # "," or "." when the amounts show only that one, else None.
+    separator: str | None
+    # The first amount that shows ',' and the first that shows '.', as written.
+    comma_example: str | None = None
+    dot_example: str | None = None
+    # How many amounts of the column are ambiguous.
+    ambiguous_count: int = 0
+
+    def example_of(self, separator: str) -> str | None:
+        """Return the first amount that shows `separator` as decimal separator."""
+        return self.comma_example if separator == "," else self.dot_example
+
+
+def survey_amount_column(cells: Iterable[str]) -> AmountColumnSurvey:
+    """Return the decimal separator that the amounts of a column show, with examples.
+
+    The separator is None when no amount shows one, or when the column mixes both.
+    """
+    comma_example: str | None = None
+    dot_example: str | None = None
+    ambiguous_count = 0
+    search_end, search_ambiguous = _AMBIGUOUS_END.search, _AMBIGUOUS_AMOUNT.search
+    for cell in cells:
+        if comma_example is None and _COMMA_DECIMAL.search(cell) is not None:
+            comma_example = cell.strip()
+        if dot_example is None and _DOT_DECIMAL.search(cell) is not None:
+            dot_example = cell.strip()
+        if search_end(cell) is not None and search_ambiguous(cell) is not None:
+            ambiguous_count += 1
+    separator = None
+    if (comma_example is None) != (dot_example is None):
+        separator = "," if comma_example is not None else "."
+    return AmountColumnSurvey(separator, comma_example, dot_example, ambiguous_count)
+
+
 def detect_decimal_separator(cells: Iterable[str]) -> str | None:
     """Return "," or "." when the amounts of a column use only that decimal separator.
 
     Returns None when no amount shows its separator, or when the column mixes both.
     """
-    comma = dot = False
-    for cell in cells:
-        comma = comma or _COMMA_DECIMAL.search(cell) is not None
-        dot = dot or _DOT_DECIMAL.search(cell) is not None
-    if comma == dot:
+    return survey_amount_column(cells).separator
+
+
+def ambiguous_amount_parts(text: str) -> tuple[str, str, str] | None:
+    """Return the whole part, separator and 3 decimals of an ambiguous amount,
+    such as ("1", ",", "234") for "€ 1,234", or None when the amount is not one.
+
+    Without a decimal separator from the rest of its column, such an amount reads
+    as a whole number: 1,234 is 1234.
+    """
+    match = _AMBIGUOUS_AMOUNT.search(text)
+    if match is None:
         return None
-    return "," if comma else "."
+    whole, fraction = match[0].split(match["separator"])
+    return whole, match["separator"], fraction
+
+
+_ONES = (
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+)
+# Indexed by the tens digit, from 2.
+_TENS = (
+    "",
+    "",
+    "twenty",
+    "thirty",
+    "forty",
+    "fifty",
+    "sixty",
+    "seventy",
+    "eighty",
+    "ninety",
+)
+
+
+def number_in_words(number: int) -> str:
+    """Return a whole number from 0 to 999,999 in English words, such as
+    "one thousand two hundred thirty-four".
+
+    Raises ValueError for other numbers.
+    """
+    if not 0 <= number < 1_000_000:
+        raise ValueError(f"{number} is not between 0 and 999,999.")
+    if number == 0:
+        return _ONES[0]
+    thousands, rest = divmod(number, 1000)
+    words = []
+    if thousands:
+        words.append(f"{_below_thousand_in_words(thousands)} thousand")
+    if rest:
+        words.append(_below_thousand_in_words(rest))
+    return " ".join(words)
+
+
+def _below_thousand_in_words(number: int) -> str:
+    hundreds, rest = divmod(number, 100)
+    words = [f"{_ONES[hundreds]} hundred"] if hundreds else []
+    if rest >= 20:
+        tens, ones = divmod(rest, 10)
+        words.append(f"{_TENS[tens]}-{_ONES[ones]}" if ones else _TENS[tens])
+    elif rest:
+        words.append(_ONES[rest])
+    return " ".join(words)
 
 
 def _amount_error(text: str) -> str:
