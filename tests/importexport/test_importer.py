@@ -698,6 +698,51 @@ async def test_unnumbered_identical_repeat_duplicate(settings, tmp_path: Path) -
     assert await Contract.filter(organization_id=organization.id).count() == 1
 
 
+async def test_ambiguous_amounts_warned(settings, tmp_path: Path) -> None:
+    organization = await new_organization()
+    path = tmp_path / "bedragen.csv"
+    path.write_text(
+        "Contractnummer;Naam;Klant;Begindatum;Bedrag\n"
+        "B-1;Onderhoud;Acme BV;01-01-2026;1,234\n"
+        "B-2;Licentie;Acme BV;01-01-2026;2,500\n",
+        encoding="utf-8",
+    )
+
+    report = await import_file(path, organization, ImportOptions())
+
+    assert report.count("created") == 2
+    assert [(w.row, w.column, w.value, w.field) for w in report.warnings] == [
+        (2, "Bedrag", "1,234", "amount")
+    ]
+    assert report.warnings[0].message == (
+        "Amount '1,234' can have ',' as thousands or as decimal separator, and no "
+        "amount in this column shows which decimal separator it uses, so it was "
+        "read as 1234 (one thousand two hundred thirty-four). Write 1234 to keep "
+        "that reading, or 1,23 if ',' marks decimals. 1 other amount of the column "
+        "can be read both ways and were read as whole numbers too."
+    )
+    stored = await Contract.filter(organization_id=organization.id).order_by("number")
+    assert [contract.amount_minor for contract in stored] == [123400, 250000]
+
+
+async def test_default_currency_allows_3_decimals(settings, tmp_path: Path) -> None:
+    organization = await new_organization()
+    path = tmp_path / "bedragen.csv"
+    path.write_text(
+        "Contractnummer;Naam;Klant;Begindatum;Bedrag\n"
+        "B-1;Onderhoud;Acme BV;01-01-2026;2,50\n"
+        "B-2;Licentie;Acme BV;01-01-2026;1,234\n",
+        encoding="utf-8",
+    )
+
+    report = await import_file(path, organization, ImportOptions(currency="KWD"))
+
+    assert report.errors == []
+    stored = await Contract.get(organization_id=organization.id, number="B-2")
+    assert stored.amount_minor == 1234
+    assert stored.currency == "KWD"
+
+
 async def test_formula_without_result_rejected(settings, tmp_path: Path) -> None:
     import openpyxl
 

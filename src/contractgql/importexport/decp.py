@@ -42,7 +42,8 @@ import ijson  # type: ignore[import-untyped]
 
 from contractgql.domain.dates import Period, PeriodUnit, term_end
 from contractgql.importexport.errors import ImportFileError, ValueParseError
-from contractgql.importexport.importer import RowWarning, SourceTable
+from contractgql.importexport.importer import SourceTable
+from contractgql.importexport.rows import RowWarning
 from contractgql.importexport.tables import Table, TableRow, write_temp_rows
 from contractgql.importexport.values import parse_date
 

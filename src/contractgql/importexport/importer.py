@@ -46,7 +46,7 @@ from contractgql.importexport.columns import (
     normalize_header,
     resolve_columns,
 )
-from contractgql.importexport.rows import ParsedRow, RowError, RowParser
+from contractgql.importexport.rows import ParsedRow, RowError, RowParser, RowWarning
 from contractgql.importexport.tables import Table, read_table
 from contractgql.importexport.truncate import (
     MAX_MESSAGE_CHARS,
@@ -141,18 +141,6 @@ class RowOutcome:
     outcome: str  # created, updated, unchanged, duplicate or rejected
     number: str | None
     detail: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class RowWarning:
-    """A value that was imported with a doubt, or left out, and why."""
-
-    row: int
-    column: str | None
-    value: str
-    message: str
-    # Canonical import field whose value `value` is, or None when unknown.
-    field: str | None = None
 
 
 @dataclass
@@ -327,7 +315,12 @@ async def _import_source(
     source.table = apply_value_mappings(source.table, mapping, options.value_mappings)
     # The parser's first pass reads every row, for the amount column's decimal
     # separator, and that pass counts the rows of a CSV file and checks its quoting.
-    parser = await asyncio.to_thread(RowParser, source.table, mapping)
+    parser = await asyncio.to_thread(
+        RowParser,
+        source.table,
+        mapping,
+        options.currency or organization.default_currency,
+    )
     total_rows = await asyncio.to_thread(len, source.table.rows)
 
     report = ImportReport(
@@ -463,6 +456,8 @@ async def _write_item(
         for error in item:
             _reject(report, error.row, error.number, error)
         return
+    for warning in item.warnings:
+        report.add_warning(warning)
     if item.duplicate_of is not None:
         report.add(
             RowOutcome(
