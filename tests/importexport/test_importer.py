@@ -418,6 +418,44 @@ async def test_name_match_beats_another_rows_number(settings, tmp_path: Path) ->
     assert [c.client_id for c in contracts] == [acme.id, beta.id]
 
 
+async def test_unnumbered_row_never_overwrites_an_earlier_row(
+    settings, tmp_path: Path
+) -> None:
+    organization = await new_organization()
+    path = tmp_path / "zonder_nummer.csv"
+    path.write_text(
+        "Naam;Klant;KvK;Begindatum;Bedrag\n"
+        "Onderhoud;Acme BV;11111111;01-01-2026;1,00\n"
+        "Onderhoud;Acme BV;22222222;01-01-2026;2,00\n",
+        encoding="utf-8",
+    )
+
+    first = await import_file(path, organization, ImportOptions())
+    second = await import_file(path, organization, ImportOptions())
+
+    assert [(o.row, o.outcome) for o in first.outcomes] == [
+        (2, "created"),
+        (3, "rejected"),
+    ]
+    assert [(e.row, e.column, e.value, e.reason) for e in first.errors] == [
+        (
+            3,
+            "Klant",
+            "Acme BV",
+            "Row 2 already wrote the contract 'Onderhoud' of this client starting "
+            "2026-01-01, and rows without a contract number are matched on client, "
+            "name and start date, so this row would overwrite it. Give each "
+            "contract its own number, or remove one of the rows.",
+        )
+    ]
+    assert [(o.row, o.outcome) for o in second.outcomes] == [
+        (2, "unchanged"),
+        (3, "rejected"),
+    ]
+    contract = await Contract.get(organization_id=organization.id)
+    assert contract.amount_minor == 100
+
+
 async def test_reimport_keeps_a_renewed_term(settings, tmp_path: Path) -> None:
     organization = await new_organization()
     path = tmp_path / "renew.csv"

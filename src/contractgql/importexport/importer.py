@@ -541,6 +541,10 @@ class _Writer:
         self.batch = ContractBatch(viewer)
         # Unnumbered keys of the queued contracts, to detect a row that repeats one.
         self.queued_unnumbered: set[tuple[int, str, date | None]] = set()
+        # The row that wrote each unnumbered contract in this import, so that a
+        # later row cannot overwrite it. The parser catches most such rows, but
+        # not two client names or numbers that match one client.
+        self.unnumbered_rows: dict[tuple[int, str, date | None], int] = {}
         # Errors that custom field definitions give every new contract of this
         # organization, such as a required field that an import cannot fill.
         self.custom_field_errors: list[Any] = []
@@ -690,7 +694,9 @@ class _Writer:
             values["tag_ids"] = [await self._tag(name) for name in row.tags]
         self.batch.add(NewContract(row.row, row.number, columns, values))
         if not row.number:
-            self.queued_unnumbered.add((client_id, _key(row.name), row.start_date))
+            key = (client_id, _key(row.name), row.start_date)
+            self.queued_unnumbered.add(key)
+            self.unnumbered_rows[key] = row.row
         if self.batch.full:
             await self.flush()
 
@@ -708,6 +714,8 @@ class _Writer:
                             await self._other_client_error(row, current, values)
                         )
                     await self._keep_renewed_term(row, current, values)
+                    if not row.number:
+                        self._check_unnumbered_repeat(row, current)
                 if current is None:
                     contract = await create_contract(self.viewer, values)
                     outcome = "created"
@@ -796,6 +804,29 @@ class _Writer:
             or self._row_gives(key, row)
             or (key == "notice_period" and current.notice_count is None)
         }
+
+    def _check_unnumbered_repeat(self, row: ParsedRow, current: Contract) -> None:
+        """Reject a row without a number whose contract an earlier row of this
+        import wrote, and remember the row that writes it otherwise."""
+        key = _unnumbered_key(current)
+        first = self.unnumbered_rows.setdefault(key, row.row)
+        if first == row.row:
+            return
+        raise _RowRejected(
+            RowError(
+                row.row,
+                self.mapping.header_of("client"),
+                row.client,
+                f"Row {first} already wrote the contract {current.name!r} of this "
+                f"client starting {current.start_date}, and rows without a contract "
+                "number are matched on client, name and start date, so this row "
+                "would overwrite it. Give each contract its own number, or remove "
+                "one of the rows.",
+                row.line,
+                row.number,
+                field="client",
+            )
+        )
 
     async def _keep_renewed_term(
         self, row: ParsedRow, current: Contract, values: dict[str, Any]

@@ -541,8 +541,9 @@ def _unnumbered_key(parsed: ParsedRow) -> int:
     collapsed and case folded, and the start date. The client's registration
     numbers count too, so that two companies with one name stay apart.
     """
-    # NOTE: the import joins a client by name when its registration number
-    # matches no client, so two such rows can still reach one contract there.
+    # The import joins a client by name when its registration number matches no
+    # client, so two such rows can still reach one contract. The importer rejects
+    # the later row then.
     return (
         hash(
             (
