@@ -267,6 +267,59 @@ async def test_failed_import_writes_nothing(api: Api, tenant: Tenant) -> None:
     assert await Contract.filter(organization_id=tenant.organization.id).count() == 0
 
 
+START_WITH_MAPPING = """
+mutation Start($file: Upload!, $mapping: [ColumnMappingInput!]) {
+  startImport(input: {file: $file, mapping: $mapping}) {
+    job { id }
+    errors { field code message }
+  }
+}
+"""
+VALID_FIELDS = (
+    "number, name, client, client_coc_number, client_vat_number, contract_type, "
+    "status, start_date, end_date, signed_date, amount, currency, vat_rate, "
+    "payment_frequency, auto_renewal, notice_period, renewal_term, indexation, "
+    "description, owner_email, tags"
+)
+
+
+async def test_start_import_rejects_unknown_mapping_field(
+    api: Api, tenant: Tenant
+) -> None:
+    mapping = [
+        {"header": "Vendor", "field": "klant_naam"},
+        {"header": "Klant", "field": "client"},
+        {"header": "Opdrachtgever", "field": "Client"},
+        {"header": "Notes", "field": "-"},
+    ]
+    response = await post_upload(
+        api.client,
+        tenant.tokens["admin"],
+        START_WITH_MAPPING,
+        {"file": None, "mapping": mapping},
+        {"0": ("register.csv", ["variables.file"], register(3))},
+    )
+
+    assert response.status_code == 200, response.text
+    payload = response.json()["data"]["startImport"]
+    assert payload["job"] is None
+    assert payload["errors"] == [
+        {
+            "field": "mapping",
+            "code": "INVALID",
+            "message": "Unknown field 'klant_naam' in the column mapping for column "
+            f"'Vendor'. Valid fields: {VALID_FIELDS}; use '-' to ignore the column.",
+        },
+        {
+            "field": "mapping",
+            "code": "INVALID",
+            "message": "The column mapping maps both 'Klant' and 'Opdrachtgever' to "
+            "'client'; map only one column to each field.",
+        },
+    ]
+    assert await ImportJob.filter(organization_id=tenant.organization.id).count() == 0
+
+
 async def test_upload_wrong_file_type(api: Api) -> None:
     body = await start(api, b"%PDF-1.4", name="register.pdf")
 

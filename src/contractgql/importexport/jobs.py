@@ -35,6 +35,7 @@ from contractgql.config import Settings
 from contractgql.errors import FieldError, NotFound, PermissionDenied, ValidationError
 from contractgql.ids import encode_id
 from contractgql.importexport import progress as board
+from contractgql.importexport.columns import mapping_errors
 from contractgql.importexport.errors import ImportFileError, ValueParseError
 from contractgql.importexport.importer import (
     ImportOptions,
@@ -101,6 +102,10 @@ def options_json(
     errors: list[FieldError] = []
     stored: dict[str, Any] = {"create_types": create_types}
     if mapping:
+        errors.extend(
+            FieldError("mapping", "invalid", message)
+            for message in mapping_errors(mapping)
+        )
         stored["mapping"] = dict(mapping)
     if sheet:
         stored["sheet"] = sheet
