@@ -20,6 +20,8 @@ from contractgql.audit.recorder import record_audit
 from contractgql.config import Settings
 from contractgql.ids import decode_id, encode_id
 from contractgql.importexport import importer, jobs
+from contractgql.importexport import progress as board
+from contractgql.importexport.command import stored_counts
 from contractgql.importexport.importer import ImportProgress
 from contractgql.models import (
     AuditLog,
@@ -386,6 +388,75 @@ async def test_progress_values(
     assert finished.rows_created == 600
     assert finished.rows_rejected == 2
     assert path.exists(), "the command line's own file is never deleted"
+
+
+async def test_cancelled_job_keeps_rejected_count(
+    api: Api, settings: Settings, tenant: Tenant, tmp_path: Path
+) -> None:
+    path = tmp_path / "cancelled.csv"
+    # Rows 2 and 4 of the file are invalid. Progress comes every 250 rows read.
+    path.write_bytes(register(602, bad_rows=(1, 3)))
+    job = await jobs.create_job(
+        None, tenant.organization.id, path.name, path, ImportFormat.REGISTER, {}
+    )
+
+    async def cancel_at_first_progress(current: ImportProgress) -> None:
+        board.request_cancel_here(job.id)
+
+    policy = Policy.load(settings.policy_dir)
+    finished = await jobs.run_job(
+        settings, policy, job.id, observer=cancel_at_first_progress
+    )
+    node = (await api.data(JOB, {"id": encode_id("ImportJob", job.id)}))["importJob"]
+
+    assert finished is not None
+    assert finished.status is ImportStatus.CANCELLED
+    assert (finished.total_rows, finished.rows_read) == (602, 250)
+    assert finished.rows_rejected == 2
+    assert finished.rows_created == 0
+    assert node["status"] == "CANCELLED"
+    assert node["totalRows"] == 602
+    assert node["rowsRead"] == 250
+    assert node["rowsRejected"] == 2
+    # The 248 rows written before the cancel were rolled back.
+    assert node["rowsWritten"] == 0
+    assert node["rowsCreated"] == 0
+    assert node["errors"] == []
+    assert stored_counts(finished) == (
+        "250 of 602 rows read, 2 rejected, before the import was cancelled. It was "
+        "rolled back, so no row was imported, and rejected rows are listed only "
+        "when an import runs to the end."
+    )
+    assert await Contract.filter(organization_id=tenant.organization.id).count() == 0
+
+
+async def test_stored_counts_of_finished_jobs() -> None:
+    succeeded = ImportJob(
+        status=ImportStatus.SUCCEEDED,
+        total_rows=5,
+        rows_read=5,
+        rows_created=3,
+        rows_updated=1,
+        rows_unchanged=0,
+        rows_duplicate=0,
+        rows_rejected=1,
+        errors=[{"row": 4}],
+    )
+    failed = ImportJob(
+        status=ImportStatus.FAILED,
+        total_rows=None,
+        rows_read=0,
+        rows_rejected=0,
+        errors=[],
+    )
+
+    assert stored_counts(succeeded) == (
+        "5 of 5 rows read: 3 created, 1 updated, 0 unchanged, 0 duplicates, 1 rejected"
+    )
+    assert stored_counts(failed) == (
+        "0 of 0 rows read, 0 rejected, before the import failed. It was rolled "
+        "back, so no row was imported."
+    )
 
 
 async def test_interrupted_job_runs_again(

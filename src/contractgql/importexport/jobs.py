@@ -492,8 +492,11 @@ async def _finish(
     if report is not None:
         _store_report(job, report)
     elif progress is not None:
+        # The rows written so far were rolled back, so the created, updated and
+        # unchanged counts stay 0. The rows rejected before the stop stay counted.
         job.total_rows = progress.total_rows
         job.rows_read = progress.rows_read
+        job.rows_rejected = progress.rows_rejected
     try:
         await job.save()
     except Exception as error:
