@@ -13,6 +13,7 @@ import pytest
 
 from contractgql.domain.dates import local_today
 from tests.conftest import MigratedTemplate
+from tests.jobs.test_text_worker import free_port_in_range
 
 ROOT = Path(__file__).resolve().parents[1]
 UK_REGISTER = ROOT / "tests/data/uk_contracts_finder_council_contracts.csv"
@@ -360,9 +361,9 @@ def test_command_line_changes_are_audited(env: dict[str, str], tmp_path: Path) -
     assert verified.stdout.strip() == "Audit chains intact: 1 organizations, 3 entries."
 
 
-def test_invalid_policy_stops_serve_in_one_line(
-    env: dict[str, str], tmp_path: Path
-) -> None:
+def invalid_policy(tmp_path: Path) -> tuple[Path, str]:
+    """Write the default policy with a line for an unknown role; return its folder
+    and the error line that the command line prints for it."""
     policies = tmp_path / "policies"
     policies.mkdir()
     for name in ("model.conf", "policy.csv"):
@@ -370,12 +371,42 @@ def test_invalid_policy_stops_serve_in_one_line(
     with (policies / "policy.csv").open("a") as policy:
         policy.write("p, importer, contract, read\n")
     lines = (policies / "policy.csv").read_text().count("\n")
-
-    result = run({**env, "CONTRACTGQL_POLICY_DIR": str(policies)}, "serve")
-
-    assert result.returncode == 2
-    assert result.stderr == (
+    message = (
         f"contractgql: invalid policy: {policies / 'policy.csv'}, line {lines}: "
         "grants 'contract:read' to unknown role 'importer': use one of admin, "
         "management, finance, account_manager, sales, project_staff, integrator.\n"
     )
+    return policies, message
+
+
+def test_invalid_policy_stops_serve_in_one_line(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    policies, message = invalid_policy(tmp_path)
+
+    result = run({**env, "CONTRACTGQL_POLICY_DIR": str(policies)}, "serve")
+
+    assert result.returncode == 2
+    assert result.stderr == message
+
+
+def test_invalid_policy_stops_worker_in_one_line(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    policies, message = invalid_policy(tmp_path)
+    # Nothing listens on this port, so a worker that started arq would fail to
+    # connect instead of taking jobs from a Redis database that tests share.
+    redis_url = f"redis://127.0.0.1:{free_port_in_range()}/0"
+    worker_env = {
+        **env,
+        "CONTRACTGQL_POLICY_DIR": str(policies),
+        "CONTRACTGQL_REDIS_URL": redis_url,
+        # arq logs "Starting worker" at INFO, so it would show before the error.
+        "CONTRACTGQL_LOG_LEVEL": "INFO",
+    }
+
+    result = run(worker_env, "worker")
+
+    assert result.returncode == 2
+    assert result.stderr == message
+    assert result.stdout == ""

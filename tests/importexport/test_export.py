@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import logging
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -14,10 +15,13 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from openpyxl import load_workbook
 from tests.conftest import Api, QueryCounter, Tenant, make_tenant
+from tests.documents.helpers import post_upload
 from tests.graphql.helpers import (
     ARCHIVE_CONTRACT,
     CONTRACT_LIST,
+    CREATE_CLIENT,
     FIELD_ERRORS,
     amsterdam_today,
     create_client,
@@ -45,8 +49,11 @@ ALL_HEADERS = [
     "id",
     "number",
     "name",
+    "description",
     "client",
     "client_id",
+    "client_coc_number",
+    "client_vat_number",
     "contract_type",
     "status",
     "current_status",
@@ -93,6 +100,7 @@ mutation CreateContractType($input: ContractTypeInput!) {{
 FINANCIAL_CONTRACT = {
     "number": "C-2020-001",
     "name": "Managed hosting",
+    "description": "Hosting of the web shop",
     "startDate": "2020-01-01",
     "endDate": "2020-12-31",
     "signedDate": "2019-12-15",
@@ -155,6 +163,18 @@ async def create_contract_type(api: Api, name: str) -> str:
     return type_id
 
 
+async def create_client_with_numbers(
+    api: Api, name: str, coc_number: str, vat_number: str
+) -> str:
+    """Create a client with a CoC and a VAT number as admin and return its id."""
+    client_input = {"name": name, "cocNumber": coc_number, "vatNumber": vat_number}
+    data = await api.data(CREATE_CLIENT, {"input": client_input})
+    payload = data["createClient"]
+    assert payload["errors"] == []
+    client_id: str = payload["record"]["id"]
+    return client_id
+
+
 async def create_financial_contract(api: Api) -> dict[str, Any]:
     """Create FINANCIAL_CONTRACT with a type, two tags and the finance user as owner.
 
@@ -163,7 +183,9 @@ async def create_financial_contract(api: Api) -> dict[str, Any]:
     await Organization.filter(id=api.tenant.organization.id).update(
         vat_rates=[2100, 1900, 900, 0]
     )
-    client_id = await create_client(api, "Acme BV")
+    client_id = await create_client_with_numbers(
+        api, "Acme BV", "87654321", "NL123456789B01"
+    )
     type_id = await create_contract_type(api, "Hosting")
     tags = [await create_tag(api, "renewal"), await create_tag(api, "gold")]
     fields = {
@@ -196,8 +218,9 @@ async def test_finance_export_exact_content(api: Api) -> None:
     assert response.content.startswith(b"id,number,")
     assert response.text == (
         ",".join(ALL_HEADERS) + "\r\n"
-        f"{contract['id']},C-2020-001,Managed hosting,Acme BV,{contract['clientId']},"
-        "Hosting,SIGNED,EXPIRED,NORMAL,2020-01-01,2020-12-31,2019-12-15,2020-09-30,"
+        f"{contract['id']},C-2020-001,Managed hosting,Hosting of the web shop,"
+        f"Acme BV,{contract['clientId']},87654321,NL123456789B01,Hosting,SIGNED,"
+        "EXPIRED,NORMAL,2020-01-01,2020-12-31,2019-12-15,2020-09-30,"
         "3 months,true,1 month,QUARTERLY,EUR,3000.99,19.00,2.75,"
         "Indexed by the CPI plus one point,1000.33,12003.96,12003.96,"
         f"{owner},gold; renewal,\r\n"
@@ -956,3 +979,222 @@ async def test_export_formula_cells_import_unchanged(api: Api, tmp_path: Path) -
     )
     # A second export is the same, so no round trip adds a quote.
     assert again.text == response.text
+
+
+# --- Round trip into another organization -------------------------------------------
+
+START_IMPORT = f"""
+mutation Start($file: Upload!, $mapping: [ColumnMappingInput!]) {{
+  startImport(input: {{file: $file, mapping: $mapping, createTypes: true}}) {{
+    job {{ id }} {FIELD_ERRORS}
+  }}
+}}
+"""
+IMPORT_JOB = """
+query Job($id: ID!) {
+  importJob(id: $id) { status rowsCreated rowsRejected errors { row reason } }
+}
+"""
+# Export columns whose values an import into another organization does not keep:
+# the ids are new there, and the importer reads no sensitivity or renewal price
+# agreement. The owner column is ignored below, because the owners are users of
+# the first organization.
+NOT_KEPT_HEADERS = {
+    "id",
+    "client_id",
+    "sensitivity",
+    "renewal_price_agreement",
+    "owner_email",
+}
+
+
+async def create_round_trip_contracts(api: Api) -> None:
+    """Create two contracts that fill every column an import reads."""
+    acme = await create_client_with_numbers(
+        api, "Acme BV", "12345678", "NL123456789B01"
+    )
+    dash = await create_client_with_numbers(api, "-Dash BV", "", "BE0123456789")
+    type_id = await create_contract_type(api, "Hosting")
+    tags = [await create_tag(api, "gold"), await create_tag(api, "renewal")]
+    await create_contract(
+        api,
+        acme,
+        {
+            "number": "R-1",
+            "name": "Managed hosting",
+            "description": "First line, with a comma\nSecond line",
+            "contractTypeId": type_id,
+            "sensitivity": "CONFIDENTIAL",
+            "startDate": "2026-01-01",
+            "endDate": "2026-12-31",
+            "signedDate": "2025-12-20",
+            "paymentFrequency": "MONTHLY",
+            "amount": "1200.50",
+            "currency": "EUR",
+            "vatRate": "21",
+            "indexation": "2.5",
+            "renewalPriceAgreement": "CPI plus one point",
+            "autoRenewal": True,
+            "renewalTerm": {"count": 12, "unit": "MONTHS"},
+            "noticePeriod": {"count": 3, "unit": "MONTHS"},
+            "tagIds": tags,
+        },
+    )
+    await create_contract(
+        api,
+        dash,
+        {
+            "number": "R-2",
+            "name": "Licence",
+            "description": "=SUM(A1:A2)",
+            "stage": "DRAFT",
+            "startDate": "2027-03-01",
+            "paymentFrequency": "YEARLY",
+            "amount": "10",
+            "currency": "USD",
+            "vatRate": "0",
+        },
+    )
+
+
+async def import_into(api: Api, file_name: str, content: bytes) -> dict[str, Any]:
+    """Import a file through startImport as `api`'s admin; return the finished job."""
+    response = await post_upload(
+        api.client,
+        api.tenant.tokens["admin"],
+        START_IMPORT,
+        {"file": None, "mapping": [{"header": "owner_email", "field": "-"}]},
+        {"0": (file_name, ["variables.file"], content)},
+    )
+    assert response.status_code == 200, response.text
+    payload = response.json()["data"]["startImport"]
+    assert payload["errors"] == []
+    deadline = time.monotonic() + 60
+    while True:
+        job: dict[str, Any] = (
+            await api.data(IMPORT_JOB, {"id": payload["job"]["id"]})
+        )["importJob"]
+        if job["status"] not in ("QUEUED", "RUNNING"):
+            return job
+        assert time.monotonic() < deadline, f"The import stayed {job['status']}"
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("suffix", ["csv", "xlsx"])
+async def test_export_round_trip_new_organization(
+    api: Api, settings: Settings, suffix: str
+) -> None:
+    await create_round_trip_contracts(api)
+    exported = await api.client.get(
+        f"/export/contracts.{suffix}",
+        headers={"Authorization": f"Bearer {api.tenant.tokens['admin']}"},
+    )
+    _header, before = await export_rows(api, "admin")
+    target = Api(api.client, await make_tenant(settings))
+
+    job = await import_into(target, f"contracts.{suffix}", exported.content)
+    _header, after = await export_rows(target, "admin")
+
+    assert exported.status_code == 200
+    assert job == {
+        "status": "SUCCEEDED",
+        "rowsCreated": 2,
+        "rowsRejected": 0,
+        "errors": [],
+    }
+    assert [row["description"] for row in before] == [
+        "First line, with a comma\nSecond line",
+        "'=SUM(A1:A2)",
+    ]
+    assert [row["client_coc_number"] for row in before] == ["12345678", ""]
+    assert [row["client_vat_number"] for row in before] == [
+        "NL123456789B01",
+        "BE0123456789",
+    ]
+    assert [row["sensitivity"] for row in before] == ["CONFIDENTIAL", "NORMAL"]
+    assert [row["renewal_price_agreement"] for row in before] == [
+        "CPI plus one point",
+        "",
+    ]
+    kept = [h for h in ALL_HEADERS if h not in NOT_KEPT_HEADERS]
+    assert [{h: row[h] for h in kept} for row in after] == [
+        {h: row[h] for h in kept} for row in before
+    ]
+    assert [row["sensitivity"] for row in after] == ["NORMAL", "NORMAL"]
+    # The owner column was ignored, so the importing user owns both contracts.
+    target_admin = target.tenant.emails["admin"]
+    assert [row["owner_email"] for row in after] == [target_admin, target_admin]
+    assert [row["renewal_price_agreement"] for row in after] == ["", ""]
+    clients = await Client.filter(organization_id=target.tenant.organization.id)
+    assert sorted((c.name, c.coc_number, c.vat_number) for c in clients) == [
+        ("-Dash BV", None, "BE0123456789"),
+        ("Acme BV", "12345678", "NL123456789B01"),
+    ]
+
+
+@pytest_asyncio.fixture
+async def client_numbers_protected(
+    tmp_path: Path, settings: Settings, tenant: Tenant, restore_schema: None
+) -> AsyncIterator[Api]:
+    """An app whose policy also protects Contract.description and Client.cocNumber."""
+    folder = tmp_path / "policy"
+    folder.mkdir()
+    (folder / "model.conf").write_text((POLICY_DIR / "model.conf").read_text())
+    (folder / "policy.csv").write_text(
+        (POLICY_DIR / "policy.csv").read_text()
+        + "g, Contract.description, contract.financial\n"
+        + "g, Client.cocNumber, contract.financial\n"
+    )
+    custom = Settings(
+        data_dir=settings.data_dir,
+        database_url=settings.database_url,
+        secret_key=settings.secret_key,
+        policy_dir=folder,
+    )
+    app = create_app(custom, manage_database=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield Api(client, tenant)
+
+
+@pytest.mark.parametrize("suffix", ["csv", "xlsx"])
+async def test_protected_client_numbers_dropped(
+    client_numbers_protected: Api, suffix: str
+) -> None:
+    api = client_numbers_protected
+    await create_financial_contract(api)
+
+    sales = await api.client.get(
+        f"/export/contracts.{suffix}",
+        headers={"Authorization": f"Bearer {api.tenant.tokens['sales']}"},
+    )
+    finance = await api.client.get(
+        f"/export/contracts.{suffix}",
+        headers={"Authorization": f"Bearer {api.tenant.tokens['finance']}"},
+    )
+
+    hidden = ("description", "client_coc_number")
+    sales_header, sales_rows = table_of(suffix, sales)
+    finance_header, finance_rows = table_of(suffix, finance)
+    assert sales_header == [h for h in NON_FINANCIAL_HEADERS if h not in hidden]
+    assert sales_rows[0]["client_vat_number"] == "NL123456789B01"
+    assert "87654321" not in repr(sales_rows)
+    assert "Hosting of the web shop" not in repr(sales_rows)
+    assert finance_header == ALL_HEADERS
+    assert finance_rows[0]["description"] == "Hosting of the web shop"
+    assert finance_rows[0]["client_coc_number"] == "87654321"
+
+
+def table_of(
+    suffix: str, response: httpx.Response
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Return the header and the rows of a CSV or XLSX export response."""
+    assert response.status_code == 200, response.text
+    if suffix == "csv":
+        reader = csv.DictReader(io.StringIO(response.text, newline=""))
+        rows: list[dict[str, Any]] = list(reader)
+        return list(reader.fieldnames or []), rows
+    sheet = load_workbook(io.BytesIO(response.content))["Contracts"]
+    values = list(sheet.iter_rows(values_only=True))
+    header = [str(value) for value in values[0]]
+    return header, [dict(zip(header, row, strict=True)) for row in values[1:]]

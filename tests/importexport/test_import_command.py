@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import MigratedTemplate
-from tests.importexport.test_import_jobs import register
+from tests.importexport.test_import_jobs import VALID_FIELDS, register
 from tests.test_cli import run
 
 from contractgql.importexport.command import print_report
@@ -100,6 +100,36 @@ def test_import_ctrl_c_writes_nothing(env: dict[str, str], tmp_path: Path) -> No
     again = run(env, "import", str(path), "--organization", "Acme")
     assert again.returncode == 0, again.stderr
     assert "3000 created, 0 updated, 0 unchanged" in again.stdout
+
+
+def test_enqueue_rejects_unknown_mapping_field(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    create_organization(env)
+    path = tmp_path / "register.csv"
+    path.write_bytes(register(2))
+
+    result = run(
+        env,
+        "import",
+        str(path),
+        "--organization",
+        "Acme",
+        "--enqueue",
+        "--map",
+        "Vendor=klant_naam",
+    )
+
+    assert result.returncode == 2
+    assert result.stderr == (
+        "contractgql import: Unknown field 'klant_naam' in the column mapping for "
+        f"column 'Vendor'. Valid fields: {VALID_FIELDS}; use '-' to ignore the "
+        "column.\n"
+    )
+    # The mapping was rejected before a job was recorded.
+    status = run(env, "import-status", "1")
+    assert status.returncode == 2
+    assert "import job '1' does not exist" in status.stderr
 
 
 def test_import_decp_then_status(env: dict[str, str]) -> None:

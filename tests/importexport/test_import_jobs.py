@@ -20,6 +20,8 @@ from contractgql.audit.recorder import record_audit
 from contractgql.config import Settings
 from contractgql.ids import decode_id, encode_id
 from contractgql.importexport import importer, jobs
+from contractgql.importexport import progress as board
+from contractgql.importexport.command import stored_counts
 from contractgql.importexport.importer import ImportProgress
 from contractgql.models import (
     AuditLog,
@@ -267,6 +269,59 @@ async def test_failed_import_writes_nothing(api: Api, tenant: Tenant) -> None:
     assert await Contract.filter(organization_id=tenant.organization.id).count() == 0
 
 
+START_WITH_MAPPING = """
+mutation Start($file: Upload!, $mapping: [ColumnMappingInput!]) {
+  startImport(input: {file: $file, mapping: $mapping}) {
+    job { id }
+    errors { field code message }
+  }
+}
+"""
+VALID_FIELDS = (
+    "number, name, client, client_coc_number, client_vat_number, contract_type, "
+    "status, start_date, end_date, signed_date, amount, currency, vat_rate, "
+    "payment_frequency, auto_renewal, notice_period, renewal_term, indexation, "
+    "description, owner_email, tags"
+)
+
+
+async def test_start_import_rejects_unknown_mapping_field(
+    api: Api, tenant: Tenant
+) -> None:
+    mapping = [
+        {"header": "Vendor", "field": "klant_naam"},
+        {"header": "Klant", "field": "client"},
+        {"header": "Opdrachtgever", "field": "Client"},
+        {"header": "Notes", "field": "-"},
+    ]
+    response = await post_upload(
+        api.client,
+        tenant.tokens["admin"],
+        START_WITH_MAPPING,
+        {"file": None, "mapping": mapping},
+        {"0": ("register.csv", ["variables.file"], register(3))},
+    )
+
+    assert response.status_code == 200, response.text
+    payload = response.json()["data"]["startImport"]
+    assert payload["job"] is None
+    assert payload["errors"] == [
+        {
+            "field": "mapping",
+            "code": "INVALID",
+            "message": "Unknown field 'klant_naam' in the column mapping for column "
+            f"'Vendor'. Valid fields: {VALID_FIELDS}; use '-' to ignore the column.",
+        },
+        {
+            "field": "mapping",
+            "code": "INVALID",
+            "message": "The column mapping maps both 'Klant' and 'Opdrachtgever' to "
+            "'client'; map only one column to each field.",
+        },
+    ]
+    assert await ImportJob.filter(organization_id=tenant.organization.id).count() == 0
+
+
 async def test_upload_wrong_file_type(api: Api) -> None:
     body = await start(api, b"%PDF-1.4", name="register.pdf")
 
@@ -333,6 +388,75 @@ async def test_progress_values(
     assert finished.rows_created == 600
     assert finished.rows_rejected == 2
     assert path.exists(), "the command line's own file is never deleted"
+
+
+async def test_cancelled_job_keeps_rejected_count(
+    api: Api, settings: Settings, tenant: Tenant, tmp_path: Path
+) -> None:
+    path = tmp_path / "cancelled.csv"
+    # Rows 2 and 4 of the file are invalid. Progress comes every 250 rows read.
+    path.write_bytes(register(602, bad_rows=(1, 3)))
+    job = await jobs.create_job(
+        None, tenant.organization.id, path.name, path, ImportFormat.REGISTER, {}
+    )
+
+    async def cancel_at_first_progress(current: ImportProgress) -> None:
+        board.request_cancel_here(job.id)
+
+    policy = Policy.load(settings.policy_dir)
+    finished = await jobs.run_job(
+        settings, policy, job.id, observer=cancel_at_first_progress
+    )
+    node = (await api.data(JOB, {"id": encode_id("ImportJob", job.id)}))["importJob"]
+
+    assert finished is not None
+    assert finished.status is ImportStatus.CANCELLED
+    assert (finished.total_rows, finished.rows_read) == (602, 250)
+    assert finished.rows_rejected == 2
+    assert finished.rows_created == 0
+    assert node["status"] == "CANCELLED"
+    assert node["totalRows"] == 602
+    assert node["rowsRead"] == 250
+    assert node["rowsRejected"] == 2
+    # The 248 rows written before the cancel were rolled back.
+    assert node["rowsWritten"] == 0
+    assert node["rowsCreated"] == 0
+    assert node["errors"] == []
+    assert stored_counts(finished) == (
+        "250 of 602 rows read, 2 rejected, before the import was cancelled. It was "
+        "rolled back, so no row was imported, and rejected rows are listed only "
+        "when an import runs to the end."
+    )
+    assert await Contract.filter(organization_id=tenant.organization.id).count() == 0
+
+
+async def test_stored_counts_of_finished_jobs() -> None:
+    succeeded = ImportJob(
+        status=ImportStatus.SUCCEEDED,
+        total_rows=5,
+        rows_read=5,
+        rows_created=3,
+        rows_updated=1,
+        rows_unchanged=0,
+        rows_duplicate=0,
+        rows_rejected=1,
+        errors=[{"row": 4}],
+    )
+    failed = ImportJob(
+        status=ImportStatus.FAILED,
+        total_rows=None,
+        rows_read=0,
+        rows_rejected=0,
+        errors=[],
+    )
+
+    assert stored_counts(succeeded) == (
+        "5 of 5 rows read: 3 created, 1 updated, 0 unchanged, 0 duplicates, 1 rejected"
+    )
+    assert stored_counts(failed) == (
+        "0 of 0 rows read, 0 rejected, before the import failed. It was rolled "
+        "back, so no row was imported."
+    )
 
 
 async def test_interrupted_job_runs_again(

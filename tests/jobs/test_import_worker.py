@@ -136,8 +136,10 @@ async def test_worker_cancel_leaves_zero_rows(
     world = await setup(scratch, redis_server)
     worker = Worker.start(world.env, tmp_path / "worker.log")
     try:
-        job = await queue_import(world, register(3000))
+        # Row 2 of the file has an invalid amount.
+        job = await queue_import(world, register(3000, bad_rows=(1,)))
         await wait_for_rows(world.settings, job.id, 250)
+        running = await board.read(world.settings, job.id)
 
         await board.request_cancel(world.settings, job.id)
 
@@ -147,10 +149,14 @@ async def test_worker_cancel_leaves_zero_rows(
         if worker.process.poll() is None:
             worker.kill()
 
+    assert running is not None
+    assert running.rows_rejected == 1
     assert finished.cancel_requested is True
     assert finished.rows_created == 0
     assert finished.total_rows == 3000
     assert finished.rows_read >= 250
+    # The rejected row stays counted after the cancel, as it was while running.
+    assert finished.rows_rejected == 1
     count = await Contract.filter(organization_id=world.organization.id).count()
     assert count == 0
 

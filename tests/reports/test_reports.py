@@ -618,13 +618,27 @@ async def test_renewal_forecast_as_finance(api: Api, portfolio: dict[str, int]) 
     )
     forecast = data["renewalForecast"]
     assert forecast["renewalRates"] == [
+        # C2 ends in 2027-Q2 at risk, and Licence has no history.
+        {
+            "contractTypeName": "Licence",
+            "renewedTerms": 0,
+            "endedTerms": 0,
+            "rate": None,
+        },
         # C10 renewed once; C6 and C11 ended: 1 / 3.
         {
             "contractTypeName": "Maintenance",
             "renewedTerms": 1,
             "endedTerms": 2,
             "rate": "0.3333",
-        }
+        },
+        # C4, without a type, ends in 2027-Q2 at risk.
+        {
+            "contractTypeName": None,
+            "renewedTerms": 0,
+            "endedTerms": 0,
+            "rate": None,
+        },
     ]
     q2, q3, q4 = forecast["quarters"]
     assert q2["label"] == "2027-Q2"
@@ -654,10 +668,42 @@ async def test_renewal_forecast_as_finance(api: Api, portfolio: dict[str, int]) 
     assert eur["expectedLostMrr"] == "4000.00"
 
 
+async def test_forecast_lists_type_without_history(
+    api: Api, portfolio: dict[str, int]
+) -> None:
+    data = await api.data(
+        FORECAST, {"from": "2028-01-01", "quarters": 1}, role="finance"
+    )
+    forecast = data["renewalForecast"]
+    # Only C5 (Licence, no auto-renewal) ends in 2028-Q1. Licence has no history,
+    # so it is listed with rate null and its at-risk MRR (100000/3) is weighted 0.
+    assert forecast["renewalRates"] == [
+        {
+            "contractTypeName": "Licence",
+            "renewedTerms": 0,
+            "endedTerms": 0,
+            "rate": None,
+        },
+        {
+            "contractTypeName": "Maintenance",
+            "renewedTerms": 1,
+            "endedTerms": 2,
+            "rate": "0.3333",
+        },
+    ]
+    [quarter] = forecast["quarters"]
+    assert (quarter["endingCount"], quarter["atRiskCount"]) == (1, 1)
+    eur = _currencies(quarter)["EUR"]
+    assert eur["atRiskMrr"] == "333.33"
+    assert eur["expectedRenewedMrr"] == "0.00"
+    assert eur["expectedLostMrr"] == "333.33"
+
+
 async def test_renewal_forecast_as_sales(api: Api, portfolio: dict[str, int]) -> None:
     data = await api.data(FORECAST, {"from": "2027-06-01", "quarters": 3}, role="sales")
     forecast = data["renewalForecast"]
-    assert forecast["renewalRates"][0]["rate"] == "0.3333"
+    rates = {r["contractTypeName"]: r["rate"] for r in forecast["renewalRates"]}
+    assert rates == {"Licence": None, "Maintenance": "0.3333", None: None}
     q4 = forecast["quarters"][2]
     # C8 is confidential, so only C1 remains.
     assert q4["endingCount"] == 1

@@ -413,6 +413,34 @@ def _apply_explicit(
     return decided
 
 
+def mapping_errors(explicit: Mapping[str, str]) -> list[str]:
+    """Return a message for each target of `explicit` that is no canonical field,
+    and for each field that several columns map to.
+
+    These are the checks of `resolve_columns` that need no file, so a job can
+    reject its mapping before it stores the file. Headers are checked against the
+    file when the import reads it.
+    """
+    messages: list[str] = []
+    sources_by_field: dict[str, str] = {}
+    for source, target in explicit.items():
+        try:
+            field = _find_canonical_field(source, target)
+        except ImportFileError as error:
+            messages.append(str(error))
+            continue
+        if field is None:
+            continue
+        if field in sources_by_field:
+            messages.append(
+                f"The column mapping maps both {sources_by_field[field]!r} and "
+                f"{source!r} to {field!r}; map only one column to each field."
+            )
+        else:
+            sources_by_field[field] = source
+    return messages
+
+
 def _find_source_header(headers: list[str], source: str) -> int:
     # NOTE: when a header text occurs twice in the file, only its first column is
     # mapped; the later column falls back to synonym matching.

@@ -515,11 +515,7 @@ async def _import_status(text: str, settings: Settings) -> int:
             f"written, {live.rows_rejected} rejected"
         )
     else:
-        print(
-            f"{job.rows_read} of {job.total_rows or 0} rows read: {job.rows_created} "
-            f"created, {job.rows_updated} updated, {job.rows_unchanged} unchanged, "
-            f"{job.rows_duplicate} duplicates, {job.rows_rejected} rejected"
-        )
+        print(stored_counts(job))
     if job.failure:
         print(f"Failure: {job.failure}")
     # Jobs stored before values were truncated can hold whole cells.
@@ -541,6 +537,30 @@ async def _import_status(text: str, settings: Settings) -> int:
             f"{truncate_message(warning['message'], warning['value'])}"
         )
     return 0
+
+
+def stored_counts(job: ImportJob) -> str:
+    """Return the row counts of a job that is not running, as import-status prints
+    them."""
+    from contractgql.models import ImportStatus
+
+    read = f"{job.rows_read} of {job.total_rows or 0} rows read"
+    if job.status not in (ImportStatus.CANCELLED, ImportStatus.FAILED):
+        return (
+            f"{read}: {job.rows_created} created, {job.rows_updated} updated, "
+            f"{job.rows_unchanged} unchanged, {job.rows_duplicate} duplicates, "
+            f"{job.rows_rejected} rejected"
+        )
+    # The import was rolled back, so the rows it wrote are gone. It stores the
+    # rejected rows themselves only when it runs to the end.
+    stopped = "was cancelled" if job.status is ImportStatus.CANCELLED else "failed"
+    line = (
+        f"{read}, {job.rows_rejected} rejected, before the import {stopped}. It was "
+        "rolled back, so no row was imported"
+    )
+    if job.rows_rejected and not job.errors:
+        line += ", and rejected rows are listed only when an import runs to the end"
+    return line + "."
 
 
 def _progress_out_of_reach(settings: Settings, job: ImportJob) -> bool:

@@ -76,6 +76,8 @@ class RelatedValues:
     """Values of the records that one batch of contracts refers to, by primary key."""
 
     client_names: dict[int, str] = field(default_factory=dict)
+    client_coc_numbers: dict[int, str | None] = field(default_factory=dict)
+    client_vat_numbers: dict[int, str | None] = field(default_factory=dict)
     contract_type_names: dict[int, str] = field(default_factory=dict)
     owner_emails: dict[int, str] = field(default_factory=dict)
     # Names of the unarchived tags of each contract, in name order.
@@ -88,6 +90,14 @@ def _client_name(node: ContractNode, related: RelatedValues) -> Any:
 
 def _client_id(node: ContractNode, related: RelatedValues) -> Any:
     return encode_id("Client", node.client_pk)
+
+
+def _client_coc_number(node: ContractNode, related: RelatedValues) -> Any:
+    return related.client_coc_numbers.get(node.client_pk)
+
+
+def _client_vat_number(node: ContractNode, related: RelatedValues) -> Any:
+    return related.client_vat_numbers.get(node.client_pk)
 
 
 def _contract_type_name(node: ContractNode, related: RelatedValues) -> Any:
@@ -137,8 +147,15 @@ EXPORT_COLUMNS: tuple[ExportColumn, ...] = (
     ExportColumn("id", "id"),
     ExportColumn("number", "number"),
     ExportColumn("name", "name"),
+    ExportColumn("description", "description"),
     ExportColumn("client", "client", ("Client", "name"), _client_name),
     ExportColumn("client_id", "client", ("Client", "id"), _client_id),
+    ExportColumn(
+        "client_coc_number", "client", ("Client", "cocNumber"), _client_coc_number
+    ),
+    ExportColumn(
+        "client_vat_number", "client", ("Client", "vatNumber"), _client_vat_number
+    ),
     ExportColumn(
         "contract_type",
         "contract_type",
@@ -311,10 +328,7 @@ async def _fetch_related(
     """Load the names and e-mail addresses that the relation columns show."""
     fields = {column.field for column in columns if column.read_related is not None}
     related = RelatedValues()
-    if "client" in fields:
-        related.client_names.update(
-            await _values_by_id(Client, "name", viewer, rows, "client_id")
-        )
+    await _fetch_client_values(viewer, columns, rows, related)
     if "contract_type" in fields:
         related.contract_type_names.update(
             await _values_by_id(ContractType, "name", viewer, rows, "contract_type_id")
@@ -332,13 +346,45 @@ async def _fetch_related(
     return related
 
 
+# The Client columns that each client export column shows, and where they go.
+_CLIENT_VALUES: dict[str, tuple[str, Callable[[RelatedValues], dict[int, Any]]]] = {
+    "client": ("name", lambda related: related.client_names),
+    "client_coc_number": ("coc_number", lambda related: related.client_coc_numbers),
+    "client_vat_number": ("vat_number", lambda related: related.client_vat_numbers),
+}
+
+
+async def _fetch_client_values(
+    viewer: Viewer,
+    columns: tuple[ExportColumn, ...],
+    rows: list[dict[str, Any]],
+    related: RelatedValues,
+) -> None:
+    """Load the client values of the readable client columns in one query."""
+    readable = [
+        _CLIENT_VALUES[column.header]
+        for column in columns
+        if column.header in _CLIENT_VALUES
+    ]
+    ids = {row["client_id"] for row in rows}
+    if not readable or not ids:
+        return
+    client_columns = [client_column for client_column, _target in readable]
+    records = await Client.filter(
+        organization_id=viewer.organization_id, id__in=ids
+    ).values_list("id", *client_columns)
+    for client_id, *values in records:
+        for (_column, target), value in zip(readable, values, strict=True):
+            target(related)[client_id] = value
+
+
 async def _values_by_id(
     model: type[Model],
     column: str,
     viewer: Viewer,
     rows: list[dict[str, Any]],
     key: str,
-) -> dict[int, str]:
+) -> dict[int, Any]:
     """Return `column` of the viewer's organization's records that `key` refers to."""
     ids = {row[key] for row in rows} - {None}
     if not ids:

@@ -35,6 +35,7 @@ from contractgql.config import Settings
 from contractgql.errors import FieldError, NotFound, PermissionDenied, ValidationError
 from contractgql.ids import encode_id
 from contractgql.importexport import progress as board
+from contractgql.importexport.columns import mapping_errors
 from contractgql.importexport.errors import ImportFileError, ValueParseError
 from contractgql.importexport.importer import (
     ImportOptions,
@@ -101,6 +102,10 @@ def options_json(
     errors: list[FieldError] = []
     stored: dict[str, Any] = {"create_types": create_types}
     if mapping:
+        errors.extend(
+            FieldError("mapping", "invalid", message)
+            for message in mapping_errors(mapping)
+        )
         stored["mapping"] = dict(mapping)
     if sheet:
         stored["sheet"] = sheet
@@ -487,8 +492,11 @@ async def _finish(
     if report is not None:
         _store_report(job, report)
     elif progress is not None:
+        # The rows written so far were rolled back, so the created, updated and
+        # unchanged counts stay 0. The rows rejected before the stop stay counted.
         job.total_rows = progress.total_rows
         job.rows_read = progress.rows_read
+        job.rows_rejected = progress.rows_rejected
     try:
         await job.save()
     except Exception as error:

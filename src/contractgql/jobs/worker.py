@@ -273,8 +273,12 @@ def cron_times(interval_minutes: int) -> tuple[set[int] | None, set[int]]:
     return set(range(0, 24, interval_minutes // 60)), {0}
 
 
-def worker_settings(settings: Settings) -> type:
-    """Return an arq WorkerSettings class for `settings`, every setting in its body."""
+def worker_settings(settings: Settings, policies: WorkerPolicy | None = None) -> type:
+    """Return an arq WorkerSettings class for `settings`, every setting in its body.
+
+    `policies` is the policy that `run` loaded before arq started. Without it, the
+    worker's start loads the policy from `settings.policy_dir`.
+    """
     if settings.redis_url is None:
         raise ValueError("worker_settings needs settings with a Redis URL")
     timeout = settings.scan_timeout
@@ -293,9 +297,9 @@ def worker_settings(settings: Settings) -> type:
         if settings.worker_metrics_port is not None:
             ctx["metrics_server"] = _serve_metrics(metrics, settings)
         await db.connect(settings)
-        policies = WorkerPolicy(settings.policy_dir)
-        ctx["policies"] = policies
-        ctx["hangup_handled"] = policies.reload_on_hangup()
+        worker_policies = policies or WorkerPolicy(settings.policy_dir)
+        ctx["policies"] = worker_policies
+        ctx["hangup_handled"] = worker_policies.reload_on_hangup()
         ctx["audit_runs"] = AuditRecorderRuns()
         logger.info(
             "Worker started on queue %r: scans every %d minutes and at start",
@@ -410,15 +414,18 @@ def run(settings: Settings) -> int:
     """Run a worker until SIGINT or SIGTERM; return the process exit status.
 
     SIGHUP reloads the policy. The signal is ignored until the worker has started,
-    because its default action would end the process and the start loads the
-    policy anyway.
+    because its default action would end the process, and the policy loaded here
+    is current then anyway. An invalid policy raises PolicyError before arq starts.
     """
     with contextlib.suppress(AttributeError, ValueError):
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # Loaded before arq starts and logs, so an invalid policy raises PolicyError,
+    # which the command line prints as its only line, as `serve` does.
+    policies = WorkerPolicy(settings.policy_dir)
     if settings.is_sqlite:
         asyncio.run(db.migrate(settings))
     try:
-        _run_until_stopped(worker_settings(settings))
+        _run_until_stopped(worker_settings(settings, policies))
     except MetricsPortError as error:
         logger.error("%s", error)
         return 1

@@ -263,6 +263,8 @@ class ForecastQuarter:
     expected_monthly: dict[str, Fraction] = field(
         default_factory=lambda: defaultdict(Fraction)
     )
+    # Contract types of the ending contracts, None for contracts without a type.
+    contract_type_ids: set[int | None] = field(default_factory=set)
 
 
 async def renewal_forecast(
@@ -276,6 +278,7 @@ async def renewal_forecast(
     for group in await ending_groups(viewer, quarters, risk_tags):
         result = forecast[group.period]
         result.ending.add_all(group.figures)
+        result.contract_type_ids.add(group.contract_type_id)
         if not group.at_risk:
             result.committed.add_all(group.figures)
             for currency, revenue in group.figures.items():
@@ -288,6 +291,22 @@ async def renewal_forecast(
             # Adding 0 still lists the currency for a type without a rate.
             result.expected_monthly[currency] += revenue.monthly * (weight or 0)
     return forecast
+
+
+def forecast_rates(
+    rates: dict[int | None, RenewalRate], forecast: Sequence[ForecastQuarter]
+) -> dict[int | None, RenewalRate]:
+    """Return `rates` with an entry for each contract type that `forecast` has
+    ending contracts of.
+
+    A type without recorded history gets 0 renewed and 0 ended terms, so its rate
+    is None, which the forecast weights as 0.
+    """
+    listed = dict(rates)
+    for quarter in forecast:
+        for type_id in quarter.contract_type_ids:
+            listed.setdefault(type_id, RenewalRate(type_id, 0, 0))
+    return listed
 
 
 @dataclass

@@ -34,7 +34,8 @@ class ColumnMappingInput:
     header: str = strawberry.field(description="The header as written in the file.")
     field: str = strawberry.field(
         description="An import field such as 'client' or 'amount'; '-' ignores the "
-        "column."
+        "column. An unknown field (the error lists the valid ones), or a field that "
+        "two columns name, rejects the input with an error in `errors`."
     )
 
 

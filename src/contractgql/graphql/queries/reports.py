@@ -155,6 +155,7 @@ class ReportQuery:
         tags = await revenue.risk_tag_ids(viewer.organization_id, names)
         rates = await revenue.renewal_rates(viewer)
         forecast = await revenue.renewal_forecast(viewer, ranges, tags, rates)
+        rates = revenue.forecast_rates(rates, forecast)
         access = MoneyAccess.of(viewer)
         type_names = await _names(ContractType, rates.keys(), viewer.organization_id)
         return RenewalForecast(

@@ -100,7 +100,10 @@ class ImportJobNode(Node):
         description="Rows created, updated or found unchanged so far. A cancelled or "
         "failed import keeps none of them."
     )
-    rows_rejected: int
+    rows_rejected: int = strawberry.field(
+        description="Rows rejected so far. A cancelled or failed import keeps this "
+        "count, but lists the rejected rows in `errors` only when it ran to the end."
+    )
     rows_created: int
     rows_updated: int
     rows_unchanged: int

@@ -373,8 +373,10 @@ class RenewalForecast:
         description="The quarters, in order."
     )
     renewal_rates: list[RenewalRate] = strawberry.field(
-        description="The rate of every contract type with recorded history, by "
-        "name, the contracts without a type last."
+        description="The rate of every contract type with recorded history or "
+        "with contracts ending in the forecast's quarters, by name, the contracts "
+        "without a type last. A type without history has rate null and is weighted "
+        "0."
     )
 
 
