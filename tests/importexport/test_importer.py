@@ -315,7 +315,7 @@ async def test_reimport_without_numbers_adds_nothing(settings, tmp_path: Path) -
     assert hosting.amount_minor == 5000
 
 
-async def test_number_of_a_client_found_by_name_holds_for_later_rows(
+async def test_number_filled_in_on_a_client_found_by_name(
     settings, tmp_path: Path
 ) -> None:
     organization = await new_organization()
@@ -337,11 +337,12 @@ async def test_number_of_a_client_found_by_name_holds_for_later_rows(
     assert [(w.row, w.column, w.value, w.message) for w in first.warnings] == [
         (
             3,
-            "KvK",
-            "12345678",
-            "No client is called 'Acme Holding', and row 2 gave the same "
-            "registration number for client 'Acme BV', so the contract joins "
-            "'Acme BV'. Correct the number if these are different companies.",
+            "Klant",
+            "Acme Holding",
+            "No client is called 'Acme Holding', so the contract joins client "
+            "'Acme BV', which has the CoC number '12345678'. Later rows with this "
+            "client name join it too. Correct the number if these are different "
+            "companies.",
         )
     ]
     assert second.count("unchanged") == 3
@@ -358,7 +359,11 @@ async def test_number_of_a_client_found_by_name_holds_for_later_rows(
     ]
     assert await Client.filter(organization_id=organization.id).count() == 2
     stored = await Client.get(id=acme.id)
-    assert stored.coc_number is None
+    assert stored.coc_number == "12345678"
+    updates = await AuditOutbox.filter(
+        organization_id=organization.id, action="client.update"
+    ).values_list("entity_id", flat=True)
+    assert updates == [acme.id]
 
 
 async def test_name_joined_on_a_number_keeps_its_client(
@@ -374,14 +379,22 @@ async def test_name_joined_on_a_number_keeps_its_client(
         "B-4;Licentie;Klant A Holding;;01-01-2026\n",
         encoding="utf-8",
     )
+    subset = tmp_path / "subset.csv"
+    subset.write_text(
+        "Contractnummer;Naam;Klant;KvK;Begindatum\n"
+        "B-3;Hosting;Klant A Holding;1234567;01-01-2026\n"
+        "B-4;Licentie;Klant A Holding;;01-01-2026\n",
+        encoding="utf-8",
+    )
 
     first = await import_file(path, organization, ImportOptions())
     second = await import_file(path, organization, ImportOptions())
+    part = await import_file(subset, organization, ImportOptions())
 
     assert first.count("created") == 3
     assert first.created_clients == 0
     assert [(w.row, w.column, w.value) for w in first.warnings] == [
-        (3, "KvK", "1234567"),
+        (3, "Klant", "Klant A Holding"),
         (4, "Klant", "Klant A Holding"),
     ]
     assert first.warnings[1].message == (
@@ -391,15 +404,18 @@ async def test_name_joined_on_a_number_keeps_its_client(
     )
     assert second.count("unchanged") == 3
     assert second.errors == []
+    assert part.count("unchanged") == 2
+    assert part.errors == []
     contracts = Contract.filter(organization_id=organization.id)
     assert set(await contracts.values_list("client_id", flat=True)) == {klant_a.id}
     assert await Client.filter(organization_id=organization.id).count() == 1
+    assert (await Client.get(id=klant_a.id)).coc_number == "01234567"
 
 
-async def test_name_match_beats_another_rows_number(settings, tmp_path: Path) -> None:
+async def test_number_of_another_client_rejected(settings, tmp_path: Path) -> None:
     organization = await new_organization()
     acme = await Client.create(organization_id=organization.id, name="Acme BV")
-    beta = await Client.create(organization_id=organization.id, name="Beta BV")
+    await Client.create(organization_id=organization.id, name="Beta BV")
     path = tmp_path / "kvk.csv"
     path.write_text(
         "Contractnummer;Naam;Klant;KvK;Begindatum\n"
@@ -410,12 +426,47 @@ async def test_name_match_beats_another_rows_number(settings, tmp_path: Path) ->
 
     report = await import_file(path, organization, ImportOptions())
 
-    assert report.count("created") == 2
-    assert report.warnings == []
-    contracts = await Contract.filter(organization_id=organization.id).order_by(
-        "number"
+    assert [(o.row, o.outcome) for o in report.outcomes] == [
+        (2, "created"),
+        (3, "rejected"),
+    ]
+    assert [(e.row, e.column, e.value, e.reason) for e in report.errors] == [
+        (
+            3,
+            "KvK",
+            "12345678",
+            "The CoC number '12345678' belongs to client 'Acme BV', but this row "
+            "names client 'Beta BV', which is another client. Correct the number "
+            "or the client name.",
+        )
+    ]
+    contract = await Contract.get(organization_id=organization.id)
+    assert contract.client_id == acme.id
+
+
+async def test_other_number_of_client_rejected(settings, tmp_path: Path) -> None:
+    organization = await new_organization()
+    path = tmp_path / "zonder_nummer.csv"
+    path.write_text(
+        "Naam;Klant;KvK;Begindatum;Bedrag\n"
+        "Onderhoud;Acme BV;11111111;01-01-2026;1,00\n"
+        "Hosting;Acme BV;22222222;01-01-2026;2,00\n",
+        encoding="utf-8",
     )
-    assert [c.client_id for c in contracts] == [acme.id, beta.id]
+
+    report = await import_file(path, organization, ImportOptions())
+
+    assert [(e.row, e.column, e.value, e.reason) for e in report.errors] == [
+        (
+            3,
+            "KvK",
+            "22222222",
+            "Client 'Acme BV', whose CoC number is '11111111', but this row gives "
+            "'22222222'. Correct the number in the file, or the client's number "
+            "through the API if the file is right.",
+        )
+    ]
+    assert report.count("created") == 1
 
 
 async def test_unnumbered_row_never_overwrites_an_earlier_row(
@@ -426,7 +477,8 @@ async def test_unnumbered_row_never_overwrites_an_earlier_row(
     path.write_text(
         "Naam;Klant;KvK;Begindatum;Bedrag\n"
         "Onderhoud;Acme BV;11111111;01-01-2026;1,00\n"
-        "Onderhoud;Acme BV;22222222;01-01-2026;2,00\n",
+        "Onderhoud;Acme Holding;11111111;01-01-2026;1,00\n"
+        "Onderhoud;Acme Groep;11111111;01-01-2026;2,00\n",
         encoding="utf-8",
     )
 
@@ -435,13 +487,15 @@ async def test_unnumbered_row_never_overwrites_an_earlier_row(
 
     assert [(o.row, o.outcome) for o in first.outcomes] == [
         (2, "created"),
-        (3, "rejected"),
+        (3, "duplicate"),
+        (4, "rejected"),
     ]
+    assert first.outcomes[1].detail == "same contract as row 2"
     assert [(e.row, e.column, e.value, e.reason) for e in first.errors] == [
         (
-            3,
+            4,
             "Klant",
-            "Acme BV",
+            "Acme Groep",
             "Row 2 already wrote the contract 'Onderhoud' of this client starting "
             "2026-01-01, and rows without a contract number are matched on client, "
             "name and start date, so this row would overwrite it. Give each "
@@ -450,7 +504,8 @@ async def test_unnumbered_row_never_overwrites_an_earlier_row(
     ]
     assert [(o.row, o.outcome) for o in second.outcomes] == [
         (2, "unchanged"),
-        (3, "rejected"),
+        (3, "duplicate"),
+        (4, "rejected"),
     ]
     contract = await Contract.get(organization_id=organization.id)
     assert contract.amount_minor == 100
@@ -472,6 +527,13 @@ async def test_reimport_keeps_a_renewed_term(settings, tmp_path: Path) -> None:
 
     again = await import_file(path, organization, ImportOptions())
     stored = await Contract.get(organization_id=organization.id, number="R-1")
+    empty_end = tmp_path / "empty_end.csv"
+    empty_end.write_text(
+        path.read_text(encoding="utf-8").replace(";30-11-2025;", ";;"),
+        encoding="utf-8",
+    )
+    without_end = await import_file(empty_end, organization, ImportOptions())
+    after_empty = await Contract.get(organization_id=organization.id, number="R-1")
 
     assert renewals.terms_renewed == 1
     assert (renewed.end_date, renewed.amount_minor) == (date(2026, 11, 30), 10300)
@@ -481,11 +543,20 @@ async def test_reimport_keeps_a_renewed_term(settings, tmp_path: Path) -> None:
         (
             2,
             "Einddatum",
-            "2025-11-30",
+            "30-11-2025",
             "Contract 'R-1' was renewed after the term that ended on 2025-11-30, "
-            "the end date in this row, so it keeps its current end date 2026-11-30 "
-            "and amount. Put the current term in the file to change it.",
+            "and this row has that term's end date, so the contract keeps its "
+            "current end date 2026-11-30 and its indexed amount. Put the current "
+            "term in the file to change it.",
         )
+    ]
+    assert without_end.count("unchanged") == 1
+    assert (after_empty.end_date, after_empty.amount_minor) == (
+        date(2026, 11, 30),
+        10300,
+    )
+    assert [(w.column, w.value) for w in without_end.warnings] == [
+        ("Bedrag", "€ 100,00")
     ]
 
 
@@ -537,7 +608,7 @@ async def test_reimport_after_another_file_keeps_clients(
     settings, tmp_path: Path
 ) -> None:
     organization = await new_organization()
-    bakkerij = await Client.create(
+    await Client.create(
         organization_id=organization.id,
         name="Bakkerij de Vries B.V.",
         coc_number="12345670",
@@ -560,37 +631,30 @@ async def test_reimport_after_another_file_keeps_clients(
     await import_file(kvk_e, organization, ImportOptions())
     again = await import_file(kvk_d, organization, ImportOptions())
 
-    assert first.count("created") == 2
-    assert [(w.row, w.column, w.value) for w in first.warnings] == [
-        (2, "KvK", "99999999"),
-        (3, "KvK", "99999999"),
+    assert [(o.row, o.outcome) for o in first.outcomes] == [
+        (2, "rejected"),
+        (3, "created"),
     ]
-    assert first.warnings[0].message == (
-        "Client 'Bakkerij de Vries B.V.' was found by name, and it has the CoC "
-        "number '12345670', not '99999999'. The contract joins it and the stored "
-        "number stays; correct the number or the client name if they are "
-        "different companies."
+    assert first.errors[0].reason == (
+        "Client 'Bakkerij de Vries B.V.', whose CoC number is '12345670', but this "
+        "row gives '99999999'. Correct the number in the file, or the client's "
+        "number through the API if the file is right."
     )
-
-    assert again.count("rejected") == 2
-    assert [(e.row, e.value) for e in again.errors] == [
-        (2, "Bakkerij de Vries B.V."),
-        (3, "Bakker Anders"),
+    assert [(o.row, o.outcome) for o in again.outcomes] == [
+        (2, "rejected"),
+        (3, "unchanged"),
     ]
     assert again.errors[0].reason == (
-        "Contract 'D-1' belongs to client 'Bakkerij de Vries B.V.', but this row's "
-        "client is 'Bakkerij de Vries B.V.' (client 'Bakker Anders', found on its "
-        "registration number). Give the row its own contract number if it is "
-        "another contract; to move the contract, change its client through the "
-        "API first."
+        "The CoC number '99999999' belongs to client 'Bakker Anders', but this row "
+        "names client 'Bakkerij de Vries B.V.', which is another client. Correct "
+        "the number or the client name."
     )
     contracts = await Contract.filter(organization_id=organization.id).order_by(
         "number"
     )
     anders = await Client.get(organization_id=organization.id, name="Bakker Anders")
     assert [(c.number, c.client_id) for c in contracts] == [
-        ("D-1", bakkerij.id),
-        ("D-2", bakkerij.id),
+        ("D-2", anders.id),
         ("E-1", anders.id),
     ]
 

@@ -38,7 +38,7 @@ from contractgql.domain.money import (
     from_minor_units,
     to_minor_units,
 )
-from contractgql.errors import FieldError, ValidationError
+from contractgql.errors import FieldError, PermissionDenied, ValidationError
 from contractgql.importexport.bulk import YIELD_EVERY, ContractBatch, NewContract
 from contractgql.importexport.columns import (
     MAP_COLUMN_HINT,
@@ -78,6 +78,7 @@ from contractgql.services.contracts import (
     update_contract,
 )
 from contractgql.services.custom_fields import validate_custom_fields
+from contractgql.services.records import CLIENTS, update_record
 from contractgql.services.validation import Validator
 
 logger = logging.getLogger(__name__)
@@ -424,6 +425,7 @@ async def _write_rows(
                     queued = len(writer.batch.pending)
                     await progress(_progress_of(report, queued))
         await writer.settle()
+        await writer.store_filled_numbers()
     finally:
         # An import that stops early still waits for its last insert, so the
         # rollback does not overlap it; the error that stopped it wins.
@@ -518,15 +520,17 @@ class _Writer:
         self.report = report
         self.clients: dict[str, int] = {}
         self.clients_by_registration: dict[str, int] = {}
-        # Registration numbers that an accepted row gave for a client it matched
-        # otherwise, to the client, the row and its client name (see
-        # _claim_registrations).
-        self.claimed_registrations: dict[str, tuple[int, int, str]] = {}
-        # Client names that matched no client and joined a client on a claimed
-        # number, to the client, the row and the client's name in that claim.
-        self.client_aliases: dict[str, tuple[int, int, str]] = {}
-        # The chamber of commerce and VAT numbers of the stored clients that have one.
+        self.client_names: dict[int, str] = {}
+        # The chamber of commerce and VAT numbers of the clients that have one,
+        # stored or filled in by this import.
         self.stored_numbers: dict[int, tuple[str | None, str | None]] = {}
+        # Numbers that accepted rows gave for clients without one, stored on the
+        # clients when the rows are written (see _fill_registrations).
+        self.filled_numbers: dict[int, dict[str, str]] = {}
+        # Client names that match no client and joined one on its registration
+        # number, to that client and the row, so that later rows with the name
+        # and no number join it too.
+        self.client_aliases: dict[str, tuple[int, int]] = {}
         # Rows are written in file order, so one number suffices to warn once.
         self.last_warned_row = 0
         self.types: dict[str, int] = {}
@@ -561,6 +565,7 @@ class _Writer:
         org = self.organization.id
         for client in await Client.filter(organization_id=org, archived_at=None):
             self.clients.setdefault(_key(client.name), client.id)
+            self.client_names[client.id] = client.name
             for number in (client.coc_number, client.vat_number):
                 if number:
                     self.clients_by_registration.setdefault(
@@ -685,7 +690,7 @@ class _Writer:
         if client_id == _NOT_CREATED:
             client_id = await self._new_client(row)
         elif row.client_coc_number or row.client_vat_number:
-            self._claim_registrations(row, client_id)
+            self._fill_registrations(row, client_id)
         values["client_id"] = columns["client_id"] = client_id
         if values.get("contract_type_id") == _NOT_CREATED:
             type_id = await self._contract_type(row.contract_type or "")
@@ -715,7 +720,17 @@ class _Writer:
                         )
                     await self._keep_renewed_term(row, current, values)
                     if not row.number:
-                        self._check_unnumbered_repeat(row, current)
+                        first = self._check_unnumbered_repeat(row, current, values)
+                        if first is not None:
+                            self.report.add(
+                                RowOutcome(
+                                    row.row,
+                                    "duplicate",
+                                    None,
+                                    f"same contract as row {first}",
+                                )
+                            )
+                            return
                 if current is None:
                     contract = await create_contract(self.viewer, values)
                     outcome = "created"
@@ -740,7 +755,7 @@ class _Writer:
         else:
             self.unnumbered[_unnumbered_key(contract)] = contract
         if row.client_coc_number or row.client_vat_number:
-            self._claim_registrations(row, contract.client_id)
+            self._fill_registrations(row, contract.client_id)
         self.report.add(RowOutcome(row.row, outcome, row.number))
 
     def _reject_fields(self, row: ParsedRow, errors: list[FieldError]) -> None:
@@ -805,13 +820,19 @@ class _Writer:
             or (key == "notice_period" and current.notice_count is None)
         }
 
-    def _check_unnumbered_repeat(self, row: ParsedRow, current: Contract) -> None:
-        """Reject a row without a number whose contract an earlier row of this
-        import wrote, and remember the row that writes it otherwise."""
+    def _check_unnumbered_repeat(
+        self, row: ParsedRow, current: Contract, values: dict[str, Any]
+    ) -> int | None:
+        """Check a row without a number whose contract an earlier row of this
+        import wrote: return that row when this one repeats its values, and
+        reject it when it would change them. Returns None for the first row that
+        writes the contract, and remembers it."""
         key = _unnumbered_key(current)
         first = self.unnumbered_rows.setdefault(key, row.row)
         if first == row.row:
-            return
+            return None
+        if _unchanged(current, values):
+            return first
         raise _RowRejected(
             RowError(
                 row.row,
@@ -836,38 +857,57 @@ class _Writer:
         A file exported before a renewal still has the old term's end date and
         amount. Importing it again would set the contract back to that term,
         which the next scan could not renew again. The row's amount is left out
-        only when it is the amount that term had before its indexation.
+        only when it is an amount from before an indexation at renewal, and the
+        row's end date, if any, is a renewed term's.
         """
         end_date = values.get("end_date")
-        if end_date is None or current.end_date is None or end_date >= current.end_date:
-            return
-        renewal = await ContractEvent.filter(
-            contract_id=current.id, kind=ContractEventKind.RENEWED, term_end=end_date
-        ).first()
-        if renewal is None:
-            return
-        del values["end_date"]
+        rewinds_end = (
+            end_date is not None
+            and current.end_date is not None
+            and end_date < current.end_date
+        )
         amount = values.get("amount")
-        if amount is not None and renewal.old_amount_minor is not None:
+        if not rewinds_end and ("end_date" in values or amount is None):
+            return
+        renewals = await ContractEvent.filter(
+            contract_id=current.id, kind=ContractEventKind.RENEWED
+        ).order_by("term_end")
+        if rewinds_end:
+            renewals = [r for r in renewals if r.term_end == end_date]
+        if not renewals:
+            return
+        kept = []
+        if rewinds_end:
+            del values["end_date"]
+            kept.append(f"its current end date {current.end_date}")
+        if amount is not None:
             currency = values.get("currency") or current.currency
             try:
-                same = to_minor_units(amount, currency) == renewal.old_amount_minor
+                minor = to_minor_units(amount, currency)
             except MoneyError:
                 # The service rejects the amount with its own message.
-                same = False
-            if same:
+                minor = None
+            if minor != current.amount_minor and any(
+                minor == renewal.old_amount_minor for renewal in renewals
+            ):
                 del values["amount"]
+                kept.append("its indexed amount")
+        if not kept:
+            return
+        term = renewals[0].term_end
         self.report.add_warning(
             RowWarning(
                 row.row,
-                self.mapping.header_of("end_date"),
-                end_date.isoformat(),
+                self.mapping.header_of("end_date" if rewinds_end else "amount"),
+                row.cell_as_written(
+                    self.mapping, "end_date" if rewinds_end else "amount"
+                ),
                 f"Contract {current.number!r} was renewed after the term that "
-                f"ended on {end_date.isoformat()}, the end date in this row, so "
-                f"it keeps its current end date {current.end_date.isoformat()}"
-                + ("" if "amount" in values else " and amount")
-                + ". Put the current term in the file to change it.",
-                field="end_date",
+                f"ended on {term}, and this row has that term's "
+                + ("end date" if rewinds_end else "amount")
+                + f", so the contract keeps {' and '.join(kept)}. Put the current "
+                "term in the file to change it.",
+                field="end_date" if rewinds_end else "amount",
             )
         )
 
@@ -947,7 +987,7 @@ class _Writer:
         self._check_lengths(row)
         if self.total_value_header and row.payment_frequency not in (None, "one_off"):
             self._reject_total_value(row)
-        client_id = self._find_client(row)
+        client_id = self._checked_client(row)
         values: dict[str, Any] = {
             "name": row.name,
             "number": row.number,
@@ -985,109 +1025,163 @@ class _Writer:
 
     def _find_client(self, row: ParsedRow) -> int | None:
         """Match the client on registration numbers, then on name, then on a
-        number that an earlier row gave for a client it matched by name."""
+        name that an earlier row joined to a client on its number."""
+        return self._match_client(row)[0]
+
+    def _match_client(self, row: ParsedRow) -> tuple[int | None, str, str]:
+        """Return the client's id, how it matched ("number", "name" or "alias")
+        and the registration key that matched, or (None, "", "")."""
         for key in self._registration_keys(row):
-            if key in self.clients_by_registration:
-                return self.clients_by_registration[key]
-        client_id = self.clients.get(_key(row.client))
+            client_id = self.clients_by_registration.get(key)
+            if client_id is not None:
+                return client_id, "number", key
+        name_key = _key(row.client)
+        client_id = self.clients.get(name_key)
         if client_id is not None:
-            if client_id in self.stored_numbers:
-                self._warn_other_number(row, client_id)
-            return client_id
-        if not self.claimed_registrations:
-            return None
-        alias = self.client_aliases.get(_key(row.client))
+            return client_id, "name", ""
+        alias = self.client_aliases.get(name_key)
         if alias is not None:
-            self._warn_alias(row, *alias)
-            return alias[0]
-        for key in self._registration_keys(row):
-            if key in self.claimed_registrations:
-                client_id, first_row, first_name = self.claimed_registrations[key]
-                self._warn_claimed(row, key, first_row, first_name)
-                # Later rows with this client name join the same client, even
-                # without the number, so that the name never gets a client of
-                # its own that a second import would match first.
-                self.client_aliases.setdefault(
-                    _key(row.client), (client_id, row.row, first_name)
-                )
-                return client_id
-        return None
+            return alias[0], "alias", ""
+        return None, "", ""
 
-    def _warn_alias(
-        self, row: ParsedRow, client_id: int, first_row: int, first_name: str
-    ) -> None:
-        """Say once per row that its client name joined another client earlier."""
-        if row.row == self.last_warned_row:
-            return
-        self.last_warned_row = row.row
-        self.report.add_warning(
-            RowWarning(
-                row.row,
-                self.mapping.header_of("client"),
-                row.client,
-                f"No client is called {row.client!r}, and row {first_row} joined "
-                f"that name to client {first_name!r} on its registration number, "
-                f"so this contract joins {first_name!r} too.",
-                field="client",
-            )
-        )
+    def _checked_client(self, row: ParsedRow) -> int | None:
+        """Return the row's client, rejecting a row whose name and registration
+        numbers point at different clients, or None when the import creates it.
 
-    def _warn_other_number(self, row: ParsedRow, client_id: int) -> None:
-        """Warn once per row when the client found by name has stored another
-        registration number of a kind the row gives."""
-        if row.row == self.last_warned_row:
-            return
-        stored_coc, stored_vat = self.stored_numbers[client_id]
-        for field_name, given, stored, label in (
-            ("client_coc_number", row.client_coc_number, stored_coc, "CoC"),
-            ("client_vat_number", row.client_vat_number, stored_vat, "VAT"),
+        Clients match on registration numbers before names. A row whose number
+        is another client's than the one its name matches, or whose number
+        differs from the one its client has, would otherwise link a contract to
+        a client that the file contradicts.
+        """
+        client_id, via, key = self._match_client(row)
+        if client_id is None:
+            return None
+        name_key = _key(row.client)
+        if via == "number":
+            named = self.clients.get(name_key)
+            if named is not None and named != client_id:
+                raise _RowRejected(self._name_and_number_error(row, client_id, key))
+            if named is None:
+                self.client_aliases.setdefault(name_key, (client_id, row.row))
+                self._warn_joined(row, client_id, key)
+            return client_id
+        conflict = self._other_number(row, client_id)
+        if conflict is not None:
+            raise _RowRejected(self._other_number_error(row, client_id, *conflict))
+        if via == "alias":
+            self._warn_alias(row, client_id, self.client_aliases[name_key][1])
+        return client_id
+
+    def _other_number(
+        self, row: ParsedRow, client_id: int
+    ) -> tuple[str, str, str] | None:
+        """Return (field, given, stored) of a registration number that the row
+        gives and that differs from the client's, or None."""
+        stored_coc, stored_vat = self.stored_numbers.get(client_id, (None, None))
+        for field_name, given, stored in (
+            ("client_coc_number", row.client_coc_number, stored_coc),
+            ("client_vat_number", row.client_vat_number, stored_vat),
         ):
             if (
                 given
                 and stored
                 and _registration_key(given) != _registration_key(stored)
             ):
-                self.last_warned_row = row.row
-                self.report.add_warning(
-                    RowWarning(
-                        row.row,
-                        self.mapping.header_of(field_name),
-                        given,
-                        f"Client {row.client!r} was found by name, and it has the "
-                        f"{label} number {stored!r}, not {given!r}. The contract "
-                        "joins it and the stored number stays; correct the number "
-                        "or the client name if they are different companies.",
-                        field=field_name,
-                    )
-                )
-                return
+                return field_name, given, stored
+        return None
 
-    def _warn_claimed(
-        self, row: ParsedRow, key: str, first_row: int, first_name: str
-    ) -> None:
-        """Say once per row that its client was matched on another row's number."""
+    def _name_and_number_error(
+        self, row: ParsedRow, client_id: int, key: str
+    ) -> RowError:
+        field_name, number = self._matched_number(row, key)
+        label = _NUMBER_LABELS[field_name]
+        return RowError(
+            row.row,
+            self.mapping.header_of(field_name),
+            number,
+            f"The {label} number {number!r} belongs to client "
+            f"{self.client_names.get(client_id, '')!r}, but this row names client "
+            f"{row.client!r}, which is another client. Correct the number or the "
+            "client name.",
+            row.line,
+            row.number,
+            field=field_name,
+        )
+
+    def _other_number_error(
+        self, row: ParsedRow, client_id: int, field_name: str, given: str, stored: str
+    ) -> RowError:
+        label = _NUMBER_LABELS[field_name]
+        name = self.client_names.get(client_id, "")
+        alias = self.client_aliases.get(_key(row.client))
+        found = (
+            f"Row {alias[1]} joined the client name {row.client!r} to client {name!r}"
+            if alias is not None
+            and alias[0] == client_id
+            and _key(name) != _key(row.client)
+            else f"Client {name!r}"
+        )
+        return RowError(
+            row.row,
+            self.mapping.header_of(field_name),
+            given,
+            f"{found}, whose {label} number is {stored!r}, but this row gives "
+            f"{given!r}. Correct the number in the file, or the client's number "
+            "through the API if the file is right.",
+            row.line,
+            row.number,
+            field=field_name,
+        )
+
+    def _matched_number(self, row: ParsedRow, key: str) -> tuple[str, str]:
+        """Return the field and the row's number that registration `key` came from."""
+        coc = row.client_coc_number
+        if coc and key in (_registration_key(coc), _registration_key(coc[:9])):
+            return "client_coc_number", coc
+        return "client_vat_number", row.client_vat_number or ""
+
+    def _warn_joined(self, row: ParsedRow, client_id: int, key: str) -> None:
+        """Say that a row whose client name matches no client joined a client on
+        its registration number."""
+        field_name, number = self._matched_number(row, key)
+        name = self.client_names.get(client_id, "")
+        self._warn_once(
+            row,
+            RowWarning(
+                row.row,
+                self.mapping.header_of("client"),
+                row.client,
+                f"No client is called {row.client!r}, so the contract joins client "
+                f"{name!r}, which has the {_NUMBER_LABELS[field_name]} number "
+                f"{number!r}. Later rows with this client name join it too. "
+                "Correct the number if these are different companies.",
+                field="client",
+            ),
+        )
+
+    def _warn_alias(self, row: ParsedRow, client_id: int, first_row: int) -> None:
+        """Say that a row's client name joined a client on an earlier row."""
+        name = self.client_names.get(client_id, "")
+        self._warn_once(
+            row,
+            RowWarning(
+                row.row,
+                self.mapping.header_of("client"),
+                row.client,
+                f"No client is called {row.client!r}, and row {first_row} joined "
+                f"that name to client {name!r} on its registration number, so this "
+                f"contract joins {name!r} too.",
+                field="client",
+            ),
+        )
+
+    def _warn_once(self, row: ParsedRow, warning: RowWarning) -> None:
+        """Add `warning` unless the row has one already: the matching of a row
+        may run more than once."""
         if row.row == self.last_warned_row:
             return
         self.last_warned_row = row.row
-        coc = row.client_coc_number
-        field_name = (
-            "client_coc_number"
-            if coc and key in (_registration_key(coc), _registration_key(coc[:9]))
-            else "client_vat_number"
-        )
-        number = getattr(row, field_name) or ""
-        self.report.add_warning(
-            RowWarning(
-                row.row,
-                self.mapping.header_of(field_name),
-                number,
-                f"No client is called {row.client!r}, and row {first_row} gave the "
-                f"same registration number for client {first_name!r}, so the "
-                f"contract joins {first_name!r}. Correct the number if these are "
-                "different companies.",
-                field=field_name,
-            )
-        )
+        self.report.add_warning(warning)
 
     async def _client(self, row: ParsedRow) -> int:
         """Match the client on registration numbers, then on name, else create it."""
@@ -1124,6 +1218,7 @@ class _Writer:
         """Count a new client and match later rows to it."""
         self.report.created_clients += 1
         self._remember(self.clients, _key(row.client), client_id)
+        self.client_names[client_id] = row.client
         for number in (row.client_coc_number, row.client_vat_number):
             if number:
                 self._remember(
@@ -1135,19 +1230,57 @@ class _Writer:
                 row.client_vat_number,
             )
 
-    def _claim_registrations(self, row: ParsedRow, client_id: int) -> None:
-        """Remember the registration numbers of an accepted row that matched its
-        client another way, for the rest of the import.
+    def _fill_registrations(self, row: ParsedRow, client_id: int) -> None:
+        """Fill in the registration numbers that an accepted row gives for a client
+        without a number of that kind.
 
-        A later row with such a number and a client name that matches no client
-        then joins this client instead of creating one. Otherwise that new client
-        would hold the number, and importing the file again would match this row
-        to it and move its contract. The stored client keeps its own numbers.
+        Later rows then match the client on the number, in this import and in
+        the next ones. The numbers are stored when the rows are written
+        (store_filled_numbers), with an audited client update.
         """
-        for number in (row.client_coc_number, row.client_vat_number):
-            if number and _registration_key(number) not in self.clients_by_registration:
-                self.claimed_registrations.setdefault(
-                    _registration_key(number), (client_id, row.row, row.client)
+        stored_coc, stored_vat = self.stored_numbers.get(client_id, (None, None))
+        filled = False
+        if row.client_coc_number and not stored_coc:
+            stored_coc = row.client_coc_number
+            filled = True
+        if row.client_vat_number and not stored_vat:
+            stored_vat = row.client_vat_number
+            filled = True
+        if not filled:
+            return
+        self.stored_numbers[client_id] = (stored_coc, stored_vat)
+        numbers = self.filled_numbers.setdefault(client_id, {})
+        for column, number in (("coc_number", stored_coc), ("vat_number", stored_vat)):
+            if number:
+                numbers.setdefault(column, number)
+                self.clients_by_registration.setdefault(
+                    _registration_key(number), client_id
+                )
+
+    async def store_filled_numbers(self) -> None:
+        """Store the registration numbers that rows filled in, one audited update
+        per client. A number the client service rejects stays unstored, with a
+        warning."""
+        if not self.filled_numbers:
+            return
+        await self.batch.wait()
+        for client_id, numbers in self.filled_numbers.items():
+            try:
+                async with in_transaction():
+                    await update_record(self.viewer, CLIENTS, client_id, numbers)
+            except (ValidationError, PermissionDenied) as error:
+                logger.info(
+                    "Registration numbers of client %d not stored: %s", client_id, error
+                )
+                self.report.add_warning(
+                    RowWarning(
+                        0,
+                        None,
+                        ", ".join(numbers.values()),
+                        f"The registration numbers were not stored on client "
+                        f"{self.client_names.get(client_id, '')!r}: {error}",
+                        field="client_coc_number",
+                    )
                 )
 
     def _reject_total_value(self, row: ParsedRow) -> None:
@@ -1348,6 +1481,10 @@ def _total_value_header(mapping: ColumnMapping, options: ImportOptions) -> str |
         return None
     chosen = {normalize_header(source) for source in (options.mapping or {})}
     return None if normalize_header(header) in chosen else header
+
+
+# How messages name the registration number fields.
+_NUMBER_LABELS = {"client_coc_number": "CoC", "client_vat_number": "VAT"}
 
 
 class _RowRejected(Exception):
