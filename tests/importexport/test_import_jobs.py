@@ -7,6 +7,7 @@ import json
 import sqlite3
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -353,6 +354,80 @@ async def test_cancel_leaves_zero_rows(api: Api, tenant: Tenant) -> None:
     assert await Contract.filter(organization_id=organization_id).count() == 0
     assert await Client.filter(organization_id=organization_id).count() == 0
     assert await AuditOutbox.filter(organization_id=organization_id).count() == 0
+
+
+CANCEL_WITH_CODES = """
+mutation Cancel($id: ID!) {
+  cancelImport(id: $id) {
+    job { id status cancelRequested }
+    errors { field code message }
+  }
+}
+"""
+
+
+async def test_cancel_finished_job_rejected(api: Api, tenant: Tenant) -> None:
+    body = await start(api, register(3, bad_rows=(2,)))
+    job_id = body["data"]["startImport"]["job"]["id"]
+    assert (await wait_for_job(api, job_id))["status"] == "SUCCEEDED"
+    _type_name, pk = decode_id(job_id)
+    stored = await ImportJob.get(id=pk)
+    assert stored.finished_at is not None
+    finished_at = stored.finished_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+    cancel = (await api.data(CANCEL_WITH_CODES, {"id": job_id}))["cancelImport"]
+
+    assert cancel["errors"] == [
+        {
+            "field": "id",
+            "code": "ALREADY_FINISHED",
+            "message": f"Import job {pk} ({job_id}) already succeeded on "
+            f"{finished_at} UTC; only a queued or running job can be cancelled.",
+        }
+    ]
+    assert cancel["job"] == {
+        "id": job_id,
+        "status": "SUCCEEDED",
+        "cancelRequested": False,
+    }
+    job = await wait_for_job(api, job_id)
+    assert job["status"] == "SUCCEEDED"
+    assert job["rowsCreated"] == 2
+    assert job["rowsRejected"] == 1
+    assert (await ImportJob.get(id=pk)).cancel_requested is False
+
+
+@pytest.mark.parametrize(
+    ("status", "verb"),
+    [
+        (ImportStatus.FAILED, "already failed"),
+        (ImportStatus.CANCELLED, "was already cancelled"),
+    ],
+)
+async def test_cancel_failed_or_cancelled_rejected(
+    api: Api, tenant: Tenant, status: ImportStatus, verb: str
+) -> None:
+    job = await ImportJob.create(
+        organization_id=tenant.organization.id,
+        file_name="register.csv",
+        stored_path="/nonexistent/register.csv",
+        file_format=ImportFormat.REGISTER,
+        status=status,
+        finished_at=datetime(2026, 3, 4, 5, 6, tzinfo=UTC),
+        cancel_requested=status is ImportStatus.CANCELLED,
+    )
+    job_id = encode_id("ImportJob", job.id)
+
+    cancel = (await api.data(CANCEL_WITH_CODES, {"id": job_id}))["cancelImport"]
+
+    assert [error["message"] for error in cancel["errors"]] == [
+        f"Import job {job.id} ({job_id}) {verb} on 2026-03-04 05:06 UTC; only a "
+        "queued or running job can be cancelled."
+    ]
+    assert cancel["job"]["status"] == status.name
+    stored = await ImportJob.get(id=job.id)
+    assert stored.status is status
+    assert stored.finished_at == datetime(2026, 3, 4, 5, 6, tzinfo=UTC)
 
 
 async def test_progress_values(

@@ -75,6 +75,16 @@ class ImportCancelled(Exception):
     """Raised from the progress callback to stop an import and roll it back."""
 
 
+class JobAlreadyFinished(ValidationError):
+    """Raised on a cancel of a job that has already finished, which stays as it is."""
+
+    def __init__(self, job: ImportJob) -> None:
+        super().__init__(
+            [FieldError("id", "already_finished", finished_job_message(job))]
+        )
+        self.job = job
+
+
 def import_dir(settings: Settings) -> Path:
     return settings.data_dir / "imports"
 
@@ -620,18 +630,38 @@ async def get_job(viewer: Viewer, job_id: int) -> ImportJob:
 async def cancel_job(settings: Settings, viewer: Viewer, job_id: int) -> ImportJob:
     """Request that a queued or running job stop and write nothing.
 
-    A finished job is returned unchanged. The job's status turns to cancelled
-    when the import notices the request, within PROGRESS_EVERY rows.
+    The job's status turns to cancelled when the import notices the request,
+    within PROGRESS_EVERY rows. Raises JobAlreadyFinished, a ValidationError on the
+    field `id`, and changes nothing, when the job has already finished.
     """
     job = await get_job(viewer, job_id)
     if job.status in FINISHED_STATUSES:
-        return job
+        raise JobAlreadyFinished(job)
     await board.request_cancel(settings, job.id)
     if not settings.is_sqlite:
         await ImportJob.filter(id=job.id).update(cancel_requested=True)
     job.cancel_requested = True
     logger.info("Cancel of import job %d requested by user %s", job.id, viewer.user_id)
     return job
+
+
+_FINISHED_VERBS = {
+    ImportStatus.SUCCEEDED: "already succeeded",
+    ImportStatus.FAILED: "already failed",
+    ImportStatus.CANCELLED: "was already cancelled",
+}
+
+
+def finished_job_message(job: ImportJob) -> str:
+    """Return why a finished job cannot be cancelled, naming it by number and id."""
+    when = ""
+    if job.finished_at is not None:
+        when = f" on {job.finished_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    return (
+        f"Import job {job.id} ({encode_id('ImportJob', job.id)}) "
+        f"{_FINISHED_VERBS[job.status]}{when}; only a queued or running job can be "
+        "cancelled."
+    )
 
 
 async def live_progress(settings: Settings, job: ImportJob) -> ImportProgress | None:
