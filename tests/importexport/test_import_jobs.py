@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import sqlite3
 import threading
 import time
@@ -35,6 +36,7 @@ from contractgql.models import (
     User,
 )
 from contractgql.security.policy import Policy
+from contractgql.security.viewer import viewer_for
 
 HEADER = "number,name,client,start_date,end_date,amount,payment_frequency\r\n"
 
@@ -502,6 +504,51 @@ async def test_cancelled_job_keeps_rejected_count(
         "rolled back, so no row was imported, and rejected rows are listed only "
         "when an import runs to the end."
     )
+    assert await Contract.filter(organization_id=tenant.organization.id).count() == 0
+
+
+async def test_amount_denied_names_map_option(
+    api: Api, settings: Settings, tenant: Tenant, tmp_path: Path
+) -> None:
+    folder = tmp_path / "policies"
+    shutil.copytree(settings.policy_dir, folder)
+    policy_csv = folder / "policy.csv"
+    financial = (
+        "p, management, contract.financial, read\n"
+        "p, management, contract.financial, write\n"
+    )
+    assert financial in policy_csv.read_text()
+    policy_csv.write_text(policy_csv.read_text().replace(financial, ""))
+    policy = Policy.load(folder)
+    manager = await User.get(id=tenant.user_ids["management"]).select_related(
+        "organization"
+    )
+    path = tmp_path / "amounts.csv"
+    path.write_bytes(register(2, prefix="F"))
+    job = await jobs.create_job(
+        viewer_for(manager, policy),
+        tenant.organization.id,
+        path.name,
+        path,
+        ImportFormat.REGISTER,
+        {},
+    )
+
+    finished = await jobs.run_job(settings, policy, job.id)
+    node = (await api.data(JOB, {"id": encode_id("ImportJob", job.id)}))["importJob"]
+
+    assert finished is not None
+    assert finished.status is ImportStatus.FAILED
+    expected = (
+        "You may not set amount, currency: changing them needs the "
+        "'contract.financial:write' permission. Leave these fields out of the input "
+        "or ask a user whose role has it. To import the other columns, ignore the "
+        "columns of amount: map each to '-', with --map \"HEADER=-\" on the command "
+        "line, or with the field '-' in the mapping input of startImport."
+    )
+    assert finished.failure == expected
+    assert node["status"] == "FAILED"
+    assert node["failure"] == expected
     assert await Contract.filter(organization_id=tenant.organization.id).count() == 0
 
 

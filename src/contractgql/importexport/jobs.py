@@ -49,6 +49,7 @@ from contractgql.importexport.value_mapping import ValueMappings
 from contractgql.importexport.values import parse_currency, parse_period
 from contractgql.models import ImportFormat, ImportJob, ImportStatus, Organization, User
 from contractgql.models.imports import FINISHED_STATUSES
+from contractgql.security.fields import FieldWriteDenied
 from contractgql.security.policy import PERMISSIONS, Policy
 from contractgql.security.viewer import Viewer, system_viewer, viewer_for
 
@@ -417,6 +418,9 @@ async def run_job(
         return await _finish(settings, job, ImportStatus.CANCELLED, progress=last)
     except ImportFileError as error:
         return await _finish(settings, job, ImportStatus.FAILED, failure=str(error))
+    except FieldWriteDenied as error:
+        failure = _field_write_denied_message(job, error)
+        return await _finish(settings, job, ImportStatus.FAILED, failure=failure)
     except (PermissionDenied, ValidationError) as error:
         return await _finish(settings, job, ImportStatus.FAILED, failure=str(error))
     except Exception as error:
@@ -437,6 +441,18 @@ async def run_job(
     if reports is not None:
         reports.append(report)
     return await _finish(settings, job, ImportStatus.SUCCEEDED, report=report)
+
+
+def _field_write_denied_message(job: ImportJob, error: FieldWriteDenied) -> str:
+    """Return the failure of an import that sets fields its creator may not set,
+    with how to leave their columns out of a register import."""
+    if job.file_format is not ImportFormat.REGISTER:
+        return str(error)
+    return (
+        f"{error} To import the other columns, ignore the columns of "
+        f"{', '.join(error.fields)}: map each to '-', with --map \"HEADER=-\" on the "
+        "command line, or with the field '-' in the mapping input of startImport."
+    )
 
 
 def _is_sqlite_lock(error: Exception) -> bool:
