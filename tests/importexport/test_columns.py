@@ -364,3 +364,71 @@ def test_resolve_columns_net_and_gross_amounts() -> None:
     )
 
     assert mapping.fields == ("client", None, None, "amount")
+
+
+@pytest.mark.parametrize(
+    ("headers", "fields", "ignored"),
+    [
+        (
+            ["Klant", "Contractwaarde", "Bedrag excl. btw"],
+            ("client", None, "amount"),
+            ["Contractwaarde"],
+        ),
+        (
+            ["Bedrag", "Totaalbedrag", "Klant"],
+            ("amount", None, "client"),
+            ["Totaalbedrag"],
+        ),
+        (
+            ["Contract value", "Total value", "Net amount"],
+            (None, None, "amount"),
+            ["Contract value", "Total value"],
+        ),
+        (
+            ["Totale waarde", "Contract amount"],
+            (None, "amount"),
+            ["Totale waarde"],
+        ),
+        # A weak per-payment header still loses to a strong total-value header.
+        (["Prijs", "Contractwaarde"], (None, "amount"), ["Prijs"]),
+        # The exact field name beats every synonym.
+        (
+            ["Bedrag", "amount", "Contractwaarde"],
+            (None, "amount", None),
+            ["Bedrag", "Contractwaarde"],
+        ),
+    ],
+)
+def test_resolve_columns_per_payment_beats_total_value(
+    headers: list[str], fields: tuple[str | None, ...], ignored: list[str]
+) -> None:
+    mapping = resolve_columns(headers)
+
+    assert mapping.fields == fields
+    assert mapping.ignored_columns == ignored
+
+
+def test_resolve_columns_total_value_alone_is_amount() -> None:
+    mapping = resolve_columns(["Klant", "Contractwaarde"])
+
+    assert mapping.fields == ("client", "amount")
+    assert match_header("Contractwaarde") == ("amount", MatchStrength.STRONG)
+    assert match_header("Bedrag excl. btw") == ("amount", MatchStrength.STRONG)
+
+
+def test_resolve_columns_explicit_total_value_wins() -> None:
+    mapping = resolve_columns(
+        ["Contractwaarde", "Bedrag excl. btw"], {"Contractwaarde": "amount"}
+    )
+
+    assert mapping.fields == ("amount", None)
+    assert mapping.ignored_columns == ["Bedrag excl. btw"]
+
+
+def test_resolve_columns_explicit_ignore_of_per_payment() -> None:
+    mapping = resolve_columns(
+        ["Contractwaarde", "Bedrag excl. btw"], {"Bedrag excl. btw": "-"}
+    )
+
+    assert mapping.fields == ("amount", None)
+    assert mapping.ignored_columns == ["Bedrag excl. btw"]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import sqlite3
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,7 @@ from contractgql.models import (
     User,
 )
 from contractgql.security.policy import Policy
+from contractgql.security.viewer import viewer_for
 
 HEADER = "number,name,client,start_date,end_date,amount,payment_frequency\r\n"
 
@@ -355,6 +358,80 @@ async def test_cancel_leaves_zero_rows(api: Api, tenant: Tenant) -> None:
     assert await AuditOutbox.filter(organization_id=organization_id).count() == 0
 
 
+CANCEL_WITH_CODES = """
+mutation Cancel($id: ID!) {
+  cancelImport(id: $id) {
+    job { id status cancelRequested }
+    errors { field code message }
+  }
+}
+"""
+
+
+async def test_cancel_finished_job_rejected(api: Api, tenant: Tenant) -> None:
+    body = await start(api, register(3, bad_rows=(2,)))
+    job_id = body["data"]["startImport"]["job"]["id"]
+    assert (await wait_for_job(api, job_id))["status"] == "SUCCEEDED"
+    _type_name, pk = decode_id(job_id)
+    stored = await ImportJob.get(id=pk)
+    assert stored.finished_at is not None
+    finished_at = stored.finished_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+    cancel = (await api.data(CANCEL_WITH_CODES, {"id": job_id}))["cancelImport"]
+
+    assert cancel["errors"] == [
+        {
+            "field": "id",
+            "code": "ALREADY_FINISHED",
+            "message": f"Import job {pk} ({job_id}) already succeeded on "
+            f"{finished_at} UTC; only a queued or running job can be cancelled.",
+        }
+    ]
+    assert cancel["job"] == {
+        "id": job_id,
+        "status": "SUCCEEDED",
+        "cancelRequested": False,
+    }
+    job = await wait_for_job(api, job_id)
+    assert job["status"] == "SUCCEEDED"
+    assert job["rowsCreated"] == 2
+    assert job["rowsRejected"] == 1
+    assert (await ImportJob.get(id=pk)).cancel_requested is False
+
+
+@pytest.mark.parametrize(
+    ("status", "verb"),
+    [
+        (ImportStatus.FAILED, "already failed"),
+        (ImportStatus.CANCELLED, "was already cancelled"),
+    ],
+)
+async def test_cancel_failed_or_cancelled_rejected(
+    api: Api, tenant: Tenant, status: ImportStatus, verb: str
+) -> None:
+    job = await ImportJob.create(
+        organization_id=tenant.organization.id,
+        file_name="register.csv",
+        stored_path="/nonexistent/register.csv",
+        file_format=ImportFormat.REGISTER,
+        status=status,
+        finished_at=datetime(2026, 3, 4, 5, 6, tzinfo=UTC),
+        cancel_requested=status is ImportStatus.CANCELLED,
+    )
+    job_id = encode_id("ImportJob", job.id)
+
+    cancel = (await api.data(CANCEL_WITH_CODES, {"id": job_id}))["cancelImport"]
+
+    assert [error["message"] for error in cancel["errors"]] == [
+        f"Import job {job.id} ({job_id}) {verb} on 2026-03-04 05:06 UTC; only a "
+        "queued or running job can be cancelled."
+    ]
+    assert cancel["job"]["status"] == status.name
+    stored = await ImportJob.get(id=job.id)
+    assert stored.status is status
+    assert stored.finished_at == datetime(2026, 3, 4, 5, 6, tzinfo=UTC)
+
+
 async def test_progress_values(
     settings: Settings, tenant: Tenant, tmp_path: Path
 ) -> None:
@@ -427,6 +504,51 @@ async def test_cancelled_job_keeps_rejected_count(
         "rolled back, so no row was imported, and rejected rows are listed only "
         "when an import runs to the end."
     )
+    assert await Contract.filter(organization_id=tenant.organization.id).count() == 0
+
+
+async def test_amount_denied_names_map_option(
+    api: Api, settings: Settings, tenant: Tenant, tmp_path: Path
+) -> None:
+    folder = tmp_path / "policies"
+    shutil.copytree(settings.policy_dir, folder)
+    policy_csv = folder / "policy.csv"
+    financial = (
+        "p, management, contract.financial, read\n"
+        "p, management, contract.financial, write\n"
+    )
+    assert financial in policy_csv.read_text()
+    policy_csv.write_text(policy_csv.read_text().replace(financial, ""))
+    policy = Policy.load(folder)
+    manager = await User.get(id=tenant.user_ids["management"]).select_related(
+        "organization"
+    )
+    path = tmp_path / "amounts.csv"
+    path.write_bytes(register(2, prefix="F"))
+    job = await jobs.create_job(
+        viewer_for(manager, policy),
+        tenant.organization.id,
+        path.name,
+        path,
+        ImportFormat.REGISTER,
+        {},
+    )
+
+    finished = await jobs.run_job(settings, policy, job.id)
+    node = (await api.data(JOB, {"id": encode_id("ImportJob", job.id)}))["importJob"]
+
+    assert finished is not None
+    assert finished.status is ImportStatus.FAILED
+    expected = (
+        "You may not set amount, currency: changing them needs the "
+        "'contract.financial:write' permission. Leave these fields out of the input "
+        "or ask a user whose role has it. To import the other columns, ignore the "
+        "columns of amount: map each to '-', with --map \"HEADER=-\" on the command "
+        "line, or with the field '-' in the mapping input of startImport."
+    )
+    assert finished.failure == expected
+    assert node["status"] == "FAILED"
+    assert node["failure"] == expected
     assert await Contract.filter(organization_id=tenant.organization.id).count() == 0
 
 

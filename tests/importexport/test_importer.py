@@ -699,6 +699,41 @@ async def test_total_value_column_with_recurring_payments(
     assert mapped.count("created") == 3
 
 
+async def test_per_payment_column_beats_total_value(settings, tmp_path: Path) -> None:
+    organization = await new_organization()
+    path = tmp_path / "bedrag_en_waarde.csv"
+    path.write_text(
+        "Contractnummer;Naam;Klant;Begindatum;Einddatum;Contractwaarde;"
+        "Bedrag excl. btw;Betaalfrequentie\n"
+        "B-1;Maandelijks;Klant B;01-01-2027;31-12-2027;€ 12.000,00;€ 1.000,00;"
+        "maandelijks\n"
+        "B-2;Eenmalig;Klant B;01-01-2027;31-12-2027;€ 5.000,00;€ 5.000,00;"
+        "eenmalig\n",
+        encoding="utf-8",
+    )
+
+    report = await import_file(path, organization, ImportOptions())
+
+    assert [(o.row, o.outcome) for o in report.outcomes] == [
+        (2, "created"),
+        (3, "created"),
+    ]
+    assert report.errors == []
+    assert report.mapped_columns["amount"] == "Bedrag excl. btw"
+    assert report.ignored_columns == ["Contractwaarde"]
+    contracts = await Contract.filter(organization_id=organization.id).order_by(
+        "number"
+    )
+    assert [(c.number, c.amount_minor) for c in contracts] == [
+        ("B-1", 100000),
+        ("B-2", 500000),
+    ]
+    assert [str(c.payment_frequency.value) for c in contracts] == [
+        "monthly",
+        "one_off",
+    ]
+
+
 async def test_registration_number_without_leading_zero_matches(
     settings, tmp_path: Path
 ) -> None:

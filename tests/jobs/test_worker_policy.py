@@ -161,7 +161,9 @@ async def test_worker_applies_changed_policy(
     assert rejected.failure == (
         "You may not set amount: changing them needs the "
         "'contract.financial:write' permission. Leave these fields out of the "
-        "input or ask a user whose role has it."
+        "input or ask a user whose role has it. To import the other columns, ignore "
+        "the columns of amount: map each to '-', with --map \"HEADER=-\" on the "
+        "command line, or with the field '-' in the mapping input of startImport."
     )
     assert rejected.rows_created == 0
     assert rejected.rows_updated == 0

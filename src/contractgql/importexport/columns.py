@@ -53,7 +53,8 @@ IGNORE_MARKERS = frozenset({"", "-"})
 
 
 class MatchStrength(enum.IntEnum):
-    """Rank of a header match. Of two headers for one field, the lower rank wins."""
+    """Rank of a header match. Of two headers for one field, the lower rank wins,
+    and of two amount headers of equal rank, the one that names no total value."""
 
     EXACT = 0
     STRONG = 1
@@ -293,6 +294,21 @@ _WEAK_SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Amount headers, as normalize_header() writes them, that name the total value of a
+# contract rather than the amount per payment. Public registers use them for
+# one-off contracts, where the two are the same.
+TOTAL_VALUE_HEADERS = frozenset(
+    {
+        "contractvalue",
+        "totalvalue",
+        "totalcontractvalue",
+        "contractwaarde",
+        "totaalbedrag",
+        "totalewaarde",
+    }
+)
+
+
 def normalize_header(text: str) -> str:
     """Return `text` casefolded, without accents, spaces or punctuation."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
@@ -376,8 +392,10 @@ def resolve_columns(
 
     `explicit` maps a source header to a canonical field, or to "" or "-" to ignore
     that column. Columns it does not name are matched by synonym. When several
-    columns name the same field, the strongest match wins, then the leftmost, and
-    the others are ignored. Raises ImportFileError for an unknown header or field.
+    columns name the same field, the strongest match wins, then, for the amount,
+    a header that names no total value (`Bedrag` over `Contractwaarde`), then the
+    leftmost, and the others are ignored. Raises ImportFileError for an unknown
+    header or field.
     """
     fields: list[str | None] = [None] * len(headers)
     decided = _apply_explicit(headers, explicit or {}, fields)
@@ -490,14 +508,18 @@ def _apply_synonyms(
 ) -> None:
     """Give each field not chosen explicitly its best-matching undecided column."""
     taken = {field for field in fields if field is not None}
-    best: dict[str, tuple[MatchStrength, int]] = {}
+    best: dict[str, tuple[MatchStrength, bool, int]] = {}
     for index, header in enumerate(headers):
         match = match_header(header)
         if index in decided or match is None or match[0] in taken:
             continue
         field, strength = match
-        if field not in best or (strength, index) < best[field]:
-            best[field] = (strength, index)
+        # A contract's amount is the amount per payment, so a column that contains
+        # it wins over one that contains the total value.
+        total_value = normalize_header(header) in TOTAL_VALUE_HEADERS
+        rank = (strength, total_value, index)
+        if field not in best or rank < best[field]:
+            best[field] = rank
 
-    for field, (_strength, index) in best.items():
+    for field, (_strength, _total_value, index) in best.items():
         fields[index] = field

@@ -601,11 +601,11 @@ async def _import_cancel(text: str, settings: Settings) -> int:
         organization = await Organization.get(id=job.organization_id)
         viewer = system_viewer(organization, PERMISSIONS)
         job = await jobs.cancel_job(settings, viewer, job.id)
+    except jobs.JobAlreadyFinished as error:
+        print(f"contractgql import-cancel: {error}", file=sys.stderr)
+        return 1
     finally:
         await db.disconnect()
-    if job.status.value in ("succeeded", "failed", "cancelled"):
-        print(f"Import job {job.id} had already finished: {job.status.value}.")
-        return 1
     print(f"Cancel of import job {job.id} requested; it writes nothing.")
     return 0
 

@@ -49,6 +49,7 @@ from contractgql.importexport.value_mapping import ValueMappings
 from contractgql.importexport.values import parse_currency, parse_period
 from contractgql.models import ImportFormat, ImportJob, ImportStatus, Organization, User
 from contractgql.models.imports import FINISHED_STATUSES
+from contractgql.security.fields import FieldWriteDenied
 from contractgql.security.policy import PERMISSIONS, Policy
 from contractgql.security.viewer import Viewer, system_viewer, viewer_for
 
@@ -73,6 +74,16 @@ FILE_SUFFIXES = {
 
 class ImportCancelled(Exception):
     """Raised from the progress callback to stop an import and roll it back."""
+
+
+class JobAlreadyFinished(ValidationError):
+    """Raised on a cancel of a job that has already finished, which stays as it is."""
+
+    def __init__(self, job: ImportJob) -> None:
+        super().__init__(
+            [FieldError("id", "already_finished", finished_job_message(job))]
+        )
+        self.job = job
 
 
 def import_dir(settings: Settings) -> Path:
@@ -407,6 +418,9 @@ async def run_job(
         return await _finish(settings, job, ImportStatus.CANCELLED, progress=last)
     except ImportFileError as error:
         return await _finish(settings, job, ImportStatus.FAILED, failure=str(error))
+    except FieldWriteDenied as error:
+        failure = _field_write_denied_message(job, error)
+        return await _finish(settings, job, ImportStatus.FAILED, failure=failure)
     except (PermissionDenied, ValidationError) as error:
         return await _finish(settings, job, ImportStatus.FAILED, failure=str(error))
     except Exception as error:
@@ -427,6 +441,18 @@ async def run_job(
     if reports is not None:
         reports.append(report)
     return await _finish(settings, job, ImportStatus.SUCCEEDED, report=report)
+
+
+def _field_write_denied_message(job: ImportJob, error: FieldWriteDenied) -> str:
+    """Return the failure of an import that sets fields its creator may not set,
+    with how to leave their columns out of a register import."""
+    if job.file_format is not ImportFormat.REGISTER:
+        return str(error)
+    return (
+        f"{error} To import the other columns, ignore the columns of "
+        f"{', '.join(error.fields)}: map each to '-', with --map \"HEADER=-\" on the "
+        "command line, or with the field '-' in the mapping input of startImport."
+    )
 
 
 def _is_sqlite_lock(error: Exception) -> bool:
@@ -620,18 +646,38 @@ async def get_job(viewer: Viewer, job_id: int) -> ImportJob:
 async def cancel_job(settings: Settings, viewer: Viewer, job_id: int) -> ImportJob:
     """Request that a queued or running job stop and write nothing.
 
-    A finished job is returned unchanged. The job's status turns to cancelled
-    when the import notices the request, within PROGRESS_EVERY rows.
+    The job's status turns to cancelled when the import notices the request,
+    within PROGRESS_EVERY rows. Raises JobAlreadyFinished, a ValidationError on the
+    field `id`, and changes nothing, when the job has already finished.
     """
     job = await get_job(viewer, job_id)
     if job.status in FINISHED_STATUSES:
-        return job
+        raise JobAlreadyFinished(job)
     await board.request_cancel(settings, job.id)
     if not settings.is_sqlite:
         await ImportJob.filter(id=job.id).update(cancel_requested=True)
     job.cancel_requested = True
     logger.info("Cancel of import job %d requested by user %s", job.id, viewer.user_id)
     return job
+
+
+_FINISHED_VERBS = {
+    ImportStatus.SUCCEEDED: "already succeeded",
+    ImportStatus.FAILED: "already failed",
+    ImportStatus.CANCELLED: "was already cancelled",
+}
+
+
+def finished_job_message(job: ImportJob) -> str:
+    """Return why a finished job cannot be cancelled, naming it by number and id."""
+    when = ""
+    if job.finished_at is not None:
+        when = f" on {job.finished_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    return (
+        f"Import job {job.id} ({encode_id('ImportJob', job.id)}) "
+        f"{_FINISHED_VERBS[job.status]}{when}; only a queued or running job can be "
+        "cancelled."
+    )
 
 
 async def live_progress(settings: Settings, job: ImportJob) -> ImportProgress | None:

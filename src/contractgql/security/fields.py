@@ -102,6 +102,17 @@ def graphql_name(name: str) -> str:
     return first + "".join(part.capitalize() for part in rest)
 
 
+class FieldWriteDenied(PermissionDenied):
+    """Rejection of an input that sets fields the viewer may not set."""
+
+    def __init__(self, message: str, fields: list[str]) -> None:
+        super().__init__(message)
+        # The snake_case names of the denied inputs that the policy protects
+        # directly, leaving out those guarded through another field (currency
+        # through amount). They are also the import's field names.
+        self.fields = fields
+
+
 def protected_inputs(
     viewer: Viewer, type_name: str, input_fields: Iterable[str]
 ) -> set[str]:
@@ -130,10 +141,15 @@ def require_writable(
         name: viewer.fields.protected[guarded] for name, guarded in read_only.items()
     }
     permissions = sorted({f"'{permission}:write'" for permission in denied.values()})
-    raise PermissionDenied(
+    raise FieldWriteDenied(
         f"You may not set {', '.join(sorted(denied))}: changing them needs the "
         f"{' and '.join(permissions)} permission. Leave these fields out of the input "
-        "or ask a user whose role has it."
+        "or ask a user whose role has it.",
+        sorted(
+            name
+            for name in input_fields
+            if read_only.get(graphql_name(name)) == (type_name, graphql_name(name))
+        ),
     )
 
 

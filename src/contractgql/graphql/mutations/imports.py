@@ -146,14 +146,21 @@ class ImportMutations:
     @strawberry.mutation(
         description="Stop a queued or running import. It writes nothing: the rows "
         "written so far are rolled back. Its status becomes CANCELLED within a few "
-        "hundred rows; a finished job stays as it is."
+        "hundred rows. A job that has already finished stays as it is, and "
+        "`errors` contains the code ALREADY_FINISHED on the field 'id'."
     )
     async def cancel_import(self, info: Info, id: strawberry.ID) -> ImportJobPayload:
         viewer = info.context.viewer
         _require_user(viewer, "cancel imports")
         pk = decode_typed_id(id, "ImportJob")
         settings = info.context.services.settings
-        job = await jobs.cancel_job(settings, viewer, pk)
+        try:
+            job = await jobs.cancel_job(settings, viewer, pk)
+        except jobs.JobAlreadyFinished as error:
+            return ImportJobPayload(
+                job=await import_job_node(viewer, settings, error.job),
+                errors=field_errors(error.errors),
+            )
         return ImportJobPayload(
             job=await import_job_node(viewer, settings, job), errors=[]
         )
