@@ -42,6 +42,7 @@ from contractgql.errors import FieldError, PermissionDenied, ValidationError
 from contractgql.importexport.bulk import YIELD_EVERY, ContractBatch, NewContract
 from contractgql.importexport.columns import (
     MAP_COLUMN_HINT,
+    TOTAL_VALUE_HEADERS,
     ColumnMapping,
     normalize_header,
     resolve_columns,
@@ -1458,26 +1459,11 @@ _LIMITED_TEXT: tuple[tuple[str, type[Model], str, str], ...] = (
 )
 
 
-# Headers, as normalize_header() writes them, that name the total value of a
-# contract rather than the amount per payment. Public registers use them for
-# one-off contracts, where the two are the same.
-_TOTAL_VALUE_HEADERS = frozenset(
-    {
-        "contractvalue",
-        "totalvalue",
-        "totalcontractvalue",
-        "contractwaarde",
-        "totaalbedrag",
-        "totalewaarde",
-    }
-)
-
-
 def _total_value_header(mapping: ColumnMapping, options: ImportOptions) -> str | None:
     """Return the amount column's header when it names a total value and no
     explicit mapping chose it, else None."""
     header = mapping.header_of("amount")
-    if header is None or normalize_header(header) not in _TOTAL_VALUE_HEADERS:
+    if header is None or normalize_header(header) not in TOTAL_VALUE_HEADERS:
         return None
     chosen = {normalize_header(source) for source in (options.mapping or {})}
     return None if normalize_header(header) in chosen else header
