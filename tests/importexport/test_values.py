@@ -585,3 +585,42 @@ def test_number_in_words(number: int, expected: str) -> None:
 def test_number_in_words_out_of_range(number: int) -> None:
     with pytest.raises(ValueError):
         number_in_words(number)
+
+
+@pytest.mark.parametrize(
+    ("text", "separator", "expected"),
+    [
+        ("9223372036854775807", None, Decimal("9223372036854775807")),
+        ("0000000000000000000000001", None, Decimal("1")),
+        ("0000000000000000000000001", ",", Decimal("1")),
+        ("1.123456789", None, Decimal("1.123456789")),
+        ("1,123456789000000000000", ",", Decimal("1.123456789")),
+    ],
+)
+def test_parse_amount_digit_bounds(
+    text: str, separator: str | None, expected: Decimal
+) -> None:
+    assert parse_amount_with_currency(text, separator) == (expected, None)
+
+
+@pytest.mark.parametrize("separator", [None, ","])
+def test_parse_amount_too_many_digits(separator: str | None) -> None:
+    with pytest.raises(ValueParseError) as caught:
+        parse_amount_with_currency("€ " + "1" * 20, separator)
+
+    assert caught.value.reason == (
+        f"Amount '€ {'1' * 20}' is too large to store: it has 20 digits before the "
+        "decimal separator, and the maximum is 9223372036854775807 in a currency "
+        "without decimal places, or 92233720368547758.07 in one with 2, such as "
+        "EUR. Correct the amount."
+    )
+
+
+def test_parse_amount_too_many_decimals() -> None:
+    with pytest.raises(ValueParseError) as caught:
+        parse_amount("0.0000000001")
+
+    assert caught.value.reason == (
+        "Amount '0.0000000001' has 10 decimal places, more than any currency has: "
+        "round it to the decimal places of its currency, such as 2 for EUR."
+    )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from contractgql.domain.money import MAX_MINOR_UNITS
 from contractgql.importexport.errors import ValueParseError
 from contractgql.importexport.tables import excel_serial_to_date
 
@@ -97,6 +98,13 @@ _PLAIN_AMOUNT = {
     )
     for separator, group in ((",", "."), (".", ","))
 }
+# The maximum number of digits before the decimal separator of an amount that any
+# currency can store: those of the largest minor-unit count, 9223372036854775807.
+MAX_WHOLE_DIGITS = len(str(MAX_MINOR_UNITS))
+# The maximum number of digits after it that the parsers read. No currency in use
+# has more than 3 decimal places, and 19 + 9 digits fit the 28 significant digits
+# of Decimal's default context, whose arithmetic rounds longer numbers silently.
+MAX_FRACTION_DIGITS = 9
 _SCIENTIFIC = re.compile(r"\d[eE][-+]?\d")
 _GROUP_SEPARATORS = frozenset(".,' ")
 _AMOUNT_HINT = "expected a number such as 45000, 45,000, 1234.56 or € 1.234,56"
@@ -384,7 +392,10 @@ def parse_amount_with_currency(
     if plain is not None:
         integer, fraction = plain["integer"], (plain["fraction"] or "").rstrip("0")
         integer = integer.replace("." if decimal_separator == "," else ",", "")
-        amount = Decimal(f"{integer}.{fraction}" if fraction else integer)
+        try:
+            amount = _to_decimal(integer, fraction)
+        except _TooManyDigits as exc:
+            raise ValueParseError(_amount_size_error(text, exc)) from None
         code = plain["currency"]
         return amount, None if code is None else parse_currency(code)
 
@@ -399,7 +410,10 @@ def parse_amount_with_currency(
         raise ValueParseError(_amount_error(text))
     signs = [sign for sign in (match["sign1"], match["sign2"]) if sign]
     currencies = [code for code in (match["currency1"], match["currency2"]) if code]
-    number = _parse_grouped_number(match["number"], decimal_separator)
+    try:
+        number = _parse_grouped_number(match["number"], decimal_separator)
+    except _TooManyDigits as exc:
+        raise ValueParseError(_amount_size_error(text, exc)) from None
     # Brackets already mark a negative amount, so they allow no sign.
     max_signs = 0 if bracketed else 1
     if number is None or len(currencies) > 1 or len(signs) > max_signs:
@@ -582,7 +596,7 @@ def _parse_grouped_number(
     """
     separators = [char for char in number if char in _GROUP_SEPARATORS]
     if not separators:
-        return Decimal(number)
+        return _to_decimal(number, "")
 
     last = separators[-1]
     if last in ".," and separators.count(last) == 1:
@@ -614,8 +628,45 @@ def _join_number(integer_part: str, fraction: str) -> Decimal | None:
         return None
 
     # Trailing zeros add nothing to an amount: 58665.0 from a float column is 58665.
-    fraction = fraction.rstrip("0")
-    return Decimal(f"{integer_part}.{fraction}" if fraction else integer_part)
+    return _to_decimal(integer_part, fraction.rstrip("0"))
+
+
+class _TooManyDigits(ValueError):
+    """A number with more digits than MAX_WHOLE_DIGITS or MAX_FRACTION_DIGITS."""
+
+    def __init__(self, whole_digits: int, fraction_digits: int) -> None:
+        super().__init__(whole_digits, fraction_digits)
+        self.whole_digits = whole_digits
+        self.fraction_digits = fraction_digits
+
+
+def _to_decimal(integer: str, fraction: str) -> Decimal:
+    """Build the Decimal of ASCII digit strings, `fraction` without trailing zeros.
+
+    Raises _TooManyDigits before the conversion, because arithmetic on a cell of
+    a million digits raises decimal.Overflow and a long fraction gets rounded.
+    """
+    if len(integer) > MAX_WHOLE_DIGITS or len(fraction) > MAX_FRACTION_DIGITS:
+        whole_digits = len(integer.lstrip("0"))
+        if whole_digits > MAX_WHOLE_DIGITS or len(fraction) > MAX_FRACTION_DIGITS:
+            raise _TooManyDigits(whole_digits, len(fraction))
+    return Decimal(f"{integer}.{fraction}" if fraction else integer)
+
+
+def _amount_size_error(text: str, exc: _TooManyDigits) -> str:
+    if exc.whole_digits > MAX_WHOLE_DIGITS:
+        return (
+            f"Amount {text!r} is too large to store: it has {exc.whole_digits:,} "
+            "digits before the decimal separator, and the maximum is "
+            f"{MAX_MINOR_UNITS} in a currency without decimal places, or "
+            f"{Decimal(MAX_MINOR_UNITS).scaleb(-2)} in one with 2, such as EUR. "
+            "Correct the amount."
+        )
+    return (
+        f"Amount {text!r} has {exc.fraction_digits:,} decimal places, more than "
+        "any currency has: round it to the decimal places of its currency, such "
+        "as 2 for EUR."
+    )
 
 
 def parse_bool(text: str) -> bool:
@@ -682,7 +733,20 @@ def parse_percentage(text: str) -> Decimal:
     A number without a percent sign is already a percentage, so "0.5" is 0.5%.
     """
     value = text.strip().removesuffix("%").strip()
-    number = _parse_grouped_number(value) if re.fullmatch(r"\d[\d.,]*", value) else None
+    try:
+        number = (
+            _parse_grouped_number(value) if re.fullmatch(r"\d[\d.,]*", value) else None
+        )
+    except _TooManyDigits as exc:
+        size = (
+            "is too large"
+            if exc.whole_digits > MAX_WHOLE_DIGITS
+            else f"has {exc.fraction_digits:,} decimal places"
+        )
+        raise ValueParseError(
+            f"Invalid percentage {text!r}: it {size}; expected a number from 0 to "
+            "100 with at most 2 decimal places, such as 21, 21% or 2,5%."
+        ) from None
     if number is None or number > 100:
         raise ValueParseError(
             f"Invalid percentage {text!r}: expected a number from 0 to 100, such as "
