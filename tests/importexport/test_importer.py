@@ -679,7 +679,8 @@ async def test_comma_decimal_column_rejects_1_234(settings, tmp_path: Path) -> N
         "Amount '€ 1,234' is ambiguous: this column uses ',' as decimal separator, "
         "as in '€ 1.234,56', so '€ 1,234' reads with 3 decimal places, more than "
         "the 2 of EUR. Write 1.234 or 1234 for one thousand two hundred "
-        "thirty-four, or 1,23 for the amount rounded to 2 decimal places."
+        "thirty-four. If you meant one and 234 thousandths, write it rounded to 2 "
+        "decimal places: 1,23."
     )
     assert not await Contract.filter(
         organization_id=organization.id, number="B-2"
@@ -756,8 +757,9 @@ async def test_ambiguous_amounts_warned(settings, tmp_path: Path) -> None:
         "Amount '1,234' can have ',' as thousands or as decimal separator, and no "
         "amount in this column shows which decimal separator it uses, so it was "
         "read as 1234 (one thousand two hundred thirty-four). Write 1234 to keep "
-        "that reading, or 1,23 if ',' marks decimals. 1 other amount of the column "
-        "can be read both ways and were read as whole numbers too."
+        "that reading. If you meant one and 234 thousandths, write it rounded to 2 "
+        "decimal places: 1,23. 1 other amount of the column can be read both ways "
+        "and was read as a whole number too."
     )
     stored = await Contract.filter(organization_id=organization.id).order_by("number")
     assert [contract.amount_minor for contract in stored] == [123400, 250000]

@@ -400,9 +400,8 @@ class _AmountColumn:
             f"decimal separator, as in {self.survey.example_of(separator)!r}, so "
             f"{written!r} reads with 3 decimal places, more than {has}. Write "
             f"{whole}{grouping}{fraction} or {whole}{fraction} for "
-            f"{number_in_words(int(whole + fraction))}, or "
-            f"{_rounded(whole, fraction, places, separator)} for the amount "
-            f"{_rounded_to(places)}.",
+            f"{number_in_words(int(whole + fraction))}. "
+            f"{_decimal_reading(whole, fraction, places, separator)}",
         )
 
     def ambiguous_warning(
@@ -421,21 +420,40 @@ class _AmountColumn:
                 "as decimal separator"
             )
         others = survey.ambiguous_count - 1
-        also = (
-            f" {others} other {'amount' if others == 1 else 'amounts'} of the "
-            "column can be read both ways and were read as whole numbers too."
-            if others
-            else ""
-        )
+        also = ""
+        if others == 1:
+            also = (
+                " 1 other amount of the column can be read both ways and was read "
+                "as a whole number too."
+            )
+        elif others:
+            also = (
+                f" {others} other amounts of the column can be read both ways and "
+                "were read as whole numbers too."
+            )
         places = _decimal_places(currency or self.default_currency)
         return (
             f"Amount {text.strip()!r} can have {separator!r} as thousands or as "
             f"decimal separator, and {because}, so it was read as {whole}{fraction} "
             f"({number_in_words(int(whole + fraction))}). Write {whole}{fraction} "
-            "to keep that reading, or "
-            f"{_rounded(whole, fraction, places, separator)} if {separator!r} "
-            f"marks decimals.{also}"
+            "to keep that reading. "
+            f"{_decimal_reading(whole, fraction, places, separator)}{also}"
         )
+
+
+def _decimal_reading(whole: str, fraction: str, places: int, separator: str) -> str:
+    """Return the sentence on how to write whole.fraction, an amount with 3
+    decimal places, when `separator` was meant as decimal separator.
+
+    With fewer than 3 places the amount cannot be stored as written, so the
+    sentence offers it rounded, named as rounded.
+    """
+    meant = f"If you meant {number_in_words(int(whole))} and {fraction} thousandths"
+    if places >= 3:
+        # A fourth decimal shows the separator, as no thousands group has 4 digits.
+        return f"{meant}, write {whole}{separator}{fraction}0."
+    rounded = _rounded(whole, fraction, places, separator)
+    return f"{meant}, write it {_rounded_to(places)}: {rounded}."
 
 
 def _decimal_places(currency: str | None) -> int:
