@@ -694,9 +694,9 @@ def test_date_column_minority_order_rejected(tmp_path: Path) -> None:
     ]
     assert result.errors[0].reason == (
         "Invalid date '12/31/2026': it is valid only month first, but this column "
-        "is read day first, because it has 2 dates valid only day first (such as "
-        "'31/12/2026') against 1 date valid only month first. Write the date day "
-        "first, or as 2026-12-31 if that is the date meant."
+        "reads dates written with '/' day first, because it has 2 dates valid only "
+        "day first (such as '31/12/2026') against 1 date valid only month first. "
+        "Write the date day first, or as 2026-12-31 if that is the date meant."
     )
 
 
@@ -705,13 +705,20 @@ def test_date_columns_decide_separately(tmp_path: Path) -> None:
         tmp_path,
         "number,client,start date,end date\n"
         "N-1,Acme,03/04/2026,12/31/2026\n"
-        "N-2,Acme,31/01/2026,04/03/2027\n",
+        "N-2,Acme,31/01/2026,11/30/2027\n"
+        "N-3,Acme,05/06/2026,04/03/2027\n",
     )
 
     assert result.errors == []
     assert [(row.start_date, row.end_date) for row in result.rows] == [
         (date(2026, 4, 3), date(2026, 12, 31)),
-        (date(2026, 1, 31), date(2027, 4, 3)),
+        (date(2026, 1, 31), date(2027, 11, 30)),
+        (date(2026, 6, 5), date(2027, 4, 3)),
+    ]
+    assert [[w.column for w in row.warnings] for row in result.rows] == [
+        ["end date"],
+        [],
+        [],
     ]
 
 

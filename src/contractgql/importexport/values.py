@@ -181,13 +181,14 @@ def parse_date(text: str, order: DateOrder | None = None) -> date:
 
     Accepted forms:
     - 2027-12-31 and 20271231, with an optional time and UTC offset, both dropped;
-    - 31-12-2027, 31/12/2027 and 31.12.2027, day first;
-    - 12/31/2027, month first, only when the second number cannot be a month;
+    - 31-12-2027 and 31.12.2027, always day first;
+    - 31/12/2027, day first, and 12/31/2027, month first only when the second
+      number cannot be a month;
     - 31 december 2027, with English or Dutch month names;
     - Excel serial numbers from 20000 to 80000.
 
-    `order`, from detect_date_order() over the date's column, replaces the two
-    numeric rules: it reads every numeric date in the column's order, and
+    `order`, from detect_date_order() over the date's column, replaces the rule
+    for dates with "/": it reads every one of them in the column's order, and
     rejects one that can only be read in the other order.
     """
     value = text.strip()
@@ -196,12 +197,7 @@ def parse_date(text: str, order: DateOrder | None = None) -> date:
         return _make_date(text, match["year"], match["month"], match["day"])
     if match := _NUMERIC_DATE.fullmatch(value):
         _check_time(text, match)
-        first, second = int(match["first_number"]), int(match["second_number"])
-        if order is None:
-            day, month = _order_day_month(first, second)
-        else:
-            day, month = _order_in_column(text, match["year"], first, second, order)
-        return _make_date(text, match["year"], month, day)
+        return _numeric_date(text, match, order)
     if match := _MONTH_NAME_DATE.fullmatch(value):
         month_number = _MONTH_NAMES.get(match["month"].casefold())
         if month_number is not None:
@@ -211,19 +207,67 @@ def parse_date(text: str, order: DateOrder | None = None) -> date:
     raise ValueParseError(f"Invalid date {text!r}: {_DATE_FORMATS_HINT}.")
 
 
-def _order_day_month(first: int, second: int) -> tuple[int, int]:
-    """Return (day, month), reading day first unless only month first is possible."""
-    if first <= 12 < second:
-        return second, first
-    return first, second
+def _numeric_date(text: str, match: re.Match[str], order: DateOrder | None) -> date:
+    """Return the date of a _NUMERIC_DATE match, read day first unless a "/"
+    date is month first in `order` or, without an order, only month first."""
+    year, first, second = (
+        int(match["year"]),
+        int(match["first_number"]),
+        int(match["second_number"]),
+    )
+    if match["sep"] != "/":
+        if not _is_date(year, second, first) and _is_date(year, first, second):
+            raise ValueParseError(_european_month_first_error(text, match, order))
+        month_first = False
+    elif order is None:
+        month_first = first <= 12 < second
+    else:
+        month_first = order.month_first
+        if _is_date(year, *_month_day(first, second, not month_first)) and (
+            not _is_date(year, *_month_day(first, second, month_first))
+        ):
+            raise ValueParseError(
+                _minority_order_error(text, year, first, second, order)
+            )
+    month, day = _month_day(first, second, month_first)
+    try:
+        return date(year, month, day)
+    except ValueError as exc:
+        used = "month" if month_first else "day"
+        raise ValueParseError(
+            f"Invalid date {text!r}: read {used} first, as day {day} of month "
+            f"{month}, that day does not exist ({exc}). Write an existing date "
+            f"{used} first, or as yyyy-mm-dd such as {year}-12-31."
+        ) from exc
+
+
+def _month_day(first: int, second: int, month_first: bool) -> tuple[int, int]:
+    return (first, second) if month_first else (second, first)
+
+
+def _european_month_first_error(
+    text: str, match: re.Match[str], order: DateOrder | None
+) -> str:
+    sep = match["sep"]
+    where = "this column reads" if order is not None else "the import reads"
+    day_first = f"{match['second_number']}{sep}{match['first_number']}{sep}"
+    month, day = int(match["first_number"]), int(match["second_number"])
+    iso = date(int(match["year"]), month, day).isoformat()
+    return (
+        f"Invalid date {text!r}: it is valid only month first, but {where} every "
+        "date written with '-' or '.' day first. Write it day first, as "
+        f"{day_first}{match['year']}, or as {iso}."
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class DateOrder:
-    """The order of day and month in a column's numeric dates, and the votes for it.
+    """The order of day and month in a column's dates written with "/", and the
+    votes for it.
 
-    Only a date that is valid in one order alone votes: 31/12/2027 for day
-    first, 12/31/2027 for month first. 03/04/2027 fits both and does not vote.
+    Only a date with "/" that is valid in one order alone votes: 31/12/2027 for
+    day first, 12/31/2027 for month first. 03/04/2027 fits both and does not
+    vote, and dates with "-" or "." are always day first, so they do not vote.
     """
 
     month_first: bool
@@ -232,6 +276,11 @@ class DateOrder:
     # A voting date of each order, to show in messages.
     day_first_example: str | None = None
     month_first_example: str | None = None
+
+
+# A column is read month first only from this many month-first votes on, so
+# that one typo such as 01/13/2026 cannot flip a column of ambiguous dates.
+MIN_MONTH_FIRST_VOTES = 2
 
 
 class DateOrderCounter:
@@ -259,9 +308,13 @@ class DateOrderCounter:
                 self.month_first_example = cell.strip()
 
     def order(self) -> DateOrder:
-        """Return the majority order. A tie, or no vote, is day first."""
+        """Return month first when its votes outnumber day first's and number at
+        least MIN_MONTH_FIRST_VOTES, else day first."""
         return DateOrder(
-            month_first=self.month_first > self.day_first,
+            month_first=(
+                self.month_first > self.day_first
+                and self.month_first >= MIN_MONTH_FIRST_VOTES
+            ),
             day_first_votes=self.day_first,
             month_first_votes=self.month_first,
             day_first_example=self.day_first_example,
@@ -270,20 +323,27 @@ class DateOrderCounter:
 
 
 def detect_date_order(cells: Iterable[str]) -> DateOrder:
-    """Return the order of day and month that most of a column's dates show."""
+    """Return the order of day and month of a column's dates written with "/"."""
     counter = DateOrderCounter()
     for cell in cells:
         counter.add(cell)
     return counter.order()
 
 
+def is_slash_date(cell: str) -> bool:
+    """Return whether `cell` is a numeric date written with "/", such as 03/04/2026,
+    which a column's DateOrder decides how to read."""
+    match = _NUMERIC_DATE.fullmatch(cell.strip())
+    return match is not None and match["sep"] == "/"
+
+
 # Registers repeat their dates, so the votes of recent cells are kept.
 @functools.lru_cache(maxsize=4096)
 def _only_order(cell: str) -> str | None:
-    """Return "day" or "month" when `cell` is a numeric date valid in that order
-    alone, else None."""
+    """Return "day" or "month" when `cell` is a numeric date with "/" valid in
+    that order alone, else None."""
     match = _NUMERIC_DATE.fullmatch(cell.strip())
-    if match is None:
+    if match is None or match["sep"] != "/":
         return None
     year, first, second = (
         int(match["year"]),
@@ -305,29 +365,39 @@ def _is_date(year: int, month: int, day: int) -> bool:
     return True
 
 
-def _order_in_column(
-    text: str, year: str, first: int, second: int, order: DateOrder
-) -> tuple[int, int]:
-    """Return (day, month) in the column's order, or raise ValueParseError when
-    the date is valid only in the other order."""
-    day, month = (second, first) if order.month_first else (first, second)
-    if _is_date(int(year), month, day) or not _is_date(int(year), day, month):
-        return day, month
+def _minority_order_error(
+    text: str, year: int, first: int, second: int, order: DateOrder
+) -> str:
+    """Return the error for a date with "/" that is valid only in the order the
+    column is not read in."""
     used, other = ("month", "day") if order.month_first else ("day", "month")
-    example = (
-        order.month_first_example if order.month_first else order.day_first_example
-    )
-    votes = (order.day_first_votes, order.month_first_votes)
-    used_votes, other_votes = votes[::-1] if order.month_first else votes
-    such_as = f" (such as {example!r})" if example else ""
-    tie = ", and a tie is read day first" if used_votes == other_votes else ""
-    meant = date(int(year), day, month).isoformat()
-    raise ValueParseError(
+    month, day = _month_day(first, second, not order.month_first)
+    meant = date(year, month, day).isoformat()
+    day_votes, month_votes = order.day_first_votes, order.month_first_votes
+    if order.month_first:
+        because = (
+            f"it has {_dates(month_votes)} valid only month first (such as "
+            f"{order.month_first_example!r}) against {_dates(day_votes)} valid "
+            "only day first"
+        )
+    elif month_votes > day_votes:
+        because = (
+            f"it has only {_dates(month_votes)} valid only month first, and a "
+            f"column is read month first from {MIN_MONTH_FIRST_VOTES} such dates on"
+        )
+    else:
+        such_as = (
+            f" (such as {order.day_first_example!r})" if order.day_first_example else ""
+        )
+        tie = ", and a tie is read day first" if day_votes == month_votes else ""
+        because = (
+            f"it has {_dates(day_votes)} valid only day first{such_as} against "
+            f"{_dates(month_votes)} valid only month first{tie}"
+        )
+    return (
         f"Invalid date {text!r}: it is valid only {other} first, but this column "
-        f"is read {used} first, because it has {_dates(used_votes)} valid only "
-        f"{used} first{such_as} against {_dates(other_votes)} valid only {other} "
-        f"first{tie}. Write the date {used} first, or as {meant} if that is the "
-        "date meant."
+        f"reads dates written with '/' {used} first, because {because}. Write the "
+        f"date {used} first, or as {meant} if that is the date meant."
     )
 
 
