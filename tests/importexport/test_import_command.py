@@ -307,3 +307,17 @@ def test_summary_warnings_bounded() -> None:
         "  warning row 1, column Bedrag, value '0': Placeholder amount, left out."
     )
     assert lines[lines.index(warnings[-1]) + 1] == "  2 more warnings are not listed"
+
+
+def test_summary_one_row_singular() -> None:
+    report = ImportReport(path=Path("register.csv"), dry_run=False, total_rows=1)
+    output = io.StringIO()
+
+    print_report(report, verbose=False, out=output)
+
+    lines = output.getvalue().splitlines()
+    assert lines[0] == "Imported register.csv (1 row, 0.0 s)"
+    assert lines[-1] == (
+        "0 created, 0 updated, 0 unchanged, 0 duplicates, 0 rejected; 0 new "
+        "clients; 0 of 1 row accounted for."
+    )

@@ -778,7 +778,8 @@ async def test_comma_decimal_column_rejects_1_234(settings, tmp_path: Path) -> N
         "Amount '€ 1,234' is ambiguous: this column uses ',' as decimal separator, "
         "as in '€ 1.234,56', so '€ 1,234' reads with 3 decimal places, more than "
         "the 2 of EUR. Write 1.234 or 1234 for one thousand two hundred "
-        "thirty-four, or 1,23 for the amount rounded to 2 decimal places."
+        "thirty-four. If you meant one and 234 thousandths, write it rounded to 2 "
+        "decimal places: 1,23."
     )
     assert not await Contract.filter(
         organization_id=organization.id, number="B-2"
@@ -855,8 +856,9 @@ async def test_ambiguous_amounts_warned(settings, tmp_path: Path) -> None:
         "Amount '1,234' can have ',' as thousands or as decimal separator, and no "
         "amount in this column shows which decimal separator it uses, so it was "
         "read as 1234 (one thousand two hundred thirty-four). Write 1234 to keep "
-        "that reading, or 1,23 if ',' marks decimals. 1 other amount of the column "
-        "can be read both ways and were read as whole numbers too."
+        "that reading. If you meant one and 234 thousandths, write it rounded to 2 "
+        "decimal places: 1,23. 1 other amount of the column can be read both ways "
+        "and was read as a whole number too."
     )
     stored = await Contract.filter(organization_id=organization.id).order_by("number")
     assert [contract.amount_minor for contract in stored] == [123400, 250000]
@@ -1207,3 +1209,165 @@ async def test_rejected_value_as_written(settings, tmp_path: Path) -> None:
         (3, "BTW", "19%"),
         (4, "BTW", "0,21"),
     ]
+
+
+async def test_one_month_first_typo_keeps_day_first(settings, tmp_path: Path) -> None:
+    organization = await new_organization()
+    path = tmp_path / "datums.csv"
+    path.write_text(
+        "Contractnummer;Naam;Klant;Begindatum\n"
+        "D-1;Onderhoud;Acme BV;03-04-2026\n"
+        "D-2;Licentie;Acme BV;05-06-2026\n"
+        "D-3;Hosting;Acme BV;01-13-2026\n"
+        "D-4;Support;Acme BV;31-02-2026\n",
+        encoding="utf-8",
+    )
+
+    report = await import_file(path, organization, ImportOptions())
+
+    assert report.count("created") == 2
+    assert report.warnings == []
+    assert [(e.row, e.column, e.value) for e in report.errors] == [
+        (4, "Begindatum", "01-13-2026"),
+        (5, "Begindatum", "31-02-2026"),
+    ]
+    assert [e.reason for e in report.errors] == [
+        "Invalid date '01-13-2026': it is valid only month first, but this column "
+        "reads every date written with '-' or '.' day first. Write it day first, "
+        "as 13-01-2026, or as 2026-01-13.",
+        "Invalid date '31-02-2026': read day first, as day 31 of month 2, that day "
+        "does not exist (day is out of range for month). Write an existing date "
+        "day first, or as yyyy-mm-dd such as 2026-12-31.",
+    ]
+    stored = await Contract.filter(organization_id=organization.id).order_by("number")
+    assert [(c.number, c.start_date) for c in stored] == [
+        ("D-1", date(2026, 4, 3)),
+        ("D-2", date(2026, 6, 5)),
+    ]
+
+
+async def test_month_first_slash_column_warned(settings, tmp_path: Path) -> None:
+    organization = await new_organization()
+    path = tmp_path / "dates.csv"
+    path.write_text(
+        "number,name,client,start date\n"
+        "M-1,Support,Acme,03/04/2026\n"
+        "M-2,Hosting,Acme,12/31/2026\n"
+        "M-3,Licence,Acme,11/30/2026\n"
+        "M-4,Training,Acme,05-06-2026\n",
+        encoding="utf-8",
+    )
+
+    report = await import_file(path, organization, ImportOptions())
+
+    assert report.errors == []
+    assert report.count("created") == 4
+    assert [(w.row, w.column, w.value, w.field) for w in report.warnings] == [
+        (2, "start date", "03/04/2026", "start_date")
+    ]
+    assert report.warnings[0].message == (
+        "Column 'start date' is read month first because 2 dates such as "
+        "'12/31/2026' are valid only month first, against 0 valid only day first, "
+        "so '03/04/2026' was read as 2026-03-04. Dates written with '-' or '.' are "
+        "still read day first. If the column is day first, correct the 2 dates "
+        "valid only month first."
+    )
+    stored = await Contract.filter(organization_id=organization.id).order_by("number")
+    assert [(c.number, c.start_date) for c in stored] == [
+        ("M-1", date(2026, 3, 4)),
+        ("M-2", date(2026, 12, 31)),
+        ("M-3", date(2026, 11, 30)),
+        ("M-4", date(2026, 6, 5)),
+    ]
+
+
+async def test_one_slash_month_first_date_rejected(settings, tmp_path: Path) -> None:
+    organization = await new_organization()
+    path = tmp_path / "dates.csv"
+    path.write_text(
+        "number,name,client,start date\n"
+        "S-1,Support,Acme,03/04/2026\n"
+        "S-2,Hosting,Acme,01/13/2026\n",
+        encoding="utf-8",
+    )
+
+    report = await import_file(path, organization, ImportOptions())
+
+    assert report.count("created") == 1
+    assert report.warnings == []
+    assert [(e.row, e.value) for e in report.errors] == [(3, "01/13/2026")]
+    assert report.errors[0].reason == (
+        "Invalid date '01/13/2026': it is valid only month first, but this column "
+        "reads dates written with '/' day first, because it has only 1 date valid "
+        "only month first, and a column is read month first from 2 such dates on. "
+        "Write the date day first, or as 2026-01-13 if that is the date meant."
+    )
+    stored = await Contract.get(organization_id=organization.id, number="S-1")
+    assert stored.start_date == date(2026, 4, 3)
+
+
+async def test_million_digit_cells_rejected(settings, tmp_path: Path) -> None:
+    organization = await new_organization()
+    digits = "9" * 1_000_000
+    path = tmp_path / "huge.csv"
+    path.write_text(
+        "number;name;client;start date;amount;vat;indexation\n"
+        f"H-1;Support;Acme;01-01-2026;{digits};21;\n"
+        f"H-2;Hosting;Acme;01-01-2026;5;{digits};\n"
+        f"H-3;Licence;Acme;01-01-2026;5;21;1,{digits}\n"
+        "H-4;Training;Acme;01-01-2026;0,0000000001;21;\n"
+        "H-5;Advice;Acme;01-01-2026;5;21;\n",
+        encoding="utf-8",
+    )
+
+    report = await import_file(path, organization, ImportOptions())
+
+    assert report.count("created") == 1
+    assert [(e.row, e.column) for e in report.errors] == [
+        (2, "amount"),
+        (3, "vat"),
+        (4, "indexation"),
+        (5, "amount"),
+    ]
+    shown = f"'{'9' * 200}… (1000000 characters in all)'"
+    assert [e.reason for e in report.errors] == [
+        f"Amount {shown} is too large to store: it has 1,000,000 digits before the "
+        "decimal separator, and the maximum is 9223372036854775807 in a currency "
+        "without decimal places, or 92233720368547758.07 in one with 2, such as "
+        "EUR. Correct the amount.",
+        f"Invalid percentage {shown}: it is too large; expected a number from 0 to "
+        "100 with at most 2 decimal places, such as 21, 21% or 2,5%.",
+        f"Invalid percentage '1,{'9' * 198}… (1000002 characters in all)': it has "
+        "1,000,000 decimal places; expected a number from 0 to 100 with at most 2 "
+        "decimal places, such as 21, 21% or 2,5%.",
+        "Amount '0,0000000001' has 10 decimal places, more than any currency has: "
+        "round it to the decimal places of its currency, such as 2 for EUR.",
+    ]
+    stored = await Contract.filter(organization_id=organization.id)
+    assert [c.number for c in stored] == ["H-5"]
+
+
+async def test_summary_counts_singular(settings, tmp_path: Path) -> None:
+    import io
+
+    from contractgql.importexport.command import print_report
+
+    organization = await new_organization()
+    path = tmp_path / "one.csv"
+    path.write_text(
+        "number,name,client,start date\n"
+        "O-1,Support,Acme,2026-01-01\n"
+        "O-1,Support,Acme,2026-01-01\n",
+        encoding="utf-8",
+    )
+    report = await import_file(path, organization, ImportOptions())
+    output = io.StringIO()
+
+    print_report(report, verbose=False, out=output)
+
+    lines = output.getvalue().splitlines()
+    assert lines[0].startswith(f"Imported {path} (2 rows, ")
+    assert lines[-1] == (
+        "1 created, 0 updated, 0 unchanged, 1 duplicate, 0 rejected; 1 new client; "
+        "2 of 2 rows accounted for."
+    )

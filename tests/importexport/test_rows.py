@@ -395,8 +395,9 @@ def test_ambiguous_amounts_warned_once(tmp_path: Path) -> None:
             "Amount '1,234' can have ',' as thousands or as decimal separator, and "
             "no amount in this column shows which decimal separator it uses, so it "
             "was read as 1234 (one thousand two hundred thirty-four). Write 1234 to "
-            "keep that reading, or 1,23 if ',' marks decimals. 2 other amounts of "
-            "the column can be read both ways and were read as whole numbers too."
+            "keep that reading. If you meant one and 234 thousandths, write it "
+            "rounded to 2 decimal places: 1,23. 2 other amounts of the column can "
+            "be read both ways and were read as whole numbers too."
         ),
         field="amount",
     )
@@ -417,8 +418,8 @@ def test_ambiguous_amount_warning_in_mixed_column(tmp_path: Path) -> None:
         "Amount '1.234' can have '.' as thousands or as decimal separator, and the "
         "amounts of this column use both ',' (as in '2,50') and '.' (as in '3.75') "
         "as decimal separator, so it was read as 1234 (one thousand two hundred "
-        "thirty-four). Write 1234 to keep that reading, or 1.23 if '.' marks "
-        "decimals."
+        "thirty-four). Write 1234 to keep that reading. If you meant one and 234 "
+        "thousandths, write it rounded to 2 decimal places: 1.23."
     ]
 
 
@@ -434,8 +435,8 @@ def test_ambiguous_warning_skips_rejected_row(tmp_path: Path) -> None:
         result.rows[0]
         .warnings[0]
         .message.endswith(
-            "1 other amount of the column can be read both ways and were read as "
-            "whole numbers too."
+            "1 other amount of the column can be read both ways and was read as a "
+            "whole number too."
         )
     )
 
@@ -468,8 +469,8 @@ def test_comma_column_rejects_1_234(tmp_path: Path) -> None:
                 "Amount '1,234' is ambiguous: this column uses ',' as decimal "
                 "separator, as in '2,50', so '1,234' reads with 3 decimal places, "
                 "more than the 2 of most currencies. Write 1.234 or 1234 for one "
-                "thousand two hundred thirty-four, or 1,23 for the amount rounded "
-                "to 2 decimal places."
+                "thousand two hundred thirty-four. If you meant one and 234 "
+                "thousandths, write it rounded to 2 decimal places: 1,23."
             ),
             line=3,
             number=None,
@@ -486,8 +487,9 @@ def test_dot_column_rejects_12_345(tmp_path: Path) -> None:
     assert [error.reason for error in result.errors] == [
         "Amount '12.345' is ambiguous: this column uses '.' as decimal separator, "
         "as in '2.50', so '12.345' reads with 3 decimal places, more than the 2 of "
-        "GBP. Write 12,345 or 12345 for twelve thousand three hundred forty-five, "
-        "or 12.35 for the amount rounded to 2 decimal places."
+        "GBP. Write 12,345 or 12345 for twelve thousand three hundred forty-five. "
+        "If you meant twelve and 345 thousandths, write it rounded to 2 decimal "
+        "places: 12.35."
     ]
 
 
@@ -515,8 +517,8 @@ def test_default_currency_decides_places(tmp_path: Path) -> None:
     assert [error.reason for error in in_yen[1]] == [
         "Amount '1,234' is ambiguous: this column uses ',' as decimal separator, "
         "as in '2,50', so '1,234' reads with 3 decimal places, more than the 0 of "
-        "JPY. Write 1.234 or 1234 for one thousand two hundred thirty-four, or 1 "
-        "for the amount rounded to a whole number."
+        "JPY. Write 1.234 or 1234 for one thousand two hundred thirty-four. If you "
+        "meant one and 234 thousandths, write it rounded to a whole number: 1."
     ]
 
 
@@ -692,9 +694,9 @@ def test_date_column_minority_order_rejected(tmp_path: Path) -> None:
     ]
     assert result.errors[0].reason == (
         "Invalid date '12/31/2026': it is valid only month first, but this column "
-        "is read day first, because it has 2 dates valid only day first (such as "
-        "'31/12/2026') against 1 date valid only month first. Write the date day "
-        "first, or as 2026-12-31 if that is the date meant."
+        "reads dates written with '/' day first, because it has 2 dates valid only "
+        "day first (such as '31/12/2026') against 1 date valid only month first. "
+        "Write the date day first, or as 2026-12-31 if that is the date meant."
     )
 
 
@@ -703,13 +705,20 @@ def test_date_columns_decide_separately(tmp_path: Path) -> None:
         tmp_path,
         "number,client,start date,end date\n"
         "N-1,Acme,03/04/2026,12/31/2026\n"
-        "N-2,Acme,31/01/2026,04/03/2027\n",
+        "N-2,Acme,31/01/2026,11/30/2027\n"
+        "N-3,Acme,05/06/2026,04/03/2027\n",
     )
 
     assert result.errors == []
     assert [(row.start_date, row.end_date) for row in result.rows] == [
         (date(2026, 4, 3), date(2026, 12, 31)),
-        (date(2026, 1, 31), date(2027, 4, 3)),
+        (date(2026, 1, 31), date(2027, 11, 30)),
+        (date(2026, 6, 5), date(2027, 4, 3)),
+    ]
+    assert [[w.column for w in row.warnings] for row in result.rows] == [
+        ["end date"],
+        [],
+        [],
     ]
 
 
@@ -747,3 +756,46 @@ def test_cell_as_written(tmp_path: Path) -> None:
     assert row.cell_as_written(mapping, "amount") == "€ 1.234,567"
     assert row.cell_as_written(mapping, "vat_rate") == "0,21"
     assert row.cell_as_written(mapping, "end_date") == ""
+
+
+def test_euro_12_345_warning_wording(tmp_path: Path) -> None:
+    result = parse_csv(tmp_path, 'client,name,amount\nAcme,Support,"€ 12,345"\n')
+
+    assert result.errors == []
+    assert [row.amount for row in result.rows] == [Decimal("12345")]
+    assert [w.message for w in result.rows[0].warnings] == [
+        "Amount '€ 12,345' can have ',' as thousands or as decimal separator, and "
+        "no amount in this column shows which decimal separator it uses, so it was "
+        "read as 12345 (twelve thousand three hundred forty-five). Write 12345 to "
+        "keep that reading. If you meant twelve and 345 thousandths, write it "
+        "rounded to 2 decimal places: 12,35."
+    ]
+
+
+def test_euro_12_345_rejection_wording(tmp_path: Path) -> None:
+    text = 'client,name,amount\nAcme,Support,"€ 2,50"\nAcme,Hosting,"€ 12,345"\n'
+
+    result = parse_csv(tmp_path, text)
+
+    assert [error.reason for error in result.errors] == [
+        "Amount '€ 12,345' is ambiguous: this column uses ',' as decimal separator, "
+        "as in '€ 2,50', so '€ 12,345' reads with 3 decimal places, more than the 2 "
+        "of EUR. Write 12.345 or 12345 for twelve thousand three hundred "
+        "forty-five. If you meant twelve and 345 thousandths, write it rounded to "
+        "2 decimal places: 12,35."
+    ]
+
+
+def test_three_place_currency_warning_wording(tmp_path: Path) -> None:
+    text = 'client,name,amount,currency\nAcme,Support,"1,234",KWD\n'
+
+    result = parse_csv(tmp_path, text)
+
+    assert [w.message for w in result.rows[0].warnings] == [
+        "Amount '1,234' can have ',' as thousands or as decimal separator, and no "
+        "amount in this column shows which decimal separator it uses, so it was "
+        "read as 1234 (one thousand two hundred thirty-four). Write 1234 to keep "
+        "that reading. If you meant one and 234 thousandths, write 1,2340."
+    ]
+    reread = parse_csv(tmp_path, 'client,name,amount,currency\nA,S,"1,2340",KWD\n')
+    assert [row.amount for row in reread.rows] == [Decimal("1.234")]

@@ -96,11 +96,20 @@ def test_parse_date_impossible_day_message() -> None:
 
 
 def test_detect_date_order_counts_votes() -> None:
-    cells = ["03/04/2026", "31/12/2026", "12/31/2026", "25-06-2026", "", "2026-12-31"]
+    cells = [
+        "03/04/2026",
+        "31/12/2026",
+        "12/31/2026",
+        "25-06-2026",
+        "01-13-2026",
+        "",
+        "2026-12-31",
+    ]
 
+    # Dates written with "-" or "." are always day first, so they do not vote.
     assert detect_date_order(cells) == DateOrder(
         month_first=False,
-        day_first_votes=2,
+        day_first_votes=1,
         month_first_votes=1,
         day_first_example="31/12/2026",
         month_first_example="12/31/2026",
@@ -112,11 +121,16 @@ def test_detect_date_order_counts_votes() -> None:
     [
         ([], False),
         (["03/04/2026", "04/03/2026"], False),
-        (["12/31/2026", "03/04/2026"], True),
+        # One date valid only month first is too little to flip a column.
+        (["12/31/2026", "03/04/2026"], False),
+        (["12/31/2026", "11/30/2026", "03/04/2026"], True),
         (["12/31/2026", "31/12/2026"], False),
         (["12/31/2026", "11/30/2026", "31/12/2026"], True),
+        (["12/31/2026", "11/30/2026", "31/12/2026", "25/12/2026"], False),
         # 31/02 and 02/31 are not dates in either order, so neither votes.
-        (["02/31/2026", "12/31/2026"], True),
+        (["02/31/2026", "12/31/2026", "11/30/2026"], True),
+        (["12-31-2026", "11-30-2026", "03/04/2026"], False),
+        (["12.31.2026", "11.30.2026"], False),
     ],
 )
 def test_detect_date_order_majority(cells: list[str], month_first: bool) -> None:
@@ -124,11 +138,14 @@ def test_detect_date_order_majority(cells: list[str], month_first: bool) -> None
 
 
 def test_parse_date_in_month_first_column() -> None:
-    order = detect_date_order(["12/31/2026", "03/04/2026"])
+    order = detect_date_order(["12/31/2026", "11/30/2026", "03/04/2026"])
 
     assert parse_date("03/04/2026", order) == date(2026, 3, 4)
     assert parse_date("12/31/2026 10:00", order) == date(2026, 12, 31)
     assert parse_date("2026-04-03", order) == date(2026, 4, 3)
+    # Only dates written with "/" follow the column's order.
+    assert parse_date("03-04-2026", order) == date(2026, 4, 3)
+    assert parse_date("03.04.2026", order) == date(2026, 4, 3)
 
 
 def test_parse_date_rejects_minority_order() -> None:
@@ -139,9 +156,9 @@ def test_parse_date_rejects_minority_order() -> None:
 
     assert caught.value.reason == (
         "Invalid date '12/31/2026': it is valid only month first, but this column "
-        "is read day first, because it has 2 dates valid only day first (such as "
-        "'31/12/2026') against 1 date valid only month first. Write the date day "
-        "first, or as 2026-12-31 if that is the date meant."
+        "reads dates written with '/' day first, because it has 2 dates valid only "
+        "day first (such as '31/12/2026') against 1 date valid only month first. "
+        "Write the date day first, or as 2026-12-31 if that is the date meant."
     )
 
 
@@ -153,36 +170,89 @@ def test_parse_date_rejects_day_first_in_month_column() -> None:
 
     assert caught.value.reason == (
         "Invalid date '25/06/2026': it is valid only day first, but this column "
-        "is read month first, because it has 2 dates valid only month first (such "
-        "as '12/31/2026') against 1 date valid only day first. Write the date month "
-        "first, or as 2026-06-25 if that is the date meant."
+        "reads dates written with '/' month first, because it has 2 dates valid "
+        "only month first (such as '12/31/2026') against 1 date valid only day "
+        "first. Write the date month first, or as 2026-06-25 if that is the date "
+        "meant."
     )
 
 
 def test_parse_date_tie_reads_day_first() -> None:
-    order = detect_date_order(["31/12/2026", "12/31/2026"])
+    order = detect_date_order(["31/12/2026", "25/12/2026", "12/31/2026", "11/30/2026"])
 
     with pytest.raises(ValueParseError) as caught:
         parse_date("12/31/2026", order)
 
     assert caught.value.reason == (
         "Invalid date '12/31/2026': it is valid only month first, but this column "
-        "is read day first, because it has 1 date valid only day first (such as "
-        "'31/12/2026') against 1 date valid only month first, and a tie is read day "
-        "first. Write the date day first, or as 2026-12-31 if that is the date "
-        "meant."
+        "reads dates written with '/' day first, because it has 2 dates valid only "
+        "day first (such as '31/12/2026') against 2 dates valid only month first, "
+        "and a tie is read day first. Write the date day first, or as 2026-12-31 "
+        "if that is the date meant."
     )
 
 
-def test_parse_date_in_column_no_such_day() -> None:
-    order = detect_date_order(["31/12/2026"])
+def test_parse_date_single_month_first_vote() -> None:
+    order = detect_date_order(["03/04/2026", "01/13/2026"])
 
     with pytest.raises(ValueParseError) as caught:
-        parse_date("31/02/2026", order)
+        parse_date("01/13/2026", order)
 
-    assert caught.value.reason.startswith(
-        "Invalid date '31/02/2026': that day does not exist"
+    assert caught.value.reason == (
+        "Invalid date '01/13/2026': it is valid only month first, but this column "
+        "reads dates written with '/' day first, because it has only 1 date valid "
+        "only month first, and a column is read month first from 2 such dates on. "
+        "Write the date day first, or as 2026-01-13 if that is the date meant."
     )
+    assert parse_date("03/04/2026", order) == date(2026, 4, 3)
+
+
+@pytest.mark.parametrize("order", [None, DateOrder(month_first=True)])
+def test_parse_date_dash_is_day_first(order: DateOrder | None) -> None:
+    with pytest.raises(ValueParseError) as caught:
+        parse_date("01-13-2026", order)
+
+    where = "the import reads" if order is None else "this column reads"
+    assert caught.value.reason == (
+        f"Invalid date '01-13-2026': it is valid only month first, but {where} "
+        "every date written with '-' or '.' day first. Write it day first, as "
+        "13-01-2026, or as 2026-01-13."
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "month_first", "reason"),
+    [
+        (
+            "31/02/2026",
+            False,
+            "Invalid date '31/02/2026': read day first, as day 31 of month 2, that "
+            "day does not exist (day is out of range for month). Write an existing "
+            "date day first, or as yyyy-mm-dd such as 2026-12-31.",
+        ),
+        (
+            "31-02-2026",
+            True,
+            "Invalid date '31-02-2026': read day first, as day 31 of month 2, that "
+            "day does not exist (day is out of range for month). Write an existing "
+            "date day first, or as yyyy-mm-dd such as 2026-12-31.",
+        ),
+        (
+            "02/31/2026",
+            True,
+            "Invalid date '02/31/2026': read month first, as day 31 of month 2, "
+            "that day does not exist (day is out of range for month). Write an "
+            "existing date month first, or as yyyy-mm-dd such as 2026-12-31.",
+        ),
+    ],
+)
+def test_parse_date_no_such_day_names_order(
+    text: str, month_first: bool, reason: str
+) -> None:
+    with pytest.raises(ValueParseError) as caught:
+        parse_date(text, DateOrder(month_first=month_first))
+
+    assert caught.value.reason == reason
 
 
 @pytest.mark.parametrize(
@@ -585,3 +655,42 @@ def test_number_in_words(number: int, expected: str) -> None:
 def test_number_in_words_out_of_range(number: int) -> None:
     with pytest.raises(ValueError):
         number_in_words(number)
+
+
+@pytest.mark.parametrize(
+    ("text", "separator", "expected"),
+    [
+        ("9223372036854775807", None, Decimal("9223372036854775807")),
+        ("0000000000000000000000001", None, Decimal("1")),
+        ("0000000000000000000000001", ",", Decimal("1")),
+        ("1.123456789", None, Decimal("1.123456789")),
+        ("1,123456789000000000000", ",", Decimal("1.123456789")),
+    ],
+)
+def test_parse_amount_digit_bounds(
+    text: str, separator: str | None, expected: Decimal
+) -> None:
+    assert parse_amount_with_currency(text, separator) == (expected, None)
+
+
+@pytest.mark.parametrize("separator", [None, ","])
+def test_parse_amount_too_many_digits(separator: str | None) -> None:
+    with pytest.raises(ValueParseError) as caught:
+        parse_amount_with_currency("€ " + "1" * 20, separator)
+
+    assert caught.value.reason == (
+        f"Amount '€ {'1' * 20}' is too large to store: it has 20 digits before the "
+        "decimal separator, and the maximum is 9223372036854775807 in a currency "
+        "without decimal places, or 92233720368547758.07 in one with 2, such as "
+        "EUR. Correct the amount."
+    )
+
+
+def test_parse_amount_too_many_decimals() -> None:
+    with pytest.raises(ValueParseError) as caught:
+        parse_amount("0.0000000001")
+
+    assert caught.value.reason == (
+        "Amount '0.0000000001' has 10 decimal places, more than any currency has: "
+        "round it to the decimal places of its currency, such as 2 for EUR."
+    )

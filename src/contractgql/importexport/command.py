@@ -386,7 +386,8 @@ def print_report(
         print(line, file=stream)
 
     title = "Dry run of" if report.dry_run else "Imported"
-    write(f"{title} {report.path} ({report.total_rows} rows, {report.seconds:.1f} s)")
+    rows = _plural(report.total_rows, "row")
+    write(f"{title} {report.path} ({rows}, {report.seconds:.1f} s)")
     write(
         "Columns: " + ", ".join(f"{h} -> {f}" for f, h in report.mapped_columns.items())
     )
@@ -404,8 +405,8 @@ def print_report(
         )
     if report.errors_not_kept:
         write(
-            f"  {report.errors_not_kept} more errors are not listed; fix the rows "
-            "above and import the file again to see them"
+            f"  {_plural_is(report.errors_not_kept, 'more error')} not listed; fix "
+            "the rows above and import the file again to see them"
         )
     _print_warnings(report, write)
     if report.unmapped_contract_types:
@@ -421,11 +422,22 @@ def print_report(
     would = "would be " if report.dry_run else ""
     write(
         f"{report.count('created')} {would}created, {report.count('updated')} {would}"
-        f"updated, {report.count('unchanged')} unchanged, {report.count('duplicate')} "
-        f"duplicates, {report.count('rejected')} rejected; {report.created_clients} "
-        f"new clients; {report.accounted_for} of {report.total_rows} rows accounted "
-        "for."
+        f"updated, {report.count('unchanged')} unchanged, "
+        f"{_plural(report.count('duplicate'), 'duplicate')}, "
+        f"{report.count('rejected')} rejected; "
+        f"{_plural(report.created_clients, 'new client')}; {report.accounted_for} "
+        f"of {rows} accounted for."
     )
+
+
+def _plural(count: int, noun: str) -> str:
+    """Return `count` and `noun`, with an "s" unless the count is 1."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _plural_is(count: int, noun: str) -> str:
+    """Return `count` and `noun` with the verb "is" or "are" to agree."""
+    return f"{count} {noun} is" if count == 1 else f"{count} {noun}s are"
 
 
 def _print_warnings(report: ImportReport, write: Callable[[str], None]) -> None:
@@ -440,7 +452,8 @@ def _print_warnings(report: ImportReport, write: Callable[[str], None]) -> None:
         )
     if len(report.warnings) > MAX_STORED_ERRORS:
         write(
-            f"  {len(report.warnings) - MAX_STORED_ERRORS} more warnings are not listed"
+            f"  {_plural_is(len(report.warnings) - MAX_STORED_ERRORS, 'more warning')} "
+            "not listed"
         )
 
 

@@ -36,6 +36,7 @@ from contractgql.importexport.values import (
     DateOrderCounter,
     ambiguous_amount_parts,
     clean_text,
+    is_slash_date,
     number_in_words,
     parse_amount_with_currency,
     parse_bool,
@@ -57,7 +58,10 @@ _TAG_SEPARATORS = re.compile(r"[,;|\n]")
 # parsers of those cells keep their recent results. The values they return are
 # immutable, and a parse error is raised again on every call.
 _PARSE_CACHE_SIZE = 4096
-_cached_date = functools.lru_cache(maxsize=_PARSE_CACHE_SIZE)(parse_date)
+# A column without a date valid only month first reads every date day first.
+_cached_date = functools.lru_cache(maxsize=_PARSE_CACHE_SIZE)(
+    functools.partial(parse_date, order=DateOrder(month_first=False))
+)
 _cached_percentage = functools.lru_cache(maxsize=_PARSE_CACHE_SIZE)(parse_percentage)
 _cached_frequency = functools.lru_cache(maxsize=_PARSE_CACHE_SIZE)(
     parse_payment_frequency
@@ -202,7 +206,8 @@ class RowParser:
 
     Creating the parser reads the amount and date columns once, to find the
     decimal separator that the whole amount column uses and the order of day and
-    month in each date column (see detect_date_order). Parsing then holds one row
+    month of the dates written with "/" in each date column (see
+    detect_date_order). Parsing then holds one row
     at a time, plus, per contract number seen, the row that first had it and a
     hash of its values, so that a later row with that number is a duplicate or
     rejected. Rows without a number get the same index, keyed on a hash of their
@@ -229,7 +234,13 @@ class RowParser:
         self.indices = _field_indices(mapping)
         survey, date_orders = _survey_columns(table.rows, self.indices)
         self.amount_column = _AmountColumn(survey, default_currency)
+        self.date_orders = date_orders
         self.date_parsers = _date_parsers(date_orders)
+        # Date fields whose column is read month first and whose first accepted
+        # row with a date written with "/" has not yet had the warning about it.
+        self.month_first_warnings_due = [
+            name for name, order in date_orders.items() if order.month_first
+        ]
         # Contract number to the row that first had it and a 64-bit hash of that
         # row's values, packed into one int: about 120 bytes per number.
         self.first_by_number: dict[str, int] = {}
@@ -261,6 +272,12 @@ class RowParser:
                 yield row_errors
                 continue
             checked = self._check_number(parsed)
+            if (
+                self.month_first_warnings_due
+                and isinstance(checked, ParsedRow)
+                and checked.duplicate_of is None
+            ):
+                self._warn_month_first(checked)
             if (
                 self.ambiguous_warning_due
                 and isinstance(checked, ParsedRow)
@@ -343,6 +360,37 @@ class RowParser:
             )
         ]
 
+    def _warn_month_first(self, parsed: ParsedRow) -> None:
+        """Add the warning that a date column is read month first to the row, for
+        each such column whose first date written with "/" the row has."""
+        for name in list(self.month_first_warnings_due):
+            cell = parsed.cell_as_written(self.mapping, name)
+            value = getattr(parsed, name)
+            if value is None or not is_slash_date(cell):
+                continue
+            self.month_first_warnings_due.remove(name)
+            order = self.date_orders[name]
+            header = self.mapping.header_of(name)
+            votes = order.month_first_votes
+            message = (
+                f"Column {header!r} is read month first because {votes} dates "
+                f"such as {order.month_first_example!r} are valid only month "
+                f"first, against {order.day_first_votes} valid only day first, so "
+                f"{cell.strip()!r} was read as {value.isoformat()}. Dates written "
+                "with '-' or '.' are still read day first. If the column is day "
+                f"first, correct the {votes} dates valid only month first."
+            )
+            parsed.warnings = (
+                *parsed.warnings,
+                RowWarning(
+                    row=parsed.row,
+                    column=header,
+                    value=cell,
+                    message=message,
+                    field=name,
+                ),
+            )
+
     def _warn_ambiguous_amount(self, parsed: ParsedRow) -> None:
         """Add the column's warning about ambiguous amounts to the row if its
         amount is the first of them."""
@@ -400,9 +448,8 @@ class _AmountColumn:
             f"decimal separator, as in {self.survey.example_of(separator)!r}, so "
             f"{written!r} reads with 3 decimal places, more than {has}. Write "
             f"{whole}{grouping}{fraction} or {whole}{fraction} for "
-            f"{number_in_words(int(whole + fraction))}, or "
-            f"{_rounded(whole, fraction, places, separator)} for the amount "
-            f"{_rounded_to(places)}.",
+            f"{number_in_words(int(whole + fraction))}. "
+            f"{_decimal_reading(whole, fraction, places, separator)}",
         )
 
     def ambiguous_warning(
@@ -421,21 +468,40 @@ class _AmountColumn:
                 "as decimal separator"
             )
         others = survey.ambiguous_count - 1
-        also = (
-            f" {others} other {'amount' if others == 1 else 'amounts'} of the "
-            "column can be read both ways and were read as whole numbers too."
-            if others
-            else ""
-        )
+        also = ""
+        if others == 1:
+            also = (
+                " 1 other amount of the column can be read both ways and was read "
+                "as a whole number too."
+            )
+        elif others:
+            also = (
+                f" {others} other amounts of the column can be read both ways and "
+                "were read as whole numbers too."
+            )
         places = _decimal_places(currency or self.default_currency)
         return (
             f"Amount {text.strip()!r} can have {separator!r} as thousands or as "
             f"decimal separator, and {because}, so it was read as {whole}{fraction} "
             f"({number_in_words(int(whole + fraction))}). Write {whole}{fraction} "
-            "to keep that reading, or "
-            f"{_rounded(whole, fraction, places, separator)} if {separator!r} "
-            f"marks decimals.{also}"
+            "to keep that reading. "
+            f"{_decimal_reading(whole, fraction, places, separator)}{also}"
         )
+
+
+def _decimal_reading(whole: str, fraction: str, places: int, separator: str) -> str:
+    """Return the sentence on how to write whole.fraction, an amount with 3
+    decimal places, when `separator` was meant as decimal separator.
+
+    With fewer than 3 places the amount cannot be stored as written, so the
+    sentence offers it rounded, named as rounded.
+    """
+    meant = f"If you meant {number_in_words(int(whole))} and {fraction} thousandths"
+    if places >= 3:
+        # A fourth decimal shows the separator, as no thousands group has 4 digits.
+        return f"{meant}, write {whole}{separator}{fraction}0."
+    rounded = _rounded(whole, fraction, places, separator)
+    return f"{meant}, write it {_rounded_to(places)}: {rounded}."
 
 
 def _decimal_places(currency: str | None) -> int:
@@ -504,7 +570,7 @@ def _date_parsers(orders: dict[str, DateOrder]) -> dict[str, Callable[[str], dat
     """Return the date parser of each date field, in its column's order.
 
     A column without a date that is valid only month first keeps the shared
-    parser, which reads the same dates in the same way.
+    day-first parser, which reads the same dates in the same way.
     """
     parsers = dict(_DEFAULT_DATE_PARSERS)
     for name, order in orders.items():

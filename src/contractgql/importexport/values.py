@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from contractgql.domain.money import MAX_MINOR_UNITS
 from contractgql.importexport.errors import ValueParseError
 from contractgql.importexport.tables import excel_serial_to_date
 
@@ -97,6 +98,13 @@ _PLAIN_AMOUNT = {
     )
     for separator, group in ((",", "."), (".", ","))
 }
+# The maximum number of digits before the decimal separator of an amount that any
+# currency can store: those of the largest minor-unit count, 9223372036854775807.
+MAX_WHOLE_DIGITS = len(str(MAX_MINOR_UNITS))
+# The maximum number of digits after it that the parsers read. No currency in use
+# has more than 3 decimal places, and 19 + 9 digits fit the 28 significant digits
+# of Decimal's default context, whose arithmetic rounds longer numbers silently.
+MAX_FRACTION_DIGITS = 9
 _SCIENTIFIC = re.compile(r"\d[eE][-+]?\d")
 _GROUP_SEPARATORS = frozenset(".,' ")
 _AMOUNT_HINT = "expected a number such as 45000, 45,000, 1234.56 or € 1.234,56"
@@ -173,13 +181,14 @@ def parse_date(text: str, order: DateOrder | None = None) -> date:
 
     Accepted forms:
     - 2027-12-31 and 20271231, with an optional time and UTC offset, both dropped;
-    - 31-12-2027, 31/12/2027 and 31.12.2027, day first;
-    - 12/31/2027, month first, only when the second number cannot be a month;
+    - 31-12-2027 and 31.12.2027, always day first;
+    - 31/12/2027, day first, and 12/31/2027, month first only when the second
+      number cannot be a month;
     - 31 december 2027, with English or Dutch month names;
     - Excel serial numbers from 20000 to 80000.
 
-    `order`, from detect_date_order() over the date's column, replaces the two
-    numeric rules: it reads every numeric date in the column's order, and
+    `order`, from detect_date_order() over the date's column, replaces the rule
+    for dates with "/": it reads every one of them in the column's order, and
     rejects one that can only be read in the other order.
     """
     value = text.strip()
@@ -188,12 +197,7 @@ def parse_date(text: str, order: DateOrder | None = None) -> date:
         return _make_date(text, match["year"], match["month"], match["day"])
     if match := _NUMERIC_DATE.fullmatch(value):
         _check_time(text, match)
-        first, second = int(match["first_number"]), int(match["second_number"])
-        if order is None:
-            day, month = _order_day_month(first, second)
-        else:
-            day, month = _order_in_column(text, match["year"], first, second, order)
-        return _make_date(text, match["year"], month, day)
+        return _numeric_date(text, match, order)
     if match := _MONTH_NAME_DATE.fullmatch(value):
         month_number = _MONTH_NAMES.get(match["month"].casefold())
         if month_number is not None:
@@ -203,19 +207,67 @@ def parse_date(text: str, order: DateOrder | None = None) -> date:
     raise ValueParseError(f"Invalid date {text!r}: {_DATE_FORMATS_HINT}.")
 
 
-def _order_day_month(first: int, second: int) -> tuple[int, int]:
-    """Return (day, month), reading day first unless only month first is possible."""
-    if first <= 12 < second:
-        return second, first
-    return first, second
+def _numeric_date(text: str, match: re.Match[str], order: DateOrder | None) -> date:
+    """Return the date of a _NUMERIC_DATE match, read day first unless a "/"
+    date is month first in `order` or, without an order, only month first."""
+    year, first, second = (
+        int(match["year"]),
+        int(match["first_number"]),
+        int(match["second_number"]),
+    )
+    if match["sep"] != "/":
+        if not _is_date(year, second, first) and _is_date(year, first, second):
+            raise ValueParseError(_european_month_first_error(text, match, order))
+        month_first = False
+    elif order is None:
+        month_first = first <= 12 < second
+    else:
+        month_first = order.month_first
+        if _is_date(year, *_month_day(first, second, not month_first)) and (
+            not _is_date(year, *_month_day(first, second, month_first))
+        ):
+            raise ValueParseError(
+                _minority_order_error(text, year, first, second, order)
+            )
+    month, day = _month_day(first, second, month_first)
+    try:
+        return date(year, month, day)
+    except ValueError as exc:
+        used = "month" if month_first else "day"
+        raise ValueParseError(
+            f"Invalid date {text!r}: read {used} first, as day {day} of month "
+            f"{month}, that day does not exist ({exc}). Write an existing date "
+            f"{used} first, or as yyyy-mm-dd such as {year}-12-31."
+        ) from exc
+
+
+def _month_day(first: int, second: int, month_first: bool) -> tuple[int, int]:
+    return (first, second) if month_first else (second, first)
+
+
+def _european_month_first_error(
+    text: str, match: re.Match[str], order: DateOrder | None
+) -> str:
+    sep = match["sep"]
+    where = "this column reads" if order is not None else "the import reads"
+    day_first = f"{match['second_number']}{sep}{match['first_number']}{sep}"
+    month, day = int(match["first_number"]), int(match["second_number"])
+    iso = date(int(match["year"]), month, day).isoformat()
+    return (
+        f"Invalid date {text!r}: it is valid only month first, but {where} every "
+        "date written with '-' or '.' day first. Write it day first, as "
+        f"{day_first}{match['year']}, or as {iso}."
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class DateOrder:
-    """The order of day and month in a column's numeric dates, and the votes for it.
+    """The order of day and month in a column's dates written with "/", and the
+    votes for it.
 
-    Only a date that is valid in one order alone votes: 31/12/2027 for day
-    first, 12/31/2027 for month first. 03/04/2027 fits both and does not vote.
+    Only a date with "/" that is valid in one order alone votes: 31/12/2027 for
+    day first, 12/31/2027 for month first. 03/04/2027 fits both and does not
+    vote, and dates with "-" or "." are always day first, so they do not vote.
     """
 
     month_first: bool
@@ -224,6 +276,11 @@ class DateOrder:
     # A voting date of each order, to show in messages.
     day_first_example: str | None = None
     month_first_example: str | None = None
+
+
+# A column is read month first only from this many month-first votes on, so
+# that one typo such as 01/13/2026 cannot flip a column of ambiguous dates.
+MIN_MONTH_FIRST_VOTES = 2
 
 
 class DateOrderCounter:
@@ -251,9 +308,13 @@ class DateOrderCounter:
                 self.month_first_example = cell.strip()
 
     def order(self) -> DateOrder:
-        """Return the majority order. A tie, or no vote, is day first."""
+        """Return month first when its votes outnumber day first's and number at
+        least MIN_MONTH_FIRST_VOTES, else day first."""
         return DateOrder(
-            month_first=self.month_first > self.day_first,
+            month_first=(
+                self.month_first > self.day_first
+                and self.month_first >= MIN_MONTH_FIRST_VOTES
+            ),
             day_first_votes=self.day_first,
             month_first_votes=self.month_first,
             day_first_example=self.day_first_example,
@@ -262,20 +323,27 @@ class DateOrderCounter:
 
 
 def detect_date_order(cells: Iterable[str]) -> DateOrder:
-    """Return the order of day and month that most of a column's dates show."""
+    """Return the order of day and month of a column's dates written with "/"."""
     counter = DateOrderCounter()
     for cell in cells:
         counter.add(cell)
     return counter.order()
 
 
+def is_slash_date(cell: str) -> bool:
+    """Return whether `cell` is a numeric date written with "/", such as 03/04/2026,
+    which a column's DateOrder decides how to read."""
+    match = _NUMERIC_DATE.fullmatch(cell.strip())
+    return match is not None and match["sep"] == "/"
+
+
 # Registers repeat their dates, so the votes of recent cells are kept.
 @functools.lru_cache(maxsize=4096)
 def _only_order(cell: str) -> str | None:
-    """Return "day" or "month" when `cell` is a numeric date valid in that order
-    alone, else None."""
+    """Return "day" or "month" when `cell` is a numeric date with "/" valid in
+    that order alone, else None."""
     match = _NUMERIC_DATE.fullmatch(cell.strip())
-    if match is None:
+    if match is None or match["sep"] != "/":
         return None
     year, first, second = (
         int(match["year"]),
@@ -297,29 +365,39 @@ def _is_date(year: int, month: int, day: int) -> bool:
     return True
 
 
-def _order_in_column(
-    text: str, year: str, first: int, second: int, order: DateOrder
-) -> tuple[int, int]:
-    """Return (day, month) in the column's order, or raise ValueParseError when
-    the date is valid only in the other order."""
-    day, month = (second, first) if order.month_first else (first, second)
-    if _is_date(int(year), month, day) or not _is_date(int(year), day, month):
-        return day, month
+def _minority_order_error(
+    text: str, year: int, first: int, second: int, order: DateOrder
+) -> str:
+    """Return the error for a date with "/" that is valid only in the order the
+    column is not read in."""
     used, other = ("month", "day") if order.month_first else ("day", "month")
-    example = (
-        order.month_first_example if order.month_first else order.day_first_example
-    )
-    votes = (order.day_first_votes, order.month_first_votes)
-    used_votes, other_votes = votes[::-1] if order.month_first else votes
-    such_as = f" (such as {example!r})" if example else ""
-    tie = ", and a tie is read day first" if used_votes == other_votes else ""
-    meant = date(int(year), day, month).isoformat()
-    raise ValueParseError(
+    month, day = _month_day(first, second, not order.month_first)
+    meant = date(year, month, day).isoformat()
+    day_votes, month_votes = order.day_first_votes, order.month_first_votes
+    if order.month_first:
+        because = (
+            f"it has {_dates(month_votes)} valid only month first (such as "
+            f"{order.month_first_example!r}) against {_dates(day_votes)} valid "
+            "only day first"
+        )
+    elif month_votes > day_votes:
+        because = (
+            f"it has only {_dates(month_votes)} valid only month first, and a "
+            f"column is read month first from {MIN_MONTH_FIRST_VOTES} such dates on"
+        )
+    else:
+        such_as = (
+            f" (such as {order.day_first_example!r})" if order.day_first_example else ""
+        )
+        tie = ", and a tie is read day first" if day_votes == month_votes else ""
+        because = (
+            f"it has {_dates(day_votes)} valid only day first{such_as} against "
+            f"{_dates(month_votes)} valid only month first{tie}"
+        )
+    return (
         f"Invalid date {text!r}: it is valid only {other} first, but this column "
-        f"is read {used} first, because it has {_dates(used_votes)} valid only "
-        f"{used} first{such_as} against {_dates(other_votes)} valid only {other} "
-        f"first{tie}. Write the date {used} first, or as {meant} if that is the "
-        "date meant."
+        f"reads dates written with '/' {used} first, because {because}. Write the "
+        f"date {used} first, or as {meant} if that is the date meant."
     )
 
 
@@ -384,7 +462,10 @@ def parse_amount_with_currency(
     if plain is not None:
         integer, fraction = plain["integer"], (plain["fraction"] or "").rstrip("0")
         integer = integer.replace("." if decimal_separator == "," else ",", "")
-        amount = Decimal(f"{integer}.{fraction}" if fraction else integer)
+        try:
+            amount = _to_decimal(integer, fraction)
+        except _TooManyDigits as exc:
+            raise ValueParseError(_amount_size_error(text, exc)) from None
         code = plain["currency"]
         return amount, None if code is None else parse_currency(code)
 
@@ -399,7 +480,10 @@ def parse_amount_with_currency(
         raise ValueParseError(_amount_error(text))
     signs = [sign for sign in (match["sign1"], match["sign2"]) if sign]
     currencies = [code for code in (match["currency1"], match["currency2"]) if code]
-    number = _parse_grouped_number(match["number"], decimal_separator)
+    try:
+        number = _parse_grouped_number(match["number"], decimal_separator)
+    except _TooManyDigits as exc:
+        raise ValueParseError(_amount_size_error(text, exc)) from None
     # Brackets already mark a negative amount, so they allow no sign.
     max_signs = 0 if bracketed else 1
     if number is None or len(currencies) > 1 or len(signs) > max_signs:
@@ -582,7 +666,7 @@ def _parse_grouped_number(
     """
     separators = [char for char in number if char in _GROUP_SEPARATORS]
     if not separators:
-        return Decimal(number)
+        return _to_decimal(number, "")
 
     last = separators[-1]
     if last in ".," and separators.count(last) == 1:
@@ -614,8 +698,45 @@ def _join_number(integer_part: str, fraction: str) -> Decimal | None:
         return None
 
     # Trailing zeros add nothing to an amount: 58665.0 from a float column is 58665.
-    fraction = fraction.rstrip("0")
-    return Decimal(f"{integer_part}.{fraction}" if fraction else integer_part)
+    return _to_decimal(integer_part, fraction.rstrip("0"))
+
+
+class _TooManyDigits(ValueError):
+    """A number with more digits than MAX_WHOLE_DIGITS or MAX_FRACTION_DIGITS."""
+
+    def __init__(self, whole_digits: int, fraction_digits: int) -> None:
+        super().__init__(whole_digits, fraction_digits)
+        self.whole_digits = whole_digits
+        self.fraction_digits = fraction_digits
+
+
+def _to_decimal(integer: str, fraction: str) -> Decimal:
+    """Build the Decimal of ASCII digit strings, `fraction` without trailing zeros.
+
+    Raises _TooManyDigits before the conversion, because arithmetic on a cell of
+    a million digits raises decimal.Overflow and a long fraction gets rounded.
+    """
+    if len(integer) > MAX_WHOLE_DIGITS or len(fraction) > MAX_FRACTION_DIGITS:
+        whole_digits = len(integer.lstrip("0"))
+        if whole_digits > MAX_WHOLE_DIGITS or len(fraction) > MAX_FRACTION_DIGITS:
+            raise _TooManyDigits(whole_digits, len(fraction))
+    return Decimal(f"{integer}.{fraction}" if fraction else integer)
+
+
+def _amount_size_error(text: str, exc: _TooManyDigits) -> str:
+    if exc.whole_digits > MAX_WHOLE_DIGITS:
+        return (
+            f"Amount {text!r} is too large to store: it has {exc.whole_digits:,} "
+            "digits before the decimal separator, and the maximum is "
+            f"{MAX_MINOR_UNITS} in a currency without decimal places, or "
+            f"{Decimal(MAX_MINOR_UNITS).scaleb(-2)} in one with 2, such as EUR. "
+            "Correct the amount."
+        )
+    return (
+        f"Amount {text!r} has {exc.fraction_digits:,} decimal places, more than "
+        "any currency has: round it to the decimal places of its currency, such "
+        "as 2 for EUR."
+    )
 
 
 def parse_bool(text: str) -> bool:
@@ -682,7 +803,20 @@ def parse_percentage(text: str) -> Decimal:
     A number without a percent sign is already a percentage, so "0.5" is 0.5%.
     """
     value = text.strip().removesuffix("%").strip()
-    number = _parse_grouped_number(value) if re.fullmatch(r"\d[\d.,]*", value) else None
+    try:
+        number = (
+            _parse_grouped_number(value) if re.fullmatch(r"\d[\d.,]*", value) else None
+        )
+    except _TooManyDigits as exc:
+        size = (
+            "is too large"
+            if exc.whole_digits > MAX_WHOLE_DIGITS
+            else f"has {exc.fraction_digits:,} decimal places"
+        )
+        raise ValueParseError(
+            f"Invalid percentage {text!r}: it {size}; expected a number from 0 to "
+            "100 with at most 2 decimal places, such as 21, 21% or 2,5%."
+        ) from None
     if number is None or number > 100:
         raise ValueParseError(
             f"Invalid percentage {text!r}: expected a number from 0 to 100, such as "
