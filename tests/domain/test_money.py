@@ -210,3 +210,35 @@ def test_total_contract_value(
 
 def test_total_contract_value_open_ended_recurring_is_none() -> None:
     assert total_contract_value(10000, MONTHLY, date(2026, 1, 1), None) is None
+
+
+@pytest.mark.parametrize(
+    ("amount", "code", "message"),
+    [
+        (
+            "100.0000000000000000000000000001",
+            "too_many_decimals",
+            "Amount 100.0000000000000000000000000001 has more than 2 decimal "
+            "places, the most EUR allows: round it to 2 places.",
+        ),
+        (
+            "0." + "0" * 2_000_000 + "1",
+            "too_many_decimals",
+            "Amount 0.00000000000000000000000000000000000000… (2000003 characters) "
+            "has more than 2 decimal places, the most EUR allows: round it to 2 "
+            "places.",
+        ),
+        (
+            "9" * 1_000_000,
+            "amount_too_large",
+            "Amount 9999999999999999999999999999999999999999… (1000000 characters) "
+            "is too large to store: the maximum is 92233720368547758.07.",
+        ),
+    ],
+)
+def test_long_amounts_rejected_exactly(amount: str, code: str, message: str) -> None:
+    with pytest.raises(MoneyError) as raised:
+        to_minor_units(amount, "EUR")
+
+    assert raised.value.code == code
+    assert raised.value.message == message

@@ -8,6 +8,7 @@ unit until they are presented, when they are rounded half up.
 
 from __future__ import annotations
 
+import decimal
 import enum
 import functools
 import re
@@ -96,14 +97,25 @@ def to_minor_units(amount: Decimal | str, currency: str) -> int:
     if value < 0:
         raise MoneyError(
             "negative_amount",
-            f"Amount {amount!s} is negative: enter the amount as a positive number.",
+            f"Amount {_shortened(amount)} is negative: enter the amount as a "
+            "positive number.",
         )
 
-    scaled = value.scaleb(exponent)
-    if scaled != scaled.to_integral_value():
+    if value and value.adjusted() + exponent >= len(str(MAX_MINOR_UNITS)):
+        # At least 10**19 minor units: checked before scaling, which would round
+        # or overflow a number of this many digits.
+        raise MoneyError(
+            "amount_too_large",
+            f"Amount {_shortened(amount)} is too large to store: "
+            f"the maximum is {from_minor_units(MAX_MINOR_UNITS, currency)}.",
+        )
+    # The default context keeps 28 digits, and scaleb() would round a longer
+    # amount, so an exact context scales it.
+    scaled = value.scaleb(exponent, context=_EXACT)
+    if scaled != scaled.to_integral_value(context=_EXACT):
         raise MoneyError(
             "too_many_decimals",
-            f"Amount {amount!s} has more than {exponent} decimal places, "
+            f"Amount {_shortened(amount)} has more than {exponent} decimal places, "
             f"the most {currency} allows: round it to {exponent} places.",
         )
     minor = int(scaled)
@@ -114,6 +126,17 @@ def to_minor_units(amount: Decimal | str, currency: str) -> int:
             f"the maximum is {from_minor_units(MAX_MINOR_UNITS, currency)}.",
         )
     return minor
+
+
+_EXACT = decimal.Context(
+    prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN
+)
+
+
+def _shortened(amount: Decimal | str) -> str:
+    """Return the amount's text, cut to 40 characters for messages."""
+    text = str(amount)
+    return text if len(text) <= 40 else f"{text[:40]}… ({len(text)} characters)"
 
 
 # Digits with an optional sign and fraction: no exponents, separators or other scripts.
