@@ -321,3 +321,26 @@ def test_summary_one_row_singular() -> None:
         "0 created, 0 updated, 0 unchanged, 0 duplicates, 0 rejected; 0 new "
         "clients; 0 of 1 row accounted for."
     )
+
+
+def test_strict_import_says_nothing_was_written(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    create_organization(env)
+    path = tmp_path / "strict.csv"
+    path.write_text(
+        "number,name,client,start_date,amount\n"
+        "S-1,Contract,Client,2027-01-01,10.00\n"
+        "S-2,Contract,Client,2027-01-01,-5\n",
+        encoding="utf-8",
+    )
+
+    result = run(env, "import", str(path), "--organization", "Acme", "--strict")
+
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[-2] == (
+        "Nothing was written: --strict rolls the whole import back when a row is "
+        "rejected. Fix the rejected rows and import the file again."
+    )
+    assert lines[-1].startswith("1 would be created, 0 would be updated, ")

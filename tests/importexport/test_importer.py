@@ -444,6 +444,71 @@ async def test_number_of_another_client_rejected(settings, tmp_path: Path) -> No
     assert contract.client_id == acme.id
 
 
+async def test_joined_name_never_joins_a_second_client(
+    settings, tmp_path: Path
+) -> None:
+    organization = await new_organization()
+    beta = await Client.create(
+        organization_id=organization.id, name="Beta NV", coc_number="999"
+    )
+    await Client.create(
+        organization_id=organization.id, name="Zeta BV", coc_number="777"
+    )
+    path = tmp_path / "kvk.csv"
+    path.write_text(
+        "Contractnummer;Naam;Klant;KvK;Begindatum\n"
+        "D-12;Onderhoud;Theta BV;0999;01-01-2026\n"
+        "D-13;Hosting;Theta BV;777;01-01-2026\n",
+        encoding="utf-8",
+    )
+
+    report = await import_file(path, organization, ImportOptions())
+
+    assert [(o.row, o.outcome) for o in report.outcomes] == [
+        (2, "created"),
+        (3, "rejected"),
+    ]
+    assert [(w.row, w.message) for w in report.warnings] == [
+        (
+            2,
+            "No client is called 'Theta BV', so the contract joins client "
+            "'Beta NV', which has the CoC number '999'. Later rows with this "
+            "client name join it too. Correct the number if these are different "
+            "companies.",
+        )
+    ]
+    assert [(e.row, e.column, e.value, e.reason) for e in report.errors] == [
+        (
+            3,
+            "KvK",
+            "777",
+            "The CoC number '777' belongs to client 'Zeta BV', but this row names "
+            "'Theta BV', which row 2 joined to client 'Beta NV'. Correct the "
+            "number or the client name.",
+        )
+    ]
+    contract = await Contract.get(organization_id=organization.id)
+    assert contract.client_id == beta.id
+
+
+async def test_client_name_case_repeat_is_duplicate(settings, tmp_path: Path) -> None:
+    organization = await new_organization()
+    path = tmp_path / "case.csv"
+    path.write_text(
+        "Contractnummer;Naam;Klant;Begindatum;Bedrag\n"
+        "N-1;Onderhoud;Nu BV;01-01-2026;100,00\n"
+        "N-1;Onderhoud;nu  bv;01-01-2026;100,00\n",
+        encoding="utf-8",
+    )
+
+    report = await import_file(path, organization, ImportOptions())
+
+    assert [(o.row, o.outcome) for o in report.outcomes] == [
+        (2, "created"),
+        (3, "duplicate"),
+    ]
+
+
 async def test_other_number_of_client_rejected(settings, tmp_path: Path) -> None:
     organization = await new_organization()
     path = tmp_path / "zonder_nummer.csv"
@@ -461,7 +526,7 @@ async def test_other_number_of_client_rejected(settings, tmp_path: Path) -> None
             3,
             "KvK",
             "22222222",
-            "Client 'Acme BV', whose CoC number is '11111111', but this row gives "
+            "Client 'Acme BV' has the CoC number '11111111', but this row gives "
             "'22222222'. Correct the number in the file, or the client's number "
             "through the API if the file is right.",
         )
@@ -636,7 +701,7 @@ async def test_reimport_after_another_file_keeps_clients(
         (3, "created"),
     ]
     assert first.errors[0].reason == (
-        "Client 'Bakkerij de Vries B.V.', whose CoC number is '12345670', but this "
+        "Client 'Bakkerij de Vries B.V.' has the CoC number '12345670', but this "
         "row gives '99999999'. Correct the number in the file, or the client's "
         "number through the API if the file is right."
     )

@@ -419,7 +419,12 @@ def print_report(
             "Contract types not found, left empty (pass --create-types to create "
             f"them): {listed}{more}"
         )
-    would = "would be " if report.dry_run else ""
+    would = "would be " if report.dry_run or report.rolled_back else ""
+    if report.rolled_back:
+        write(
+            "Nothing was written: --strict rolls the whole import back when a row "
+            "is rejected. Fix the rejected rows and import the file again."
+        )
     write(
         f"{report.count('created')} {would}created, {report.count('updated')} {would}"
         f"updated, {report.count('unchanged')} unchanged, "

@@ -172,6 +172,8 @@ class ImportReport:
     # the outcome counts, so that a file of bad rows cannot fill the memory.
     max_kept: int | None = None
     errors_not_kept: int = 0
+    # Whether --strict rolled the import back because a row was rejected.
+    rolled_back: bool = False
 
     def __post_init__(self) -> None:
         self.warnings = [_truncated_warning(warning) for warning in self.warnings]
@@ -356,6 +358,7 @@ async def _import_source(
             await writer.prepare()
             await _write_rows(writer, parser, source, progress)
             if options.dry_run or (options.strict and report.errors):
+                report.rolled_back = not options.dry_run
                 raise _DryRun
     except _DryRun:
         pass
@@ -1060,6 +1063,8 @@ class _Writer:
         name_key = _key(row.client)
         if via == "number":
             named = self.clients.get(name_key)
+            if named is None and name_key in self.client_aliases:
+                named = self.client_aliases[name_key][0]
             if named is not None and named != client_id:
                 raise _RowRejected(self._name_and_number_error(row, client_id, key))
             if named is None:
@@ -1096,14 +1101,20 @@ class _Writer:
     ) -> RowError:
         field_name, number = self._matched_number(row, key)
         label = _NUMBER_LABELS[field_name]
+        alias = self.client_aliases.get(_key(row.client))
+        named = (
+            f"names client {row.client!r}, which is another client"
+            if alias is None
+            else f"names {row.client!r}, which row {alias[1]} joined to client "
+            f"{self.client_names.get(alias[0], '')!r}"
+        )
         return RowError(
             row.row,
             self.mapping.header_of(field_name),
             number,
             f"The {label} number {number!r} belongs to client "
-            f"{self.client_names.get(client_id, '')!r}, but this row names client "
-            f"{row.client!r}, which is another client. Correct the number or the "
-            "client name.",
+            f"{self.client_names.get(client_id, '')!r}, but this row {named}. "
+            "Correct the number or the client name.",
             row.line,
             row.number,
             field=field_name,
@@ -1116,17 +1127,18 @@ class _Writer:
         name = self.client_names.get(client_id, "")
         alias = self.client_aliases.get(_key(row.client))
         found = (
-            f"Row {alias[1]} joined the client name {row.client!r} to client {name!r}"
+            f"Row {alias[1]} joined the client name {row.client!r} to client "
+            f"{name!r}, which has"
             if alias is not None
             and alias[0] == client_id
             and _key(name) != _key(row.client)
-            else f"Client {name!r}"
+            else f"Client {name!r} has"
         )
         return RowError(
             row.row,
             self.mapping.header_of(field_name),
             given,
-            f"{found}, whose {label} number is {stored!r}, but this row gives "
+            f"{found} the {label} number {stored!r}, but this row gives "
             f"{given!r}. Correct the number in the file, or the client's number "
             "through the API if the file is right.",
             row.line,
@@ -1146,6 +1158,10 @@ class _Writer:
         its registration number."""
         field_name, number = self._matched_number(row, key)
         name = self.client_names.get(client_id, "")
+        stored_coc, stored_vat = self.stored_numbers.get(client_id, (None, None))
+        number = (
+            stored_coc if field_name == "client_coc_number" else stored_vat
+        ) or number
         self._warn_once(
             row,
             RowWarning(

@@ -588,6 +588,7 @@ TEMPLATE_EXAMPLE_CLIENT = "Example Client B.V."
 
 _CONTRACT_VALUES = operator.attrgetter(*CANONICAL_FIELDS)
 _TAGS_INDEX = CANONICAL_FIELDS.index("tags")
+_CLIENT_INDEX = CANONICAL_FIELDS.index("client")
 
 
 _HASH_MASK = (1 << 64) - 1
@@ -597,6 +598,9 @@ def _values_key(parsed: ParsedRow) -> int:
     """Return a 64-bit hash of the row's contract values; tags count as a tuple."""
     values = list(_CONTRACT_VALUES(parsed))
     values[_TAGS_INDEX] = tuple(values[_TAGS_INDEX])
+    # The import matches clients without case or runs of whitespace, so a row that
+    # writes the client's name otherwise still repeats the same contract.
+    values[_CLIENT_INDEX] = _text_key(values[_CLIENT_INDEX])
     return hash(tuple(values)) & _HASH_MASK
 
 
