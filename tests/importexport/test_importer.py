@@ -444,6 +444,33 @@ async def test_number_of_another_client_rejected(settings, tmp_path: Path) -> No
     assert contract.client_id == acme.id
 
 
+async def test_unused_total_value_warned(settings, tmp_path: Path) -> None:
+    organization = await new_organization()
+    path = tmp_path / "beide.csv"
+    path.write_text(
+        "Contractnummer;Naam;Klant;Begindatum;Bedrag excl. btw;Contractwaarde;"
+        "Betaalfrequentie\n"
+        "W-1;Hosting;Tau BV;01-01-2027;1.000,00;12.000,00;maandelijks\n"
+        "W-2;Licentie;Tau BV;01-01-2027;;12.000,00;maandelijks\n",
+        encoding="utf-8",
+    )
+
+    report = await import_file(path, organization, ImportOptions())
+
+    assert report.count("created") == 2
+    assert [(w.row, w.column, w.value, w.message) for w in report.warnings] == [
+        (
+            3,
+            "Contractwaarde",
+            "12.000,00",
+            "The amount cell ('Bedrag excl. btw') is empty, so the contract has no "
+            "amount. The total value '12.000,00' in the column 'Contractwaarde' "
+            "was not used, because the amount is the amount per payment: fill in "
+            "the amount cell.",
+        )
+    ]
+
+
 async def test_joined_name_never_joins_a_second_client(
     settings, tmp_path: Path
 ) -> None:

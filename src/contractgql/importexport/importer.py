@@ -545,6 +545,7 @@ class _Writer:
         self.unnumbered: dict[tuple[int, str, date | None], Contract] = {}
         self.match_siren = False
         self.total_value_header = _total_value_header(mapping, options)
+        self.ignored_total_value = _ignored_total_value(mapping)
         self.unnumbered_loaded = False
         self.batch = ContractBatch(viewer)
         # Unnumbered keys of the queued contracts, to detect a row that repeats one.
@@ -991,6 +992,8 @@ class _Writer:
         self._check_lengths(row)
         if self.total_value_header and row.payment_frequency not in (None, "one_off"):
             self._reject_total_value(row)
+        if self.ignored_total_value is not None and row.amount is None:
+            self._warn_ignored_total(row, self.ignored_total_value)
         client_id = self._checked_client(row)
         values: dict[str, Any] = {
             "name": row.name,
@@ -1300,6 +1303,28 @@ class _Writer:
                     )
                 )
 
+    def _warn_ignored_total(self, row: ParsedRow, index: int) -> None:
+        """Warn that a row without an amount has a value in the ignored
+        total-value column."""
+        cell = row.cells[index] if index < len(row.cells) else ""
+        if not cell.strip():
+            return
+        header = self.mapping.headers[index]
+        amount_header = self.mapping.header_of("amount")
+        self._warn_once(
+            row,
+            RowWarning(
+                row.row,
+                header,
+                cell,
+                f"The amount cell ({amount_header!r}) is empty, so the contract has "
+                f"no amount. The total value {cell.strip()!r} in the column "
+                f"{header!r} was not used, because the amount is the amount per "
+                "payment: fill in the amount cell.",
+                field="amount",
+            ),
+        )
+
     def _reject_total_value(self, row: ParsedRow) -> None:
         """Reject a recurring row whose amount comes from a total-value column."""
         header = self.total_value_header or ""
@@ -1473,6 +1498,19 @@ _LIMITED_TEXT: tuple[tuple[str, type[Model], str, str], ...] = (
     ("contract_type", ContractType, "name", "contract type"),
     ("tags", Tag, "name", "tag"),
 )
+
+
+def _ignored_total_value(mapping: ColumnMapping) -> int | None:
+    """Return the index of an ignored total-value column when another column is
+    the amount, else None."""
+    if mapping.index_of("amount") is None:
+        return None
+    for index, (header, field_name) in enumerate(
+        zip(mapping.headers, mapping.fields, strict=True)
+    ):
+        if field_name is None and normalize_header(header) in TOTAL_VALUE_HEADERS:
+            return index
+    return None
 
 
 def _total_value_header(mapping: ColumnMapping, options: ImportOptions) -> str | None:
