@@ -149,6 +149,28 @@ async def test_start_import_runs_job(api: Api, tenant: Tenant) -> None:
     assert await Contract.filter(organization_id=organization_id).count() == 4
 
 
+async def test_job_lists_ignored_columns(api: Api, tenant: Tenant) -> None:
+    content = (
+        b"number,name,client,start date,Notes,Internal code\n"
+        b"J-1,Hosting,Acme,2027-01-01,call back,X1\n"
+    )
+
+    body = await start(api, content)
+    job = await wait_for_job(api, body["data"]["startImport"]["job"]["id"])
+
+    assert job["status"] == "SUCCEEDED"
+    assert job["warnings"] == [
+        {
+            "row": 0,
+            "column": None,
+            "value": "Notes, Internal code",
+            "message": "These columns were not imported. Map one to a field with "
+            "--map HEADER=FIELD on the command line, or the mapping input of "
+            "startImport if it holds contract data.",
+        }
+    ]
+
+
 async def test_nul_byte_rejects_its_row(api: Api, tenant: Tenant) -> None:
     content = HEADER.encode() + (
         b"N-1,Con\x00tract,Client 1,2027-01-01,2027-12-31,10.00,monthly\r\n"

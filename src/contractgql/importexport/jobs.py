@@ -35,7 +35,7 @@ from contractgql.config import Settings
 from contractgql.errors import FieldError, NotFound, PermissionDenied, ValidationError
 from contractgql.ids import encode_id
 from contractgql.importexport import progress as board
-from contractgql.importexport.columns import mapping_errors
+from contractgql.importexport.columns import MAP_COLUMN_HINT, mapping_errors
 from contractgql.importexport.errors import ImportFileError, ValueParseError
 from contractgql.importexport.importer import (
     ImportOptions,
@@ -601,6 +601,18 @@ def _store_report(job: ImportJob, report: ImportReport) -> None:
                 "message": "Contract types that do not exist were left empty. Create "
                 "them, or import with createTypes, to set them.",
                 "field": "contract_type",
+            }
+        )
+    if report.ignored_columns:
+        # The CLI prints the columns; a job has no other place to show them.
+        job.warnings.append(
+            {
+                "row": 0,
+                "column": None,
+                "value": _storable(truncate_value(", ".join(report.ignored_columns))),
+                "message": "These columns were not imported. Map one to a field "
+                f"{MAP_COLUMN_HINT} if it holds contract data.",
+                "field": None,
             }
         )
 
