@@ -1468,7 +1468,7 @@ class _Writer:
 # Values that a new contract takes from defaults when the file has no column for
 # them, with the columns that give them. An update sets them only from a column.
 # The service values that an update takes only from a non-empty cell, and the
-# parsed row's field that holds that cell. The other values are left out of the
+# parsed row's field that contains that cell. The other values are left out of the
 # service input when their cell is empty.
 UPDATE_SOURCES: dict[str, str] = {
     "name": "name",
@@ -1523,7 +1523,7 @@ def _total_value_header(mapping: ColumnMapping, options: ImportOptions) -> str |
     return None if normalize_header(header) in chosen else header
 
 
-# How messages name the registration number fields.
+# The names that messages give the registration number fields.
 _NUMBER_LABELS = {"client_coc_number": "CoC", "client_vat_number": "VAT"}
 
 
